@@ -1,0 +1,56 @@
+# armfork - make targets (the contract is in ../shared/DESIGN.md and README.md).
+#   make run     build and boot QEMU virt (cortex-a15) with the console on stdio
+#   make test    host tests, in-kernel tests on every board, U-Boot boot; ends "N passed, M failed"
+#   make image   target/kernel.img (zImage protocol) and target/kernel.elf (symbols)
+#   make bench   benchmarks under -icount
+#   make gdb     QEMU halted with a gdb server, gdb-multiarch attached
+#   make sdcard  the files a Raspberry Pi 2B boot partition needs (target/sdcard/)
+
+SHELL    := /bin/bash
+TARGET   := armv7a-none-eabi
+ELF_OUT  := target/$(TARGET)/release/kernel
+ELF      := target/kernel.elf
+IMG      := target/kernel.img
+BOARD    ?= virt
+APPEND   ?=
+QEMU     := qemu-system-arm
+
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: all setup image run test test-host test-boards test-uboot bench gdb sdcard clean FORCE
+
+all: image
+
+setup:
+	@scripts/setup.sh
+
+image: setup
+	@echo "==> building the kernel (cargo build --release --target $(TARGET))"
+	@cargo build --release --quiet
+	@cp $(ELF_OUT) $(ELF)
+	@scripts/objcopy.sh -O binary $(ELF) $(IMG)
+	@echo "==> $(IMG) ($$(stat -c %s $(IMG)) bytes), $(ELF)"
+
+run: image
+	@scripts/qemu.sh $(BOARD) $(IMG) "$(APPEND)" --interactive
+
+test: image
+	@tests/run-all.sh
+
+test-host: setup
+	@tests/run-all.sh host
+
+test-boards: image
+	@tests/run-all.sh boards
+
+test-uboot: image
+	@tests/run-all.sh uboot
+
+gdb: image
+	@scripts/gdb.sh $(BOARD) "$(APPEND)"
+
+sdcard: image
+	@scripts/sdcard.sh
+
+clean:
+	cargo clean

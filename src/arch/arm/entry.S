@@ -1,0 +1,165 @@
+@ src/arch/arm/entry.S - exception vectors, pt_regs frames, kernel recovery points.
+@
+@ Every exception ends up in SVC mode with a struct pt_regs (18 words:
+@ r0-r12, sp, lr, pc, cpsr, ORIG_r0) on the current task's kernel stack,
+@ then calls Rust: handle_exception(regs, kind) or handle_syscall(regs).
+@ The banked modes (IRQ, ABT, UND, FIQ) only hold 16 bytes of scratch.
+
+    .syntax unified
+    .arm
+    .arch armv7-a
+
+    .equ MODE_USR, 0x10
+    .equ MODE_SVC, 0x13
+    .equ S_FRAME_SIZE, 72
+    .equ S_SP, 52
+    .equ S_LR, 56
+    .equ S_PC, 60
+    .equ S_PSR, 64
+    .equ S_OLD_R0, 68
+
+    @ Exception kinds, as arch::arm::traps::ExceptionKind numbers them.
+    .equ K_UND, 1
+    .equ K_SWI, 2
+    .equ K_PABT, 3
+    .equ K_DABT, 4
+    .equ K_IRQ, 5
+    .equ K_FIQ, 6
+    .equ K_RESERVED, 7
+
+    .section .vectors, "ax"
+    .align  5
+    .global vectors
+vectors:
+    b       vector_reserved         @ reset (never taken through VBAR)
+    b       vector_und
+    b       vector_swi
+    b       vector_pabt
+    b       vector_dabt
+    b       vector_reserved         @ HYP trap: not used
+    b       vector_irq
+    b       vector_fiq
+
+    @ vector_stub NAME, CORRECTION, KIND: from a banked mode to a pt_regs
+    @ frame on the SVC stack, then handle_exception(frame, KIND).
+    .macro vector_stub name, correction, kind
+vector_\name:
+    .if \correction
+    sub     lr, lr, #\correction
+    .endif
+    stmia   sp, {r0, r1, lr}        @ scratch: r0, r1, return pc
+    mrs     lr, spsr
+    str     lr, [sp, #12]           @ scratch: interrupted cpsr
+    mov     r0, sp
+    cps     #MODE_SVC               @ interrupts stay masked
+    mov     r1, sp                  @ r1 = SVC sp at the exception
+    bic     sp, sp, #7              @ AAPCS: 8-byte aligned frame
+    sub     sp, sp, #S_FRAME_SIZE
+    stmia   sp, {r0-r12}            @ r0, r1 slots fixed just below
+    ldmia   r0, {r2-r5}             @ r2 = r0, r3 = r1, r4 = pc, r5 = cpsr
+    stmia   sp, {r2, r3}
+    add     r0, sp, #S_SP
+    and     r6, r5, #0x1f
+    cmp     r6, #MODE_USR
+    stmiaeq r0, {sp, lr}^           @ from user: the user sp and lr
+    stmiane r0, {r1, lr}            @ from the kernel: SVC sp and lr
+    nop
+    add     r0, sp, #S_PC
+    mvn     r6, #0                  @ ORIG_r0 = -1: not a system call
+    stmia   r0, {r4, r5, r6}
+    mov     r0, sp
+    mov     r1, #\kind
+    bl      handle_exception
+    b       ret_from_exception
+    .endm
+
+    vector_stub und, 4, K_UND
+    vector_stub pabt, 4, K_PABT
+    vector_stub dabt, 8, K_DABT
+    vector_stub irq, 4, K_IRQ
+    vector_stub fiq, 4, K_FIQ
+    vector_stub reserved, 0, K_RESERVED
+
+    @ SVC: already in SVC mode; lr = the instruction after the svc.
+vector_swi:
+    sub     sp, sp, #S_FRAME_SIZE
+    stmia   sp, {r0-r12}
+    mrs     r9, spsr
+    add     r8, sp, #S_SP
+    and     r10, r9, #0x1f
+    cmp     r10, #MODE_USR
+    bne     swi_from_kernel
+    stmia   r8, {sp, lr}^           @ user sp, lr
+    nop
+    str     lr, [sp, #S_PC]
+    str     r9, [sp, #S_PSR]
+    str     r0, [sp, #S_OLD_R0]
+    mov     r0, sp
+    bl      handle_syscall
+    b       ret_from_exception
+
+    @ An svc from kernel mode: a semihosting call on a machine that has
+    @ no semihosting (QEMU without -semihosting, real boards). The caller's
+    @ lr is already lost (the exception wrote the return address over it);
+    @ arch::arm::semihosting only issues svc from a frame that saved lr.
+swi_from_kernel:
+    add     r10, sp, #S_FRAME_SIZE
+    str     r10, [sp, #S_SP]
+    str     lr, [sp, #S_LR]
+    str     lr, [sp, #S_PC]
+    str     r9, [sp, #S_PSR]
+    mvn     r10, #0
+    str     r10, [sp, #S_OLD_R0]
+    mov     r0, sp
+    mov     r1, #K_SWI
+    bl      handle_exception
+    @ fall through
+
+    @ Return through the pt_regs frame at sp.
+    .global ret_from_exception
+ret_from_exception:
+    cpsid   i
+    ldr     r1, [sp, #S_PSR]
+    and     r2, r1, #0x1f
+    cmp     r2, #MODE_USR
+    beq     ret_to_user
+    msr     spsr_cxsf, r1
+    ldmia   sp, {r0-pc}^            @ r0-r12, sp, lr, pc; cpsr = spsr
+ret_to_user:
+    msr     spsr_cxsf, r1
+    ldr     lr, [sp, #S_PC]
+    ldmia   sp, {r0-lr}^            @ r0-r12 and the user sp, lr
+    nop
+    add     sp, sp, #S_FRAME_SIZE
+    movs    pc, lr
+
+    .text
+    @ u32 arch_try_call(void (*f)(void *), void *arg, u32 *slot)
+    @ Calls f(arg) and returns 0, after storing in *slot the stack pointer
+    @ that arch_recover() needs to abandon f and make this call return a
+    @ non-zero code instead (a fault, a panic or a watchdog in f).
+    .global arch_try_call
+arch_try_call:
+    push    {r3-r11, lr}
+    str     sp, [r2]
+    mov     r12, r0
+    mov     r0, r1
+    blx     r12
+    mov     r0, #0
+    pop     {r3-r11, pc}
+
+    @ void arch_recover(u32 slot_sp, u32 code) -> !
+    .global arch_recover
+arch_recover:
+    mov     sp, r0
+    mov     r0, r1
+    pop     {r3-r11, pc}
+
+    @ u32 arch_semihost(u32 op, u32 param): a semihosting trap issued from
+    @ a frame that has saved lr, so the SVC exception taken on a machine
+    @ without semihosting clobbers nothing the caller needs.
+    .global arch_semihost
+arch_semihost:
+    push    {r4, lr}
+    svc     0x123456
+    pop     {r4, pc}

@@ -1,0 +1,98 @@
+//! Recovery points: run a closure so that a fault, a panic or a watchdog
+//! inside it returns an error here instead of stopping the kernel.
+//!
+//! The in-kernel test harness runs every test under one, and tests that
+//! provoke faults on purpose use [`try_catch`]. The abandoned frames are not
+//! unwound: whatever they held is leaked, which is what a failing test may do.
+
+use super::traps::FaultInfo;
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+extern "C" {
+    fn arch_try_call(f: extern "C" fn(*mut u8), arg: *mut u8, slot: *mut u32) -> u32;
+    fn arch_recover(sp: u32, code: u32) -> !;
+}
+
+/// Why a recovery point was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Reason {
+    Fault = 1,
+    Panic = 2,
+    Timeout = 3,
+}
+
+/// What [`try_catch`] reports when the closure did not return.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caught {
+    pub reason: Reason,
+    pub fault: Option<FaultInfo>,
+}
+
+struct Slot {
+    sp: u32,
+    prev: *mut Slot,
+    fault: Option<FaultInfo>,
+}
+
+/// The innermost recovery point. One CPU runs for now; with SMP this
+/// becomes per-CPU data.
+static CURRENT: AtomicPtr<Slot> = AtomicPtr::new(core::ptr::null_mut());
+
+extern "C" fn trampoline<F: FnOnce()>(arg: *mut u8) {
+    // SAFETY: `arg` is the `Option<F>` try_catch passed, alive for the call.
+    let f = unsafe { &mut *(arg as *mut Option<F>) };
+    if let Some(f) = f.take() {
+        f();
+    }
+}
+
+/// Runs `f`; returns Err if it faulted, panicked or ran past its watchdog.
+pub fn try_catch<F: FnOnce()>(f: F) -> Result<(), Caught> {
+    let mut f = Some(f);
+    let mut slot = Slot { sp: 0, prev: CURRENT.load(Ordering::Relaxed), fault: None };
+    let irq_flags = super::local_save_flags();
+    CURRENT.store(&mut slot, Ordering::Release);
+    // SAFETY: arch_try_call stores the stack pointer of its own frame in
+    // slot.sp and calls trampoline(&mut f); arch_recover only ever returns to
+    // that frame while it is live (CURRENT is reset below before it goes).
+    let code = unsafe {
+        arch_try_call(trampoline::<F>, &mut f as *mut Option<F> as *mut u8, core::ptr::addr_of_mut!(slot.sp))
+    };
+    CURRENT.store(slot.prev, Ordering::Release);
+    if code == 0 {
+        return Ok(());
+    }
+    // Taken from an exception or a panic: restore the caller's IRQ state.
+    super::local_irq_restore(irq_flags);
+    let reason = match code {
+        1 => Reason::Fault,
+        2 => Reason::Panic,
+        _ => Reason::Timeout,
+    };
+    Err(Caught { reason, fault: slot.fault })
+}
+
+/// True when a recovery point is armed on this CPU.
+pub fn armed() -> bool {
+    !CURRENT.load(Ordering::Acquire).is_null()
+}
+
+/// Abandons the innermost recovery point's closure with `reason`, if one is armed.
+pub fn take(reason: Reason, fault: Option<FaultInfo>) {
+    let slot = CURRENT.load(Ordering::Acquire);
+    if slot.is_null() {
+        return;
+    }
+    // SAFETY: a non-null CURRENT points to the Slot of a live try_catch frame
+    // below us on this stack.
+    unsafe {
+        (*slot).fault = fault;
+        arch_recover((*slot).sp, reason as u32);
+    }
+}
+
+/// A kernel-mode fault: recover if armed (returns only when not).
+pub fn fault(info: FaultInfo) {
+    take(Reason::Fault, Some(info));
+}

@@ -1,0 +1,6 @@
+//! Device drivers: console UART, interrupt controllers, timers.
+pub mod arch_timer;
+pub mod bcm2836_intc;
+pub mod gic;
+pub mod pl011;
+pub mod twd;

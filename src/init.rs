@@ -1,0 +1,127 @@
+//! `start_kernel`: from the boot stub to a running kernel (Linux's init/main.c).
+
+use crate::arch::{self, mmu};
+use crate::board::{self, cmdline::BootArgs, Platform};
+use crate::{console, irq, ktest, println, time};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Stops the boot with a message on whatever console exists, falling back to
+/// the board table's UART when discovery itself failed.
+fn boot_fail(fallback_uart: Option<u64>, args: core::fmt::Arguments) -> ! {
+    if !console::has_uart() {
+        if let Some(va) = fallback_uart.and_then(|pa| mmu::ioremap(pa, 0x1000)) {
+            // SAFETY: the board table's PL011, just mapped.
+            unsafe { console::init(va, 24_000_000) };
+        }
+    }
+    println!("armfork: cannot boot: {}", args);
+    console::flush();
+    arch::semihosting::exit(1);
+    arch::halt()
+}
+
+/// Entered from boot/head.S with the MMU on, on init_task's stack, IRQs masked.
+#[no_mangle]
+pub extern "C" fn start_kernel(params_phys: u32, machine: u32, kimage_phys: u32, pgd_phys: u32) -> ! {
+    mmu::early_init(kimage_phys, pgd_phys);
+    let midr = arch::read_midr();
+    let part = arch::cpu_part();
+    let params = mmu::boot_params(params_phys);
+    let fallback = board::board_by_machine(machine, part).map(|b| b.uart);
+
+    let platform = match board::discover(params, machine, part) {
+        Ok(p) => p,
+        Err(e) => boot_fail(fallback, format_args!("{} (r1 = {:#x}, r2 = {:#x})", e, machine, params_phys)),
+    };
+    let Some(uart) = platform.uart else {
+        // No console to report on: leave QEMU with an error, or stop.
+        arch::semihosting::exit(2);
+        arch::halt();
+    };
+    match mmu::ioremap(uart, 0x1000) {
+        // SAFETY: the platform's console PL011, just mapped, driven only by console.
+        Some(va) => unsafe { console::init(va, 48_000_000) },
+        None => boot_fail(None, format_args!("cannot map the UART at {:#x}", uart)),
+    }
+    let raw_cmdline = core::str::from_utf8(platform.cmdline_bytes).unwrap_or("");
+    let args = match BootArgs::parse(raw_cmdline) {
+        Ok(a) => a,
+        Err(e) => boot_fail(None, format_args!("bad boot arguments: {}", e)),
+    };
+    console::init_log(args.loglevel.unwrap_or(7));
+
+    banner(&platform, machine, midr, params_phys, raw_cmdline);
+    check_platform(&platform);
+
+    let ram: [(u64, u64); board::MAX_MEM_REGIONS] = core::array::from_fn(|i| (platform.mem[i].base, platform.mem[i].size));
+    match mmu::paging_init(&ram[..platform.nr_mem]) {
+        Ok(lowmem) => log::info!("Linear map: {} MiB at {:#010x}", lowmem >> 20, mmu::PAGE_OFFSET),
+        Err(e) => boot_fail(None, format_args!("paging: {:?}", e)),
+    }
+
+    let Some(intc) = platform.intc else { boot_fail(None, format_args!("no interrupt controller found")) };
+    match irq::init(intc) {
+        Ok(name) => log::info!("IRQ: {} interrupt controller ({:x?})", name, intc),
+        Err(e) => boot_fail(None, format_args!("interrupt controller: {}", e)),
+    }
+    let Some(timer) = platform.timer else { boot_fail(None, format_args!("no timer found")) };
+    if let Err(e) = time::init(timer) {
+        boot_fail(None, format_args!("timer: {}", e));
+    }
+    let (tname, tfreq) = time::describe();
+    log::info!("Timer: {} at {} Hz, tick {} Hz, irq {}", tname, tfreq, time::HZ, time::tick_irq().unwrap_or(0));
+    arch::local_irq_enable();
+
+    if let Some(filter) = args.ktest {
+        ktest::run(filter, args.ktest_timeout.unwrap_or(10));
+    }
+    crate::kshell::run(&platform, &args)
+}
+
+fn banner(p: &Platform<'_>, machine: u32, midr: u32, params_phys: u32, cmdline: &str) {
+    println!("Booting armfork {} on {}", VERSION, p.model);
+    let part = ((midr >> 4) & 0xfff) as u16;
+    println!(
+        "CPU: ARMv7 Processor [{:08x}] revision {} ({}), r{}p{}, cpu {}",
+        midr,
+        midr & 0xf,
+        arch::cpu_name(part),
+        (midr >> 20) & 0xf,
+        midr & 0xf,
+        arch::smp_processor_id()
+    );
+    let source = match p.source {
+        board::Source::Dtb => "device tree",
+        board::Source::Atags => "ATAGs",
+        board::Source::None => "nothing",
+    };
+    println!(
+        "Machine: {} (machine number {:#x}), described by {} at {:#010x}",
+        p.board.map_or("unknown board", |b| b.name),
+        machine,
+        source,
+        params_phys
+    );
+    println!("Memory: {} MiB", p.total_memory() >> 20);
+    for m in p.memory() {
+        println!("  RAM  {:#010x}-{:#010x}", m.base, m.end() - 1);
+    }
+    let (ks, ke) = mmu::kimage_phys_range();
+    println!("  image {:#010x}-{:#010x} (linked at {:#010x})", ks, ke - 1, mmu::KIMAGE_VADDR);
+    if let Some((s, e)) = p.initrd {
+        println!("  initrd {:#010x}-{:#010x}", s, e - 1);
+    }
+    println!("UART: PL011 at {:#010x}", p.uart.unwrap_or(0));
+    println!("Kernel command line: {}", cmdline);
+}
+
+/// Refuses what cannot work: an initrd outside RAM.
+fn check_platform(p: &Platform<'_>) {
+    if let Some((s, e)) = p.initrd {
+        let inside = p.memory().iter().any(|m| s >= m.base && e <= m.end());
+        if !inside {
+            boot_fail(None, format_args!("initrd {:#x}-{:#x} lies outside RAM", s, e));
+        }
+    }
+}

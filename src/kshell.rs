@@ -1,0 +1,92 @@
+//! The kernel's built-in console shell: what `make run` shows until user
+//! mode brings `/init` (a line editor on the UART, a few inspection commands).
+
+use crate::board::{cmdline::BootArgs, Platform};
+use crate::{arch, console, print, println, time};
+
+const HELP: &str = "\
+commands:
+  help            this text
+  info            board, CPU, memory, command line
+  uptime          time since the tick started, jiffies
+  irqs            interrupt counts
+  ktest [FILTER]  list the in-kernel tests (run them with the boot argument ktest=FILTER)
+  panic           panic on purpose (shows the report; ends the QEMU run)
+  poweroff        leave QEMU (semihosting) or halt";
+
+fn read_line(buf: &mut [u8]) -> usize {
+    let mut n = 0;
+    loop {
+        let Some(c) = console::getc() else {
+            arch::wfi();
+            continue;
+        };
+        match c {
+            b'\r' | b'\n' => {
+                println!();
+                return n;
+            }
+            0x7f | 0x08 => {
+                if n > 0 {
+                    n -= 1;
+                    print!("\x08 \x08");
+                }
+            }
+            0x20..=0x7e if n < buf.len() => {
+                buf[n] = c;
+                n += 1;
+                print!("{}", c as char);
+            }
+            _ => {}
+        }
+    }
+}
+
+pub fn run(p: &Platform<'_>, args: &BootArgs<'_>) -> ! {
+    println!("armfork: no /init yet (user mode is on the way); kernel shell. Type 'help'.");
+    let mut buf = [0u8; 128];
+    loop {
+        print!("armfork> ");
+        let n = read_line(&mut buf);
+        let line = core::str::from_utf8(&buf[..n]).unwrap_or("");
+        let mut words = line.split_whitespace();
+        match words.next() {
+            None => {}
+            Some("help") => println!("{}", HELP),
+            Some("info") => {
+                println!("board {}, {} ({} MiB RAM)", p.board.map_or("unknown", |b| b.name), p.model, p.total_memory() >> 20);
+                println!("cpu {} midr {:#010x}", arch::cpu_name(arch::cpu_part()), arch::read_midr());
+                println!("command line: {}", args.raw);
+            }
+            Some("uptime") => {
+                let us = time::uptime_us();
+                println!("{}.{:06} s, {} jiffies (HZ={})", us / 1_000_000, us % 1_000_000, time::jiffies(), time::HZ);
+            }
+            Some("irqs") => {
+                if let Some(t) = time::tick_irq() {
+                    println!("irq {:4}: {:10}  timer", t, crate::irq::count(t));
+                }
+            }
+            Some("ktest") => {
+                let f = words.next().unwrap_or("");
+                for t in crate::ktest::tests() {
+                    let name = crate::ktest::display_name(t.name);
+                    let mut b = [0u8; 160];
+                    let mut w = crate::ktest::BufWriter { buf: &mut b, len: 0 };
+                    let _ = core::fmt::write(&mut w, format_args!("{}", name));
+                    if core::str::from_utf8(&w.buf[..w.len]).unwrap_or("").contains(f) {
+                        println!("  {}", name);
+                    }
+                }
+            }
+            Some("panic") => panic!("requested from the kernel shell"),
+            Some("poweroff") => {
+                println!("Power down.");
+                console::flush();
+                arch::semihosting::exit(0);
+                arch::halt();
+            }
+            Some(w) => println!("{}: unknown command (try 'help')", w),
+        }
+    }
+}

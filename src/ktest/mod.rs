@@ -1,0 +1,209 @@
+//! The in-kernel test harness (boot argument `ktest[=FILTER]`).
+//!
+//! Tests register through the `.ktests` linker section (stable Rust: one
+//! `#[used]` static per test, collected between `__ktests_start` and
+//! `__ktests_end`). Each runs under a recovery point with a watchdog on the
+//! timer tick: a test that faults, panics or hangs is reported `not ok` and
+//! the run goes on. Output is TAP, then `N passed, M failed`; QEMU exits via
+//! semihosting with 0 only when every test passed.
+
+use crate::arch::recover::{self, Caught, Reason};
+use crate::time::{jiffies, HZ};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// One registered test.
+#[repr(C)]
+pub struct KTest {
+    pub name: &'static str,
+    pub func: fn(),
+}
+
+/// Defines a function and registers it as an in-kernel test named by its
+/// module path (`arch::arm::mmu::write_to_kernel_text_faults`).
+#[macro_export]
+macro_rules! ktest {
+    ($(#[$m:meta])* fn $name:ident() $body:block) => {
+        $(#[$m])*
+        fn $name() $body
+        const _: () = {
+            #[used]
+            #[link_section = ".ktests"]
+            static KTEST: $crate::ktest::KTest = $crate::ktest::KTest {
+                name: concat!(module_path!(), "::", stringify!($name)),
+                func: $name,
+            };
+        };
+    };
+}
+
+extern "C" {
+    static __ktests_start: u8;
+    static __ktests_end: u8;
+}
+
+/// Every registered test.
+pub fn tests() -> &'static [KTest] {
+    // SAFETY: the linker script collects only KTest statics (KEEP(*(.ktests)))
+    // between these two symbols, 4-byte aligned, in read-only data.
+    unsafe {
+        let start = &__ktests_start as *const u8 as *const KTest;
+        let end = &__ktests_end as *const u8 as *const KTest;
+        core::slice::from_raw_parts(start, end.offset_from(start) as usize)
+    }
+}
+
+/// A test's name without the crate and the `ktests` module.
+pub fn display_name(name: &'static str) -> impl core::fmt::Display {
+    struct N(&'static str);
+    impl core::fmt::Display for N {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            let s = self.0.strip_prefix("armfork::").unwrap_or(self.0);
+            let mut first = true;
+            for part in s.split("::").filter(|p| *p != "ktests") {
+                if !first {
+                    f.write_str("::")?;
+                }
+                f.write_str(part)?;
+                first = false;
+            }
+            Ok(())
+        }
+    }
+    N(name)
+}
+
+fn matches(name: &'static str, filter: &str) -> bool {
+    if filter.is_empty() {
+        return true;
+    }
+    let mut buf = [0u8; 160];
+    let mut w = crate::ktest::BufWriter { buf: &mut buf, len: 0 };
+    let _ = core::fmt::write(&mut w, format_args!("{}", display_name(name)));
+    let shown = core::str::from_utf8(&w.buf[..w.len]).unwrap_or(name);
+    filter.split(',').any(|f| !f.is_empty() && shown.contains(f))
+}
+
+pub(crate) struct BufWriter<'a> {
+    pub buf: &'a mut [u8],
+    pub len: usize,
+}
+
+impl core::fmt::Write for BufWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+// --- the watchdog ------------------------------------------------------------
+
+/// Jiffy at which the running watchdog expires (0: none).
+static DEADLINE: AtomicU64 = AtomicU64::new(0);
+static FIRED: AtomicBool = AtomicBool::new(false);
+
+/// From the timer tick.
+pub fn tick() {
+    let d = DEADLINE.load(Ordering::Relaxed);
+    if d != 0 && jiffies() >= d {
+        FIRED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// From the IRQ path after the controller was acknowledged: abandons the
+/// innermost recovery point when the watchdog expired. The deadline stays
+/// set, so if that point was a test's own nested one, the next tick takes
+/// the next one out, up to the harness's.
+pub fn after_irq() {
+    if FIRED.swap(false, Ordering::Relaxed) {
+        recover::take(Reason::Timeout, None);
+    }
+}
+
+/// Runs `f` under a recovery point with a watchdog of `ticks` timer ticks.
+pub fn run_with_watchdog<F: FnOnce()>(ticks: u64, f: F) -> Result<(), Caught> {
+    let prev = DEADLINE.swap(jiffies() + ticks, Ordering::Relaxed);
+    let r = recover::try_catch(f);
+    DEADLINE.store(prev, Ordering::Relaxed);
+    FIRED.store(false, Ordering::Relaxed);
+    r
+}
+
+/// Runs the tests matching `filter` (comma-separated substrings; empty: all),
+/// prints TAP and the totals, and ends the QEMU run with the result.
+pub fn run(filter: &str, timeout_s: u32) -> ! {
+    let all = tests();
+    let selected = all.iter().filter(|t| matches(t.name, filter)).count();
+    crate::println!("TAP version 13");
+    crate::println!("# ktest: {} of {} tests match '{}', watchdog {} s each", selected, all.len(), filter, timeout_s);
+    crate::println!("1..{}", selected);
+    let (mut passed, mut failed, mut n) = (0u32, 0u32, 0u32);
+    for t in all.iter().filter(|t| matches(t.name, filter)) {
+        n += 1;
+        match run_with_watchdog(timeout_s as u64 * HZ as u64, t.func) {
+            Ok(()) => {
+                passed += 1;
+                crate::println!("ok {} - {}", n, display_name(t.name));
+            }
+            Err(c) => {
+                failed += 1;
+                let why = match c.reason {
+                    Reason::Fault => "unexpected fault",
+                    Reason::Panic => "panicked",
+                    Reason::Timeout => "timed out",
+                };
+                crate::println!("not ok {} - {} # {}", n, display_name(t.name), why);
+            }
+        }
+    }
+    crate::println!("{} passed, {} failed", passed, failed);
+    crate::console::flush();
+    crate::arch::semihosting::exit(if failed == 0 { 0 } else { 1 });
+    crate::println!("ktest: no semihosting; halting");
+    crate::arch::halt()
+}
+
+crate::ktest! {
+    fn a_panicking_test_is_caught() {
+        let r = recover::try_catch(|| panic!("deliberate panic from ktest self-check"));
+        assert_eq!(r.unwrap_err().reason, Reason::Panic);
+    }
+}
+
+crate::ktest! {
+    fn a_hanging_test_is_stopped_by_the_watchdog() {
+        let j0 = jiffies();
+        let r = run_with_watchdog(3, || loop {
+            core::hint::spin_loop();
+        });
+        assert_eq!(r.unwrap_err().reason, Reason::Timeout);
+        assert!(jiffies() >= j0 + 3);
+    }
+}
+
+crate::ktest! {
+    fn a_hang_inside_nested_recovery_still_ends() {
+        let r = run_with_watchdog(3, || {
+            // The inner point is taken first; the watchdog then takes ours.
+            let inner = recover::try_catch(|| loop {
+                core::hint::spin_loop();
+            });
+            assert!(inner.is_err());
+            loop {
+                core::hint::spin_loop();
+            }
+        });
+        assert_eq!(r.unwrap_err().reason, Reason::Timeout);
+    }
+}
+
+crate::ktest! {
+    fn tests_are_registered_and_named_by_path() {
+        let t = tests();
+        assert!(t.len() >= 10, "only {} tests registered", t.len());
+        assert!(t.iter().any(|t| t.name.ends_with("ktest::tests_are_registered_and_named_by_path")));
+        assert!(matches(t[0].name, ""));
+        assert!(!matches(t[0].name, "no-such-test-name"));
+    }
+}

@@ -1,0 +1,118 @@
+//! Time: the periodic tick (HZ per second) that drives jiffies, console
+//! input, the test watchdog and, later, preemption.
+
+use crate::board::TimerDesc;
+use crate::drivers::{arch_timer, twd::Twd};
+use crate::errno::Errno;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+pub const HZ: u32 = 100;
+
+/// Ticks since the timer started.
+static JIFFIES: AtomicU64 = AtomicU64::new(0);
+static TICK_IRQ: AtomicU32 = AtomicU32::new(u32::MAX);
+static GENERIC: AtomicBool = AtomicBool::new(false);
+/// Counter frequency (generic timer) and the count at boot.
+static FREQ: AtomicU32 = AtomicU32::new(0);
+static BOOT_COUNT: AtomicU64 = AtomicU64::new(0);
+static TWD: spin::Once<Twd> = spin::Once::new();
+
+/// The Cortex-A9 private timer counts at the peripheral clock; QEMU's
+/// vexpress-a9 runs it at 100 MHz (1 count per 10 ns with prescaler 0).
+const TWD_CLOCK_HZ: u32 = 100_000_000;
+
+pub fn jiffies() -> u64 {
+    JIFFIES.load(Ordering::Relaxed)
+}
+
+/// The tick interrupt number, once the timer runs.
+pub fn tick_irq() -> Option<u32> {
+    match TICK_IRQ.load(Ordering::Relaxed) {
+        u32::MAX => None,
+        n => Some(n),
+    }
+}
+
+/// Microseconds since the timer started (tick resolution on the A9 timer).
+pub fn uptime_us() -> u64 {
+    if GENERIC.load(Ordering::Relaxed) {
+        let f = FREQ.load(Ordering::Relaxed) as u64;
+        let c = arch_timer::counter().wrapping_sub(BOOT_COUNT.load(Ordering::Relaxed));
+        c / f * 1_000_000 + (c % f) * 1_000_000 / f
+    } else {
+        jiffies() * (1_000_000 / HZ as u64)
+    }
+}
+
+/// Human name of the running tick source.
+pub fn describe() -> (&'static str, u32) {
+    if GENERIC.load(Ordering::Relaxed) {
+        ("arm generic timer (virtual)", FREQ.load(Ordering::Relaxed))
+    } else {
+        ("cortex-a9 private timer", TWD_CLOCK_HZ)
+    }
+}
+
+fn tick(_irq: u32) {
+    if GENERIC.load(Ordering::Relaxed) {
+        arch_timer::set_next_event(FREQ.load(Ordering::Relaxed) / HZ);
+    } else if let Some(t) = TWD.get() {
+        t.ack();
+    }
+    JIFFIES.fetch_add(1, Ordering::Relaxed);
+    crate::console::poll_input();
+    crate::ktest::tick();
+}
+
+/// Starts the periodic tick from the platform's timer description.
+pub fn init(desc: TimerDesc) -> Result<(), Errno> {
+    match desc {
+        TimerDesc::Generic { irq, freq } => {
+            let f = arch_timer::frequency(freq);
+            FREQ.store(f, Ordering::Relaxed);
+            BOOT_COUNT.store(arch_timer::counter(), Ordering::Relaxed);
+            GENERIC.store(true, Ordering::Relaxed);
+            crate::irq::request_irq(irq, tick)?;
+            arch_timer::set_next_event(f / HZ);
+            TICK_IRQ.store(irq, Ordering::Relaxed);
+        }
+        TimerDesc::A9Twd { base, irq } => {
+            let va = crate::arch::mmu::ioremap(base, 0x20).ok_or(Errno::ENOMEM)?;
+            // SAFETY: the private timer's registers, just mapped; only this module drives them.
+            let t = TWD.call_once(|| unsafe { Twd::new(va) });
+            crate::irq::request_irq(irq, tick)?;
+            t.start_periodic(TWD_CLOCK_HZ / HZ - 1);
+            TICK_IRQ.store(irq, Ordering::Relaxed);
+        }
+    }
+    Ok(())
+}
+
+/// Sleeps (wfi) until `n` more ticks have passed. IRQs must be enabled.
+pub fn wait_ticks(n: u64) {
+    let end = jiffies() + n;
+    while jiffies() < end {
+        crate::arch::wfi();
+    }
+}
+
+crate::ktest! {
+    fn tick_advances_jiffies() {
+        let irq = tick_irq().expect("timer not running");
+        let (j0, c0) = (jiffies(), crate::irq::count(irq));
+        wait_ticks(5);
+        assert!(jiffies() >= j0 + 5);
+        assert!(crate::irq::count(irq) >= c0 + 5, "tick interrupt not counted");
+    }
+}
+
+crate::ktest! {
+    fn uptime_is_monotonic_and_moves() {
+        let a = uptime_us();
+        wait_ticks(2);
+        let b = uptime_us();
+        assert!(b > a, "uptime {} then {}", a, b);
+        // Two ticks are 20 ms; allow the tick-resolution clock its rounding.
+        assert!(b - a >= 10_000, "uptime moved only {} us over two ticks", b - a);
+    }
+}
