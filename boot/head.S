@@ -96,12 +96,12 @@ stext:
     eret
 1:  cpsid   aif, #MODE_SVC
 
-    @ 2. Park secondary cores (MPIDR affinity levels 0 and 1 non-zero).
+    @ 2. Park secondary cores: MPIDR Aff0 != 0. (Aff1 is not looked at:
+    @ the BCM2836 reports cluster 0xf for its only cluster.)
     mrc     p15, 0, r5, c0, c0, 5
     tst     r5, #(1 << 31)          @ multiprocessor format?
     beq     2f
-    ldr     r6, =0xffff
-    ands    r5, r5, r6
+    ands    r5, r5, #0xff
     beq     2f
 park:
     wfe

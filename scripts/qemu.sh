@@ -4,6 +4,8 @@
 # BOARD: virt (cortex-a15), virt-a7, virt-hyp (HYP entry), vexpress-a9, vexpress-a15, raspi2b.
 # Every run has semihosting (so the kernel can exit QEMU with a status) and no network.
 set -euo pipefail
+# vexpress models a sound chip; keep QEMU from looking for a host sound card.
+export QEMU_AUDIO_DRV=none
 board=$1 img=$2 append=${3:-}
 shift 3 || shift $#
 interactive=0 initrd=()

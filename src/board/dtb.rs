@@ -2,10 +2,35 @@
 //! initrd, UART, interrupt controller and timer, with every `reg` address
 //! translated through the `ranges` of the buses above it (a Raspberry Pi's
 //! DTB says 0x7e201000 for a UART the CPU sees at 0x3f201000).
+//!
+//! `fdt` 0.2 is used in its fallible mode: a malformed tree is an error
+//! value, never a panic. (0.1.5 loses every node after an FDT_NOP token
+//! between properties, which libfdt leaves behind when QEMU or U-Boot edit a
+//! tree; `tests/fixtures/virt-qemu-edited.dtb` is such a tree.)
 
 use super::{board_by_compatible, IntcDesc, MemRegion, Platform, Source, TimerDesc, MAX_MEM_REGIONS};
-use fdt::node::FdtNode;
+use fdt::parsing::unaligned::UnalignedParser;
+use fdt::parsing::NoPanic;
 use fdt::Fdt;
+
+type Node<'a> = fdt::nodes::Node<'a, (UnalignedParser<'a>, NoPanic)>;
+
+/// A property's raw value, if the node has it (errors read as absent).
+fn prop<'a>(node: &Node<'a>, name: &str) -> Option<&'a [u8]> {
+    node.raw_property(name).ok().flatten().map(|p| p.value)
+}
+
+/// A string property's first string.
+fn prop_str<'a>(node: &Node<'a>, name: &str) -> Option<&'a str> {
+    let v = prop(node, name)?;
+    let end = v.iter().position(|&c| c == 0).unwrap_or(v.len());
+    core::str::from_utf8(&v[..end]).ok()
+}
+
+/// A cell-count property (#address-cells, #size-cells).
+fn prop_u32(node: &Node<'_>, name: &str) -> Option<u32> {
+    prop(node, name).and_then(|v| be32(v, 0))
+}
 
 pub const FDT_MAGIC: u32 = 0xd00d_feed;
 /// Nesting deeper than this is refused (real trees are 4 or 5 deep).
@@ -97,9 +122,9 @@ fn translate(chain: &[Bus<'_>], mut addr: u64) -> Option<u64> {
 }
 
 /// The `index`th (address, size) of a node's `reg`, translated to the CPU's view.
-fn reg(node: &FdtNode<'_, '_>, chain: &[Bus<'_>], index: usize) -> Option<(u64, u64)> {
+fn reg(node: &Node<'_>, chain: &[Bus<'_>], index: usize) -> Option<(u64, u64)> {
     let bus = chain.last()?;
-    let r = node.property("reg")?.value;
+    let r = prop(node, "reg")?;
     let per = (bus.addr_cells + bus.size_cells) * 4;
     if per == 0 {
         return None;
@@ -110,39 +135,49 @@ fn reg(node: &FdtNode<'_, '_>, chain: &[Bus<'_>], index: usize) -> Option<(u64, 
     Some((translate(chain, a)?, s))
 }
 
-fn compatible_with(node: &FdtNode<'_, '_>, any: &[&str]) -> bool {
-    node.compatible().is_some_and(|c| c.all().any(|s| any.contains(&s)))
+/// The strings of a `compatible` property.
+fn compatibles<'a>(node: &Node<'a>) -> impl Iterator<Item = &'a str> {
+    prop(node, "compatible")
+        .unwrap_or(&[])
+        .split(|&c| c == 0)
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| core::str::from_utf8(s).ok())
 }
 
-fn enabled(node: &FdtNode<'_, '_>) -> bool {
-    node.property("status").and_then(|p| p.as_str()).is_none_or(|s| s == "okay" || s == "ok")
+fn compatible_with(node: &Node<'_>, any: &[&str]) -> bool {
+    compatibles(node).any(|s| any.contains(&s))
+}
+
+fn enabled(node: &Node<'_>) -> bool {
+    prop_str(node, "status").is_none_or(|s| s == "okay" || s == "ok")
 }
 
 const GIC_COMPATIBLE: &[&str] =
     &["arm,cortex-a15-gic", "arm,cortex-a9-gic", "arm,cortex-a7-gic", "arm,gic-400", "arm,arm11mp-gic"];
 
 struct Found<'a> {
-    uart: Option<(u64, &'a str)>,
+    uart: Option<u64>,
     timer_interrupts: Option<&'a [u8]>,
     timer_freq: Option<u32>,
     twd: Option<(u64, Option<&'a [u8]>)>,
     too_deep: bool,
 }
 
-fn walk<'b, 'a>(
-    node: FdtNode<'b, 'a>,
+fn walk<'a>(
+    node: Node<'a>,
     chain: &mut [Bus<'a>; MAX_DEPTH],
     depth: usize,
     p: &mut Platform<'a>,
     f: &mut Found<'a>,
-    stdout_name: Option<&str>,
+    stdout_path: Option<&str>,
+    path: &mut PathBuf,
 ) {
     if depth >= MAX_DEPTH {
         f.too_deep = true;
         return;
     }
     let here = &chain[..depth];
-    let is_memory = node.property("device_type").and_then(|d| d.as_str()) == Some("memory");
+    let is_memory = prop_str(&node, "device_type") == Some("memory");
     if is_memory && depth > 0 {
         let mut i = 0;
         while let Some((base, size)) = reg(&node, here, i) {
@@ -157,9 +192,9 @@ fn walk<'b, 'a>(
         if compatible_with(&node, &["arm,pl011"]) {
             if let Some((a, _)) = reg(&node, here, 0) {
                 // Prefer the node /chosen's stdout-path names.
-                let preferred = stdout_name.is_some_and(|s| s == node.name);
+                let preferred = stdout_path.is_some_and(|s| s == path.as_str());
                 if f.uart.is_none() || preferred {
-                    f.uart = Some((a, node.name));
+                    f.uart = Some(a);
                 }
             }
         }
@@ -174,23 +209,56 @@ fn walk<'b, 'a>(
             }
         }
         if compatible_with(&node, &["arm,armv7-timer"]) {
-            f.timer_interrupts = node.property("interrupts").map(|p| p.value);
-            f.timer_freq = node.property("clock-frequency").and_then(|p| be32(p.value, 0));
+            f.timer_interrupts = prop(&node, "interrupts");
+            f.timer_freq = prop_u32(&node, "clock-frequency");
         }
         if compatible_with(&node, &["arm,cortex-a9-twd-timer"]) {
             if let Some((a, _)) = reg(&node, here, 0) {
-                f.twd = Some((a, node.property("interrupts").map(|p| p.value)));
+                f.twd = Some((a, prop(&node, "interrupts")));
             }
         }
     }
-    let sizes = node.cell_sizes();
     chain[depth] = Bus {
-        addr_cells: sizes.address_cells,
-        size_cells: sizes.size_cells,
-        ranges: if depth == 0 { None } else { node.property("ranges").map(|r| r.value) },
+        addr_cells: prop_u32(&node, "#address-cells").unwrap_or(2) as usize,
+        size_cells: prop_u32(&node, "#size-cells").unwrap_or(1) as usize,
+        ranges: if depth == 0 { None } else { prop(&node, "ranges") },
     };
-    for child in node.children() {
-        walk(child, chain, depth + 1, p, f, stdout_name);
+    let Ok(children) = node.children() else { return };
+    for child in children.iter().map_while(Result::ok) {
+        let mark = path.len;
+        if let Ok(n) = child.name() {
+            path.push_component(n.name, n.unit_address);
+        }
+        walk(child, chain, depth + 1, p, f, stdout_path, path);
+        path.len = mark;
+    }
+}
+
+/// The path of the node being walked (`/soc/serial@7e201000`), for matching
+/// /chosen's stdout-path without allocating.
+struct PathBuf {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl PathBuf {
+    fn push_component(&mut self, name: &str, unit: Option<&str>) {
+        self.push("/");
+        self.push(name);
+        if let Some(u) = unit {
+            self.push("@");
+            self.push(u);
+        }
+    }
+
+    fn push(&mut self, s: &str) {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+    }
+
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
     }
 }
 
@@ -200,28 +268,25 @@ pub fn parse<'a>(b: &'a [u8], p: &mut Platform<'a>) -> Result<(), DtbError> {
     if size > b.len() || size < 40 {
         return Err(DtbError::Malformed);
     }
-    let fdt = Fdt::new(&b[..size]).map_err(|_| DtbError::Malformed)?;
+    let fdt = Fdt::new_unaligned_fallible(&b[..size]).map_err(|_| DtbError::Malformed)?;
     p.source = Source::Dtb;
     p.dtb_size = size;
-    let root = fdt.find_node("/").ok_or(DtbError::Malformed)?;
-    if let Some(m) = root.property("model").and_then(|m| m.as_str()) {
+    let root = fdt.find_node("/").ok().flatten().ok_or(DtbError::Malformed)?;
+    if let Some(m) = prop_str(&root, "model") {
         p.model = m;
     }
-    if let Some(c) = root.compatible() {
-        p.board = c.all().find_map(board_by_compatible);
-    }
+    p.board = compatibles(&root).find_map(board_by_compatible);
 
-    let mut stdout_name = None;
-    if let Some(chosen) = fdt.find_node("/chosen") {
-        if let Some(args) = chosen.property("bootargs") {
-            let v = args.value;
+    let mut stdout_path: Option<&str> = None;
+    if let Some(chosen) = fdt.find_node("/chosen").ok().flatten() {
+        if let Some(v) = prop(&chosen, "bootargs") {
             let n = v.iter().position(|&c| c == 0).unwrap_or(v.len());
             p.cmdline_bytes = &v[..n];
         }
         let cell = |name: &str| {
-            chosen.property(name).and_then(|q| {
+            prop(&chosen, name).and_then(|v| {
                 let mut at = 0;
-                read_cells(q.value, &mut at, q.value.len() / 4)
+                read_cells(v, &mut at, v.len() / 4)
             })
         };
         if let (Some(s), Some(e)) = (cell("linux,initrd-start"), cell("linux,initrd-end")) {
@@ -229,25 +294,25 @@ pub fn parse<'a>(b: &'a [u8], p: &mut Platform<'a>) -> Result<(), DtbError> {
                 p.initrd = Some((s, e));
             }
         }
-        // stdout-path = "/pl011@9000000" or "serial0:115200n8".
-        if let Some(path) = chosen.property("stdout-path").and_then(|q| q.as_str()) {
+        // stdout-path = "/pl011@9000000" or "serial0:115200n8" (an alias).
+        if let Some(path) = prop_str(&chosen, "stdout-path") {
             let path = path.split(':').next().unwrap_or(path);
-            let node = if path.starts_with('/') {
-                fdt.find_node(path)
+            stdout_path = if path.starts_with('/') {
+                Some(path)
             } else {
-                fdt.aliases().and_then(|a| a.resolve_node(path))
+                fdt.find_node("/aliases").ok().flatten().and_then(|a| prop_str(&a, path))
             };
-            stdout_name = node.map(|n| n.name);
         }
     }
 
     let mut chain = [Bus { addr_cells: 2, size_cells: 1, ranges: None }; MAX_DEPTH];
     let mut found = Found { uart: None, timer_interrupts: None, timer_freq: None, twd: None, too_deep: false };
-    walk(root, &mut chain, 0, p, &mut found, stdout_name);
+    let mut path = PathBuf { buf: [0; 256], len: 0 };
+    walk(root, &mut chain, 0, p, &mut found, stdout_path, &mut path);
     if found.too_deep {
         return Err(DtbError::TooDeep);
     }
-    p.uart = found.uart.map(|(a, _)| a);
+    p.uart = found.uart;
 
     // The tick: the generic timer's virtual interrupt where there is one
     // (third entry of `interrupts`), else the Cortex-A9 private timer.
@@ -315,6 +380,33 @@ mod tests {
         assert_eq!(p.intc, Some(IntcDesc::Bcm2836 { base: 0x4000_0000 }));
         assert_eq!(p.timer, Some(TimerDesc::Generic { irq: 3, freq: Some(19_200_000) }));
         assert_eq!(p.memory(), &[MemRegion { base: 0, size: 0x3b00_0000 }]);
+    }
+
+    #[test]
+    fn tree_edited_by_libfdt_with_nops() {
+        // QEMU's -dtb handling rewrote /chosen, leaving FDT_NOP tokens.
+        let p = discover(include_bytes!("../../tests/fixtures/virt-qemu-edited.dtb"), 0xffff_ffff, 0xc0f).unwrap();
+        assert_eq!(p.cmdline_bytes, b"ktest=board,console");
+        // This tree has no UART node: the board table's stands in.
+        assert_eq!(p.uart, Some(0x0900_0000));
+        assert_eq!(p.intc, Some(IntcDesc::Gic { dist: 0x0800_0000, cpu: 0x0801_0000 }));
+    }
+
+    #[test]
+    fn random_corruption_never_panics() {
+        // Flip bytes all over a real tree: discovery may fail, never panic.
+        let mut seed = 0x2545_f491u32;
+        for _ in 0..2000 {
+            let mut b = VIRT_A15.to_vec();
+            for _ in 0..8 {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                let at = seed as usize % b.len();
+                b[at] = (seed >> 8) as u8;
+            }
+            let _ = discover(&b, 0xffff_ffff, 0xc0f);
+        }
     }
 
     #[test]
