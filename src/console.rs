@@ -147,6 +147,11 @@ pub fn log_tail(out: &mut [u8]) -> usize {
     n
 }
 
+/// The console UART's PrimeCell identification, if a UART is attached.
+pub fn uart_ids() -> Option<(u32, u32)> {
+    CONSOLE.lock().uart.as_ref().map(|u| u.ids())
+}
+
 pub fn tx_bytes() -> usize {
     TX_BYTES.load(Ordering::Relaxed)
 }

@@ -53,8 +53,10 @@ pub extern "C" fn start_kernel(params_phys: u32, machine: u32, kimage_phys: u32,
 
     banner(&platform, machine, midr, params_phys, raw_cmdline);
     check_platform(&platform);
+    let platform: &'static Platform<'static> = PLATFORM.call_once(|| platform);
 
-    let ram: [(u64, u64); board::MAX_MEM_REGIONS] = core::array::from_fn(|i| (platform.mem[i].base, platform.mem[i].size));
+    let ram: [(u64, u64); board::MAX_MEM_REGIONS] =
+        core::array::from_fn(|i| (platform.mem[i].base, platform.mem[i].size));
     match mmu::paging_init(&ram[..platform.nr_mem]) {
         Ok(lowmem) => log::info!("Linear map: {} MiB at {:#010x}", lowmem >> 20, mmu::PAGE_OFFSET),
         Err(e) => boot_fail(None, format_args!("paging: {:?}", e)),
@@ -70,13 +72,27 @@ pub extern "C" fn start_kernel(params_phys: u32, machine: u32, kimage_phys: u32,
         boot_fail(None, format_args!("timer: {}", e));
     }
     let (tname, tfreq) = time::describe();
-    log::info!("Timer: {} at {} Hz, tick {} Hz, irq {}", tname, tfreq, time::HZ, time::tick_irq().unwrap_or(0));
+    log::info!(
+        "Timer: {} at {} Hz, tick {} Hz, irq {}",
+        tname,
+        tfreq,
+        time::HZ,
+        time::tick_irq().unwrap_or(0)
+    );
     arch::local_irq_enable();
 
     if let Some(filter) = args.ktest {
         ktest::run(filter, args.ktest_timeout.unwrap_or(10));
     }
-    crate::kshell::run(&platform, &args)
+    crate::kshell::run(platform, &args)
+}
+
+/// What discovery found, for the rest of the kernel (and its tests).
+static PLATFORM: spin::Once<Platform<'static>> = spin::Once::new();
+
+/// The platform description, once start_kernel has it.
+pub fn platform() -> Option<&'static Platform<'static>> {
+    PLATFORM.get()
 }
 
 fn banner(p: &Platform<'_>, machine: u32, midr: u32, params_phys: u32, cmdline: &str) {

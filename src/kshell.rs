@@ -54,13 +54,24 @@ pub fn run(p: &Platform<'_>, args: &BootArgs<'_>) -> ! {
             None => {}
             Some("help") => println!("{}", HELP),
             Some("info") => {
-                println!("board {}, {} ({} MiB RAM)", p.board.map_or("unknown", |b| b.name), p.model, p.total_memory() >> 20);
+                println!(
+                    "board {}, {} ({} MiB RAM)",
+                    p.board.map_or("unknown", |b| b.name),
+                    p.model,
+                    p.total_memory() >> 20
+                );
                 println!("cpu {} midr {:#010x}", arch::cpu_name(arch::cpu_part()), arch::read_midr());
                 println!("command line: {}", args.raw);
             }
             Some("uptime") => {
                 let us = time::uptime_us();
-                println!("{}.{:06} s, {} jiffies (HZ={})", us / 1_000_000, us % 1_000_000, time::jiffies(), time::HZ);
+                println!(
+                    "{}.{:06} s, {} jiffies (HZ={})",
+                    us / 1_000_000,
+                    us % 1_000_000,
+                    time::jiffies(),
+                    time::HZ
+                );
             }
             Some("irqs") => {
                 if let Some(t) = time::tick_irq() {

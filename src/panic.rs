@@ -12,7 +12,12 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     crate::arch::local_irq_disable();
     if recover::armed() {
         match info.location() {
-            Some(l) => crate::console::_force_print(format_args!("# panic at {}:{}: {}\n", l.file(), l.line(), info.message())),
+            Some(l) => crate::console::_force_print(format_args!(
+                "# panic at {}:{}: {}\n",
+                l.file(),
+                l.line(),
+                info.message()
+            )),
             None => crate::console::_force_print(format_args!("# panic: {}\n", info.message())),
         }
         recover::take(Reason::Panic, None);

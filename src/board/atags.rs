@@ -124,7 +124,10 @@ mod tests {
 
     #[test]
     fn qemu_vexpress_style_list() {
-        let b = build(&[(ATAG_MEM, &[0x1000_0000, 0x6000_0000]), (ATAG_INITRD2, &[0x6800_0000, 0x2000])], Some("ktest loglevel=6"));
+        let b = build(
+            &[(ATAG_MEM, &[0x1000_0000, 0x6000_0000]), (ATAG_INITRD2, &[0x6800_0000, 0x2000])],
+            Some("ktest loglevel=6"),
+        );
         let mut p = Platform::empty(0x8e0);
         parse(&b, &mut p).unwrap();
         assert_eq!(p.source, Source::Atags);

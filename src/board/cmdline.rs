@@ -101,7 +101,8 @@ impl<'a> BootArgs<'a> {
     /// Validates and parses a command line.
     pub fn parse(raw: &'a str) -> Result<Self, CmdlineError> {
         validate(raw.as_bytes())?;
-        let mut args = BootArgs { raw, ktest: None, ktest_timeout: None, loglevel: None, init: None, trace: None };
+        let mut args =
+            BootArgs { raw, ktest: None, ktest_timeout: None, loglevel: None, init: None, trace: None };
         for p in params(raw) {
             match (p.key, p.value) {
                 ("ktest", v) => args.ktest = Some(v.unwrap_or("")),
@@ -129,7 +130,15 @@ impl<'a> BootArgs<'a> {
 fn is_kernel_word(key: &str) -> bool {
     matches!(
         key,
-        "ktest" | "ktest.timeout" | "loglevel" | "init" | "trace" | "console" | "earlycon" | "slub_debug" | "quiet"
+        "ktest"
+            | "ktest.timeout"
+            | "loglevel"
+            | "init"
+            | "trace"
+            | "console"
+            | "earlycon"
+            | "slub_debug"
+            | "quiet"
     )
 }
 

@@ -306,7 +306,8 @@ pub fn parse<'a>(b: &'a [u8], p: &mut Platform<'a>) -> Result<(), DtbError> {
     }
 
     let mut chain = [Bus { addr_cells: 2, size_cells: 1, ranges: None }; MAX_DEPTH];
-    let mut found = Found { uart: None, timer_interrupts: None, timer_freq: None, twd: None, too_deep: false };
+    let mut found =
+        Found { uart: None, timer_interrupts: None, timer_freq: None, twd: None, too_deep: false };
     let mut path = PathBuf { buf: [0; 256], len: 0 };
     walk(root, &mut chain, 0, p, &mut found, stdout_path, &mut path);
     if found.too_deep {
@@ -385,7 +386,8 @@ mod tests {
     #[test]
     fn tree_edited_by_libfdt_with_nops() {
         // QEMU's -dtb handling rewrote /chosen, leaving FDT_NOP tokens.
-        let p = discover(include_bytes!("../../tests/fixtures/virt-qemu-edited.dtb"), 0xffff_ffff, 0xc0f).unwrap();
+        let p = discover(include_bytes!("../../tests/fixtures/virt-qemu-edited.dtb"), 0xffff_ffff, 0xc0f)
+            .unwrap();
         assert_eq!(p.cmdline_bytes, b"ktest=board,console");
         // This tree has no UART node: the board table's stands in.
         assert_eq!(p.uart, Some(0x0900_0000));
@@ -413,7 +415,10 @@ mod tests {
     fn truncated_tree_is_refused() {
         let half = &VIRT_A15[..VIRT_A15.len() / 2];
         assert_eq!(discover(half, 0xffff_ffff, 0xc0f), Err(DiscoveryError::Dtb(DtbError::Malformed)));
-        assert_eq!(discover(&VIRT_A15[..8], 0xffff_ffff, 0xc0f), Err(DiscoveryError::Dtb(DtbError::Malformed)));
+        assert_eq!(
+            discover(&VIRT_A15[..8], 0xffff_ffff, 0xc0f),
+            Err(DiscoveryError::Dtb(DtbError::Malformed))
+        );
     }
 
     #[test]

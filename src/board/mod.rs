@@ -9,6 +9,8 @@
 pub mod atags;
 pub mod cmdline;
 pub mod dtb;
+#[cfg(target_arch = "arm")]
+mod ktests;
 
 pub const MAX_MEM_REGIONS: usize = 8;
 
@@ -111,9 +113,7 @@ pub const BOARDS: &[BoardDesc] = &[
 
 /// The board entry for a machine number and CPU part, if any.
 pub fn board_by_machine(machine: u32, cpu_part: u16) -> Option<&'static BoardDesc> {
-    BOARDS
-        .iter()
-        .find(|b| b.machine == machine && b.cpu_part.is_none_or(|p| p == cpu_part))
+    BOARDS.iter().find(|b| b.machine == machine && b.cpu_part.is_none_or(|p| p == cpu_part))
 }
 
 /// The board entry for a DTB root `compatible` string.

@@ -1,6 +1,6 @@
 //! ARM generic timer (Cortex-A7/A15): the virtual timer drives the tick.
 
-use aarch32_cpu::register::{Cntfrq, CntVct, CntvCtl, CntvTval};
+use aarch32_cpu::register::{CntVct, Cntfrq, CntvCtl, CntvTval};
 
 /// Counter frequency from CNTFRQ, else the DTB's, else the usual 19.2 MHz.
 pub fn frequency(dt_freq: Option<u32>) -> u32 {

@@ -4,8 +4,8 @@
 //! 3 CNTVIRQ, 8 GPU, ...).
 
 use tock_registers::interfaces::{Readable, Writeable};
-use tock_registers::registers::ReadWrite;
 use tock_registers::register_structs;
+use tock_registers::registers::ReadWrite;
 
 register_structs! {
     pub LocalIntcRegs {

@@ -1,8 +1,8 @@
 //! ARM Generic Interrupt Controller v2 (QEMU virt, vexpress-a9, vexpress-a15).
 
 use tock_registers::interfaces::{Readable, Writeable};
-use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 use tock_registers::register_structs;
+use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 
 register_structs! {
     pub GicDistRegs {

@@ -39,7 +39,10 @@ register_structs! {
         (0x03c => ris: ReadOnly<u32>),
         (0x040 => mis: ReadOnly<u32>),
         (0x044 => icr: WriteOnly<u32>),
-        (0x048 => @END),
+        (0x048 => _reserved2),
+        (0xfe0 => periph_id: [ReadOnly<u32>; 4]),
+        (0xff0 => cell_id: [ReadOnly<u32>; 4]),
+        (0x1000 => @END),
     }
 }
 
@@ -94,6 +97,13 @@ impl Pl011 {
         while self.regs.fr.is_set(FR::BUSY) {
             core::hint::spin_loop();
         }
+    }
+
+    /// (PrimeCell part number from PeriphID0/1, PrimeCell ID 0xb105f00d when genuine).
+    pub fn ids(&self) -> (u32, u32) {
+        let part = (self.regs.periph_id[0].get() & 0xff) | ((self.regs.periph_id[1].get() & 0xf) << 8);
+        let cell = (0..4).fold(0u32, |acc, i| acc | ((self.regs.cell_id[i].get() & 0xff) << (8 * i)));
+        (part, cell)
     }
 
     /// True when the transmit FIFO is empty.

@@ -2,8 +2,8 @@
 //! down-counter at PERIPHBASE + 0x600 on the peripheral clock.
 
 use tock_registers::interfaces::{Readable, Writeable};
-use tock_registers::registers::ReadWrite;
 use tock_registers::register_structs;
+use tock_registers::registers::ReadWrite;
 
 register_structs! {
     pub TwdRegs {

@@ -136,7 +136,13 @@ pub fn run(filter: &str, timeout_s: u32) -> ! {
     let all = tests();
     let selected = all.iter().filter(|t| matches(t.name, filter)).count();
     crate::println!("TAP version 13");
-    crate::println!("# ktest: {} of {} tests match '{}', watchdog {} s each", selected, all.len(), filter, timeout_s);
+    crate::println!(
+        "# ktest: {} of {} tests match '{}', watchdog {} s each",
+        selected,
+        all.len(),
+        filter,
+        timeout_s
+    );
     crate::println!("1..{}", selected);
     let (mut passed, mut failed, mut n) = (0u32, 0u32, 0u32);
     for t in all.iter().filter(|t| matches(t.name, filter)) {

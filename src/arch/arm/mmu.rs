@@ -38,7 +38,8 @@ const PMD_SECT_AP_KRW: u32 = 1 << 10;
 const PMD_SECT_TEX1: u32 = 1 << 12;
 const PMD_SECT_S: u32 = 1 << 16;
 /// Normal memory, write-back write-allocate, shareable, kernel RW, never executed.
-const PMD_SECT_MEM: u32 = PMD_TYPE_SECT | PMD_SECT_B | PMD_SECT_C | PMD_SECT_TEX1 | PMD_SECT_S | PMD_SECT_AP_KRW | PMD_SECT_XN;
+const PMD_SECT_MEM: u32 =
+    PMD_TYPE_SECT | PMD_SECT_B | PMD_SECT_C | PMD_SECT_TEX1 | PMD_SECT_S | PMD_SECT_AP_KRW | PMD_SECT_XN;
 /// Shareable device memory, kernel RW, never executed.
 const PMD_SECT_DEVICE: u32 = PMD_TYPE_SECT | PMD_SECT_B | PMD_SECT_AP_KRW | PMD_SECT_XN;
 
@@ -134,7 +135,9 @@ pub fn tlb_flush_kernel_page(va: u32) {
 /// Invalidates the whole TLB on every CPU of the inner shareable domain.
 pub fn tlb_flush_all() {
     // SAFETY: TLBIALLIS only drops cached translations.
-    unsafe { core::arch::asm!("dsb ishst", "mcr p15, 0, {0}, c8, c3, 0", "dsb ish", "isb", in(reg) 0, options(nostack)) };
+    unsafe {
+        core::arch::asm!("dsb ishst", "mcr p15, 0, {0}, c8, c3, 0", "dsb ish", "isb", in(reg) 0, options(nostack))
+    };
 }
 
 struct IoMap {

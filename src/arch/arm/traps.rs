@@ -197,7 +197,11 @@ extern "C" fn handle_syscall(regs: &mut PtRegs) {
 /// Prints everything known about an exception the kernel cannot handle, then panics.
 pub fn die(regs: &PtRegs, kind: ExceptionKind, info: Option<FaultInfo>) -> ! {
     kprintln!("");
-    kprintln!("Internal error: unhandled {} in {} mode", kind.name(), if regs.user_mode() { "user" } else { "kernel" });
+    kprintln!(
+        "Internal error: unhandled {} in {} mode",
+        kind.name(),
+        if regs.user_mode() { "user" } else { "kernel" }
+    );
     if let Some(f) = info {
         match kind {
             ExceptionKind::DataAbort => kprintln!(
