@@ -46,6 +46,9 @@ test-boards: image
 test-uboot: image
 	@tests/run-all.sh uboot
 
+bench: image
+	@scripts/bench.sh "$(FILTER)"
+
 gdb: image
 	@scripts/gdb.sh $(BOARD) "$(APPEND)"
 

@@ -98,16 +98,40 @@ macro_rules! force_println {
 }
 pub(crate) use force_println;
 
-/// Moves received bytes from the UART into the input buffer (from the tick).
+/// The SysRq prefix: Ctrl-O (QEMU's -nographic console passes it through;
+/// Ctrl-A is QEMU's own escape). The key after it picks a `sysrq` command.
+pub const SYSRQ_PREFIX: u8 = 0x0f;
+static SYSRQ_ARMED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Moves received bytes from the UART into the input buffer (from the
+/// tick), running SysRq commands on the way, outside the console lock.
 pub fn poll_input() {
-    let mut c = CONSOLE.lock();
-    while let Some(b) = c.uart.as_ref().and_then(|u| u.getc()) {
-        let next = (c.rx_head + 1) % RX_BUF_LEN;
-        if next != c.rx_tail {
-            let h = c.rx_head;
-            c.rx[h] = b;
-            c.rx_head = next;
+    let mut keys = [0u8; 16];
+    let mut nkeys = 0;
+    {
+        let mut c = CONSOLE.lock();
+        while let Some(b) = c.uart.as_ref().and_then(|u| u.getc()) {
+            if SYSRQ_ARMED.swap(false, Ordering::Relaxed) {
+                if nkeys < keys.len() {
+                    keys[nkeys] = b;
+                    nkeys += 1;
+                }
+                continue;
+            }
+            if b == SYSRQ_PREFIX {
+                SYSRQ_ARMED.store(true, Ordering::Relaxed);
+                continue;
+            }
+            let next = (c.rx_head + 1) % RX_BUF_LEN;
+            if next != c.rx_tail {
+                let h = c.rx_head;
+                c.rx[h] = b;
+                c.rx_head = next;
+            }
         }
+    }
+    for &k in &keys[..nkeys] {
+        crate::sysrq::handle(k);
     }
 }
 

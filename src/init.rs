@@ -81,6 +81,9 @@ pub extern "C" fn start_kernel(params_phys: u32, machine: u32, kimage_phys: u32,
     );
     arch::local_irq_enable();
 
+    if let Some(filter) = args.kbench {
+        crate::kbench::run(filter);
+    }
     if let Some(filter) = args.ktest {
         ktest::run(filter, args.ktest_timeout.unwrap_or(10));
     }

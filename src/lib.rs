@@ -7,6 +7,7 @@
 
 pub mod board;
 pub mod errno;
+pub mod mm;
 
 #[cfg(target_arch = "arm")]
 pub mod arch;
@@ -22,10 +23,14 @@ pub mod irq;
 #[macro_use]
 pub mod ktest;
 #[cfg(target_arch = "arm")]
+pub mod kbench;
+#[cfg(target_arch = "arm")]
 pub mod kshell;
 #[cfg(target_arch = "arm")]
 pub mod panic;
 #[cfg(target_arch = "arm")]
 pub mod sync;
+#[cfg(target_arch = "arm")]
+pub mod sysrq;
 #[cfg(target_arch = "arm")]
 pub mod time;

@@ -87,6 +87,8 @@ pub struct BootArgs<'a> {
     pub raw: &'a str,
     /// `ktest` (Some("")) or `ktest=FILTER` (Some(FILTER)).
     pub ktest: Option<&'a str>,
+    /// `kbench` (Some("")) or `kbench=FILTER`.
+    pub kbench: Option<&'a str>,
     /// `ktest.timeout=SECONDS`: the per-test watchdog.
     pub ktest_timeout: Option<u32>,
     /// `loglevel=N` as Linux numbers it (0 emerg .. 7 debug, 8 trace).
@@ -102,10 +104,11 @@ impl<'a> BootArgs<'a> {
     pub fn parse(raw: &'a str) -> Result<Self, CmdlineError> {
         validate(raw.as_bytes())?;
         let mut args =
-            BootArgs { raw, ktest: None, ktest_timeout: None, loglevel: None, init: None, trace: None };
+            BootArgs { raw, ktest: None, kbench: None, ktest_timeout: None, loglevel: None, init: None, trace: None };
         for p in params(raw) {
             match (p.key, p.value) {
                 ("ktest", v) => args.ktest = Some(v.unwrap_or("")),
+                ("kbench", v) => args.kbench = Some(v.unwrap_or("")),
                 ("ktest.timeout", Some(v)) => args.ktest_timeout = v.parse().ok(),
                 ("loglevel", Some(v)) => match v.parse::<u8>() {
                     Ok(n) if n <= 8 => args.loglevel = Some(n),

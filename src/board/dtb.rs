@@ -271,6 +271,20 @@ pub fn parse<'a>(b: &'a [u8], p: &mut Platform<'a>) -> Result<(), DtbError> {
     let fdt = Fdt::new_unaligned_fallible(&b[..size]).map_err(|_| DtbError::Malformed)?;
     p.source = Source::Dtb;
     p.dtb_size = size;
+    // The /memreserve/ block: (address, size) pairs of u64 up to a (0, 0).
+    if let Some(off) = be32(b, 16) {
+        let mut at = off as usize;
+        while p.nr_reserved < MAX_MEM_REGIONS {
+            let (Some(base), Some(size)) = (read_cells(b, &mut at, 2), read_cells(b, &mut at, 2)) else {
+                break;
+            };
+            if base == 0 && size == 0 {
+                break;
+            }
+            p.reserved[p.nr_reserved] = MemRegion { base, size };
+            p.nr_reserved += 1;
+        }
+    }
     let root = fdt.find_node("/").ok().flatten().ok_or(DtbError::Malformed)?;
     if let Some(m) = prop_str(&root, "model") {
         p.model = m;
@@ -381,6 +395,8 @@ mod tests {
         assert_eq!(p.intc, Some(IntcDesc::Bcm2836 { base: 0x4000_0000 }));
         assert_eq!(p.timer, Some(TimerDesc::Generic { irq: 3, freq: Some(19_200_000) }));
         assert_eq!(p.memory(), &[MemRegion { base: 0, size: 0x3b00_0000 }]);
+        // The firmware's spin table for the secondary cores.
+        assert_eq!(p.reserved(), &[MemRegion { base: 0, size: 0x1000 }]);
     }
 
     #[test]

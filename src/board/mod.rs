@@ -141,6 +141,10 @@ pub struct Platform<'a> {
     pub timer: Option<TimerDesc>,
     /// Size of the DTB, to keep it out of the page allocator.
     pub dtb_size: usize,
+    /// Regions the DTB's /memreserve/ block keeps from the kernel (firmware
+    /// spin tables, ...).
+    pub reserved: [MemRegion; MAX_MEM_REGIONS],
+    pub nr_reserved: usize,
 }
 
 impl<'a> Platform<'a> {
@@ -158,7 +162,13 @@ impl<'a> Platform<'a> {
             intc: None,
             timer: None,
             dtb_size: 0,
+            reserved: [MemRegion::default(); MAX_MEM_REGIONS],
+            nr_reserved: 0,
         }
+    }
+
+    pub fn reserved(&self) -> &[MemRegion] {
+        &self.reserved[..self.nr_reserved]
     }
 
     pub fn memory(&self) -> &[MemRegion] {

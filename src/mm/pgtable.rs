@@ -1,0 +1,231 @@
+//! User address-space page tables (ARMv7 short descriptors, TTBR0 half).
+//!
+//! With TTBCR.N = 1 a process's first-level table (`pgd`) covers 0-2 GiB:
+//! 2048 entries, 8 KiB, 8 KiB-aligned, so one order-1 block from the buddy
+//! allocator. Each entry points to a 256-entry second-level table (`pte`
+//! table, 1 KiB, 1 KiB-aligned) from the `pte_table` slab cache, mapping 4 KiB
+//! pages. Entries are written, then cleaned to the point of unification (for
+//! walkers that do not snoop the data cache), then the TLB entry is dropped,
+//! with the barriers ARM ARM B3.10 asks for. User pages are non-global (nG).
+
+use super::{alloc_pages, free_pages, PTE_TABLE_CACHE};
+use crate::arch::mmu::{self, TASK_SIZE};
+use crate::errno::Errno;
+use bitflags::bitflags;
+
+pub const PTRS_PER_PGD: usize = 2048;
+pub const PTRS_PER_PTE: usize = 256;
+const PGD_ORDER: u32 = 1;
+
+bitflags! {
+    /// What a user mapping allows.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Prot: u32 {
+        const READ = 1 << 0;
+        const WRITE = 1 << 1;
+        const EXEC = 1 << 2;
+    }
+}
+
+// Small-page descriptor bits.
+const PTE_TYPE_SMALL: u32 = 1 << 1;
+const PTE_XN: u32 = 1 << 0;
+const PTE_B: u32 = 1 << 2;
+const PTE_C: u32 = 1 << 3;
+const PTE_AP0: u32 = 1 << 4;
+const PTE_AP1: u32 = 1 << 5;
+const PTE_TEX0: u32 = 1 << 6;
+const PTE_APX: u32 = 1 << 9;
+const PTE_S: u32 = 1 << 10;
+const PTE_NG: u32 = 1 << 11;
+/// Normal memory, write-back write-allocate, shareable, non-global.
+const PTE_MEM: u32 = PTE_TYPE_SMALL | PTE_B | PTE_C | PTE_TEX0 | PTE_S | PTE_NG;
+const PMD_TYPE_TABLE: u32 = 0b01;
+
+fn pte_bits(prot: Prot) -> u32 {
+    let mut e = PTE_MEM | PTE_AP1 | PTE_AP0; // PL0 and PL1 may access
+    if !prot.contains(Prot::WRITE) {
+        e |= PTE_APX; // read-only at every level
+    }
+    if !prot.contains(Prot::EXEC) {
+        e |= PTE_XN;
+    }
+    e
+}
+
+fn pte_prot(e: u32) -> Prot {
+    let mut p = Prot::READ;
+    if e & PTE_APX == 0 {
+        p |= Prot::WRITE;
+    }
+    if e & PTE_XN == 0 {
+        p |= Prot::EXEC;
+    }
+    p
+}
+
+/// One user address space's page tables. Dropping it frees every table
+/// (not the pages they map: those belong to whoever mapped them).
+pub struct PageTable {
+    pgd_pa: u32,
+}
+
+fn table<'a>(pa: u32, entries: usize) -> &'a mut [u32] {
+    let va = mmu::__va(pa).expect("page table outside the linear map");
+    // SAFETY: page-table memory is lowmem, owned by this PageTable (the pgd
+    // block and the pte_table objects it allocated), and `entries` words long.
+    unsafe { core::slice::from_raw_parts_mut(va as *mut u32, entries) }
+}
+
+fn write_entry(slot: &mut u32, value: u32) {
+    // SAFETY: a volatile store into a live table, then DCCMVAU on its line.
+    unsafe {
+        core::ptr::write_volatile(slot, value);
+        core::arch::asm!("mcr p15, 0, {0}, c7, c11, 1", "dsb ishst", in(reg) slot as *mut u32 as u32, options(nostack));
+    }
+}
+
+/// Drops the TLB entries for user page `va` on every CPU of the inner shareable domain.
+fn flush_tlb_page(va: u32) {
+    // SAFETY: TLBIMVAAIS only invalidates translations (all ASIDs).
+    unsafe { core::arch::asm!("mcr p15, 0, {0}, c8, c3, 3", "dsb ish", "isb", in(reg) va & !0xfff, options(nostack)) };
+}
+
+fn check_va(va: u32) -> Result<(), Errno> {
+    if va & 0xfff != 0 || va >= TASK_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+impl PageTable {
+    /// An empty address space.
+    pub fn new() -> Result<PageTable, Errno> {
+        let pgd_pa = alloc_pages(PGD_ORDER)?;
+        table(pgd_pa, PTRS_PER_PGD).fill(0);
+        Ok(PageTable { pgd_pa })
+    }
+
+    /// Physical address of the first-level table (what TTBR0 holds).
+    pub fn pgd_phys(&self) -> u32 {
+        self.pgd_pa
+    }
+
+    fn pgd(&self) -> &mut [u32] {
+        table(self.pgd_pa, PTRS_PER_PGD)
+    }
+
+    fn pte_table(&self, va: u32, create: bool) -> Result<Option<&mut [u32]>, Errno> {
+        let slot = &mut self.pgd()[(va >> 20) as usize];
+        if *slot & 0b11 == PMD_TYPE_TABLE {
+            return Ok(Some(table(*slot & !0x3ff, PTRS_PER_PTE)));
+        }
+        if !create {
+            return Ok(None);
+        }
+        let pte_va = PTE_TABLE_CACHE.alloc()?;
+        let pte_pa = mmu::__pa(pte_va as u32);
+        let t = table(pte_pa, PTRS_PER_PTE);
+        t.fill(0);
+        // SAFETY: the new table's zeroes must reach memory before the walker can see the pointer.
+        unsafe { core::arch::asm!("dsb ishst", options(nostack)) };
+        write_entry(slot, pte_pa | PMD_TYPE_TABLE);
+        Ok(Some(t))
+    }
+
+    /// Maps user page `va` to physical page `pa` with `prot`.
+    pub fn map(&mut self, va: u32, pa: u32, prot: Prot) -> Result<(), Errno> {
+        check_va(va)?;
+        if pa & 0xfff != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let t = self.pte_table(va, true)?.ok_or(Errno::ENOMEM)?;
+        let slot = &mut t[((va >> 12) & 0xff) as usize];
+        if *slot != 0 {
+            return Err(Errno::EEXIST);
+        }
+        write_entry(slot, pa | pte_bits(prot));
+        Ok(())
+    }
+
+    /// Unmaps user page `va`; returns the physical page it mapped.
+    pub fn unmap(&mut self, va: u32) -> Option<u32> {
+        check_va(va).ok()?;
+        let t = self.pte_table(va, false).ok()??;
+        let slot = &mut t[((va >> 12) & 0xff) as usize];
+        if *slot == 0 {
+            return None;
+        }
+        let pa = *slot & !0xfff;
+        write_entry(slot, 0);
+        flush_tlb_page(va);
+        Some(pa)
+    }
+
+    /// What user page `va` maps to, and with which permissions.
+    pub fn walk(&self, va: u32) -> Option<(u32, Prot)> {
+        if va >= TASK_SIZE {
+            return None;
+        }
+        let t = self.pte_table(va & !0xfff, false).ok()??;
+        let e = t[((va >> 12) & 0xff) as usize];
+        (e != 0).then(|| ((e & !0xfff) | (va & 0xfff), pte_prot(e)))
+    }
+
+    /// Changes the permissions of mapped page `va`.
+    pub fn protect(&mut self, va: u32, prot: Prot) -> Result<(), Errno> {
+        check_va(va)?;
+        let t = self.pte_table(va, false)?.ok_or(Errno::EFAULT)?;
+        let slot = &mut t[((va >> 12) & 0xff) as usize];
+        if *slot == 0 {
+            return Err(Errno::EFAULT);
+        }
+        write_entry(slot, (*slot & !0xfff) | pte_bits(prot));
+        flush_tlb_page(va);
+        Ok(())
+    }
+
+    /// Makes this the address space translating the user half on this CPU.
+    pub fn activate(&self) {
+        // SAFETY: TTBR0 gets a valid 8 KiB-aligned table whose entries are
+        // all either faults or pte tables this PageTable owns; then TTBCR
+        // lets TTBR0 walks happen (PD0 = 0); then the old translations go.
+        unsafe {
+            core::arch::asm!(
+                "mcr p15, 0, {ttbr}, c2, c0, 0",
+                "isb",
+                "mcr p15, 0, {ttbcr}, c2, c0, 2",
+                "isb",
+                ttbr = in(reg) self.pgd_pa | 0x4a,
+                ttbcr = in(reg) 1u32,
+                options(nostack)
+            );
+        }
+        mmu::tlb_flush_all();
+    }
+
+    /// Number of second-level tables in use.
+    pub fn nr_pte_tables(&self) -> usize {
+        self.pgd().iter().filter(|e| **e & 0b11 == PMD_TYPE_TABLE).count()
+    }
+}
+
+/// No user address space on this CPU: a TTBR0 miss faults without a walk.
+pub fn deactivate_user() {
+    // SAFETY: PD0 = 1 stops TTBR0 walks; TTBR0 then holds nothing in use.
+    unsafe { core::arch::asm!("mcr p15, 0, {0}, c2, c0, 2", "isb", in(reg) 1u32 | (1 << 4), options(nostack)) };
+    mmu::tlb_flush_all();
+}
+
+impl Drop for PageTable {
+    fn drop(&mut self) {
+        for e in self.pgd().iter_mut() {
+            if *e & 0b11 == PMD_TYPE_TABLE {
+                let pte_va = mmu::__va(*e & !0x3ff).expect("pte table outside lowmem");
+                *e = 0;
+                PTE_TABLE_CACHE.free(pte_va as usize);
+            }
+        }
+        free_pages(self.pgd_pa, PGD_ORDER);
+    }
+}
