@@ -52,7 +52,9 @@ pub extern "C" fn start_kernel(params_phys: u32, machine: u32, kimage_phys: u32,
     console::init_log(args.loglevel.unwrap_or(7));
 
     banner(&platform, machine, midr, params_phys, raw_cmdline);
-    check_platform(&platform);
+    if let Err(e) = platform.check() {
+        boot_fail(None, format_args!("{}", e));
+    }
     let platform: &'static Platform<'static> = PLATFORM.call_once(|| platform);
 
     let ram: [(u64, u64); board::MAX_MEM_REGIONS] =
@@ -61,13 +63,19 @@ pub extern "C" fn start_kernel(params_phys: u32, machine: u32, kimage_phys: u32,
         Ok(lowmem) => log::info!("Linear map: {} MiB at {:#010x}", lowmem >> 20, mmu::PAGE_OFFSET),
         Err(e) => boot_fail(None, format_args!("paging: {:?}", e)),
     }
+    if let Err(e) = crate::mm::page_alloc::mem_init(platform, params_phys) {
+        boot_fail(None, format_args!("memory: {}", e));
+    }
+    if let Err(e) = crate::mm::heap::init() {
+        boot_fail(None, format_args!("kernel heap: {}", e));
+    }
 
-    let Some(intc) = platform.intc else { boot_fail(None, format_args!("no interrupt controller found")) };
+    let Some(intc) = platform.intc else { unreachable!("checked by Platform::check") };
     match irq::init(intc) {
         Ok(name) => log::info!("IRQ: {} interrupt controller ({:x?})", name, intc),
         Err(e) => boot_fail(None, format_args!("interrupt controller: {}", e)),
     }
-    let Some(timer) = platform.timer else { boot_fail(None, format_args!("no timer found")) };
+    let Some(timer) = platform.timer else { unreachable!("checked by Platform::check") };
     if let Err(e) = time::init(timer) {
         boot_fail(None, format_args!("timer: {}", e));
     }
@@ -133,14 +141,4 @@ fn banner(p: &Platform<'_>, machine: u32, midr: u32, params_phys: u32, cmdline: 
     }
     println!("UART: PL011 at {:#010x}", p.uart.unwrap_or(0));
     println!("Kernel command line: {}", cmdline);
-}
-
-/// Refuses what cannot work: an initrd outside RAM.
-fn check_platform(p: &Platform<'_>) {
-    if let Some((s, e)) = p.initrd {
-        let inside = p.memory().iter().any(|m| s >= m.base && e <= m.end());
-        if !inside {
-            boot_fail(None, format_args!("initrd {:#x}-{:#x} lies outside RAM", s, e));
-        }
-    }
 }

@@ -25,11 +25,12 @@ set -euo pipefail
 
 usage() { echo "usage: tests/uboot.sh IMAGE [FILTER]" >&2; exit 2; }
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
+root=$(cd "$(dirname "$0")/.." && pwd)
 img=$1
 filter=${2:-}
 uboot=${UBOOT_BIN:-/usr/lib/u-boot/qemu_arm/u-boot.bin}
 limit=${UBOOT_TIMEOUT:-120}
-dir=${UBOOT_DIR:-target/uboot}
+dir=${UBOOT_DIR:-$root/target/uboot}
 if [ -n "${UBOOT_APPEND:-}" ]; then
   append=$UBOOT_APPEND
 elif [ -n "$filter" ]; then
@@ -72,7 +73,7 @@ truncate -s "$disk_bytes" "$disk"
 printf 'label: dos\nstart=%d, size=%d, type=c, bootable\n' "$part_start" "$part_sectors" \
   | sfdisk --quiet "$disk"
 # mkfs.vfat counts BLOCKS in KiB; --offset in 512-byte sectors.
-mkfs.vfat --offset="$part_start" -n ARMFORK -i 0a4f524b --invariant \
+mkfs.vfat --offset="$part_start" -n ARMFORK --invariant \
   "$disk" $(( part_sectors / 2 )) >/dev/null
 
 cat >"$conf" <<EOF
@@ -98,25 +99,28 @@ echo "==> U-Boot: $uboot" >&2
 echo "==> disk $disk: /kernel.img ($img_bytes bytes), extlinux 'append $append'" >&2
 
 : >"$log"
-qpid=
+qpid= watcher= tailpid=
 cleanup() {
-  if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then
-    kill -TERM "$qpid" 2>/dev/null || true
-    wait "$qpid" 2>/dev/null || true
-  fi
+  local p
+  for p in $qpid $watcher $tailpid; do
+    kill -TERM "$p" 2>/dev/null || true
+  done
+  for p in $qpid $watcher $tailpid; do
+    wait "$p" 2>/dev/null || true
+  done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # U-Boot's autoboot countdown (bootdelay=2) only waits for a key; with stdin
 # at EOF it runs out and distro boot starts. timeout(1) passes its TERM on to
-# QEMU, so killing $qpid stops QEMU too.
-timeout "$limit" qemu-system-arm -M virt -cpu cortex-a15 -m 256M \
+# QEMU, so killing $qpid stops QEMU too (the exec makes $! timeout's pid).
+( exec timeout "$limit" qemu-system-arm -M virt -cpu cortex-a15 -m 256M \
   -bios "$uboot" \
   -drive if=none,file="$disk",format=raw,id=hd0 \
   -device virtio-blk-device,drive=hd0 \
   -nic none -semihosting -display none -monitor none -serial stdio \
-  </dev/null >"$log" &
+  </dev/null >"$log" ) &
 qpid=$!
 
 # Watch the console: once U-Boot has given up and shows its "=> " prompt
@@ -137,14 +141,19 @@ rm -f "$gave_up"
 ) &
 watcher=$!
 
-# Print the console as it comes (tail exits once QEMU has).
-tail -n +1 -s 0.1 -f --pid="$qpid" "$log"
+# Print the console as it comes (tail exits once QEMU has). tail runs in the
+# background so that a Ctrl-C or TERM reaches the trap (and QEMU) at once.
+tail -n +1 -s 0.1 -f --pid="$qpid" "$log" &
+tailpid=$!
+wait "$tailpid" || true
+tailpid=
 set +e
 wait "$qpid"
 rc=$?
 set -e
-wait "$watcher" 2>/dev/null || true
 qpid=
+wait "$watcher" 2>/dev/null || true
+watcher=
 echo
 
 started=0

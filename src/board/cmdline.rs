@@ -103,8 +103,15 @@ impl<'a> BootArgs<'a> {
     /// Validates and parses a command line.
     pub fn parse(raw: &'a str) -> Result<Self, CmdlineError> {
         validate(raw.as_bytes())?;
-        let mut args =
-            BootArgs { raw, ktest: None, kbench: None, ktest_timeout: None, loglevel: None, init: None, trace: None };
+        let mut args = BootArgs {
+            raw,
+            ktest: None,
+            kbench: None,
+            ktest_timeout: None,
+            loglevel: None,
+            init: None,
+            trace: None,
+        };
         for p in params(raw) {
             match (p.key, p.value) {
                 ("ktest", v) => args.ktest = Some(v.unwrap_or("")),

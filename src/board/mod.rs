@@ -192,6 +192,44 @@ impl<'a> Platform<'a> {
     }
 }
 
+/// A description that discovery accepted but the kernel cannot boot with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlatformError {
+    /// The initrd (start, end) is not inside any RAM region.
+    InitrdOutsideRam(u64, u64),
+    NoUart,
+    NoInterruptController,
+    NoTimer,
+}
+
+impl core::fmt::Display for PlatformError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            PlatformError::InitrdOutsideRam(s, e) => write!(f, "initrd {:#x}-{:#x} lies outside RAM", s, e),
+            PlatformError::NoUart => {
+                write!(f, "no UART: neither the description nor the board table names one")
+            }
+            PlatformError::NoInterruptController => write!(f, "no interrupt controller found"),
+            PlatformError::NoTimer => write!(f, "no timer found"),
+        }
+    }
+}
+
+impl Platform<'_> {
+    /// Refuses what cannot work.
+    pub fn check(&self) -> Result<(), PlatformError> {
+        if let Some((s, e)) = self.initrd {
+            if !self.memory().iter().any(|m| s >= m.base && e <= m.end()) {
+                return Err(PlatformError::InitrdOutsideRam(s, e));
+            }
+        }
+        self.uart.ok_or(PlatformError::NoUart)?;
+        self.intc.ok_or(PlatformError::NoInterruptController)?;
+        self.timer.ok_or(PlatformError::NoTimer)?;
+        Ok(())
+    }
+}
+
 /// Why discovery failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiscoveryError {
@@ -252,6 +290,20 @@ mod tests {
         assert_eq!(p.uart, Some(0x3f20_1000));
         assert_eq!(p.intc, Some(IntcDesc::Bcm2836 { base: 0x4000_0000 }));
         assert_eq!(p.total_memory(), 0x4000_0000);
+    }
+
+    #[test]
+    fn initrd_beyond_ram_is_refused() {
+        let b = atags::build(
+            &[(atags::ATAG_MEM, &[0x1000_0000, 0x6000_0000]), (atags::ATAG_INITRD2, &[0x7000_0000, 0x1000])],
+            None,
+        );
+        let p = discover(&b, 0x8e0, 0xc09).unwrap();
+        assert_eq!(p.check(), Err(PlatformError::InitrdOutsideRam(0x7000_0000, 0x7000_1000)));
+        let ok = atags::build(&[(atags::ATAG_MEM, &[0x1000_0000, 0x6000_0000])], None);
+        assert_eq!(discover(&ok, 0x8e0, 0xc09).unwrap().check(), Ok(()));
+        // An unknown machine with ATAGs has no devices to fall back on.
+        assert_eq!(discover(&ok, 0x1234, 0xc09).unwrap().check(), Err(PlatformError::NoUart));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! walkers that do not snoop the data cache), then the TLB entry is dropped,
 //! with the barriers ARM ARM B3.10 asks for. User pages are non-global (nG).
 
-use super::{alloc_pages, free_pages, PTE_TABLE_CACHE};
+use super::{alloc_pages, free_pages, pte_alloc};
 use crate::arch::mmu::{self, TASK_SIZE};
 use crate::errno::Errno;
 use bitflags::bitflags;
@@ -88,7 +88,9 @@ fn write_entry(slot: &mut u32, value: u32) {
 /// Drops the TLB entries for user page `va` on every CPU of the inner shareable domain.
 fn flush_tlb_page(va: u32) {
     // SAFETY: TLBIMVAAIS only invalidates translations (all ASIDs).
-    unsafe { core::arch::asm!("mcr p15, 0, {0}, c8, c3, 3", "dsb ish", "isb", in(reg) va & !0xfff, options(nostack)) };
+    unsafe {
+        core::arch::asm!("mcr p15, 0, {0}, c8, c3, 3", "dsb ish", "isb", in(reg) va & !0xfff, options(nostack))
+    };
 }
 
 fn check_va(va: u32) -> Result<(), Errno> {
@@ -123,7 +125,7 @@ impl PageTable {
         if !create {
             return Ok(None);
         }
-        let pte_va = PTE_TABLE_CACHE.alloc()?;
+        let pte_va = pte_alloc::alloc()?;
         let pte_pa = mmu::__pa(pte_va as u32);
         let t = table(pte_pa, PTRS_PER_PTE);
         t.fill(0);
@@ -213,7 +215,9 @@ impl PageTable {
 /// No user address space on this CPU: a TTBR0 miss faults without a walk.
 pub fn deactivate_user() {
     // SAFETY: PD0 = 1 stops TTBR0 walks; TTBR0 then holds nothing in use.
-    unsafe { core::arch::asm!("mcr p15, 0, {0}, c2, c0, 2", "isb", in(reg) 1u32 | (1 << 4), options(nostack)) };
+    unsafe {
+        core::arch::asm!("mcr p15, 0, {0}, c2, c0, 2", "isb", in(reg) 1u32 | (1 << 4), options(nostack))
+    };
     mmu::tlb_flush_all();
 }
 
@@ -223,9 +227,79 @@ impl Drop for PageTable {
             if *e & 0b11 == PMD_TYPE_TABLE {
                 let pte_va = mmu::__va(*e & !0x3ff).expect("pte table outside lowmem");
                 *e = 0;
-                PTE_TABLE_CACHE.free(pte_va as usize);
+                pte_alloc::free(pte_va as usize);
             }
         }
         free_pages(self.pgd_pa, PGD_ORDER);
+    }
+}
+
+mod ktests {
+    use super::*;
+    use crate::arch::recover::try_catch;
+    use crate::mm::page_alloc::{counters, drain_pages};
+
+    const UVA: u32 = 0x1000_0000;
+
+    crate::ktest! {
+        fn map_walk_protect_unmap_through_a_live_ttbr0() {
+            drain_pages();
+            let before = counters();
+            let page = alloc_pages(0).unwrap();
+            let mut pt = PageTable::new().unwrap();
+            pt.map(UVA, page, Prot::READ | Prot::WRITE).unwrap();
+            assert_eq!(pt.walk(UVA + 0x24), Some((page + 0x24, Prot::READ | Prot::WRITE)));
+            assert_eq!(pt.nr_pte_tables(), 1);
+            pt.activate();
+            let p = UVA as *mut u32;
+            // SAFETY: UVA is mapped to `page` in the active TTBR0 table.
+            unsafe { p.write_volatile(0x0bad_cafe) };
+            let alias = mmu::__va(page).unwrap() as *const u32;
+            // SAFETY: the linear-map alias of the same page.
+            assert_eq!(unsafe { alias.read_volatile() }, 0x0bad_cafe);
+
+            pt.protect(UVA, Prot::READ).unwrap();
+            // SAFETY: deliberate write to a read-only page; caught.
+            let f = try_catch(|| unsafe { p.write_volatile(1) }).expect_err("read-only page written").fault.unwrap();
+            assert!(f.is_permission_fault() && f.is_write() && f.far == UVA, "{:x?}", f);
+            // SAFETY: still readable.
+            assert_eq!(unsafe { p.read_volatile() }, 0x0bad_cafe);
+
+            assert_eq!(pt.unmap(UVA), Some(page));
+            // SAFETY: deliberate read of an unmapped page; caught.
+            let f = try_catch(|| unsafe { let _ = p.read_volatile(); }).expect_err("unmapped page read").fault.unwrap();
+            assert!(f.is_translation_fault(), "{:x?}", f);
+            deactivate_user();
+            drop(pt);
+            free_pages(page, 0);
+            drain_pages();
+            assert_eq!(counters(), before, "page tables leaked");
+        }
+    }
+
+    crate::ktest! {
+        fn bad_mappings_are_refused() {
+            drain_pages();
+            let before = counters();
+            let mut pt = PageTable::new().unwrap();
+            let page = alloc_pages(0).unwrap();
+            assert_eq!(pt.map(UVA + 4, page, Prot::READ), Err(Errno::EINVAL));
+            assert_eq!(pt.map(TASK_SIZE, page, Prot::READ), Err(Errno::EINVAL));
+            assert_eq!(pt.map(UVA, page + 1, Prot::READ), Err(Errno::EINVAL));
+            pt.map(UVA, page, Prot::READ).unwrap();
+            assert_eq!(pt.map(UVA, page, Prot::READ), Err(Errno::EEXIST));
+            assert_eq!(pt.protect(UVA + 4096, Prot::READ), Err(Errno::EFAULT));
+            assert_eq!(pt.unmap(UVA + 4096), None);
+            assert_eq!(pt.walk(TASK_SIZE), None);
+            // Mappings in many MiBs need many second-level tables; all freed on drop.
+            for i in 0..16 {
+                pt.map(0x2000_0000 + i * 0x10_0000, page, Prot::READ).unwrap();
+            }
+            assert_eq!(pt.nr_pte_tables(), 17);
+            drop(pt);
+            free_pages(page, 0);
+            drain_pages();
+            assert_eq!(counters(), before);
+        }
     }
 }
