@@ -23,6 +23,11 @@ fn show_uptime() {
 
 const KEYS: &[Key] = &[
     Key { key: b'h', help: "this help", run: show_help },
+    Key {
+        key: b'm',
+        help: "meminfo: page allocator and heap counters, free blocks per order",
+        run: crate::mm::page_alloc::show_mem,
+    },
     Key { key: b'u', help: "uptime and jiffies", run: show_uptime },
 ];
 

@@ -1,7 +1,7 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
 //! Buddy page-frame allocator over a page-descriptor array (Linux-style
 //! `struct page` + `free_area[]`).
-//!
-//! SPDX-License-Identifier: MIT OR Apache-2.0
 //!
 //! # Model
 //!
@@ -29,8 +29,9 @@
 //!   `PG_BUDDY | PG_HEAD | PG_RESERVED`.
 //!
 //! Allocation and free are O(1) apart from splitting / merging (at most
-//! `MAX_ORDER - 1` steps); a bitmask of non-empty orders avoids scanning
-//! empty lists.
+//! `MAX_ORDER - 1` steps each; allocation also probes at most `MAX_ORDER`
+//! list heads to find the smallest non-empty order). No list is ever
+//! walked: removing a buddy from the middle of its list is O(1).
 //!
 //! # Field ownership and refcount convention
 //!
@@ -46,6 +47,18 @@
 //!   or 1 (sole owner frees directly) and refuses anything larger with
 //!   [`FreeError::StillReferenced`]; it leaves refcount 0. [`put_page`] does
 //!   "decrement, free when the last reference goes away".
+//!
+//! # Errors and panics
+//!
+//! Every bad call (bad order, out-of-range or misaligned pfn, double free,
+//! free of a reserved / free / tail / never-allocated page, wrong order,
+//! still-referenced page, bad range) returns an error and changes nothing.
+//! The only possible panics are slice-index checks on free-list links, which
+//! can fail only if allocator-owned fields were corrupted from outside;
+//! [`BuddyAllocator::check`] reports such corruption without panicking.
+//!
+//! When copied into a kernel as a module, drop the crate-level
+//! `#![cfg_attr(not(test), no_std)]` line below. The tests need `std`.
 //!
 //! [`free_range`]: BuddyAllocator::free_range
 //! [`put_page`]: BuddyAllocator::put_page
@@ -217,10 +230,6 @@ pub struct BuddyAllocator {
     pages: &'static mut [Page],
     base_pfn: u32,
     free_area: [FreeArea; MAX_ORDER],
-    /// Bit `o` set iff `free_area[o]` is non-empty.
-    nonempty: u32,
-    /// Free pages (sum over orders of `count << order`).
-    nr_free: u32,
     /// Pages ever handed over by `free_range`.
     managed: u32,
 }
@@ -241,7 +250,7 @@ impl fmt::Debug for BuddyAllocator {
             .field("base_pfn", &self.base_pfn)
             .field("nr_pages", &self.pages.len())
             .field("managed", &self.managed)
-            .field("nr_free", &self.nr_free)
+            .field("nr_free", &self.nr_free())
             .field("free_blocks_per_order", &counts)
             .finish()
     }
@@ -250,14 +259,7 @@ impl fmt::Debug for BuddyAllocator {
 impl BuddyAllocator {
     /// An empty allocator managing no pages; usable in a `static`.
     pub const fn new() -> Self {
-        BuddyAllocator {
-            pages: &mut [],
-            base_pfn: 0,
-            free_area: [FreeArea::EMPTY; MAX_ORDER],
-            nonempty: 0,
-            nr_free: 0,
-            managed: 0,
-        }
+        BuddyAllocator { pages: &mut [], base_pfn: 0, free_area: [FreeArea::EMPTY; MAX_ORDER], managed: 0 }
     }
 
     /// Take over `pages`, the descriptors for pfns
@@ -266,8 +268,8 @@ impl BuddyAllocator {
     /// become allocatable only through [`free_range`](Self::free_range).
     /// Any previous state of `self` is discarded.
     ///
-    /// Fails (leaving `self` and `pages` untouched) if
-    /// `base_pfn + pages.len() > u32::MAX`.
+    /// Fails if `base_pfn + pages.len() > u32::MAX`; then `self` is
+    /// unchanged and the descriptors are not written (the slice is dropped).
     pub fn init(&mut self, pages: &'static mut [Page], base_pfn: u32) -> Result<(), RangeError> {
         let end = base_pfn as u64 + pages.len() as u64;
         if end > u32::MAX as u64 {
@@ -310,8 +312,7 @@ impl BuddyAllocator {
             while (1u32 << order) > end - pfn {
                 order -= 1;
             }
-            self.nr_free += 1 << order;
-            self.merge_and_add(pfn, (pfn - base) as usize, order);
+            self.free_block(pfn, order);
             pfn += 1 << order;
         }
         self.managed += end - start;
@@ -326,13 +327,18 @@ impl BuddyAllocator {
         if want >= MAX_ORDER {
             return Err(AllocError::BadOrder(order));
         }
-        let avail = self.nonempty >> want;
-        let mut cur = want + avail.trailing_zeros() as usize;
-        // `avail == 0` gives cur >= 32: no free block large enough.
-        let Some(area) = self.free_area.get_mut(cur) else {
-            return Err(AllocError::NoMemory { order });
+        // Smallest non-empty list of order >= want (at most MAX_ORDER probes).
+        let mut cur = want;
+        let idx = loop {
+            let head = self.free_area[cur].head;
+            if head != LINK_NONE {
+                break head as usize;
+            }
+            cur += 1;
+            if cur == MAX_ORDER {
+                return Err(AllocError::NoMemory { order });
+            }
         };
-        let idx = area.head as usize;
         let Some(page) = self.pages.get_mut(idx) else {
             // Only reachable if the lists were corrupted.
             return Err(AllocError::NoMemory { order });
@@ -342,11 +348,10 @@ impl BuddyAllocator {
         page.order = order as u8;
         page.refcount = 1;
         // Pop the head of list `cur`.
+        let area = &mut self.free_area[cur];
         area.head = next;
         area.count -= 1;
-        if next == LINK_NONE {
-            self.nonempty &= !(1 << cur);
-        } else {
+        if next != LINK_NONE {
             self.pages[next as usize].prev = LINK_NONE;
         }
         // Split: the upper halves go on lists want..cur, all of which are
@@ -360,9 +365,7 @@ impl BuddyAllocator {
             p.next = LINK_NONE;
             p.prev = LINK_NONE;
             self.free_area[cur] = FreeArea { head: half as u32, count: 1 };
-            self.nonempty |= 1 << cur;
         }
-        self.nr_free -= 1 << order;
         Ok(self.base_pfn + idx as u32)
     }
 
@@ -372,7 +375,7 @@ impl BuddyAllocator {
     /// Any bad call returns an error and changes nothing.
     pub fn free_pages(&mut self, pfn: u32, order: u32) -> Result<(), FreeError> {
         let idx = pfn.wrapping_sub(self.base_pfn) as usize;
-        let Some(page) = self.pages.get_mut(idx) else {
+        let Some(page) = self.pages.get(idx) else {
             return Err(self.diagnose_free(pfn, order));
         };
         let flags = page.flags;
@@ -387,10 +390,10 @@ impl BuddyAllocator {
         {
             return Err(self.diagnose_free(pfn, order));
         }
+        let page = &mut self.pages[idx];
         page.flags = flags & !PG_HEAD;
         page.refcount = 0;
-        self.nr_free += 1 << order;
-        self.merge_and_add(pfn, idx, order as usize);
+        self.free_block(pfn, order as usize);
         Ok(())
     }
 
@@ -440,16 +443,16 @@ impl BuddyAllocator {
         FreeError::StillReferenced { pfn, refcount: page.refcount }
     }
 
-    /// Insert the (already counted) free block `pfn`/`order`, first merging
-    /// it with its buddy as long as the buddy is a free block of the same
-    /// order inside the array.
+    /// Put the block of `2^order` pages at `pfn` on the free lists, first
+    /// merging it with its buddy as long as the buddy is a free block of the
+    /// same order inside the array. The caller has already cleared the
+    /// head's `PG_HEAD` and refcount.
     #[inline(always)]
-    fn merge_and_add(&mut self, mut pfn: u32, mut idx: usize, mut order: usize) {
+    fn free_block(&mut self, mut pfn: u32, mut order: usize) {
         let base = self.base_pfn;
         while order < MAX_ORDER - 1 {
             let bit = 1u32 << order;
-            let buddy_idx = (pfn ^ bit).wrapping_sub(base) as usize;
-            let Some(buddy) = self.pages.get_mut(buddy_idx) else {
+            let Some(buddy) = self.pages.get_mut((pfn ^ bit).wrapping_sub(base) as usize) else {
                 break;
             };
             if buddy.flags & PG_BUDDY == 0 || buddy.order as usize != order {
@@ -458,32 +461,31 @@ impl BuddyAllocator {
             buddy.flags &= !PG_BUDDY;
             let (next, prev) = (buddy.next, buddy.prev);
             self.list_del(next, prev, order);
-            if pfn & bit != 0 {
-                // The buddy is the lower half and heads the merged block.
-                idx = buddy_idx;
-            }
             pfn &= !bit;
             order += 1;
         }
-        self.list_add(idx, order);
-    }
-
-    /// Push descriptor `idx` on the front of free list `order`.
-    #[inline(always)]
-    fn list_add(&mut self, idx: usize, order: usize) {
-        let area = &mut self.free_area[order];
-        let old = area.head;
-        area.head = idx as u32;
-        area.count += 1;
-        self.nonempty |= 1 << order;
+        let idx = pfn.wrapping_sub(base) as usize;
+        let old = self.push_head(idx, order);
         let page = &mut self.pages[idx];
         page.flags |= PG_BUDDY;
         page.order = order as u8;
         page.next = old;
         page.prev = LINK_NONE;
+    }
+
+    /// Make descriptor `idx` the head of list `order`: updates the list head,
+    /// count and the old head's `prev`; returns the old head, which the
+    /// caller must store in `pages[idx].next` (and set `prev = LINK_NONE`).
+    #[inline(always)]
+    fn push_head(&mut self, idx: usize, order: usize) -> u32 {
+        let area = &mut self.free_area[order];
+        let old = area.head;
+        area.head = idx as u32;
+        area.count += 1;
         if old != LINK_NONE {
             self.pages[old as usize].prev = idx as u32;
         }
+        old
     }
 
     /// Unlink the list node whose links are `next`/`prev` from list `order`.
@@ -491,9 +493,6 @@ impl BuddyAllocator {
     fn list_del(&mut self, next: u32, prev: u32, order: usize) {
         let area = &mut self.free_area[order];
         area.count -= 1;
-        if area.count == 0 {
-            self.nonempty &= !(1 << order);
-        }
         if prev == LINK_NONE {
             area.head = next;
         } else {
@@ -553,7 +552,7 @@ impl BuddyAllocator {
     /// Free pages.
     #[inline]
     pub fn nr_free(&self) -> u64 {
-        self.nr_free as u64
+        self.free_area.iter().enumerate().map(|(order, a)| (a.count as u64) << order).sum()
     }
 
     /// Free blocks of `order` (0 for an invalid order).
@@ -571,32 +570,31 @@ impl BuddyAllocator {
     /// Pages never handed to the allocator.
     #[inline]
     pub fn reserved(&self) -> u64 {
-        self.pages.len() as u64 - self.managed as u64
+        (self.pages.len() as u64).saturating_sub(self.managed as u64)
     }
 
     /// Managed pages currently allocated.
     #[inline]
     pub fn in_use(&self) -> u64 {
-        self.managed as u64 - self.nr_free as u64
+        (self.managed as u64).saturating_sub(self.nr_free())
     }
 
-    /// Full consistency walk, O(pages): every list is well formed (links in
-    /// range, `prev` mirrors `next`, length equals its count, no cycles),
-    /// every listed block is a `PG_BUDDY` head of the right order, aligned
-    /// and inside the array, blocks do not overlap, every managed page lies
-    /// in exactly one free or allocated block, and all counters agree.
+    /// Full consistency walk, O(pages), allocation-free: every list is well
+    /// formed (links in range, `prev` mirrors `next`, length equals its
+    /// count, no cycles), every listed block is a `PG_BUDDY` head of the
+    /// right order, every block is aligned and inside the array, blocks do
+    /// not overlap, every managed page lies in exactly one free or allocated
+    /// block, no two free buddies of equal order are left unmerged, and all
+    /// counters agree. Meant for tests and debug builds.
     pub fn check(&self) -> Result<(), CheckError> {
         let err = |what, pfn| Err(CheckError { what, pfn });
         let len = self.pages.len();
         let base = self.base_pfn;
-        if self.nonempty >> MAX_ORDER != 0 {
-            return err("nonempty mask has bits above MAX_ORDER", self.nonempty);
-        }
         let mut listed_blocks: u64 = 0;
         let mut listed_pages: u64 = 0;
         for (order, area) in self.free_area.iter().enumerate() {
-            if (self.nonempty >> order & 1 != 0) != (area.count != 0) {
-                return err("nonempty mask disagrees with count", order as u32);
+            if (area.head == LINK_NONE) != (area.count == 0) {
+                return err("free list head disagrees with count", order as u32);
             }
             let mut prev = LINK_NONE;
             let mut cur = area.head;
@@ -660,6 +658,14 @@ impl BuddyAllocator {
                 return err("tail page has allocator flags (overlap)", pfn + 1 + t as u32);
             }
             if p.flags & PG_BUDDY != 0 {
+                if order < MAX_ORDER - 1 {
+                    let buddy = (pfn ^ size as u32).wrapping_sub(base) as usize;
+                    if matches!(self.pages.get(buddy),
+                        Some(b) if b.flags & PG_BUDDY != 0 && b.order as usize == order)
+                    {
+                        return err("free buddies of equal order not merged", pfn);
+                    }
+                }
                 free_blocks += 1;
                 free_pages += size as u64;
             } else {
@@ -670,8 +676,8 @@ impl BuddyAllocator {
         if free_blocks != listed_blocks {
             return err("PG_BUDDY head not on a free list", free_blocks as u32);
         }
-        if free_pages != listed_pages || free_pages != self.nr_free as u64 {
-            return err("nr_free disagrees with the free lists", self.nr_free);
+        if free_pages != listed_pages {
+            return err("free pages disagree with the free lists", free_pages as u32);
         }
         if reserved != self.reserved() {
             return err("reserved page count disagrees with managed", reserved as u32);
