@@ -281,7 +281,8 @@ __mmu_on:
     mov     r2, r4
     mov     r3, r10
     mov     fp, #0
-    bl      start_kernel
+    mov     lr, #0                  @ the bottom of every backtrace
+    b       start_kernel
 1:  wfi
     b       1b
 

@@ -64,7 +64,7 @@ uart_2ndstage=1
 #device_tree=bcm2709-rpi-2-b.dtb
 EOF
 
-# The firmware appends its own parameters (e.g. "coherent_pool=1M ...") to
+# The firmware puts its own parameters (e.g. "coherent_pool=1M ...") in front of
 # this line in /chosen/bootargs; armfork ignores ones it does not know.
 printf '%s\n' "$append" >"$out/cmdline.txt"
 

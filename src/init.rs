@@ -50,6 +50,7 @@ pub extern "C" fn start_kernel(params_phys: u32, machine: u32, kimage_phys: u32,
         Err(e) => boot_fail(None, format_args!("bad boot arguments: {}", e)),
     };
     console::init_log(args.loglevel.unwrap_or(7));
+    crate::mm::kmem::set_slub_debug(args.slub_debug);
 
     banner(&platform, machine, midr, params_phys, raw_cmdline);
     if let Err(e) = platform.check() {

@@ -28,6 +28,7 @@ const KEYS: &[Key] = &[
         help: "meminfo: page allocator and heap counters, free blocks per order",
         run: crate::mm::page_alloc::show_mem,
     },
+    Key { key: b's', help: "slabinfo: every slab cache", run: crate::mm::kmem::show_slabinfo },
     Key { key: b'u', help: "uptime and jiffies", run: show_uptime },
 ];
 

@@ -89,6 +89,8 @@ pub struct BootArgs<'a> {
     pub ktest: Option<&'a str>,
     /// `kbench` (Some("")) or `kbench=FILTER`.
     pub kbench: Option<&'a str>,
+    /// `slub_debug`: red zones and poisoning in every slab cache.
+    pub slub_debug: bool,
     /// `ktest.timeout=SECONDS`: the per-test watchdog.
     pub ktest_timeout: Option<u32>,
     /// `loglevel=N` as Linux numbers it (0 emerg .. 7 debug, 8 trace).
@@ -107,6 +109,7 @@ impl<'a> BootArgs<'a> {
             raw,
             ktest: None,
             kbench: None,
+            slub_debug: false,
             ktest_timeout: None,
             loglevel: None,
             init: None,
@@ -116,6 +119,7 @@ impl<'a> BootArgs<'a> {
             match (p.key, p.value) {
                 ("ktest", v) => args.ktest = Some(v.unwrap_or("")),
                 ("kbench", v) => args.kbench = Some(v.unwrap_or("")),
+                ("slub_debug", _) => args.slub_debug = true,
                 ("ktest.timeout", Some(v)) => args.ktest_timeout = v.parse().ok(),
                 ("loglevel", Some(v)) => match v.parse::<u8>() {
                     Ok(n) if n <= 8 => args.loglevel = Some(n),

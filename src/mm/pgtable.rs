@@ -8,7 +8,8 @@
 //! walkers that do not snoop the data cache), then the TLB entry is dropped,
 //! with the barriers ARM ARM B3.10 asks for. User pages are non-global (nG).
 
-use super::{alloc_pages, free_pages, pte_alloc};
+use super::kmem::PTE_TABLE_CACHE;
+use super::{alloc_pages, free_pages};
 use crate::arch::mmu::{self, TASK_SIZE};
 use crate::errno::Errno;
 use bitflags::bitflags;
@@ -125,7 +126,7 @@ impl PageTable {
         if !create {
             return Ok(None);
         }
-        let pte_va = pte_alloc::alloc()?;
+        let pte_va = PTE_TABLE_CACHE.alloc()?;
         let pte_pa = mmu::__pa(pte_va as u32);
         let t = table(pte_pa, PTRS_PER_PTE);
         t.fill(0);
@@ -227,7 +228,7 @@ impl Drop for PageTable {
             if *e & 0b11 == PMD_TYPE_TABLE {
                 let pte_va = mmu::__va(*e & !0x3ff).expect("pte table outside lowmem");
                 *e = 0;
-                pte_alloc::free(pte_va as usize);
+                PTE_TABLE_CACHE.free(pte_va as usize);
             }
         }
         free_pages(self.pgd_pa, PGD_ORDER);
@@ -243,6 +244,7 @@ mod ktests {
 
     crate::ktest! {
         fn map_walk_protect_unmap_through_a_live_ttbr0() {
+            PTE_TABLE_CACHE.shrink();
             drain_pages();
             let before = counters();
             let page = alloc_pages(0).unwrap();
@@ -272,6 +274,7 @@ mod ktests {
             deactivate_user();
             drop(pt);
             free_pages(page, 0);
+            PTE_TABLE_CACHE.shrink();
             drain_pages();
             assert_eq!(counters(), before, "page tables leaked");
         }
@@ -279,6 +282,7 @@ mod ktests {
 
     crate::ktest! {
         fn bad_mappings_are_refused() {
+            PTE_TABLE_CACHE.shrink();
             drain_pages();
             let before = counters();
             let mut pt = PageTable::new().unwrap();
@@ -298,6 +302,7 @@ mod ktests {
             assert_eq!(pt.nr_pte_tables(), 17);
             drop(pt);
             free_pages(page, 0);
+            PTE_TABLE_CACHE.shrink();
             drain_pages();
             assert_eq!(counters(), before);
         }

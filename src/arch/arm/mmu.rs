@@ -89,6 +89,12 @@ pub fn __va(pa: u32) -> Option<u32> {
     (off < LOWMEM_SIZE.load(Ordering::Relaxed)).then(|| PAGE_OFFSET + off)
 }
 
+/// True when `va` is in the linear map of RAM.
+#[inline]
+pub fn is_lowmem(va: u32) -> bool {
+    va.wrapping_sub(PAGE_OFFSET) < LOWMEM_SIZE.load(Ordering::Relaxed)
+}
+
 pub fn kimage_phys() -> u32 {
     KIMAGE_PHYS.load(Ordering::Relaxed)
 }
