@@ -88,15 +88,37 @@ pub extern "C" fn start_kernel(params_phys: u32, machine: u32, kimage_phys: u32,
         time::HZ,
         time::tick_irq().unwrap_or(0)
     );
-    arch::local_irq_enable();
 
+    let pages = crate::mm::page_alloc::counters().0;
+    if let Err(e) = crate::process::init(pages) {
+        boot_fail(None, format_args!("process: {}", e));
+    }
+    log::info!(
+        "Processes: max_threads {}, THREAD_SIZE 8 KiB, task_struct {} bytes",
+        crate::process::fork::MAX_THREADS.load(core::sync::atomic::Ordering::Relaxed),
+        core::mem::size_of::<crate::process::task::TaskStruct>()
+    );
+    BOOT_ARGS.call_once(|| args);
+    crate::process::KERNEL_INIT.call_once(|| kernel_init_main);
+    crate::process::rest_init()
+}
+
+static BOOT_ARGS: spin::Once<BootArgs<'static>> = spin::Once::new();
+
+/// What pid 1 runs: the tests, the benchmarks, or (until user mode brings
+/// /init) the kernel shell.
+fn kernel_init_main() -> ! {
+    let args = BOOT_ARGS.get().expect("boot arguments");
+    if args.trace == Some("fork") {
+        crate::process::fork::TRACE_NEXT_FORK.store(true, core::sync::atomic::Ordering::Relaxed);
+    }
     if let Some(filter) = args.kbench {
         crate::kbench::run(filter);
     }
     if let Some(filter) = args.ktest {
         ktest::run(filter, args.ktest_timeout.unwrap_or(10));
     }
-    crate::kshell::run(platform, &args)
+    crate::kshell::run(platform().expect("platform"), args)
 }
 
 /// What discovery found, for the rest of the kernel (and its tests).

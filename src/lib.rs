@@ -11,6 +11,7 @@ extern crate alloc;
 pub mod board;
 pub mod errno;
 pub mod mm;
+pub mod process;
 
 #[cfg(target_arch = "arm")]
 pub mod arch;
@@ -22,6 +23,10 @@ pub mod drivers;
 pub mod init;
 #[cfg(target_arch = "arm")]
 pub mod irq;
+#[cfg(target_arch = "arm")]
+pub mod list;
+#[cfg(target_arch = "arm")]
+pub mod sched;
 #[cfg(target_arch = "arm")]
 #[macro_use]
 pub mod ktest;

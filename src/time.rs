@@ -62,6 +62,7 @@ fn tick(_irq: u32) {
     JIFFIES.fetch_add(1, Ordering::Relaxed);
     crate::console::poll_input();
     crate::ktest::tick();
+    crate::sched::scheduler_tick(false);
 }
 
 /// Starts the periodic tick from the platform's timer description.

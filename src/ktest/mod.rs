@@ -9,7 +9,7 @@
 
 use crate::arch::recover::{self, Caught, Reason};
 use crate::time::{jiffies, HZ};
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// One registered test.
 #[repr(C)]
@@ -99,13 +99,24 @@ impl core::fmt::Write for BufWriter<'_> {
 
 // --- the watchdog ------------------------------------------------------------
 
-/// Jiffy at which the running watchdog expires (0: none).
-static DEADLINE: AtomicU64 = AtomicU64::new(0);
+/// The watchdog deadline is per task (in thread_info): it fires only while
+/// the task that armed it runs, so it abandons that task's test, on that
+/// task's stack.
 static FIRED: AtomicBool = AtomicBool::new(false);
 
-/// From the timer tick.
+fn deadline() -> u64 {
+    crate::process::thread_info::current_thread_info().ktest_deadline
+}
+
+fn set_deadline(d: u64) -> u64 {
+    let ti = crate::process::thread_info::current_thread_info_ptr();
+    // SAFETY: only the running task writes its own deadline.
+    unsafe { core::mem::replace(&mut (*ti).ktest_deadline, d) }
+}
+
+/// From the timer tick (on the interrupted task's stack).
 pub fn tick() {
-    let d = DEADLINE.load(Ordering::Relaxed);
+    let d = deadline();
     if d != 0 && jiffies() >= d {
         FIRED.store(true, Ordering::Relaxed);
     }
@@ -123,9 +134,9 @@ pub fn after_irq() {
 
 /// Runs `f` under a recovery point with a watchdog of `ticks` timer ticks.
 pub fn run_with_watchdog<F: FnOnce()>(ticks: u64, f: F) -> Result<(), Caught> {
-    let prev = DEADLINE.swap(jiffies() + ticks, Ordering::Relaxed);
+    let prev = set_deadline(jiffies() + ticks);
     let r = recover::try_catch(f);
-    DEADLINE.store(prev, Ordering::Relaxed);
+    set_deadline(prev);
     FIRED.store(false, Ordering::Relaxed);
     r
 }

@@ -163,3 +163,29 @@ arch_semihost:
     push    {r4, lr}
     svc     0x123456
     pop     {r4, pc}
+
+    @ ThreadInfo *__switch_to(ThreadInfo *prev, ThreadInfo *next)
+    @ Saves prev's callee-saved registers, sp and return address in its
+    @ thread_info's cpu_context (offset 16), loads next's, and returns in
+    @ next's context with r0 = prev (the task switched away from).
+    .equ TI_CPU_SAVE, 16
+    .global __switch_to
+__switch_to:
+    add     ip, r0, #TI_CPU_SAVE
+    stmia   ip, {r4 - r11, sp, lr}
+    add     ip, r1, #TI_CPU_SAVE
+    ldmia   ip, {r4 - r11, sp, pc}
+
+    @ Where a new task starts (copy_thread points cpu_context.pc here).
+    @ r0 = the task switched from; r4 = function, r5 = argument for a kernel
+    @ thread; r4 = 0 for a child returning to user mode through the pt_regs
+    @ frame copy_thread put at its sp.
+    .global ret_from_fork
+ret_from_fork:
+    bl      schedule_tail
+    cmp     r4, #0
+    beq     ret_from_exception
+    mov     r0, r5
+    blx     r4
+    bl      kthread_exit            @ never returns
+1:  b       1b

@@ -6,7 +6,7 @@
 //! unwound: whatever they held is leaked, which is what a failing test may do.
 
 use super::traps::FaultInfo;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::Ordering;
 
 extern "C" {
     fn arch_try_call(f: extern "C" fn(*mut u8), arg: *mut u8, slot: *mut u32) -> u32;
@@ -35,9 +35,24 @@ struct Slot {
     fault: Option<FaultInfo>,
 }
 
-/// The innermost recovery point. One CPU runs for now; with SMP this
-/// becomes per-CPU data.
-static CURRENT: AtomicPtr<Slot> = AtomicPtr::new(core::ptr::null_mut());
+/// The innermost recovery point lives in the current task's thread_info:
+/// a point belongs to the stack it was made on, so a fault in another task
+/// never jumps onto this one's stack.
+struct Current;
+
+impl Current {
+    fn load(&self, _: Ordering) -> *mut Slot {
+        crate::process::thread_info::current_thread_info().recover as *mut Slot
+    }
+
+    fn store(&self, s: *mut Slot, _: Ordering) {
+        // SAFETY: only the running task writes its own thread_info's slot,
+        // with nothing else holding a reference to that field.
+        unsafe { (*crate::process::thread_info::current_thread_info_ptr()).recover = s as *mut u8 };
+    }
+}
+
+static CURRENT: Current = Current;
 
 extern "C" fn trampoline<F: FnOnce()>(arg: *mut u8) {
     // SAFETY: `arg` is the `Option<F>` try_catch passed, alive for the call.

@@ -160,6 +160,13 @@ extern "C" fn handle_exception(regs: &mut PtRegs, kind: u32) {
         ExceptionKind::Irq => {
             crate::irq::handle_irq(regs);
             crate::ktest::after_irq();
+            let ti = crate::process::thread_info::current_thread_info();
+            if !ti.task.is_null()
+                && ti.need_resched()
+                && (regs.user_mode() || ti.preempt_count.load(core::sync::atomic::Ordering::Relaxed) == 0)
+            {
+                crate::sched::preempt_schedule_irq();
+            }
         }
         ExceptionKind::Svc => {
             // SAFETY: pc - 4 is the svc instruction that brought us here, in

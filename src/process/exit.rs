@@ -1,0 +1,246 @@
+//! `do_exit`, `release_task` and `do_wait`: a task dies, becomes a zombie
+//! that its parent reaps with wait4, and its children go to a reaper.
+
+use super::task::*;
+use crate::errno::Errno;
+use crate::list::ListHead;
+use core::sync::atomic::Ordering;
+
+// wait4 options.
+pub const WNOHANG: u32 = 0x0000_0001;
+pub const WUNTRACED: u32 = 0x0000_0002;
+pub const WEXITED: u32 = 0x0000_0004;
+pub const WNOTHREAD: u32 = 0x2000_0000;
+pub const WALL: u32 = 0x4000_0000;
+pub const WCLONE: u32 = 0x8000_0000;
+
+/// Wait status of a normal exit with `code` (as WEXITSTATUS reads it).
+pub fn exit_status(code: i32) -> i32 {
+    (code & 0xff) << 8
+}
+
+/// Where `dead`'s children go: another live thread of its group, else the
+/// pid namespace's reaper (its pid 1).
+fn find_new_reaper(dead: &TaskStruct) -> *mut TaskStruct {
+    // SAFETY: tasklist_lock held by the caller; the group's threads are alive.
+    unsafe {
+        for node in dead.thread_group.iter() {
+            let t = crate::container_of!(node, TaskStruct, thread_group);
+            if (*t).flags.load(Ordering::Relaxed) & PF_EXITING == 0 {
+                return t;
+            }
+        }
+        let leader = &*dead.group_leader;
+        if !core::ptr::eq(leader, dead) && leader.flags.load(Ordering::Relaxed) & PF_EXITING == 0 {
+            return dead.group_leader;
+        }
+    }
+    let reaper = dead.pid_ns().child_reaper.load(Ordering::Acquire);
+    if reaper.is_null() || core::ptr::eq(reaper, dead) {
+        super::init_task()
+    } else {
+        reaper
+    }
+}
+
+fn notify_parent(parent: *mut TaskStruct) {
+    // SAFETY: parents outlive the notification (tasklist_lock held).
+    if let Some(sig) = unsafe { &(*parent).signal } {
+        sig.wait_chldexit.wake_up();
+    }
+}
+
+/// `forget_original_parent`: hands `dead`'s children to the new reaper.
+fn forget_original_parent(dead: &mut TaskStruct) {
+    let reaper = find_new_reaper(dead);
+    // SAFETY: tasklist_lock held; children are alive tasks linked by `sibling`.
+    unsafe {
+        while let Some(node) = dead.children.first() {
+            let child = crate::container_of!(node, TaskStruct, sibling);
+            (*child).sibling.del_init();
+            (*child).real_parent = reaper;
+            (*child).parent = reaper;
+            (*reaper).children.add_tail(&mut (*child).sibling);
+            if (*child).exit_state.load(Ordering::Relaxed) == EXIT_ZOMBIE {
+                notify_parent(reaper);
+            }
+        }
+    }
+}
+
+/// `do_exit`: releases what the task holds, tells its parent, and never
+/// runs again.
+pub fn do_exit(code: i32) -> ! {
+    let me = current();
+    // SAFETY: the current task.
+    let t = unsafe { &mut *me };
+    if core::ptr::eq(me, super::init_task()) {
+        panic!("attempted to kill the idle task (exit code {})", code);
+    }
+    crate::sched::check_stack_end(me);
+    t.flags.fetch_or(PF_EXITING, Ordering::SeqCst);
+    t.exit_code.store(code, Ordering::SeqCst);
+    // Release in Linux's order: mm (waking a vfork parent), SysV undo,
+    // files, fs, namespaces, io context.
+    if let Some(mm) = t.mm.take() {
+        mm.mm_users.fetch_sub(1, Ordering::Relaxed);
+    }
+    t.active_mm = None;
+    if !t.vfork_done.is_null() {
+        // SAFETY: the vfork parent's completion lives until it is woken.
+        unsafe { (*t.vfork_done).complete() };
+        t.vfork_done = core::ptr::null();
+    }
+    t.sysvsem = None;
+    t.files = None;
+    t.fs = None;
+    t.io_context = None;
+    let init_pid1 = {
+        let reaper = t.pid_ns().child_reaper.load(Ordering::Acquire);
+        core::ptr::eq(reaper, me)
+    };
+    if init_pid1 && t.pid_ns().level == 0 {
+        crate::println!("init exited with status {}", code);
+        crate::console::flush();
+        crate::arch::semihosting::exit(code);
+        panic!("Attempted to kill init! exitcode={:#x}", code);
+    }
+
+    let autoreap;
+    {
+        let _g = TASKLIST_LOCK.lock();
+        forget_original_parent(t);
+        if let Some(sig) = &t.signal {
+            sig.live.fetch_sub(1, Ordering::Relaxed);
+        }
+        // A thread (exit_signal -1) reaps itself; a process waits for its parent.
+        autoreap = t.exit_signal == -1;
+        t.exit_state.store(if autoreap { EXIT_DEAD } else { EXIT_ZOMBIE }, Ordering::SeqCst);
+        if !autoreap {
+            notify_parent(t.real_parent);
+        }
+    }
+    if autoreap {
+        release_task(me);
+    }
+    // Keep the nsproxy until now (reaper lookups need it); the pid stays
+    // until release_task.
+    crate::arch::local_irq_disable();
+    t.state.store(TASK_DEAD, Ordering::SeqCst);
+    crate::sched::schedule();
+    unreachable!("a dead task ran again");
+}
+
+/// `release_task`: unlinks a dead task and drops the reaper's reference.
+pub fn release_task(p: *mut TaskStruct) {
+    {
+        let _g = TASKLIST_LOCK.lock();
+        // SAFETY: tasklist_lock held; p is dead and still linked.
+        unsafe {
+            let t = &mut *p;
+            if let Some(pid) = &t.pids[0] {
+                pid.detach();
+            }
+            t.sibling.del_init();
+            t.tasks.del_init();
+            t.thread_group.del_init();
+            if let Some(c) = &t.real_cred {
+                c.user.processes.fetch_sub(1, Ordering::Relaxed);
+            }
+            if t.is_thread_group_leader() {
+                PROCESS_COUNTS[crate::arch::smp_processor_id() & 3].fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        NR_THREADS.fetch_sub(1, Ordering::Relaxed);
+    }
+    put_task_struct(p);
+}
+
+fn eligible(child: &TaskStruct, pid: i32, options: u32) -> bool {
+    let ok_pid = match pid {
+        -1 => true,
+        0 => child.pgrp == current_task().pgrp,
+        p if p > 0 => child.pid_nr_ns(current_task().pid_ns()) == p as u32,
+        p => child.pgrp == (-p) as u32,
+    };
+    if !ok_pid {
+        return false;
+    }
+    // __WCLONE picks "clone" children (exit signal other than SIGCHLD);
+    // __WALL picks both kinds.
+    if options & WALL != 0 {
+        return true;
+    }
+    let is_clone = child.exit_signal != super::resources::SIGCHLD;
+    is_clone == (options & WCLONE != 0)
+}
+
+/// `do_wait` (wait4): waits for a child matching `pid` to exit; returns
+/// (its pid, wait status), or (0, 0) with WNOHANG and no child ready.
+pub fn do_wait(pid: i32, options: u32) -> Result<(u32, i32), Errno> {
+    if options & !(WNOHANG | WUNTRACED | WEXITED | WNOTHREAD | WALL | WCLONE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let me = current_task();
+    let sig = me.signal.as_ref().ok_or(Errno::ECHILD)?;
+    loop {
+        let mut found_any = false;
+        let mut zombie = None;
+        {
+            let _g = TASKLIST_LOCK.lock();
+            // SAFETY: tasklist_lock held: the children list is stable.
+            unsafe {
+                for node in me.children.iter() {
+                    let c = &*crate::container_of!(node, TaskStruct, sibling);
+                    if !eligible(c, pid, options) {
+                        continue;
+                    }
+                    found_any = true;
+                    if c.exit_state.load(Ordering::SeqCst) == EXIT_ZOMBIE {
+                        zombie = Some(c as *const TaskStruct as *mut TaskStruct);
+                        break;
+                    }
+                }
+            }
+            if let Some(z) = zombie {
+                // SAFETY: a zombie child; it cannot be reaped twice under the lock.
+                unsafe { (*z).exit_state.store(EXIT_DEAD, Ordering::SeqCst) };
+            }
+        }
+        if let Some(z) = zombie {
+            // SAFETY: the zombie is ours to reap.
+            let (nr, code) = unsafe { ((*z).pid_nr_ns(me.pid_ns()), (*z).exit_code.load(Ordering::SeqCst)) };
+            release_task(z);
+            return Ok((nr, exit_status(code)));
+        }
+        if !found_any {
+            return Err(Errno::ECHILD);
+        }
+        if options & WNOHANG != 0 {
+            return Ok((0, 0));
+        }
+        // Sleep until a child changes state (the condition re-checks the list).
+        sig.wait_chldexit.wait_event(|| has_zombie(me, pid, options));
+    }
+}
+
+fn has_zombie(me: &TaskStruct, pid: i32, options: u32) -> bool {
+    let _g = TASKLIST_LOCK.lock();
+    // SAFETY: tasklist_lock held.
+    unsafe {
+        me.children.iter().any(|node| {
+            let c = &*crate::container_of!(node, TaskStruct, sibling);
+            eligible(c, pid, options) && c.exit_state.load(Ordering::SeqCst) == EXIT_ZOMBIE
+        })
+    }
+}
+
+/// Children of the current task (for tests and the task tree).
+pub fn nr_children() -> usize {
+    let _g = TASKLIST_LOCK.lock();
+    // SAFETY: tasklist_lock held.
+    unsafe { current_task().children.iter().count() }
+}
+
+#[allow(dead_code)]
+fn _assert_list(_: &ListHead) {}

@@ -1,0 +1,613 @@
+//! Process creation: `do_fork` -> `copy_process` -> `dup_task_struct`, in the
+//! order the articles number the steps, with Linux's flag rules.
+//!
+//! Linux unwinds a failed fork with a ladder of `goto bad_fork_*` labels.
+//! Here the child under construction is a [`NewTask`]: every resource it has
+//! been given is a field holding an owned handle, and dropping the NewTask
+//! (on any `?`) releases exactly those, then its pid, stack and task_struct.
+
+use super::kref::KRef;
+use super::pid::{alloc_pid, PidNamespace};
+use super::resources::*;
+use super::task::*;
+use super::thread_info::{
+    ThreadInfo, STACK_END_MAGIC, THREAD_SIZE_ORDER, THREAD_START_SP, TIF_NEED_RESCHED, TIF_USER_RETURN_NOTIFY,
+};
+use crate::arch::PtRegs;
+use crate::errno::Errno;
+use crate::sched::wait::Completion;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+pub use super::clone_flags::*;
+
+// ---- tracing -------------------------------------------------------------------------
+
+/// `trace=fork`: print each copy_process step of the next fork.
+pub static TRACE_NEXT_FORK: AtomicBool = AtomicBool::new(false);
+static TRACING: AtomicBool = AtomicBool::new(false);
+
+macro_rules! trace_step {
+    ($($arg:tt)*) => {
+        if TRACING.load(Ordering::Relaxed) {
+            crate::println!("  copy_process: {}", format_args!($($arg)*));
+        }
+    };
+}
+
+/// The fork tracepoint (`trace_sched_process_fork`): a count tests can read,
+/// and a line when tracing.
+pub static FORK_EVENTS: AtomicU32 = AtomicU32::new(0);
+
+fn trace_sched_process_fork(parent: &TaskStruct, child: &TaskStruct) {
+    FORK_EVENTS.fetch_add(1, Ordering::Relaxed);
+    if TRACING.load(Ordering::Relaxed) {
+        crate::println!(
+            "sched_process_fork: comm={} pid={} child_comm={} child_pid={}",
+            parent.comm(),
+            parent.pid,
+            child.comm(),
+            child.pid
+        );
+    }
+}
+
+// ---- security hook -------------------------------------------------------------------
+
+/// `security_task_create`: a policy may refuse a fork (the default allows all).
+pub static SECURITY_TASK_CREATE: spin::Mutex<Option<fn(CloneFlags) -> Result<(), Errno>>> =
+    spin::Mutex::new(None);
+
+fn security_task_create(flags: CloneFlags) -> Result<(), Errno> {
+    match *SECURITY_TASK_CREATE.lock() {
+        Some(hook) => hook(flags),
+        None => Ok(()),
+    }
+}
+
+// ---- the task under construction ------------------------------------------------
+
+/// `max_threads`: stacks and thread_infos may take at most 1/8 of RAM.
+pub static MAX_THREADS: AtomicU32 = AtomicU32::new(20);
+
+/// Sets max_threads from the RAM the page allocator manages (fork_init).
+pub fn fork_init(total_pages: u64) {
+    let pages_per_thread = 1u64 << THREAD_SIZE_ORDER;
+    let max = (total_pages / (8 * pages_per_thread)).max(20);
+    MAX_THREADS.store(max as u32, Ordering::Relaxed);
+}
+
+/// A child being built. Dropping it undoes everything done so far.
+pub struct NewTask {
+    task: *mut TaskStruct,
+    /// Counted in user->processes (undone on failure).
+    counted_user: bool,
+}
+
+impl NewTask {
+    fn get(&mut self) -> &mut TaskStruct {
+        // SAFETY: the task is ours alone until copy_process publishes it.
+        unsafe { &mut *self.task }
+    }
+
+    /// Publishes the child: nothing is undone any more.
+    fn into_raw(self) -> *mut TaskStruct {
+        let t = self.task;
+        core::mem::forget(self);
+        t
+    }
+}
+
+impl Drop for NewTask {
+    fn drop(&mut self) {
+        trace_step!("failed: undoing what was built");
+        let counted = self.counted_user;
+        let t = self.get();
+        if counted {
+            if let Some(c) = &t.real_cred {
+                c.user.processes.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        free_task(self.task);
+    }
+}
+
+/// Frees a task_struct, everything it still holds, and its stack.
+pub fn free_task(t: *mut TaskStruct) {
+    // SAFETY: the last reference: nobody can reach t. Dropping in place
+    // releases every resource handle and pid it still holds.
+    unsafe {
+        let stack = (*t).stack;
+        core::ptr::drop_in_place(t);
+        crate::mm::free_pages(crate::arch::mmu::__pa(stack as u32), THREAD_SIZE_ORDER);
+    }
+    TASK_STRUCT_CACHE.free(t as usize);
+}
+
+static CANARY_SEED: AtomicU32 = AtomicU32::new(0x9e37_79b9);
+
+/// A stack canary from a random source: the counter's low bits, stirred.
+fn get_random_int() -> u32 {
+    let mut x = CANARY_SEED.load(Ordering::Relaxed) ^ (crate::time::uptime_us() as u32).rotate_left(7);
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    CANARY_SEED.store(x, Ordering::Relaxed);
+    x
+}
+
+/// Step 3: `dup_task_struct`: a task_struct from its cache and a
+/// thread_info + stack block from the page allocator, the parent's copied
+/// into them, then made the child's own.
+pub fn dup_task_struct(orig: &TaskStruct) -> Result<NewTask, Errno> {
+    let tsk = TASK_STRUCT_CACHE.alloc()? as *mut TaskStruct;
+    let ti = match crate::mm::get_free_pages(THREAD_SIZE_ORDER) {
+        Ok(v) => v as *mut ThreadInfo,
+        Err(e) => {
+            TASK_STRUCT_CACHE.free(tsk as usize);
+            return Err(e);
+        }
+    };
+    // SAFETY: `tsk` is a fresh object of the right size. The copy is
+    // bitwise (`*tsk = *orig`, arch_dup_task_struct); every field that owns
+    // something is overwritten with ptr::write below before anything can
+    // drop it, so nothing is released twice.
+    unsafe {
+        core::ptr::copy_nonoverlapping(orig as *const TaskStruct, tsk, 1);
+        let t = &mut *tsk;
+        core::ptr::write(&mut t.pids, [None, None, None]);
+        core::ptr::write(&mut t.real_cred, None);
+        core::ptr::write(&mut t.cred, None);
+        core::ptr::write(&mut t.files, None);
+        core::ptr::write(&mut t.fs, None);
+        core::ptr::write(&mut t.sighand, None);
+        core::ptr::write(&mut t.signal, None);
+        core::ptr::write(&mut t.mm, None);
+        core::ptr::write(&mut t.active_mm, None);
+        core::ptr::write(&mut t.nsproxy, None);
+        core::ptr::write(&mut t.io_context, None);
+        core::ptr::write(&mut t.sysvsem, None);
+        t.stack = ti;
+        // setup_thread_stack: the parent's thread_info, pointing at the child.
+        core::ptr::copy_nonoverlapping(orig.stack as *const ThreadInfo, ti, 1);
+        (*ti).task = tsk;
+        (*ti).recover = core::ptr::null_mut();
+        (*ti).ktest_deadline = 0;
+        (*ti).clear_flag(TIF_USER_RETURN_NOTIFY);
+        (*ti).clear_flag(TIF_NEED_RESCHED);
+        // For overflow detection.
+        core::ptr::write_volatile((*ti).end_of_stack(), STACK_END_MAGIC);
+        t.stack_canary = get_random_int();
+        t.usage.store(2, Ordering::Relaxed);
+    }
+    Ok(NewTask { task: tsk, counted_user: false })
+}
+
+// ---- step 7: the copy_* functions -----------------------------------------------------
+
+fn copy_semundo(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result<(), Errno> {
+    if flags.contains(CloneFlags::CLONE_SYSVSEM) {
+        // Share the parent's undo list (giving it one if it had none).
+        let list = match &parent.sysvsem {
+            Some(l) => l.clone(),
+            None => KRef::new(SemUndoList { nr_undos: AtomicU32::new(0) })?,
+        };
+        p.sysvsem = Some(list);
+    }
+    Ok(())
+}
+
+fn copy_files(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result<(), Errno> {
+    let Some(old) = &parent.files else { return Ok(()) };
+    p.files = Some(if flags.contains(CloneFlags::CLONE_FILES) {
+        old.clone()
+    } else {
+        // dup_fd: a table of the child's own with the same open files.
+        let table = *old.fd.lock();
+        KRef::new(FilesStruct { fd: crate::sync::SpinLockIrq::new(table) })?
+    });
+    Ok(())
+}
+
+fn copy_fs(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result<(), Errno> {
+    let Some(old) = &parent.fs else { return Ok(()) };
+    p.fs = Some(if flags.contains(CloneFlags::CLONE_FS) {
+        old.clone()
+    } else {
+        KRef::new(FsStruct { umask: AtomicU32::new(old.umask.load(Ordering::Relaxed)) })?
+    });
+    Ok(())
+}
+
+fn copy_sighand(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result<(), Errno> {
+    let Some(old) = &parent.sighand else { return Ok(()) };
+    p.sighand = Some(if flags.contains(CloneFlags::CLONE_SIGHAND) {
+        old.clone()
+    } else {
+        let actions = *old.action.lock();
+        KRef::new(SighandStruct { action: crate::sync::SpinLockIrq::new(actions) })?
+    });
+    Ok(())
+}
+
+fn copy_signal(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result<(), Errno> {
+    let old = parent.signal.as_ref().ok_or(Errno::EINVAL)?;
+    p.signal = Some(if flags.contains(CloneFlags::CLONE_THREAD) {
+        old.live.fetch_add(1, Ordering::Relaxed);
+        old.nr_threads.fetch_add(1, Ordering::Relaxed);
+        old.clone()
+    } else {
+        KRef::new(SignalStruct {
+            live: core::sync::atomic::AtomicI32::new(1),
+            nr_threads: core::sync::atomic::AtomicI32::new(1),
+            flags: AtomicU32::new(0),
+            rlim: crate::sync::SpinLockIrq::new(*old.rlim.lock()),
+            wait_chldexit: crate::sched::wait::WaitQueueHead::new(),
+            group_exit_code: core::sync::atomic::AtomicI32::new(0),
+        })?
+    });
+    Ok(())
+}
+
+fn copy_mm(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result<(), Errno> {
+    // A kernel thread has no address space of its own; it borrows one.
+    let Some(old) = &parent.mm else {
+        p.active_mm = parent.active_mm.clone();
+        return Ok(());
+    };
+    let mm = if flags.contains(CloneFlags::CLONE_VM) {
+        old.mm_users.fetch_add(1, Ordering::Relaxed);
+        old.clone()
+    } else {
+        // dup_mm: a new address space (its page tables are copied, copy-on-write,
+        // once user mode exists).
+        KRef::new(MmStruct {
+            mm_users: AtomicU32::new(1),
+            map_count: AtomicU32::new(old.map_count.load(Ordering::Relaxed)),
+            total_vm: AtomicU32::new(old.total_vm.load(Ordering::Relaxed)),
+        })?
+    };
+    p.active_mm = Some(mm.clone());
+    p.mm = Some(mm);
+    Ok(())
+}
+
+fn copy_namespaces(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result<(), Errno> {
+    let old = parent.nsproxy.as_ref().ok_or(Errno::EINVAL)?;
+    if !flags.intersects(NEW_NS | CloneFlags::CLONE_NEWUSER) {
+        p.nsproxy = Some(old.clone());
+        return Ok(());
+    }
+    let pick = |f: CloneFlags, cur: u32| if flags.contains(f) { new_ns_id() } else { cur };
+    let pid_ns = if flags.contains(CloneFlags::CLONE_NEWPID) {
+        PidNamespace::create(Some(old.pid_ns.clone()))?
+    } else {
+        old.pid_ns.clone()
+    };
+    p.nsproxy = Some(KRef::new(NsProxy {
+        uts_ns: pick(CloneFlags::CLONE_NEWUTS, old.uts_ns),
+        ipc_ns: pick(CloneFlags::CLONE_NEWIPC, old.ipc_ns),
+        mnt_ns: pick(CloneFlags::CLONE_NEWNS, old.mnt_ns),
+        net_ns: pick(CloneFlags::CLONE_NEWNET, old.net_ns),
+        user_ns: pick(CloneFlags::CLONE_NEWUSER, old.user_ns),
+        pid_ns,
+    })?);
+    Ok(())
+}
+
+fn copy_io(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result<(), Errno> {
+    if flags.contains(CloneFlags::CLONE_IO) {
+        if let Some(io) = &parent.io_context {
+            p.io_context = Some(io.clone());
+        }
+    }
+    Ok(())
+}
+
+extern "C" {
+    fn ret_from_fork();
+}
+
+/// Step 8: `copy_thread`: where the child starts and with which registers.
+/// A user child gets the parent's pt_regs with r0 = 0 (fork returns 0 in
+/// the child) and sp = `stack_start`; a kernel thread runs `fn(arg)`.
+fn copy_thread(flags: CloneFlags, stack_start: u32, regs: Option<&PtRegs>, tls: u32, p: &mut TaskStruct) {
+    let top = p.stack_top();
+    // SAFETY: the child's own, fresh thread_info and stack.
+    let ti = unsafe { &mut *p.stack };
+    ti.cpu_context = Default::default();
+    ti.cpu_context.pc = ret_from_fork as *const () as usize as u32;
+    match regs {
+        Some(r) => {
+            let child_regs = (top - 8 - core::mem::size_of::<PtRegs>()) as *mut PtRegs;
+            let mut c = *r;
+            c.uregs[0] = 0;
+            if stack_start != 0 {
+                c.uregs[crate::arch::traps::ARM_SP] = stack_start;
+            }
+            // SAFETY: the frame lies inside the child's stack block.
+            unsafe { child_regs.write(c) };
+            ti.cpu_context.sp = child_regs as u32;
+            ti.cpu_context.r4 = 0;
+            if flags.contains(CloneFlags::CLONE_SETTLS) {
+                ti.tp_value = tls;
+            }
+        }
+        None => {
+            ti.cpu_context.sp = (p.stack as usize + THREAD_START_SP) as u32;
+            ti.cpu_context.r4 = p.kthread_fn as u32;
+            ti.cpu_context.r5 = p.kthread_arg as u32;
+        }
+    }
+}
+
+/// The arguments of a fork.
+pub struct ForkArgs<'a> {
+    pub clone_flags: u32,
+    pub stack_start: u32,
+    /// The parent's user registers (None: a kernel thread).
+    pub regs: Option<&'a PtRegs>,
+    pub parent_tidptr: u32,
+    pub child_tidptr: u32,
+    pub tls: u32,
+    /// For kernel threads.
+    pub kthread: Option<(fn(usize) -> i32, usize)>,
+}
+
+/// `copy_process`: builds the child; it is not running yet.
+pub fn copy_process(a: &ForkArgs<'_>) -> Result<*mut TaskStruct, Errno> {
+    let current = current_task();
+    let tracing = TRACE_NEXT_FORK.swap(false, Ordering::Relaxed);
+    TRACING.store(tracing, Ordering::Relaxed);
+    let r = copy_process_steps(a, current);
+    TRACING.store(false, Ordering::Relaxed);
+    r
+}
+
+fn caller_of(t: &TaskStruct) -> Caller {
+    let cred = t.cred.as_ref();
+    let cap = |c| cred.is_some_and(|cr| cr.capable(c));
+    Caller {
+        cap_sys_admin: cap(CAP_SYS_ADMIN),
+        cap_setuid: cap(CAP_SETUID),
+        cap_setgid: cap(CAP_SETGID),
+        unkillable: t
+            .signal
+            .as_ref()
+            .is_some_and(|s| s.flags.load(Ordering::Relaxed) & SIGNAL_UNKILLABLE != 0),
+    }
+}
+
+fn copy_process_steps(a: &ForkArgs<'_>, current: &TaskStruct) -> Result<*mut TaskStruct, Errno> {
+    trace_step!("pid {} ({}) forks, clone_flags {:#010x}", current.pid, current.comm(), a.clone_flags);
+    // 1. flag rules
+    let flags = check_clone_flags(a.clone_flags, caller_of(current))?;
+    trace_step!("1. clone flags accepted: {:?}", flags);
+    // 2. security hook
+    security_task_create(flags)?;
+    trace_step!("2. security_task_create: allowed");
+    // 3. dup_task_struct
+    let mut nt = dup_task_struct(current)?;
+    trace_step!(
+        "3. dup_task_struct: task_struct at {:#x}, thread_info + stack at {:#x} (8 KiB), STACK_END_MAGIC at {:#x}, usage 2",
+        nt.task as usize,
+        nt.get().stack as usize,
+        nt.get().thread_info().end_of_stack() as usize
+    );
+    // 4. RLIMIT_NPROC, max_threads
+    let cred = current.real_cred.as_ref().ok_or(Errno::EINVAL)?;
+    let nproc = current.signal.as_ref().map_or(RLIM_INFINITY, |s| s.rlimit(RLIMIT_NPROC).cur);
+    if cred.user.processes.load(Ordering::Relaxed) >= nproc
+        && !cred.capable(CAP_SYS_ADMIN)
+        && !cred.capable(CAP_SYS_RESOURCE)
+        && cred.user.uid != 0
+    {
+        return Err(Errno::EAGAIN);
+    }
+    if NR_THREADS.load(Ordering::Relaxed) as u32 >= MAX_THREADS.load(Ordering::Relaxed) {
+        return Err(Errno::EAGAIN);
+    }
+    trace_step!(
+        "4. RLIMIT_NPROC ({}) and max_threads ({}) allow it",
+        nproc,
+        MAX_THREADS.load(Ordering::Relaxed)
+    );
+    // 5. copy_creds, copy_flags, lists, times
+    let p = nt.get();
+    if flags.contains(CloneFlags::CLONE_THREAD) {
+        p.real_cred = current.real_cred.clone();
+        p.cred = current.cred.clone();
+    } else {
+        let c = current.cred.as_ref().ok_or(Errno::EINVAL)?;
+        let new = KRef::new(Cred {
+            uid: c.uid,
+            gid: c.gid,
+            euid: c.euid,
+            egid: c.egid,
+            cap_effective: c.cap_effective,
+            user: c.user.clone(),
+        })?;
+        p.real_cred = Some(new.clone());
+        p.cred = Some(new);
+    }
+    cred.user.processes.fetch_add(1, Ordering::Relaxed);
+    nt.counted_user = true;
+    let p = nt.get();
+    let f = p.flags.load(Ordering::Relaxed) & !(PF_SUPERPRIV | PF_WQ_WORKER | PF_EXITING);
+    p.flags.store(f | PF_FORKNOEXEC | PF_STARTING, Ordering::Relaxed);
+    p.vfork_done = core::ptr::null();
+    p.children = crate::list::ListHead::new();
+    p.sibling = crate::list::ListHead::new();
+    p.thread_group = crate::list::ListHead::new();
+    p.tasks = crate::list::ListHead::new();
+    p.utime = 0;
+    p.stime = 0;
+    p.start_time = crate::time::jiffies();
+    p.exit_state.store(0, Ordering::Relaxed);
+    p.exit_code.store(0, Ordering::Relaxed);
+    if let Some((f, arg)) = a.kthread {
+        p.kthread_fn = f as usize;
+        p.kthread_arg = arg;
+        p.flags.fetch_or(PF_KTHREAD, Ordering::Relaxed);
+    } else {
+        p.flags.fetch_and(!PF_KTHREAD, Ordering::Relaxed);
+        p.kthread_fn = 0;
+    }
+    trace_step!(
+        "5. copy_creds ({}), copy_flags (PF_FORKNOEXEC | PF_STARTING), lists and times",
+        if flags.contains(CloneFlags::CLONE_THREAD) { "shared" } else { "new cred" }
+    );
+    // 6. sched_fork
+    crate::sched::sched_fork(p, current);
+    trace_step!("6. sched_fork: TASK_RUNNING, preempt_count 1, prio {}", p.prio);
+    // 7. copy_* (each shares or copies per its flag)
+    copy_semundo(flags, current, p)?;
+    copy_files(flags, current, p)?;
+    copy_fs(flags, current, p)?;
+    copy_sighand(flags, current, p)?;
+    copy_signal(flags, current, p)?;
+    copy_mm(flags, current, p)?;
+    copy_namespaces(flags, current, p)?;
+    copy_io(flags, current, p)?;
+    trace_step!(
+        "7. copy_semundo, copy_files ({}), copy_fs ({}), copy_sighand ({}), copy_signal ({}), copy_mm ({}), copy_namespaces ({}), copy_io",
+        if flags.contains(CloneFlags::CLONE_FILES) { "shared" } else { "copied" },
+        if flags.contains(CloneFlags::CLONE_FS) { "shared" } else { "copied" },
+        if flags.contains(CloneFlags::CLONE_SIGHAND) { "shared" } else { "copied" },
+        if flags.contains(CloneFlags::CLONE_THREAD) { "shared" } else { "new" },
+        if flags.contains(CloneFlags::CLONE_VM) { "shared" } else { "new" },
+        if flags.intersects(NEW_NS) { "new" } else { "shared" }
+    );
+    // 8. copy_thread
+    copy_thread(flags, a.stack_start, a.regs, a.tls, p);
+    trace_step!("8. copy_thread: starts at ret_from_fork, sp {:#x}", p.thread_info().cpu_context.sp);
+    // 9. alloc_pid
+    let pid = alloc_pid(p.pid_ns())?;
+    p.pid = pid.nr();
+    p.tgid = if flags.contains(CloneFlags::CLONE_THREAD) { current.tgid } else { p.pid };
+    p.pids[0] = Some(pid);
+    trace_step!("9. alloc_pid: pid {} (tgid {})", p.pid, p.tgid);
+    // 10. child tid pointers, exit signal, parent
+    p.set_child_tid = if flags.contains(CloneFlags::CLONE_CHILD_SETTID) { a.child_tidptr } else { 0 };
+    p.clear_child_tid = if flags.contains(CloneFlags::CLONE_CHILD_CLEARTID) { a.child_tidptr } else { 0 };
+    p.exit_signal =
+        if flags.contains(CloneFlags::CLONE_THREAD) { -1 } else { (a.clone_flags & CSIGNAL) as i32 };
+    p.pdeath_signal = 0;
+    let me = nt.task;
+    let p = nt.get();
+    p.group_leader = me;
+    p.real_parent = if flags.intersects(CloneFlags::CLONE_PARENT | CloneFlags::CLONE_THREAD) {
+        current.real_parent
+    } else {
+        current as *const TaskStruct as *mut TaskStruct
+    };
+    p.parent = p.real_parent;
+    if flags.contains(CloneFlags::CLONE_THREAD) {
+        p.group_leader = current.group_leader;
+    }
+    trace_step!(
+        "10. exit_signal {}, real_parent pid {}",
+        p.exit_signal,
+        // SAFETY: real_parent is a live task (the parent or its parent).
+        unsafe { (*p.real_parent).pid }
+    );
+    // 11. attach: pid hash, task list, parent's children, counters.
+    let task = nt.into_raw();
+    attach(task, flags);
+    // SAFETY: task is published but not running; we still own its setup.
+    let p = unsafe { &*task };
+    trace_step!(
+        "11. attached: nr_threads {}, total_forks {}",
+        NR_THREADS.load(Ordering::Relaxed),
+        TOTAL_FORKS.load(Ordering::Relaxed)
+    );
+    let _ = p;
+    Ok(task)
+}
+
+fn attach(task: *mut TaskStruct, flags: CloneFlags) {
+    let _g = TASKLIST_LOCK.lock();
+    // SAFETY: tasklist_lock is held; the task and its relatives are alive.
+    unsafe {
+        let p = &mut *task;
+        p.children.init();
+        p.sibling.init();
+        p.thread_group.init();
+        p.tasks.init();
+        if p.is_thread_group_leader() {
+            if flags.contains(CloneFlags::CLONE_NEWPID) {
+                p.pid_ns().child_reaper.store(task, Ordering::Release);
+            }
+            let cur = &*current();
+            p.pgrp = cur.pgrp;
+            p.session = cur.session;
+            (*p.real_parent).children.add_tail(&mut p.sibling);
+            (*super::init_task()).tasks.add_tail(&mut p.tasks);
+            PROCESS_COUNTS[crate::arch::smp_processor_id() & 3].fetch_add(1, Ordering::Relaxed);
+        } else {
+            (*p.group_leader).thread_group.add_tail(&mut p.thread_group);
+        }
+        if let Some(pid) = &p.pids[0] {
+            pid.attach(task);
+        }
+    }
+    NR_THREADS.fetch_add(1, Ordering::Relaxed);
+    TOTAL_FORKS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// `do_fork`: copy_process, then the parent's side: the fork tracepoint,
+/// CLONE_PARENT_SETTID, waking the child, and for CLONE_VFORK waiting until
+/// the child exits (or, with user mode, execs). Returns the child's pid as
+/// the parent's namespace sees it.
+pub fn do_fork(a: &ForkArgs<'_>) -> Result<u32, Errno> {
+    let p = copy_process(a)?;
+    // SAFETY: the child is alive (it holds the reference we were given).
+    let child = unsafe { &mut *p };
+    let current = current_task();
+    trace_sched_process_fork(current, child);
+    let nr = child.pid_nr_ns(current.pid_ns());
+    if a.clone_flags & CloneFlags::CLONE_PARENT_SETTID.bits() != 0 && a.parent_tidptr != 0 {
+        // put_user arrives with user mode; kernel callers get nothing written.
+    }
+    let vfork = Completion::new();
+    let is_vfork = a.clone_flags & CloneFlags::CLONE_VFORK.bits() != 0;
+    if is_vfork {
+        child.vfork_done = &vfork;
+    }
+    child.flags.fetch_and(!PF_STARTING, Ordering::Relaxed);
+    crate::sched::wake_up_new_task(p);
+    if is_vfork {
+        vfork.wait_for_completion();
+    }
+    Ok(nr)
+}
+
+/// `kernel_thread`: a task running `f(arg)` in kernel mode; its return
+/// value is its exit code.
+pub fn kernel_thread(f: fn(usize) -> i32, arg: usize, flags: u32) -> Result<u32, Errno> {
+    do_fork(&ForkArgs {
+        clone_flags: flags | CloneFlags::CLONE_VM.bits() | CloneFlags::CLONE_UNTRACED.bits(),
+        stack_start: 0,
+        regs: None,
+        parent_tidptr: 0,
+        child_tidptr: 0,
+        tls: 0,
+        kthread: Some((f, arg)),
+    })
+}
+
+/// Sets the name of the current task.
+pub fn set_task_comm(name: &str) {
+    // SAFETY: a task renames itself.
+    unsafe { (*current()).set_comm(name) };
+}
+
+/// The kernel-thread trampoline's exit (from ret_from_fork).
+#[no_mangle]
+extern "C" fn kthread_exit(code: i32) -> ! {
+    super::exit::do_exit(code)
+}
+
+/// For tests: is `pid` alive in the initial namespace?
+pub fn find_task_by_pid(pid: u32) -> Option<*mut TaskStruct> {
+    super::init_pid_ns().find_task(pid)
+}

@@ -1,0 +1,170 @@
+//! init_task (pid 0) and the start of pid 1.
+
+use super::*;
+use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use kref::KRef;
+use resources::*;
+use task::*;
+use thread_info::{ThreadInfo, STACK_END_MAGIC};
+
+struct InitTask(core::cell::UnsafeCell<MaybeUninit<TaskStruct>>);
+// SAFETY: written once in `init` before any other task exists; after that
+// accessed like every task_struct, under the scheduler's and tasklist's rules.
+unsafe impl Sync for InitTask {}
+
+static INIT_TASK: InitTask = InitTask(core::cell::UnsafeCell::new(MaybeUninit::uninit()));
+static INIT_PID_NS: spin::Once<KRef<pid::PidNamespace>> = spin::Once::new();
+
+extern "C" {
+    static init_thread_union: u8;
+}
+
+/// The idle task of CPU 0.
+pub fn init_task() -> *mut TaskStruct {
+    INIT_TASK.0.get() as *mut TaskStruct
+}
+
+/// The initial PID namespace.
+pub fn init_pid_ns() -> &'static KRef<pid::PidNamespace> {
+    INIT_PID_NS.get().expect("process::init has not run")
+}
+
+/// Linux's default resource limits (RLIMIT_NPROC comes from max_threads).
+fn default_rlimits(max_threads: u32) -> [Rlimit; RLIM_NLIMITS] {
+    let inf = Rlimit { cur: RLIM_INFINITY, max: RLIM_INFINITY };
+    let mut r = [inf; RLIM_NLIMITS];
+    r[RLIMIT_NPROC] = Rlimit { cur: max_threads / 2, max: max_threads / 2 };
+    r[3] = Rlimit { cur: 8 << 20, max: RLIM_INFINITY }; // RLIMIT_STACK
+    r[7] = Rlimit { cur: 1024, max: 4096 }; // RLIMIT_NOFILE
+    r
+}
+
+/// Builds init_task on the boot stack (init_thread_union) and starts the
+/// scheduler with it as the idle task.
+pub fn init(total_pages: u64) -> Result<(), crate::errno::Errno> {
+    fork::fork_init(total_pages);
+    let max_threads = fork::MAX_THREADS.load(Ordering::Relaxed);
+    let ns = pid::PidNamespace::create(None)?;
+    INIT_PID_NS.call_once(|| ns.clone());
+    let root = find_user(0)?;
+    let cred = KRef::new(Cred { uid: 0, gid: 0, euid: 0, egid: 0, cap_effective: CAP_FULL_SET, user: root })?;
+    let mut fds = [None; NR_OPEN_DEFAULT];
+    fds[0] = Some(FileRef::Console);
+    fds[1] = Some(FileRef::Console);
+    fds[2] = Some(FileRef::Console);
+    let t = init_task();
+    // SAFETY: init_thread_union is the 8 KiB boot stack we are running on.
+    let ti = unsafe { &init_thread_union as *const u8 as *mut ThreadInfo };
+    let task = TaskStruct {
+        state: AtomicU32::new(TASK_RUNNING),
+        stack: ti,
+        usage: AtomicU32::new(2),
+        flags: AtomicU32::new(PF_KTHREAD),
+        on_rq: false,
+        run_list: crate::list::ListHead::new(),
+        prio: DEFAULT_PRIO,
+        static_prio: DEFAULT_PRIO,
+        normal_prio: DEFAULT_PRIO,
+        policy: SCHED_NORMAL,
+        sched_reset_on_fork: false,
+        time_slice: crate::sched::TIMESLICE,
+        nvcsw: 0,
+        nivcsw: 0,
+        pid: 0,
+        tgid: 0,
+        pids: [None, None, None],
+        pgrp: 0,
+        session: 0,
+        real_parent: t,
+        parent: t,
+        children: crate::list::ListHead::new(),
+        sibling: crate::list::ListHead::new(),
+        group_leader: t,
+        thread_group: crate::list::ListHead::new(),
+        tasks: crate::list::ListHead::new(),
+        exit_state: AtomicU32::new(0),
+        exit_code: AtomicI32::new(0),
+        exit_signal: SIGCHLD,
+        pdeath_signal: 0,
+        comm: [0; TASK_COMM_LEN],
+        set_child_tid: 0,
+        clear_child_tid: 0,
+        vfork_done: core::ptr::null(),
+        start_time: 0,
+        utime: 0,
+        stime: 0,
+        stack_canary: 0,
+        real_cred: Some(cred.clone()),
+        cred: Some(cred),
+        files: Some(KRef::new(FilesStruct { fd: crate::sync::SpinLockIrq::new(fds) })?),
+        fs: Some(KRef::new(FsStruct { umask: AtomicU32::new(0o022) })?),
+        sighand: Some(KRef::new(SighandStruct {
+            action: crate::sync::SpinLockIrq::new([SigAction::default(); NSIG]),
+        })?),
+        signal: Some(KRef::new(SignalStruct {
+            live: AtomicI32::new(1),
+            nr_threads: AtomicI32::new(1),
+            flags: AtomicU32::new(0),
+            rlim: crate::sync::SpinLockIrq::new(default_rlimits(max_threads)),
+            wait_chldexit: crate::sched::wait::WaitQueueHead::new(),
+            group_exit_code: AtomicI32::new(0),
+        })?),
+        mm: None,
+        active_mm: None,
+        nsproxy: Some(KRef::new(NsProxy {
+            uts_ns: 0,
+            ipc_ns: 0,
+            mnt_ns: 0,
+            net_ns: 0,
+            user_ns: 0,
+            pid_ns: ns,
+        })?),
+        io_context: None,
+        sysvsem: None,
+        kthread_fn: 0,
+        kthread_arg: 0,
+    };
+    // SAFETY: the first and only write of init_task, before any other task exists.
+    unsafe {
+        (*INIT_TASK.0.get()).write(task);
+        let tk = &mut *t;
+        tk.set_comm("swapper");
+        tk.children.init();
+        tk.sibling.init();
+        tk.thread_group.init();
+        tk.tasks.init();
+        (*ti).task = t;
+        (*ti).cpu = 0;
+        core::ptr::write_volatile((*ti).end_of_stack(), STACK_END_MAGIC);
+    }
+    crate::sched::init(t);
+    Ok(())
+}
+
+/// What pid 1 runs: given by start_kernel.
+pub static KERNEL_INIT: spin::Once<fn() -> !> = spin::Once::new();
+
+fn kernel_init(_: usize) -> i32 {
+    fork::set_task_comm("init");
+    let me = current_task();
+    me.pid_ns().child_reaper.store(current(), Ordering::Release);
+    if let Some(s) = &me.signal {
+        s.flags.fetch_or(SIGNAL_UNKILLABLE, Ordering::Relaxed);
+    }
+    (KERNEL_INIT.get().expect("nothing for init to run"))()
+}
+
+/// Starts pid 1 and makes this (boot) context the idle task.
+pub fn rest_init() -> ! {
+    let pid = fork::kernel_thread(
+        kernel_init,
+        0,
+        fork::CloneFlags::CLONE_FS.bits() | fork::CloneFlags::CLONE_SIGHAND.bits(),
+    )
+    .expect("cannot create pid 1");
+    assert_eq!(pid, 1, "the first fork must get pid 1");
+    crate::arch::local_irq_enable();
+    crate::sched::schedule();
+    crate::sched::cpu_idle()
+}

@@ -1,0 +1,94 @@
+//! `KRef<T>`: a reference-counted object in its own slab cache: how a task
+//! shares `files_struct`, `fs_struct`, `sighand_struct`, ... with its parent
+//! (a clone of the handle: the count goes up) or gets a copy of its own.
+//! Dropping the last handle frees the object into its cache, so the
+//! `bad_fork_*` unwinding of Linux is simply Rust dropping what was built.
+
+use crate::errno::Errno;
+use crate::mm::kmem::Cache;
+use core::ops::Deref;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// What a cache holds: the count, then the value.
+#[repr(C)]
+pub struct RcBox<T> {
+    count: AtomicU32,
+    value: T,
+}
+
+/// A type that lives in a slab cache of its own.
+pub trait SlabObject: Sized {
+    fn cache() -> &'static Cache;
+}
+
+/// Bytes a cache for `T` needs per object.
+pub const fn slab_size<T>() -> usize {
+    core::mem::size_of::<RcBox<T>>()
+}
+
+pub struct KRef<T: SlabObject> {
+    ptr: NonNull<RcBox<T>>,
+}
+
+// SAFETY: the count is atomic; T's own Sync/Send decide the rest.
+unsafe impl<T: SlabObject + Sync + Send> Send for KRef<T> {}
+// SAFETY: as above.
+unsafe impl<T: SlabObject + Sync + Send> Sync for KRef<T> {}
+
+impl<T: SlabObject> KRef<T> {
+    /// Allocates from `T`'s cache (count 1).
+    pub fn new(value: T) -> Result<KRef<T>, Errno> {
+        let addr = T::cache().alloc()?;
+        debug_assert!(addr % core::mem::align_of::<RcBox<T>>() == 0);
+        let p = addr as *mut RcBox<T>;
+        // SAFETY: a fresh object of size_of::<RcBox<T>>() bytes, suitably aligned.
+        unsafe { p.write(RcBox { count: AtomicU32::new(1), value }) };
+        // SAFETY: addr is non-null (the cache never returns 0).
+        Ok(KRef { ptr: unsafe { NonNull::new_unchecked(p) } })
+    }
+
+    /// The reference count.
+    pub fn count(this: &Self) -> u32 {
+        this.inner().count.load(Ordering::Relaxed)
+    }
+
+    pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+        a.ptr == b.ptr
+    }
+
+    pub fn as_ptr(this: &Self) -> *const T {
+        &this.inner().value
+    }
+
+    fn inner(&self) -> &RcBox<T> {
+        // SAFETY: the object lives while any handle does.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<T: SlabObject> Clone for KRef<T> {
+    fn clone(&self) -> Self {
+        self.inner().count.fetch_add(1, Ordering::Relaxed);
+        KRef { ptr: self.ptr }
+    }
+}
+
+impl<T: SlabObject> Deref for KRef<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner().value
+    }
+}
+
+impl<T: SlabObject> Drop for KRef<T> {
+    fn drop(&mut self) {
+        if self.inner().count.fetch_sub(1, Ordering::Release) == 1 {
+            core::sync::atomic::fence(Ordering::Acquire);
+            // SAFETY: this was the last handle: nobody else can reach the
+            // object; drop its value, then give the memory back.
+            unsafe { core::ptr::drop_in_place(&mut (*self.ptr.as_ptr()).value) };
+            T::cache().free(self.ptr.as_ptr() as usize);
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! What a task shares or copies at fork: credentials, open files, file
+//! system context, signal handlers, signal state (the thread group), the
+//! address space, namespaces, the I/O context and System V undo lists. Each
+//! lives in a slab cache of its own (named as Linux names them) behind a
+//! `KRef`: sharing is a clone of the handle, copying a new object.
+
+use super::kref::{slab_size, KRef, SlabObject};
+use crate::errno::Errno;
+use crate::mm::kmem::Cache;
+use crate::mm::slab::SlabFlags;
+use crate::sched::wait::WaitQueueHead;
+use crate::sync::SpinLockIrq;
+use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+
+macro_rules! slab_object {
+    ($t:ty, $cache:ident, $name:literal) => {
+        pub static $cache: Cache = Cache::new($name, slab_size::<$t>(), 8, SlabFlags::NONE);
+        impl SlabObject for $t {
+            fn cache() -> &'static Cache {
+                &$cache
+            }
+        }
+    };
+}
+
+// ---- credentials and users ------------------------------------------------------
+
+/// Capabilities this kernel checks (Linux's numbers).
+pub const CAP_SETGID: u32 = 6;
+pub const CAP_SETUID: u32 = 7;
+pub const CAP_SYS_ADMIN: u32 = 21;
+pub const CAP_SYS_RESOURCE: u32 = 24;
+pub const CAP_FULL_SET: u64 = (1 << 38) - 1;
+
+/// Per-user accounting (`user_struct`): how many processes a uid owns, for
+/// RLIMIT_NPROC.
+pub struct UserStruct {
+    pub uid: u32,
+    pub processes: AtomicU32,
+}
+slab_object!(UserStruct, USER_CACHE, "uid_cache");
+
+/// A small uid -> user_struct table (Linux hashes; a few users suffice here).
+static USERS: SpinLockIrq<[Option<KRef<UserStruct>>; 16]> = SpinLockIrq::new([const { None }; 16]);
+
+/// The user_struct of `uid`, created on first use.
+pub fn find_user(uid: u32) -> Result<KRef<UserStruct>, Errno> {
+    let mut t = USERS.lock();
+    if let Some(u) = t.iter().flatten().find(|u| u.uid == uid) {
+        return Ok(u.clone());
+    }
+    let u = KRef::new(UserStruct { uid, processes: AtomicU32::new(0) })?;
+    match t.iter_mut().find(|s| s.as_ref().is_none_or(|x| KRef::count(x) == 1)) {
+        Some(slot) => *slot = Some(u.clone()),
+        None => return Err(Errno::EAGAIN),
+    }
+    Ok(u)
+}
+
+pub struct Cred {
+    pub uid: u32,
+    pub gid: u32,
+    pub euid: u32,
+    pub egid: u32,
+    pub cap_effective: u64,
+    pub user: KRef<UserStruct>,
+}
+slab_object!(Cred, CRED_CACHE, "cred_jar");
+
+impl Cred {
+    pub fn capable(&self, cap: u32) -> bool {
+        self.cap_effective & (1 << cap) != 0
+    }
+}
+
+// ---- files and fs ---------------------------------------------------------------
+
+pub const NR_OPEN_DEFAULT: usize = 32;
+
+/// What a descriptor refers to (files arrive with user mode; the console is
+/// the one file there is).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileRef {
+    Console,
+}
+
+pub struct FilesStruct {
+    pub fd: SpinLockIrq<[Option<FileRef>; NR_OPEN_DEFAULT]>,
+}
+slab_object!(FilesStruct, FILES_CACHE, "files_cache");
+
+pub struct FsStruct {
+    pub umask: AtomicU32,
+}
+slab_object!(FsStruct, FS_CACHE, "fs_cache");
+
+// ---- signals --------------------------------------------------------------------
+
+pub const NSIG: usize = 64;
+pub const SIGKILL: i32 = 9;
+pub const SIGCHLD: i32 = 17;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigAction {
+    pub handler: u32,
+    pub flags: u32,
+    pub mask: u64,
+}
+
+pub struct SighandStruct {
+    pub action: SpinLockIrq<[SigAction; NSIG]>,
+}
+slab_object!(SighandStruct, SIGHAND_CACHE, "sighand_cache");
+
+/// Resource limits (Linux's numbering of the ones used here).
+pub const RLIMIT_NPROC: usize = 6;
+pub const RLIM_NLIMITS: usize = 16;
+pub const RLIM_INFINITY: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rlimit {
+    pub cur: u32,
+    pub max: u32,
+}
+
+/// `signal_struct`: the state a thread group shares.
+pub struct SignalStruct {
+    /// Live threads in the group.
+    pub live: AtomicI32,
+    pub nr_threads: AtomicI32,
+    /// SIGNAL_* flags.
+    pub flags: AtomicU32,
+    pub rlim: SpinLockIrq<[Rlimit; RLIM_NLIMITS]>,
+    /// Parents sleep here in wait4 until a child changes state.
+    pub wait_chldexit: WaitQueueHead,
+    pub group_exit_code: AtomicI32,
+}
+slab_object!(SignalStruct, SIGNAL_CACHE, "signal_cache");
+
+/// init may not be killed (and may not CLONE_PARENT).
+pub const SIGNAL_UNKILLABLE: u32 = 0x40;
+pub const SIGNAL_GROUP_EXIT: u32 = 0x04;
+
+impl SignalStruct {
+    pub fn rlimit(&self, r: usize) -> Rlimit {
+        self.rlim.lock()[r]
+    }
+}
+
+// ---- address space, namespaces, io, sysv sem -------------------------------------
+
+/// `mm_struct`: a user address space. Page tables and VMAs arrive with user
+/// mode; kernel threads have none (mm = None) and borrow `active_mm`.
+pub struct MmStruct {
+    /// Tasks using this address space (CLONE_VM shares it).
+    pub mm_users: AtomicU32,
+    pub map_count: AtomicU32,
+    pub total_vm: AtomicU32,
+}
+slab_object!(MmStruct, MM_CACHE, "mm_struct");
+
+pub struct IoContext {
+    pub ioprio: u32,
+}
+slab_object!(IoContext, IO_CACHE, "io_context");
+
+pub struct SemUndoList {
+    pub nr_undos: AtomicU32,
+}
+slab_object!(SemUndoList, SEM_UNDO_CACHE, "sem_undo_list");
+
+/// Namespace kinds other than PID are identities here (nothing inside them
+/// yet): a new one is a fresh number.
+static NEXT_NS_ID: AtomicU32 = AtomicU32::new(1);
+
+pub fn new_ns_id() -> u32 {
+    NEXT_NS_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+pub struct NsProxy {
+    pub uts_ns: u32,
+    pub ipc_ns: u32,
+    pub mnt_ns: u32,
+    pub net_ns: u32,
+    pub user_ns: u32,
+    pub pid_ns: KRef<super::pid::PidNamespace>,
+}
+slab_object!(NsProxy, NSPROXY_CACHE, "nsproxy");

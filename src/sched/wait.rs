@@ -1,0 +1,123 @@
+//! Wait queues and completions: sleeping until a condition holds, without
+//! losing a wake-up. The sleeper marks itself TASK_INTERRUPTIBLE before it
+//! tests the condition; a waker sets TASK_RUNNING under the run-queue lock;
+//! `schedule` only takes a task off the run queue if it is still asleep.
+
+use crate::list::ListHead;
+use crate::process::task::{current, TaskStruct, TASK_INTERRUPTIBLE, TASK_RUNNING, TASK_UNINTERRUPTIBLE};
+use crate::sync::SpinLockIrq;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+#[repr(C)]
+struct WaitQueueEntry {
+    link: ListHead,
+    task: *mut TaskStruct,
+}
+
+pub struct WaitQueueHead {
+    list: SpinLockIrq<ListHead>,
+}
+
+impl Default for WaitQueueHead {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WaitQueueHead {
+    pub const fn new() -> WaitQueueHead {
+        WaitQueueHead { list: SpinLockIrq::new(ListHead::new()) }
+    }
+
+    fn sleep_until(&self, cond: &dyn Fn() -> bool, state: u32) {
+        if cond() {
+            return;
+        }
+        let me = current();
+        let mut entry = WaitQueueEntry { link: ListHead::new(), task: me };
+        entry.link.init();
+        {
+            let mut l = self.list.lock();
+            if l.next.is_null() {
+                l.init();
+            }
+            // SAFETY: the entry lives on this stack until it is unlinked below.
+            unsafe { l.add_tail(&mut entry.link) };
+        }
+        loop {
+            // SAFETY: the current task is alive while it runs.
+            unsafe { (*me).state.store(state, Ordering::SeqCst) };
+            if cond() {
+                break;
+            }
+            super::schedule();
+        }
+        // SAFETY: as above.
+        unsafe { (*me).state.store(TASK_RUNNING, Ordering::SeqCst) };
+        let _l = self.list.lock();
+        // SAFETY: the entry is on this queue, whose lock is held.
+        unsafe { entry.link.del_init() };
+    }
+
+    /// Sleeps until `cond()` is true (`wait_event_interruptible`; signals
+    /// arrive with user mode).
+    pub fn wait_event(&self, cond: impl Fn() -> bool) {
+        self.sleep_until(&cond, TASK_INTERRUPTIBLE);
+    }
+
+    /// `wait_event` in TASK_UNINTERRUPTIBLE.
+    pub fn wait_event_uninterruptible(&self, cond: impl Fn() -> bool) {
+        self.sleep_until(&cond, TASK_UNINTERRUPTIBLE);
+    }
+
+    /// Wakes every sleeper (`wake_up_all`).
+    pub fn wake_up(&self) {
+        let l = self.list.lock();
+        if l.next.is_null() {
+            return;
+        }
+        // SAFETY: the list is well-formed and cannot change while its lock is held.
+        for node in unsafe { l.iter() } {
+            let e = node as *mut WaitQueueEntry;
+            // SAFETY: every node on this list is a live WaitQueueEntry's link (offset 0).
+            super::wake_up_process(unsafe { (*e).task });
+        }
+    }
+}
+
+/// `struct completion`: one side waits until the other says it is done.
+pub struct Completion {
+    done: AtomicU32,
+    wait: WaitQueueHead,
+}
+
+impl Default for Completion {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Completion {
+    pub const fn new() -> Completion {
+        Completion { done: AtomicU32::new(0), wait: WaitQueueHead::new() }
+    }
+
+    pub fn complete(&self) {
+        self.done.fetch_add(1, Ordering::SeqCst);
+        self.wait.wake_up();
+    }
+
+    pub fn wait_for_completion(&self) {
+        loop {
+            self.wait.wait_event_uninterruptible(|| self.done.load(Ordering::SeqCst) > 0);
+            let d = self.done.load(Ordering::SeqCst);
+            if d > 0 && self.done.compare_exchange(d, d - 1, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                return;
+            }
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done.load(Ordering::SeqCst) > 0
+    }
+}
