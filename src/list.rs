@@ -31,13 +31,22 @@ impl ListHead {
         self.prev = me;
     }
 
+    /// The next pointer, read afresh: other nodes' operations rewrite it.
+    #[inline]
+    fn next_ptr(&self) -> *mut ListHead {
+        // SAFETY: reading our own field.
+        unsafe { ptr::read_volatile(&self.next) }
+    }
+
     pub fn is_empty(&self) -> bool {
-        ptr::eq(self.next, self) || self.next.is_null()
+        let n = self.next_ptr();
+        ptr::eq(n, self) || n.is_null()
     }
 
     /// True when the node is on some list.
     pub fn is_linked(&self) -> bool {
-        !self.next.is_null() && !ptr::eq(self.next, self)
+        let n = self.next_ptr();
+        !n.is_null() && !ptr::eq(n, self)
     }
 
     /// Inserts `new` before `self` (at the tail when `self` is a list head).
@@ -74,7 +83,7 @@ impl ListHead {
 
     /// The first node after the head, if any.
     pub fn first(&self) -> Option<*mut ListHead> {
-        (!self.is_empty()).then_some(self.next)
+        (!self.is_empty()).then(|| self.next_ptr())
     }
 
     /// Iterates the nodes of the list headed by `self`.

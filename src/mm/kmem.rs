@@ -85,7 +85,7 @@ impl Cache {
     /// `kmem_cache_alloc`: an object's linear-map address.
     #[inline]
     pub fn alloc(&self) -> Result<usize, Errno> {
-        if self.inject.should_fail() {
+        if self.inject.should_fail() || super::page_alloc::FAIL_ANY_ALLOC.should_fail() {
             return Err(Errno::ENOMEM);
         }
         let hit = self.with_ac(|ac| {
@@ -282,7 +282,39 @@ fn bad_free(e: SlabError) -> ! {
 pub static PTE_TABLE_CACHE: Cache = Cache::new("pte_table", 1024, 1024, SlabFlags::NO_DEBUG);
 
 /// Every cache, for `slabinfo`.
-pub static CACHES: &[&Cache] = &[&PTE_TABLE_CACHE];
+pub static CACHES: &[&Cache] = {
+    use crate::process::pid::{PID_CACHE, PID_NS_CACHE};
+    use crate::process::resources::*;
+    use crate::process::task::TASK_STRUCT_CACHE;
+    &[
+        &TASK_STRUCT_CACHE,
+        &CRED_CACHE,
+        &USER_CACHE,
+        &FILES_CACHE,
+        &FS_CACHE,
+        &SIGHAND_CACHE,
+        &SIGNAL_CACHE,
+        &MM_CACHE,
+        &NSPROXY_CACHE,
+        &IO_CACHE,
+        &SEM_UNDO_CACHE,
+        &PID_CACHE,
+        &PID_NS_CACHE,
+        &PTE_TABLE_CACHE,
+    ]
+};
+
+/// Objects in use over every cache (leak checks).
+pub fn total_active_objects() -> usize {
+    CACHES.iter().map(|c| c.info().active_objs).sum()
+}
+
+/// Gives back every empty slab and per-CPU object of every cache.
+pub fn shrink_all() {
+    for c in CACHES {
+        c.shrink();
+    }
+}
 
 /// Turns on red zones and poisoning for every cache that does not say
 /// otherwise (boot argument `slub_debug`). Must run before any cache is used.

@@ -147,6 +147,9 @@ impl Zone {
 
 /// `fail_page_alloc`: tests make the Nth next `alloc_pages` fail.
 pub static FAIL_PAGE_ALLOC: FaultInject = FaultInject::new();
+/// Counts page *and* slab allocations together: the Nth next allocation
+/// of any kind fails (how the fork tests reach every allocation in turn).
+pub static FAIL_ANY_ALLOC: FaultInject = FaultInject::new();
 
 /// What memory set-up found, for the boot log and `meminfo`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -163,7 +166,7 @@ static LAYOUT: spin::Once<MemLayout> = spin::Once::new();
 /// physical address (`__get_free_pages` gives the linear-map address).
 #[inline]
 pub fn alloc_pages(order: u32) -> Result<u32, Errno> {
-    if FAIL_PAGE_ALLOC.should_fail() {
+    if FAIL_PAGE_ALLOC.should_fail() || FAIL_ANY_ALLOC.should_fail() {
         return Err(Errno::ENOMEM);
     }
     match ZONE.lock().alloc(order) {

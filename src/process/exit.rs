@@ -51,11 +51,14 @@ fn notify_parent(parent: *mut TaskStruct) {
 }
 
 /// `forget_original_parent`: hands `dead`'s children to the new reaper.
-fn forget_original_parent(dead: &mut TaskStruct) {
-    let reaper = find_new_reaper(dead);
+/// Works through raw pointers: unlinking a child rewrites `dead.children`
+/// through the child's links, which a `&mut` to `dead` would not allow.
+fn forget_original_parent(dead: *mut TaskStruct) {
+    // SAFETY: dead is the current task.
+    let reaper = find_new_reaper(unsafe { &*dead });
     // SAFETY: tasklist_lock held; children are alive tasks linked by `sibling`.
     unsafe {
-        while let Some(node) = dead.children.first() {
+        while let Some(node) = (*dead).children.first() {
             let child = crate::container_of!(node, TaskStruct, sibling);
             (*child).sibling.del_init();
             (*child).real_parent = reaper;
@@ -72,7 +75,8 @@ fn forget_original_parent(dead: &mut TaskStruct) {
 /// runs again.
 pub fn do_exit(code: i32) -> ! {
     let me = current();
-    // SAFETY: the current task.
+    // SAFETY: the current task. Its lists are changed through raw pointers
+    // (forget_original_parent) while `t` is not in use.
     let t = unsafe { &mut *me };
     if core::ptr::eq(me, super::init_task()) {
         panic!("attempted to kill the idle task (exit code {})", code);
@@ -109,7 +113,9 @@ pub fn do_exit(code: i32) -> ! {
     let autoreap;
     {
         let _g = TASKLIST_LOCK.lock();
-        forget_original_parent(t);
+        forget_original_parent(me);
+        // SAFETY: the current task, re-borrowed after the list changes.
+        let t = unsafe { &mut *me };
         if let Some(sig) = &t.signal {
             sig.live.fetch_sub(1, Ordering::Relaxed);
         }
@@ -123,6 +129,8 @@ pub fn do_exit(code: i32) -> ! {
     if autoreap {
         release_task(me);
     }
+    // SAFETY: the current task.
+    let t = unsafe { &mut *me };
     // Keep the nsproxy until now (reaper lookups need it); the pid stays
     // until release_task.
     crate::arch::local_irq_disable();

@@ -223,8 +223,14 @@ fn copy_sighand(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> R
     p.sighand = Some(if flags.contains(CloneFlags::CLONE_SIGHAND) {
         old.clone()
     } else {
-        let actions = *old.action.lock();
-        KRef::new(SighandStruct { action: crate::sync::SpinLockIrq::new(actions) })?
+        const NO_ACTIONS: crate::sync::SpinLockIrq<[SigAction; NSIG]> =
+            crate::sync::SpinLockIrq::new([SigAction { handler: 0, flags: 0, mask: 0 }; NSIG]);
+        // SAFETY: the one field is written; the 1 KiB table is built in place.
+        let new = unsafe {
+            KRef::new_with(|p: *mut SighandStruct| core::ptr::addr_of_mut!((*p).action).write(NO_ACTIONS))?
+        };
+        new.action.lock().copy_from_slice(&*old.action.lock());
+        new
     });
     Ok(())
 }
@@ -359,7 +365,9 @@ pub fn copy_process(a: &ForkArgs<'_>) -> Result<*mut TaskStruct, Errno> {
     let tracing = TRACE_NEXT_FORK.swap(false, Ordering::Relaxed);
     TRACING.store(tracing, Ordering::Relaxed);
     let r = copy_process_steps(a, current);
-    TRACING.store(false, Ordering::Relaxed);
+    if r.is_err() {
+        TRACING.store(false, Ordering::Relaxed);
+    }
     r
 }
 
@@ -564,6 +572,7 @@ pub fn do_fork(a: &ForkArgs<'_>) -> Result<u32, Errno> {
     let child = unsafe { &mut *p };
     let current = current_task();
     trace_sched_process_fork(current, child);
+    TRACING.store(false, Ordering::Relaxed);
     let nr = child.pid_nr_ns(current.pid_ns());
     if a.clone_flags & CloneFlags::CLONE_PARENT_SETTID.bits() != 0 && a.parent_tidptr != 0 {
         // put_user arrives with user mode; kernel callers get nothing written.

@@ -48,6 +48,22 @@ impl<T: SlabObject> KRef<T> {
         Ok(KRef { ptr: unsafe { NonNull::new_unchecked(p) } })
     }
 
+    /// Allocates from `T`'s cache and lets `init` build the value in place,
+    /// for objects too big to pass through an 8 KiB kernel stack by value.
+    ///
+    /// # Safety
+    /// `init` must initialise every field of the `T` it is given.
+    pub unsafe fn new_with(init: impl FnOnce(*mut T)) -> Result<KRef<T>, Errno> {
+        let addr = T::cache().alloc()?;
+        let p = addr as *mut RcBox<T>;
+        // SAFETY: a fresh object; the caller's init fills the value.
+        unsafe {
+            core::ptr::addr_of_mut!((*p).count).write(AtomicU32::new(1));
+            init(core::ptr::addr_of_mut!((*p).value));
+            Ok(KRef { ptr: NonNull::new_unchecked(p) })
+        }
+    }
+
     /// The reference count.
     pub fn count(this: &Self) -> u32 {
         this.inner().count.load(Ordering::Relaxed)

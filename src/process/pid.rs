@@ -6,7 +6,7 @@
 //! is one load, whatever the number of tasks alive.
 
 use super::kref::{slab_size, KRef, SlabObject};
-use super::pidmap::{PidMap, PID_MAX_LIMIT};
+use super::pidmap::{PidMap, PID_MAX_DEFAULT, PID_MAX_LIMIT};
 use super::task::TaskStruct;
 use crate::errno::Errno;
 use crate::mm::kmem::Cache;
@@ -16,6 +16,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 pub const MAX_PID_NS_LEVEL: usize = 4;
 const TABLE_ORDER: u32 = 5; // 32768 pointers
+const MAP_ORDER: u32 = 1; // the bitmap and its counters: just over 4 KiB
 
 pub enum PidType {
     Pid = 0,
@@ -23,10 +24,17 @@ pub enum PidType {
     Sid = 2,
 }
 
+// SAFETY: the raw bitmap pointer is only used under pidmap_lock.
+unsafe impl Send for PidNamespace {}
+// SAFETY: as above.
+unsafe impl Sync for PidNamespace {}
+
 pub struct PidNamespace {
     pub level: u32,
     pub parent: Option<KRef<PidNamespace>>,
-    pub pidmap: SpinLockIrq<PidMap>,
+    /// The PID bitmap (4 KiB) in a block of its own, under `pidmap_lock`.
+    pidmap: *mut PidMap,
+    pidmap_lock: SpinLockIrq<()>,
     /// The task that adopts orphans in this namespace (its pid 1).
     pub child_reaper: AtomicPtr<TaskStruct>,
     /// Number -> task (PIDTYPE_PID), linear-map address of the table.
@@ -50,15 +58,32 @@ impl PidNamespace {
         let table = crate::mm::get_free_pages(TABLE_ORDER)?;
         // SAFETY: a fresh block of 4096 << TABLE_ORDER bytes, ours.
         unsafe { core::ptr::write_bytes(table as *mut u8, 0, 4096 << TABLE_ORDER) };
+        // The bitmap is 4 KiB: it gets a block of its own, built in place
+        // (never on the 8 KiB kernel stack). All-zero is an empty map; then
+        // the default pid_max.
+        let map = match crate::mm::get_free_pages(MAP_ORDER) {
+            Ok(m) => m as *mut PidMap,
+            Err(e) => {
+                crate::mm::free_pages(crate::arch::mmu::__pa(table as u32), TABLE_ORDER);
+                return Err(e);
+            }
+        };
+        // SAFETY: a fresh block large enough for a PidMap; zero bytes are a
+        // valid PidMap (plain integers).
+        unsafe {
+            core::ptr::write_bytes(map as *mut u8, 0, core::mem::size_of::<PidMap>());
+            let _ = (*map).set_pid_max(PID_MAX_DEFAULT);
+        }
         let ns = PidNamespace {
             level,
             parent,
-            pidmap: SpinLockIrq::new(PidMap::new()),
+            pidmap: map,
+            pidmap_lock: SpinLockIrq::new(()),
             child_reaper: AtomicPtr::new(core::ptr::null_mut()),
             table,
         };
+        // On failure `ns` is dropped, which frees both blocks.
         KRef::new(ns)
-            .inspect_err(|_| crate::mm::free_pages(crate::arch::mmu::__pa(table as u32), TABLE_ORDER))
     }
 
     fn slot(&self, nr: u32) -> Option<&AtomicPtr<TaskStruct>> {
@@ -76,9 +101,19 @@ impl PidNamespace {
     }
 }
 
+impl PidNamespace {
+    /// Runs `f` on the bitmap with its lock held.
+    pub fn with_pidmap<R>(&self, f: impl FnOnce(&mut PidMap) -> R) -> R {
+        let _g = self.pidmap_lock.lock();
+        // SAFETY: the bitmap is this namespace's, and its lock is held.
+        f(unsafe { &mut *self.pidmap })
+    }
+}
+
 impl Drop for PidNamespace {
     fn drop(&mut self) {
         crate::mm::free_pages(crate::arch::mmu::__pa(self.table as u32), TABLE_ORDER);
+        crate::mm::free_pages(crate::arch::mmu::__pa(self.pidmap as u32), MAP_ORDER);
     }
 }
 
@@ -111,11 +146,11 @@ pub fn alloc_pid(ns: &KRef<PidNamespace>) -> Result<KRef<Pid>, Errno> {
     let mut numbers = [0u32; MAX_PID_NS_LEVEL];
     for l in (0..=level).rev() {
         let n = ns_at_level(ns, l);
-        match n.pidmap.lock().alloc() {
+        match n.with_pidmap(|m| m.alloc()) {
             Ok(nr) => numbers[l as usize] = nr,
             Err(_) => {
                 for done in l + 1..=level {
-                    let _ = ns_at_level(ns, done).pidmap.lock().free(numbers[done as usize]);
+                    let _ = ns_at_level(ns, done).with_pidmap(|m| m.free(numbers[done as usize]));
                 }
                 return Err(Errno::EAGAIN);
             }
@@ -128,7 +163,7 @@ pub fn alloc_pid(ns: &KRef<PidNamespace>) -> Result<KRef<Pid>, Errno> {
 impl Drop for Pid {
     fn drop(&mut self) {
         for l in 0..=self.level {
-            let _ = ns_at_level(&self.ns, l).pidmap.lock().free(self.numbers[l as usize]);
+            let _ = ns_at_level(&self.ns, l).with_pidmap(|m| m.free(self.numbers[l as usize]));
         }
     }
 }

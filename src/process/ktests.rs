@@ -1,0 +1,533 @@
+//! In-kernel tests of process creation, scheduling, exit and wait. They run
+//! in pid 1 (kernel_init), so the tasks they fork are pid 1's children.
+
+use super::exit::{do_wait, exit_status, WALL, WCLONE, WNOHANG};
+use super::fork::*;
+use super::resources::*;
+use super::task::*;
+use super::thread_info::*;
+use crate::errno::Errno;
+use crate::mm::kmem::{shrink_all, total_active_objects};
+use crate::mm::page_alloc::{drain_pages, nr_free_pages, FAIL_ANY_ALLOC};
+use crate::sched::wait::{Completion, WaitQueueHead};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+
+/// (threads, slab objects in use, free pages) with every cache settled.
+fn snapshot() -> (usize, usize, u64) {
+    shrink_all();
+    drain_pages();
+    (NR_THREADS.load(Ordering::SeqCst), total_active_objects(), nr_free_pages())
+}
+
+fn spawn(f: fn(usize) -> i32, arg: usize, flags: u32) -> u32 {
+    kernel_thread(f, arg, flags | SIGCHLD as u32).expect("kernel_thread failed")
+}
+
+fn task_of(pid: u32) -> &'static TaskStruct {
+    // SAFETY: the tests only look up children they have not reaped yet.
+    unsafe { &*find_task_by_pid(pid).expect("no such pid") }
+}
+
+fn exit_with_arg(arg: usize) -> i32 {
+    arg as i32
+}
+
+crate::ktest! {
+    fn kernel_thread_runs_exits_and_is_reaped_without_leaks() {
+        let before = snapshot();
+        let pid = spawn(exit_with_arg, 42, 0);
+        assert!(pid > 1);
+        assert_eq!(do_wait(pid as i32, 0), Ok((pid, exit_status(42))));
+        assert!(find_task_by_pid(pid).is_none(), "reaped task still findable");
+        assert_eq!(snapshot(), before, "(threads, slab objects, free pages) changed");
+    }
+}
+
+// A child that sleeps until the test releases it, so the test can look at it.
+static RELEASE: WaitQueueHead = WaitQueueHead::new();
+static GO: AtomicU32 = AtomicU32::new(0);
+
+fn sleeper(code: usize) -> i32 {
+    RELEASE.wait_event(|| GO.load(Ordering::SeqCst) != 0);
+    code as i32
+}
+
+fn release_sleepers() {
+    GO.store(1, Ordering::SeqCst);
+    RELEASE.wake_up();
+}
+
+fn hold_sleepers() {
+    GO.store(0, Ordering::SeqCst);
+}
+
+crate::ktest! {
+    fn dup_task_struct_sets_usage_magic_stack_and_thread_info() {
+        hold_sleepers();
+        let pid = spawn(sleeper, 0, 0);
+        let c = task_of(pid);
+        let me = current_task();
+        assert_eq!(c.stack as usize % THREAD_SIZE, 0, "stack block not 8 KiB aligned");
+        assert!(c.thread_info().stack_end_ok(), "no STACK_END_MAGIC");
+        assert_eq!(c.thread_info().end_of_stack() as usize, c.stack as usize + core::mem::size_of::<ThreadInfo>());
+        assert!(core::ptr::eq(c.thread_info().task, c));
+        assert_eq!(c.usage.load(Ordering::SeqCst), 2, "usage after dup_task_struct");
+        assert!(core::ptr::eq(c.real_parent, me));
+        assert_eq!(c.tgid, c.pid);
+        assert_eq!(c.exit_signal, SIGCHLD);
+        assert!(c.flags.load(Ordering::SeqCst) & PF_FORKNOEXEC != 0);
+        assert!(c.flags.load(Ordering::SeqCst) & PF_STARTING == 0, "PF_STARTING left set after do_fork");
+        assert_ne!(c.stack_canary, me.stack_canary);
+        // current() is found by masking sp.
+        let sp: usize;
+        // SAFETY: reading sp.
+        unsafe { core::arch::asm!("mov {0}, sp", out(reg) sp) };
+        assert_eq!(current_thread_info() as *const ThreadInfo as usize, sp & !(THREAD_SIZE - 1));
+        release_sleepers();
+        assert_eq!(do_wait(pid as i32, 0), Ok((pid, 0)));
+    }
+}
+
+crate::ktest! {
+    fn every_clone_flag_rule_is_einval_and_changes_nothing() {
+        let before = snapshot();
+        let forks = TOTAL_FORKS.load(Ordering::SeqCst);
+        let bad = [
+            CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_FS,
+            CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_FS,
+            CloneFlags::CLONE_THREAD,
+            CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_THREAD | CloneFlags::CLONE_SIGHAND,
+            CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_THREAD | CloneFlags::CLONE_SIGHAND,
+        ];
+        for f in bad {
+            // kernel_thread adds CLONE_VM; CLONE_SIGHAND without it is tested on the host.
+            assert_eq!(kernel_thread(exit_with_arg, 0, f.bits()), Err(Errno::EINVAL), "{:?}", f);
+        }
+        // pid 1 is SIGNAL_UNKILLABLE: it may not CLONE_PARENT.
+        assert_eq!(kernel_thread(exit_with_arg, 0, CloneFlags::CLONE_PARENT.bits()), Err(Errno::EINVAL));
+        assert_eq!(kernel_thread(exit_with_arg, 0, 0x0200_0000), Err(Errno::EINVAL));
+        assert_eq!(TOTAL_FORKS.load(Ordering::SeqCst), forks);
+        assert_eq!(snapshot(), before);
+    }
+}
+
+crate::ktest! {
+    fn sharing_flags_share_and_the_rest_copy() {
+        hold_sleepers();
+        let me = current_task();
+        let share = CloneFlags::CLONE_FILES | CloneFlags::CLONE_FS | CloneFlags::CLONE_SIGHAND | CloneFlags::CLONE_SYSVSEM | CloneFlags::CLONE_IO;
+        let files_before = KRefCount::of(me.files.as_ref().unwrap());
+        let a = spawn(sleeper, 0, share.bits());
+        let b = spawn(sleeper, 0, 0);
+        let (ca, cb) = (task_of(a), task_of(b));
+        use super::kref::KRef;
+        assert!(KRef::ptr_eq(ca.files.as_ref().unwrap(), me.files.as_ref().unwrap()));
+        assert!(KRef::ptr_eq(ca.fs.as_ref().unwrap(), me.fs.as_ref().unwrap()));
+        assert!(KRef::ptr_eq(ca.sighand.as_ref().unwrap(), me.sighand.as_ref().unwrap()));
+        assert!(ca.sysvsem.is_some());
+        assert_eq!(KRefCount::of(me.files.as_ref().unwrap()), files_before + 1);
+        assert!(!KRef::ptr_eq(cb.files.as_ref().unwrap(), me.files.as_ref().unwrap()));
+        assert!(!KRef::ptr_eq(cb.fs.as_ref().unwrap(), me.fs.as_ref().unwrap()));
+        assert!(!KRef::ptr_eq(cb.sighand.as_ref().unwrap(), me.sighand.as_ref().unwrap()));
+        assert!(cb.sysvsem.is_none());
+        // Without CLONE_THREAD: a signal_struct of its own; the cred is new either way.
+        assert!(!KRef::ptr_eq(ca.signal.as_ref().unwrap(), me.signal.as_ref().unwrap()));
+        assert!(!KRef::ptr_eq(ca.cred.as_ref().unwrap(), me.cred.as_ref().unwrap()));
+        // Kernel threads have no mm; copies of the fd table hold the same files.
+        assert!(ca.mm.is_none() && cb.mm.is_none());
+        assert_eq!(*cb.files.as_ref().unwrap().fd.lock(), *me.files.as_ref().unwrap().fd.lock());
+        release_sleepers();
+        assert!(do_wait(a as i32, 0).is_ok());
+        assert!(do_wait(b as i32, 0).is_ok());
+        assert_eq!(KRefCount::of(me.files.as_ref().unwrap()), files_before);
+    }
+}
+
+struct KRefCount;
+impl KRefCount {
+    fn of<T: super::kref::SlabObject>(r: &super::kref::KRef<T>) -> u32 {
+        super::kref::KRef::count(r)
+    }
+}
+
+static THREAD_TGID: AtomicU32 = AtomicU32::new(0);
+static THREAD_DONE: Completion = Completion::new();
+
+fn thread_body(_: usize) -> i32 {
+    THREAD_TGID.store(current_task().tgid, Ordering::SeqCst);
+    THREAD_DONE.complete();
+    0
+}
+
+crate::ktest! {
+    fn clone_thread_joins_the_group_and_reaps_itself() {
+        let before = snapshot();
+        let me = current_task();
+        let flags = CloneFlags::CLONE_THREAD | CloneFlags::CLONE_SIGHAND | CloneFlags::CLONE_FS | CloneFlags::CLONE_FILES;
+        let pid = kernel_thread(thread_body, 0, flags.bits()).unwrap();
+        THREAD_DONE.wait_for_completion();
+        assert_eq!(THREAD_TGID.load(Ordering::SeqCst), me.tgid, "thread's tgid is not the group's");
+        assert_ne!(pid, me.pid);
+        // Threads are not waitable children, and reap themselves.
+        assert_eq!(do_wait(pid as i32, WALL | WNOHANG), Err(Errno::ECHILD));
+        for _ in 0..50 {
+            if snapshot() == before {
+                break;
+            }
+            crate::time::wait_ticks(1);
+        }
+        assert_eq!(snapshot(), before, "an exited thread was not released");
+    }
+}
+
+static PARENT_SEEN: AtomicU32 = AtomicU32::new(0);
+static GRANDCHILD: AtomicU32 = AtomicU32::new(0);
+
+fn grandchild(_: usize) -> i32 {
+    // SAFETY: our real parent is alive (it waits for us below... or is pid 1).
+    PARENT_SEEN.store(unsafe { (*current_task().real_parent).pid }, Ordering::SeqCst);
+    0
+}
+
+fn middle_clone_parent(_: usize) -> i32 {
+    // A child made with CLONE_PARENT is a child of *our* parent (pid 1).
+    match kernel_thread(grandchild, 0, CloneFlags::CLONE_PARENT.bits() | SIGCHLD as u32) {
+        Ok(pid) => {
+            GRANDCHILD.store(pid, Ordering::SeqCst);
+            0
+        }
+        Err(e) => e as i32,
+    }
+}
+
+crate::ktest! {
+    fn clone_parent_makes_a_sibling() {
+        let mid = spawn(middle_clone_parent, 0, 0);
+        let (_, status) = do_wait(mid as i32, 0).unwrap();
+        assert_eq!(status, 0, "CLONE_PARENT fork failed with errno {}", status >> 8);
+        let gc = GRANDCHILD.load(Ordering::SeqCst);
+        // The grandchild is ours to reap.
+        assert_eq!(do_wait(gc as i32, 0), Ok((gc, 0)));
+        assert_eq!(PARENT_SEEN.load(Ordering::SeqCst), current_task().pid);
+    }
+}
+
+static VFORK_CHILD_DONE: AtomicBool = AtomicBool::new(false);
+
+fn vfork_child(_: usize) -> i32 {
+    crate::time::wait_ticks(3);
+    VFORK_CHILD_DONE.store(true, Ordering::SeqCst);
+    7
+}
+
+crate::ktest! {
+    fn vfork_parent_sleeps_until_the_child_exits() {
+        VFORK_CHILD_DONE.store(false, Ordering::SeqCst);
+        let pid = kernel_thread(vfork_child, 0, CloneFlags::CLONE_VFORK.bits() | SIGCHLD as u32).unwrap();
+        assert!(VFORK_CHILD_DONE.load(Ordering::SeqCst), "do_fork returned before the vfork child exited");
+        assert_eq!(do_wait(pid as i32, 0), Ok((pid, exit_status(7))));
+    }
+}
+
+static ORPHAN_PID: AtomicU32 = AtomicU32::new(0);
+
+fn orphaning_parent(_: usize) -> i32 {
+    let pid = spawn(sleeper, 3, 0);
+    ORPHAN_PID.store(pid, Ordering::SeqCst);
+    0 // exits, leaving its child to the reaper
+}
+
+crate::ktest! {
+    fn orphans_go_to_pid_1_and_zombies_wait_to_be_reaped() {
+        hold_sleepers();
+        let p = spawn(orphaning_parent, 0, 0);
+        // The parent is a zombie until we reap it.
+        for _ in 0..100 {
+            if task_of(p).exit_state.load(Ordering::SeqCst) == EXIT_ZOMBIE {
+                break;
+            }
+            crate::time::wait_ticks(1);
+        }
+        assert_eq!(task_of(p).exit_state.load(Ordering::SeqCst), EXIT_ZOMBIE);
+        assert_eq!(do_wait(p as i32, 0), Ok((p, 0)));
+        let orphan = ORPHAN_PID.load(Ordering::SeqCst);
+        assert_eq!(task_of(orphan).real_parent, current(), "orphan not reparented to pid 1");
+        assert_eq!(current_task().pid, 1);
+        release_sleepers();
+        assert_eq!(do_wait(orphan as i32, 0), Ok((orphan, exit_status(3))));
+    }
+}
+
+crate::ktest! {
+    fn wait4_modes_and_echild() {
+        hold_sleepers();
+        assert_eq!(do_wait(-1, WNOHANG), Err(Errno::ECHILD));
+        assert_eq!(do_wait(-1, 0x100), Err(Errno::EINVAL));
+        let a = spawn(sleeper, 5, 0);
+        // A "clone" child: exit signal other than SIGCHLD.
+        let b = kernel_thread(sleeper, 6, 0).unwrap();
+        assert_eq!(do_wait(-1, WNOHANG), Ok((0, 0)), "WNOHANG with a live child");
+        release_sleepers();
+        // Without __WCLONE only a is eligible; with it only b; __WALL both.
+        assert_eq!(do_wait(-1, 0), Ok((a, exit_status(5))));
+        assert_eq!(do_wait(-1, WNOHANG), Err(Errno::ECHILD), "a clone child is eligible without __WCLONE");
+        assert_eq!(do_wait(b as i32, WCLONE), Ok((b, exit_status(6))));
+        assert_eq!(do_wait(-1, WALL | WNOHANG), Err(Errno::ECHILD));
+        assert_eq!(do_wait(12345, 0), Err(Errno::ECHILD));
+    }
+}
+
+static NS_VIEW: AtomicU32 = AtomicU32::new(0);
+
+fn ns_child(_: usize) -> i32 {
+    let me = current_task();
+    NS_VIEW.store(me.pid_nr_ns(me.pid_ns()), Ordering::SeqCst);
+    let reaper = me.pid_ns().child_reaper.load(Ordering::SeqCst);
+    i32::from(core::ptr::eq(reaper, me))
+}
+
+crate::ktest! {
+    fn clone_newpid_child_is_pid_1_and_reaper_of_its_namespace() {
+        let before = snapshot();
+        let pid = kernel_thread(ns_child, 0, CloneFlags::CLONE_NEWPID.bits() | SIGCHLD as u32).unwrap();
+        assert!(pid > 1, "in our namespace the child has an ordinary pid");
+        assert_eq!(do_wait(pid as i32, 0), Ok((pid, exit_status(1))), "child is not its namespace's reaper");
+        assert_eq!(NS_VIEW.load(Ordering::SeqCst), 1, "child does not see itself as pid 1");
+        assert_eq!(snapshot(), before, "pid namespace leaked");
+    }
+}
+
+crate::ktest! {
+    fn pids_increase_and_are_not_reused_at_once() {
+        let a = spawn(exit_with_arg, 0, 0);
+        do_wait(a as i32, 0).unwrap();
+        let b = spawn(exit_with_arg, 0, 0);
+        do_wait(b as i32, 0).unwrap();
+        assert!(b > a, "pid {} reused as {}", a, b);
+    }
+}
+
+crate::ktest! {
+    fn security_hook_can_refuse_a_fork() {
+        fn deny(_: CloneFlags) -> Result<(), Errno> {
+            Err(Errno::EPERM)
+        }
+        let before = snapshot();
+        *SECURITY_TASK_CREATE.lock() = Some(deny);
+        let r = kernel_thread(exit_with_arg, 0, 0);
+        *SECURITY_TASK_CREATE.lock() = None;
+        assert_eq!(r, Err(Errno::EPERM));
+        assert_eq!(snapshot(), before);
+    }
+}
+
+crate::ktest! {
+    fn max_threads_gives_eagain() {
+        let before = snapshot();
+        let saved = MAX_THREADS.load(Ordering::SeqCst);
+        MAX_THREADS.store(NR_THREADS.load(Ordering::SeqCst) as u32, Ordering::SeqCst);
+        let r = kernel_thread(exit_with_arg, 0, 0);
+        MAX_THREADS.store(saved, Ordering::SeqCst);
+        assert_eq!(r, Err(Errno::EAGAIN));
+        assert_eq!(snapshot(), before);
+    }
+}
+
+static NPROC_RESULT: AtomicU32 = AtomicU32::new(0);
+
+fn unprivileged_forker(_: usize) -> i32 {
+    // Become uid 1000 without capabilities, with RLIMIT_NPROC 3.
+    let me = current();
+    // SAFETY: a task changes its own credentials before anyone looks.
+    unsafe {
+        let user = find_user(1000).unwrap();
+        let cred = super::kref::KRef::new(Cred {
+            uid: 1000,
+            gid: 1000,
+            euid: 1000,
+            egid: 1000,
+            cap_effective: 0,
+            user,
+        })
+        .unwrap();
+        (*me).real_cred = Some(cred.clone());
+        (*me).cred = Some(cred);
+        (*me).real_cred.as_ref().unwrap().user.processes.fetch_add(1, Ordering::SeqCst);
+        (*me).signal.as_ref().unwrap().rlim.lock()[RLIMIT_NPROC] = Rlimit { cur: 3, max: 3 };
+    }
+    let mut made = 0;
+    let mut pids = [0u32; 8];
+    let err = loop {
+        match kernel_thread(exit_with_arg, 0, SIGCHLD as u32) {
+            Ok(p) => {
+                pids[made] = p;
+                made += 1;
+                if made == pids.len() {
+                    break 0;
+                }
+            }
+            Err(e) => break e as u32,
+        }
+    };
+    for p in &pids[..made] {
+        let _ = do_wait(*p as i32, 0);
+    }
+    // SAFETY: our own cred.
+    unsafe { (*me).real_cred.as_ref().unwrap().user.processes.fetch_sub(1, Ordering::SeqCst) };
+    NPROC_RESULT.store(((made as u32) << 8) | err, Ordering::SeqCst);
+    0
+}
+
+crate::ktest! {
+    fn rlimit_nproc_gives_eagain_to_an_unprivileged_user() {
+        let before = snapshot();
+        let p = spawn(unprivileged_forker, 0, 0);
+        assert_eq!(do_wait(p as i32, 0), Ok((p, 0)));
+        let r = NPROC_RESULT.load(Ordering::SeqCst);
+        assert_eq!(r & 0xff, Errno::EAGAIN as u32, "no EAGAIN: {:#x}", r);
+        // The user owns itself (1 process) and may have at most 3.
+        assert_eq!(r >> 8, 2, "children made before EAGAIN");
+        assert_eq!(snapshot().0, before.0);
+    }
+}
+
+crate::ktest! {
+    fn failure_at_every_allocation_of_fork_unwinds_completely() {
+        let before = snapshot();
+        let mut n = 1;
+        loop {
+            FAIL_ANY_ALLOC.fail_nth(n);
+            let r = kernel_thread(exit_with_arg, 0, SIGCHLD as u32);
+            let pending = FAIL_ANY_ALLOC.pending();
+            FAIL_ANY_ALLOC.fail_nth(0);
+            match r {
+                Ok(pid) => {
+                    assert!(pending, "allocation {} failed but fork succeeded", n);
+                    assert_eq!(do_wait(pid as i32, 0), Ok((pid, 0)));
+                    break;
+                }
+                Err(e) => {
+                    assert_eq!(e, Errno::ENOMEM, "allocation {}", n);
+                    assert_eq!(snapshot(), before, "leak after failing allocation {}", n);
+                }
+            }
+            n += 1;
+            assert!(n < 64, "fork makes more than 64 allocations?");
+        }
+        assert!(n > 3, "only {} allocations in fork", n - 1);
+        crate::println!("# fork made {} allocations; each one failed in turn, nothing leaked", n - 1);
+        assert_eq!(snapshot(), before);
+    }
+}
+
+crate::ktest! {
+    fn fork_storm_of_2000_kernel_threads_leaves_nothing_behind() {
+        hold_sleepers();
+        let before = snapshot();
+        let mut pids = alloc::vec::Vec::with_capacity(2000);
+        for i in 0..2000 {
+            pids.push(spawn(sleeper, i & 0x7f, 0));
+        }
+        assert_eq!(NR_THREADS.load(Ordering::SeqCst), before.0 + 2000);
+        release_sleepers();
+        for (i, p) in pids.iter().enumerate() {
+            assert_eq!(do_wait(*p as i32, 0), Ok((*p, exit_status((i & 0x7f) as i32))));
+        }
+        drop(pids);
+        assert_eq!(snapshot(), before);
+    }
+}
+
+// --- stack overflow -----------------------------------------------------------------
+
+static OVERFLOW_RESULT: AtomicU32 = AtomicU32::new(0);
+
+#[inline(never)]
+fn recurse_until(limit: usize, depth: u32) -> u32 {
+    let buf = [depth; 16];
+    let sp: usize;
+    // SAFETY: reading sp.
+    unsafe { core::arch::asm!("mov {0}, sp", out(reg) sp) };
+    if sp > limit {
+        core::hint::black_box(&buf);
+        return recurse_until(limit, depth + 1) + buf[3];
+    }
+    // Write the word just below the stack pointer's floor: the magic.
+    buf[0]
+}
+
+fn overflower(_: usize) -> i32 {
+    let ti = current_thread_info();
+    let end = ti.end_of_stack() as usize;
+    // Recurse until the frames reach the magic word and write over it.
+    recurse_until(end + 96, 0);
+    // SAFETY: simulate the last push landing on the magic word (frames
+    // stop just above it so thread_info itself stays intact).
+    unsafe { core::ptr::write_volatile(ti.end_of_stack(), 0xdead_beef) };
+    let caught = crate::arch::recover::try_catch(crate::sched::schedule);
+    OVERFLOW_RESULT.store(if caught.is_err() { 1 } else { 2 }, Ordering::SeqCst);
+    // Repair, so the exit path's own check passes.
+    // SAFETY: our own magic word.
+    unsafe { core::ptr::write_volatile(ti.end_of_stack(), STACK_END_MAGIC) };
+    0
+}
+
+crate::ktest! {
+    fn stack_overflow_is_caught_at_the_next_context_switch() {
+        OVERFLOW_RESULT.store(0, Ordering::SeqCst);
+        let pid = spawn(overflower, 0, 0);
+        assert_eq!(do_wait(pid as i32, 0), Ok((pid, 0)));
+        assert_eq!(OVERFLOW_RESULT.load(Ordering::SeqCst), 1, "schedule() did not catch the corrupted STACK_END_MAGIC");
+    }
+}
+
+// --- scheduling ---------------------------------------------------------------------
+
+static SPIN_A: AtomicUsize = AtomicUsize::new(0);
+static SPIN_B: AtomicUsize = AtomicUsize::new(0);
+static STOP_SPIN: AtomicBool = AtomicBool::new(false);
+
+fn spinner(which: usize) -> i32 {
+    let c = if which == 0 { &SPIN_A } else { &SPIN_B };
+    while !STOP_SPIN.load(Ordering::Relaxed) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+    0
+}
+
+crate::ktest! {
+    fn cpu_bound_threads_are_preempted_and_share_the_cpu() {
+        STOP_SPIN.store(false, Ordering::SeqCst);
+        SPIN_A.store(0, Ordering::SeqCst);
+        SPIN_B.store(0, Ordering::SeqCst);
+        let a = spawn(spinner, 0, 0);
+        let b = spawn(spinner, 1, 0);
+        let switches = crate::sched::NR_SWITCHES.load(Ordering::SeqCst);
+        // We sleep in wfi between ticks; the spinners never yield, so only
+        // preemption lets us (and each of them) run.
+        crate::time::wait_ticks(20);
+        STOP_SPIN.store(true, Ordering::SeqCst);
+        let (x, y) = (SPIN_A.load(Ordering::SeqCst), SPIN_B.load(Ordering::SeqCst));
+        assert!(x > 0 && y > 0, "a spinner never ran: {} {}", x, y);
+        let (lo, hi) = (x.min(y), x.max(y));
+        assert!(hi < lo * 4, "unfair: {} vs {}", x, y);
+        assert!(crate::sched::NR_SWITCHES.load(Ordering::SeqCst) > switches + 10);
+        assert!(do_wait(a as i32, 0).is_ok());
+        assert!(do_wait(b as i32, 0).is_ok());
+    }
+}
+
+crate::ktest! {
+    fn trace_fork_prints_every_copy_process_step() {
+        TRACE_NEXT_FORK.store(true, Ordering::SeqCst);
+        let pid = spawn(exit_with_arg, 0, 0);
+        do_wait(pid as i32, 0).unwrap();
+        // On the heap: an 8 KiB kernel stack has no room for 4 KiB buffers.
+        let mut buf = alloc::vec![0u8; 4096];
+        let n = crate::console::log_tail(&mut buf);
+        let log = core::str::from_utf8(&buf[..n]).unwrap_or("");
+        for step in ["1. clone flags", "3. dup_task_struct", "6. sched_fork", "7. copy_semundo", "9. alloc_pid", "11. attached", "sched_process_fork"] {
+            assert!(log.contains(step), "trace lacks {:?}", step);
+        }
+    }
+}
