@@ -85,6 +85,11 @@ impl Bencher {
         self.result = Some(total.saturating_sub(base) / n as u64);
     }
 
+    /// Halves the figure (an iteration that did two of the thing measured).
+    pub fn halve(&mut self) {
+        self.result = self.result.map(|v| v / 2);
+    }
+
     /// Records a figure measured by other means (e.g. one long operation).
     pub fn record(&mut self, value: u64) {
         self.result = Some(value);

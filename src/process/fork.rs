@@ -125,9 +125,10 @@ pub fn free_task(t: *mut TaskStruct) {
 
 static CANARY_SEED: AtomicU32 = AtomicU32::new(0x9e37_79b9);
 
-/// A stack canary from a random source: the counter's low bits, stirred.
+/// A stack canary from a random source: a xorshift generator stirred with
+/// the tick count (no 64-bit division on the fork path).
 fn get_random_int() -> u32 {
-    let mut x = CANARY_SEED.load(Ordering::Relaxed) ^ (crate::time::uptime_us() as u32).rotate_left(7);
+    let mut x = CANARY_SEED.load(Ordering::Relaxed) ^ (crate::time::jiffies() as u32).rotate_left(7);
     x ^= x << 13;
     x ^= x >> 17;
     x ^= x << 5;
@@ -242,14 +243,21 @@ fn copy_signal(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Re
         old.nr_threads.fetch_add(1, Ordering::Relaxed);
         old.clone()
     } else {
-        KRef::new(SignalStruct {
-            live: core::sync::atomic::AtomicI32::new(1),
-            nr_threads: core::sync::atomic::AtomicI32::new(1),
-            flags: AtomicU32::new(0),
-            rlim: crate::sync::SpinLockIrq::new(*old.rlim.lock()),
-            wait_chldexit: crate::sched::wait::WaitQueueHead::new(),
-            group_exit_code: core::sync::atomic::AtomicI32::new(0),
-        })?
+        // Built in place: the limits are copied once, straight into the new object.
+        // SAFETY: every field is written.
+        unsafe {
+            KRef::new_with(|s: *mut SignalStruct| {
+                use core::ptr::addr_of_mut;
+                addr_of_mut!((*s).live).write(core::sync::atomic::AtomicI32::new(1));
+                addr_of_mut!((*s).nr_threads).write(core::sync::atomic::AtomicI32::new(1));
+                addr_of_mut!((*s).flags).write(AtomicU32::new(0));
+                addr_of_mut!((*s).rlim)
+                    .write(crate::sync::SpinLockIrq::new([Rlimit { cur: 0, max: 0 }; RLIM_NLIMITS]));
+                (*s).rlim.lock().copy_from_slice(&*old.rlim.lock());
+                addr_of_mut!((*s).wait_chldexit).write(crate::sched::wait::WaitQueueHead::new());
+                addr_of_mut!((*s).group_exit_code).write(core::sync::atomic::AtomicI32::new(0));
+            })?
+        }
     });
     Ok(())
 }

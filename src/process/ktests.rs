@@ -531,3 +531,127 @@ crate::ktest! {
         }
     }
 }
+
+crate::ktest! {
+    fn preempt_disable_keeps_the_cpu() {
+        STOP_SPIN.store(false, Ordering::SeqCst);
+        let s = spawn(spinner, 0, 0);
+        crate::time::wait_ticks(1);
+        preempt_disable();
+        let switches = crate::sched::NR_SWITCHES.load(Ordering::SeqCst);
+        let j = crate::time::jiffies();
+        while crate::time::jiffies() < j + 4 {
+            core::hint::spin_loop();
+        }
+        let after = crate::sched::NR_SWITCHES.load(Ordering::SeqCst);
+        preempt_enable();
+        STOP_SPIN.store(true, Ordering::SeqCst);
+        assert_eq!(after, switches, "preempted while preempt_count > 0");
+        assert!(do_wait(s as i32, 0).is_ok());
+    }
+}
+
+static RESET_SEEN: AtomicU32 = AtomicU32::new(0);
+
+fn reset_child(_: usize) -> i32 {
+    let me = current_task();
+    RESET_SEEN.store(
+        (me.policy << 16) | (me.sched_reset_on_fork as u32) << 8 | (me.prio == DEFAULT_PRIO) as u32,
+        Ordering::SeqCst,
+    );
+    0
+}
+
+fn reset_parent(_: usize) -> i32 {
+    // SAFETY: a task changes its own scheduling fields.
+    unsafe {
+        let me = &mut *current();
+        me.policy = SCHED_FIFO;
+        me.static_prio = 100;
+        me.normal_prio = 100;
+        me.prio = 100;
+        me.sched_reset_on_fork = true;
+    }
+    let c = spawn(reset_child, 0, 0);
+    let _ = do_wait(c as i32, 0);
+    0
+}
+
+crate::ktest! {
+    fn sched_reset_on_fork_gives_the_child_default_scheduling() {
+        let p = spawn(reset_parent, 0, 0);
+        assert_eq!(do_wait(p as i32, 0), Ok((p, 0)));
+        // policy SCHED_NORMAL, the flag not inherited, prio back to 120.
+        assert_eq!(RESET_SEEN.load(Ordering::SeqCst), (SCHED_NORMAL << 16) | 1);
+    }
+}
+
+mod kbenches {
+    use super::*;
+
+    static STOP_YIELD: AtomicBool = AtomicBool::new(false);
+
+    fn yielder(_: usize) -> i32 {
+        while !STOP_YIELD.load(Ordering::Relaxed) {
+            crate::sched::yield_now();
+        }
+        0
+    }
+
+    crate::kbench! {
+        fn context_switch_between_two_kernel_threads(b: &mut Bencher) {
+            STOP_YIELD.store(false, Ordering::SeqCst);
+            let pid = spawn(yielder, 0, 0);
+            crate::sched::yield_now();
+            // Each iteration is two switches: to the yielder and back.
+            b.iter(1000, crate::sched::yield_now);
+            STOP_YIELD.store(true, Ordering::SeqCst);
+            let _ = do_wait(pid as i32, 0);
+            b.halve();
+        }
+    }
+
+    /// kthreadd's flags: share fs and files (and, with kernel_thread's
+    /// CLONE_VM, the signal handlers).
+    const KTHREAD_FLAGS: u32 =
+        CloneFlags::CLONE_FS.bits() | CloneFlags::CLONE_FILES.bits() | CloneFlags::CLONE_SIGHAND.bits();
+
+    fn round_trip() {
+        let pid = spawn(exit_with_arg, 0, KTHREAD_FLAGS);
+        let _ = do_wait(pid as i32, 0);
+    }
+
+    static HOLDER_READY: Completion = Completion::new();
+
+    /// Keeps `n` sleeping tasks alive as *its* children (so the waiter's own
+    /// child list stays short), then reaps them when released.
+    fn holder(n: usize) -> i32 {
+        let pids: alloc::vec::Vec<u32> = (0..n).map(|_| spawn(sleeper, 0, KTHREAD_FLAGS)).collect();
+        HOLDER_READY.complete();
+        for p in pids {
+            let _ = do_wait(p as i32, 0);
+        }
+        0
+    }
+
+    fn with_tasks_alive(n: usize, b: &mut crate::kbench::Bencher) {
+        hold_sleepers();
+        let h = spawn(holder, n, 0);
+        HOLDER_READY.wait_for_completion();
+        b.iter(200, round_trip);
+        release_sleepers();
+        let _ = do_wait(h as i32, 0);
+    }
+
+    crate::kbench! {
+        fn kernel_thread_exit_reap_round_trip_10_alive(b: &mut Bencher) {
+            with_tasks_alive(7, b);
+        }
+    }
+
+    crate::kbench! {
+        fn kernel_thread_exit_reap_round_trip_5000_alive(b: &mut Bencher) {
+            with_tasks_alive(4997, b);
+        }
+    }
+}
