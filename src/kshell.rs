@@ -11,6 +11,9 @@ commands:
   uptime          time since the tick started, jiffies
   irqs            interrupt counts
   ktest [FILTER]  list the in-kernel tests (run them with the boot argument ktest=FILTER)
+  ps              the task tree (also SysRq: Ctrl-O t)
+  spawn N         fork N kernel threads that sleep 1-3 s and exit (reaped by the shell)
+  trace           trace every copy_process step of the next fork
   panic           panic on purpose (shows the report; ends the QEMU run)
   poweroff        leave QEMU (semihosting) or halt";
 
@@ -42,10 +45,48 @@ fn read_line(buf: &mut [u8]) -> usize {
     }
 }
 
+fn napper(ticks: usize) -> i32 {
+    crate::process::fork::set_task_comm("napper");
+    crate::time::wait_ticks(ticks as u64);
+    0
+}
+
+/// Forks `n` kernel threads that sleep a while; reaps them in the background
+/// of the prompt (each `wait4` returns when one exits).
+fn spawn(n: usize) {
+    let n = n.min(1000);
+    let mut ok = 0;
+    for i in 0..n {
+        match crate::process::fork::kernel_thread(napper, 100 + (i % 3) * 100, 17) {
+            Ok(pid) => {
+                ok += 1;
+                if n <= 10 {
+                    println!("forked pid {}", pid);
+                }
+            }
+            Err(e) => {
+                println!("fork failed: {}", e);
+                break;
+            }
+        }
+    }
+    println!("{} kernel threads running; 'ps' shows them, they exit within 3 s", ok);
+}
+
+/// Reaps children that have exited, without waiting.
+fn reap() {
+    while let Ok((pid, _)) = crate::process::exit::do_wait(-1, crate::process::exit::WNOHANG) {
+        if pid == 0 {
+            break;
+        }
+    }
+}
+
 pub fn run(p: &Platform<'_>, args: &BootArgs<'_>) -> ! {
     println!("armfork: no /init yet (user mode is on the way); kernel shell. Type 'help'.");
     let mut buf = [0u8; 128];
     loop {
+        reap();
         print!("armfork> ");
         let n = read_line(&mut buf);
         let line = core::str::from_utf8(&buf[..n]).unwrap_or("");
@@ -89,6 +130,12 @@ pub fn run(p: &Platform<'_>, args: &BootArgs<'_>) -> ! {
                         println!("  {}", name);
                     }
                 }
+            }
+            Some("ps") => crate::process::exit::show_state(),
+            Some("spawn") => spawn(words.next().and_then(|n| n.parse().ok()).unwrap_or(3)),
+            Some("trace") => {
+                crate::process::fork::TRACE_NEXT_FORK.store(true, core::sync::atomic::Ordering::Relaxed);
+                println!("the next fork will be traced (try: spawn 1)");
             }
             Some("panic") => panic!("requested from the kernel shell"),
             Some("poweroff") => {

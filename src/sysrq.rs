@@ -29,6 +29,11 @@ const KEYS: &[Key] = &[
         run: crate::mm::page_alloc::show_mem,
     },
     Key { key: b's', help: "slabinfo: every slab cache", run: crate::mm::kmem::show_slabinfo },
+    Key {
+        key: b't',
+        help: "tasks: pid, tgid, parent, state and name of every task, as a tree",
+        run: crate::process::exit::show_state,
+    },
     Key { key: b'u', help: "uptime and jiffies", run: show_uptime },
 ];
 

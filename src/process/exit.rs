@@ -252,3 +252,61 @@ pub fn nr_children() -> usize {
 
 #[allow(dead_code)]
 fn _assert_list(_: &ListHead) {}
+
+fn state_name(t: &TaskStruct) -> &'static str {
+    match (t.exit_state.load(Ordering::Relaxed), t.state.load(Ordering::Relaxed)) {
+        (EXIT_ZOMBIE, _) => "Z (zombie)",
+        (EXIT_DEAD, _) | (_, TASK_DEAD) => "X (dead)",
+        (_, TASK_RUNNING) => "R (running)",
+        (_, TASK_INTERRUPTIBLE) => "S (sleeping)",
+        (_, TASK_UNINTERRUPTIBLE) => "D (disk sleep)",
+        _ => "?",
+    }
+}
+
+fn show_one(t: &TaskStruct, depth: usize) {
+    // SAFETY: parents outlive the listing (tasklist_lock held).
+    let ppid = unsafe { (*t.real_parent).pid };
+    crate::print!("{:5} {:5} {:5}  {:<14} ", t.pid, t.tgid, ppid, state_name(t));
+    for _ in 0..depth {
+        crate::print!("  ");
+    }
+    crate::println!("{}{}", if depth > 0 { "\\_ " } else { "" }, t.comm());
+}
+
+fn show_tree(t: &TaskStruct, depth: usize) {
+    show_one(t, depth);
+    // SAFETY: tasklist_lock held: the lists are stable.
+    unsafe {
+        for node in t.thread_group.iter() {
+            show_one(&*crate::container_of!(node, TaskStruct, thread_group), depth + 1);
+        }
+        for node in t.children.iter() {
+            if depth < 8 {
+                show_tree(&*crate::container_of!(node, TaskStruct, sibling), depth + 1);
+            }
+        }
+    }
+}
+
+/// SysRq t: every task as a tree (like `ps -eLf` crossed with `pstree`).
+pub fn show_state() {
+    let _g = TASKLIST_LOCK.lock();
+    crate::println!("  PID  TGID  PPID  STATE          COMMAND");
+    // SAFETY: init_task is static.
+    let init = unsafe { &*super::init_task() };
+    show_one(init, 0);
+    // Pid 1 and everything below it; other children of init_task (none yet) follow.
+    // SAFETY: tasklist_lock held.
+    unsafe {
+        for node in init.children.iter() {
+            show_tree(&*crate::container_of!(node, TaskStruct, sibling), 1);
+        }
+    }
+    crate::println!(
+        "{} threads, {} forks since boot, {} context switches",
+        NR_THREADS.load(Ordering::Relaxed),
+        TOTAL_FORKS.load(Ordering::Relaxed),
+        crate::sched::NR_SWITCHES.load(Ordering::Relaxed)
+    );
+}
