@@ -2,7 +2,11 @@
 //! tests make the Nth next allocation of an allocator fail, to prove that
 //! every error path frees what it built.
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+/// Set while any injection anywhere is pending, so the allocators' fast
+/// paths test one flag instead of every counter.
+pub static ANY_ARMED: AtomicBool = AtomicBool::new(false);
 
 /// Counts down allocations; the one that reaches zero fails.
 pub struct FaultInject {
@@ -26,6 +30,9 @@ impl FaultInject {
     /// Makes the `n`-th next allocation fail (1: the very next one; 0: off).
     pub fn fail_nth(&self, n: u32) {
         self.countdown.store(n, Ordering::SeqCst);
+        if n != 0 {
+            ANY_ARMED.store(true, Ordering::SeqCst);
+        }
     }
 
     /// Called on every allocation: true when this one must fail.

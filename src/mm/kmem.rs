@@ -11,7 +11,7 @@ use crate::println;
 use crate::sync::SpinLockIrq;
 use core::cell::UnsafeCell;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 /// Slabs come from, and go back to, the buddy allocator.
 struct BuddySource;
@@ -28,7 +28,14 @@ impl PageSource for BuddySource {
     }
 }
 
-const NR_CPUS: usize = 4;
+/// CPUs with an object array. One CPU runs for now; with SMP this becomes
+/// the CPU count and `this_cpu()` reads the CPU number from thread_info.
+const NR_CPUS: usize = 1;
+
+#[inline(always)]
+fn this_cpu() -> usize {
+    0
+}
 /// Objects a CPU keeps at hand per cache, and how many move at a time.
 const AC_LIMIT: usize = 16;
 const AC_BATCH: usize = 8;
@@ -44,9 +51,9 @@ struct ArrayCache {
 pub struct Cache {
     inner: SpinLockIrq<KmemCache>,
     cpu: [UnsafeCell<ArrayCache>; NR_CPUS],
-    /// Set once the inner cache is ready and not in debug mode: only then
-    /// do objects go through the per-CPU arrays (debug checks every object).
-    fast: AtomicBool,
+    /// The slab tag and `!(slab_bytes - 1)`; mask stays 0 until the inner
+    /// cache is ready and not in debug mode: only then do objects go through
+    /// the per-CPU arrays (debug checks every object).
     tag: AtomicU32,
     mask: AtomicUsize,
     /// `failslab` for this cache.
@@ -64,7 +71,6 @@ impl Cache {
         Cache {
             inner: SpinLockIrq::new(KmemCache::new(name, size, align, None, flags)),
             cpu: [const { UnsafeCell::new(EMPTY_AC) }; NR_CPUS],
-            fast: AtomicBool::new(false),
             tag: AtomicU32::new(0),
             mask: AtomicUsize::new(0),
             inject: super::fault_inject::FaultInject::new(),
@@ -75,7 +81,7 @@ impl Cache {
     #[inline(always)]
     fn with_ac<R>(&self, f: impl FnOnce(&mut ArrayCache) -> R) -> R {
         let flags = crate::arch::local_irq_save();
-        let cpu = crate::arch::smp_processor_id() & (NR_CPUS - 1);
+        let cpu = this_cpu();
         // SAFETY: IRQs are masked and this is this CPU's own array (see the Sync impl).
         let r = f(unsafe { &mut *self.cpu[cpu].get() });
         crate::arch::local_irq_restore(flags);
@@ -85,7 +91,9 @@ impl Cache {
     /// `kmem_cache_alloc`: an object's linear-map address.
     #[inline]
     pub fn alloc(&self) -> Result<usize, Errno> {
-        if self.inject.should_fail() || super::page_alloc::FAIL_ANY_ALLOC.should_fail() {
+        if super::fault_inject::ANY_ARMED.load(Ordering::Relaxed)
+            && (self.inject.should_fail() || super::page_alloc::FAIL_ANY_ALLOC.should_fail())
+        {
             return Err(Errno::ENOMEM);
         }
         let hit = self.with_ac(|ac| {
@@ -93,7 +101,8 @@ impl Cache {
                 return 0;
             }
             ac.avail -= 1;
-            ac.entries[ac.avail]
+            // SAFETY: avail < AC_LIMIT always holds.
+            unsafe { *ac.entries.get_unchecked(ac.avail) }
         });
         if hit != 0 {
             return Ok(hit);
@@ -111,10 +120,10 @@ impl Cache {
         };
         if let (Some((tag, mask)), false) = (c.ownership_key(), c.is_debug()) {
             self.tag.store(tag, Ordering::Relaxed);
-            self.mask.store(mask, Ordering::Relaxed);
-            self.fast.store(true, Ordering::Release);
+            // Published last: a non-zero mask turns the lock-free free path on.
+            self.mask.store(mask, Ordering::Release);
             // Refill this CPU's array while the lock is held (IRQs are masked).
-            let cpu = crate::arch::smp_processor_id() & (NR_CPUS - 1);
+            let cpu = this_cpu();
             // SAFETY: IRQs are masked by the lock guard; this CPU's own array.
             let ac = unsafe { &mut *self.cpu[cpu].get() };
             while ac.avail < AC_BATCH {
@@ -140,35 +149,49 @@ impl Cache {
     /// the cache and the address; the cache itself stays intact.
     #[inline]
     pub fn free(&self, addr: usize) {
-        if let Err(e) = self.try_free(addr) {
-            bad_free(e);
+        if !self.free_fast(addr) {
+            if let Err(e) = self.free_slow(addr) {
+                bad_free(e);
+            }
         }
     }
 
     /// [`Cache::free`] that reports instead of panicking (tests).
     #[inline]
     pub fn try_free(&self, addr: usize) -> Result<(), SlabError> {
-        if self.fast.load(Ordering::Acquire) && mmu::is_lowmem(addr as u32) {
-            // SAFETY: addr is in the linear map, so its slab-aligned block is
-            // mapped; the first word of this cache's slabs is their tag.
-            let tag =
-                unsafe { core::ptr::read_volatile((addr & self.mask.load(Ordering::Relaxed)) as *const u32) };
-            if tag == self.tag.load(Ordering::Relaxed) {
-                let pushed = self.with_ac(|ac| {
-                    // The naive double free: the object on top of the stack.
-                    if ac.avail == AC_LIMIT || (ac.avail > 0 && ac.entries[ac.avail - 1] == addr) {
-                        return false;
-                    }
-                    ac.entries[ac.avail] = addr;
-                    ac.avail += 1;
-                    true
-                });
-                if pushed {
-                    return Ok(());
-                }
-            }
+        if self.free_fast(addr) {
+            return Ok(());
         }
         self.free_slow(addr)
+    }
+
+    /// The common free: a push onto this CPU's array. False when the slow
+    /// path must decide (debug mode, not this cache's, array full, suspect).
+    #[inline(always)]
+    fn free_fast(&self, addr: usize) -> bool {
+        // mask is 0 until the cache is in fast (non-debug) mode.
+        let mask = self.mask.load(Ordering::Acquire);
+        if mask != 0 && mmu::is_lowmem(addr as u32) {
+            // SAFETY: addr is in the linear map, so its slab-aligned block is
+            // mapped; the first word of this cache's slabs is their tag.
+            let tag = unsafe { core::ptr::read_volatile((addr & mask) as *const u32) };
+            if tag == self.tag.load(Ordering::Relaxed) {
+                let pushed = self.with_ac(|ac| {
+                    let n = ac.avail;
+                    // Full, or the naive double free (the object on top).
+                    // SAFETY: n <= AC_LIMIT, so n - 1 indexes the array when n > 0.
+                    if n == AC_LIMIT || (n > 0 && unsafe { *ac.entries.get_unchecked(n - 1) } == addr) {
+                        return false;
+                    }
+                    // SAFETY: n < AC_LIMIT here.
+                    unsafe { *ac.entries.get_unchecked_mut(n) = addr };
+                    ac.avail = n + 1;
+                    true
+                });
+                return pushed;
+            }
+        }
+        false
     }
 
     /// Frees into the slab itself, with every check; first makes room in
@@ -176,7 +199,7 @@ impl Cache {
     #[inline(never)]
     fn free_slow(&self, addr: usize) -> Result<(), SlabError> {
         let mut c = self.inner.lock();
-        let cpu = crate::arch::smp_processor_id() & (NR_CPUS - 1);
+        let cpu = this_cpu();
         // SAFETY: IRQs are masked by the lock guard; this CPU's own array.
         let ac = unsafe { &mut *self.cpu[cpu].get() };
         if ac.avail > 0 && ac.entries[..ac.avail].contains(&addr) {

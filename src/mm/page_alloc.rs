@@ -166,7 +166,9 @@ static LAYOUT: spin::Once<MemLayout> = spin::Once::new();
 /// physical address (`__get_free_pages` gives the linear-map address).
 #[inline]
 pub fn alloc_pages(order: u32) -> Result<u32, Errno> {
-    if FAIL_PAGE_ALLOC.should_fail() || FAIL_ANY_ALLOC.should_fail() {
+    if super::fault_inject::ANY_ARMED.load(core::sync::atomic::Ordering::Relaxed)
+        && (FAIL_PAGE_ALLOC.should_fail() || FAIL_ANY_ALLOC.should_fail())
+    {
         return Err(Errno::ENOMEM);
     }
     match ZONE.lock().alloc(order) {
