@@ -189,3 +189,37 @@ ret_from_fork:
     blx     r4
     bl      kthread_exit            @ never returns
 1:  b       1b
+
+    @ void *memcpy(void *dst, const void *src, size_t n)
+    @ The kernel's memcpy (it overrides compiler_builtins' portable one):
+    @ 32 bytes per ldm/stm pair when both pointers are word-aligned, words,
+    @ then bytes. Normal memory only (MMIO uses volatile accesses).
+    .global memcpy
+    .global __aeabi_memcpy
+    .global __aeabi_memcpy4
+    .global __aeabi_memcpy8
+__aeabi_memcpy:
+__aeabi_memcpy4:
+__aeabi_memcpy8:
+memcpy:
+    mov     ip, r0                  @ keep dst for the return value
+    orr     r3, r0, r1
+    tst     r3, #3
+    bne     3f                      @ not both word-aligned: bytes
+    push    {r4 - r10}
+1:  subs    r2, r2, #32
+    ldmiage r1!, {r3 - r10}
+    stmiage ip!, {r3 - r10}
+    bgt     1b
+    pop     {r4 - r10}
+    addlt   r2, r2, #32             @ undo the last subtraction (if negative)
+2:  subs    r2, r2, #4
+    ldrge   r3, [r1], #4
+    strge   r3, [ip], #4
+    bgt     2b
+    addlt   r2, r2, #4
+3:  subs    r2, r2, #1
+    ldrbge  r3, [r1], #1
+    strbge  r3, [ip], #1
+    bgt     3b
+    bx      lr

@@ -303,3 +303,29 @@ crate::ktest! {
         assert!(recover::try_catch(|| {}).is_ok());
     }
 }
+
+crate::ktest! {
+    fn memcpy_copies_every_length_and_alignment() {
+        let mut src = [0u8; 96];
+        for (i, b) in src.iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(7).wrapping_add(3);
+        }
+        for so in 0..4 {
+            for d in 0..4 {
+                for len in 0..80 {
+                    let mut dst = [0xeeu8; 96];
+                    // SAFETY: both ranges lie inside the arrays.
+                    unsafe {
+                        core::ptr::copy_nonoverlapping(
+                            core::hint::black_box(src.as_ptr().add(so)),
+                            core::hint::black_box(dst.as_mut_ptr().add(d)),
+                            core::hint::black_box(len),
+                        )
+                    };
+                    assert_eq!(&dst[d..d + len], &src[so..so + len], "src+{} dst+{} len {}", so, d, len);
+                    assert!(dst[..d].iter().all(|&b| b == 0xee) && dst[d + len..].iter().all(|&b| b == 0xee), "wrote outside: src+{} dst+{} len {}", so, d, len);
+                }
+            }
+        }
+    }
+}
