@@ -90,6 +90,12 @@ pub fn do_exit(code: i32) -> ! {
         mm.mm_users.fetch_sub(1, Ordering::Relaxed);
     }
     t.active_mm = None;
+    // mm_release: CLONE_CHILD_CLEARTID clears the tid word (the futex wake
+    // that pthread_join waits for arrives with the futex system call).
+    if t.clear_child_tid != 0 {
+        let _ = crate::arch::uaccess::put_user(0, t.clear_child_tid);
+        t.clear_child_tid = 0;
+    }
     if !t.vfork_done.is_null() {
         // SAFETY: the vfork parent's completion lives until it is woken.
         unsafe { (*t.vfork_done).complete() };

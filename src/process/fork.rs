@@ -582,8 +582,9 @@ pub fn do_fork(a: &ForkArgs<'_>) -> Result<u32, Errno> {
     trace_sched_process_fork(current, child);
     TRACING.store(false, Ordering::Relaxed);
     let nr = child.pid_nr_ns(current.pid_ns());
-    if a.clone_flags & CloneFlags::CLONE_PARENT_SETTID.bits() != 0 && a.parent_tidptr != 0 {
-        // put_user arrives with user mode; kernel callers get nothing written.
+    if a.clone_flags & CloneFlags::CLONE_PARENT_SETTID.bits() != 0 {
+        // As Linux: a bad pointer is not an error of the fork.
+        let _ = crate::arch::uaccess::put_user(nr, a.parent_tidptr);
     }
     let vfork = Completion::new();
     let is_vfork = a.clone_flags & CloneFlags::CLONE_VFORK.bits() != 0;

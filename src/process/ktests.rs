@@ -655,3 +655,41 @@ mod kbenches {
         }
     }
 }
+
+static SEEN_TID: AtomicU32 = AtomicU32::new(0);
+const TID_PAGE: u32 = 0x2000_0000;
+
+fn tid_child(_: usize) -> i32 {
+    SEEN_TID.store(crate::arch::uaccess::get_user(TID_PAGE + 4).unwrap_or(u32::MAX), Ordering::SeqCst);
+    0
+}
+
+crate::ktest! {
+    fn parent_settid_child_settid_and_child_cleartid_write_user_memory() {
+        use crate::mm::pgtable::{deactivate_user, PageTable, Prot};
+        let page = crate::mm::alloc_pages(0).unwrap();
+        let mut pt = PageTable::new().unwrap();
+        pt.map(TID_PAGE, page, Prot::READ | Prot::WRITE).unwrap();
+        pt.activate();
+        crate::arch::uaccess::put_user(0xffff, TID_PAGE).unwrap();
+        crate::arch::uaccess::put_user(0xffff, TID_PAGE + 4).unwrap();
+        let flags = CloneFlags::CLONE_PARENT_SETTID | CloneFlags::CLONE_CHILD_SETTID | CloneFlags::CLONE_CHILD_CLEARTID;
+        let pid = do_fork(&ForkArgs {
+            clone_flags: flags.bits() | CloneFlags::CLONE_VM.bits() | SIGCHLD as u32,
+            stack_start: 0,
+            regs: None,
+            parent_tidptr: TID_PAGE,
+            child_tidptr: TID_PAGE + 4,
+            tls: 0,
+            kthread: Some((tid_child, 0)),
+        })
+        .unwrap();
+        assert_eq!(crate::arch::uaccess::get_user(TID_PAGE), Ok(pid), "CLONE_PARENT_SETTID");
+        assert_eq!(do_wait(pid as i32, 0), Ok((pid, 0)));
+        assert_eq!(SEEN_TID.load(Ordering::SeqCst), pid, "CLONE_CHILD_SETTID");
+        assert_eq!(crate::arch::uaccess::get_user(TID_PAGE + 4), Ok(0), "CLONE_CHILD_CLEARTID");
+        deactivate_user();
+        drop(pt);
+        crate::mm::free_pages(page, 0);
+    }
+}

@@ -179,6 +179,11 @@ extern "C" fn schedule_tail(last: *mut ThreadInfo) {
     finish_task_switch(last);
     current_thread_info().preempt_count.store(0, Ordering::Relaxed);
     crate::arch::local_irq_enable();
+    // CLONE_CHILD_SETTID: the child writes its own tid, in its own context.
+    let me = crate::process::task::current_task();
+    if me.set_child_tid != 0 {
+        let _ = crate::arch::uaccess::put_user(me.pid_nr_ns(me.pid_ns()), me.set_child_tid);
+    }
 }
 
 /// Wakes `t` if it sleeps (`wake_up_process`). Returns true if it was asleep.

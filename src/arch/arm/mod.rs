@@ -4,6 +4,7 @@ pub mod mmu;
 pub mod recover;
 pub mod semihosting;
 pub mod traps;
+pub mod uaccess;
 
 use core::arch::{asm, global_asm};
 
