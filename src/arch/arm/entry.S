@@ -192,8 +192,10 @@ ret_from_fork:
 
     @ void *memcpy(void *dst, const void *src, size_t n)
     @ The kernel's memcpy (it overrides compiler_builtins' portable one):
-    @ 32 bytes per ldm/stm pair when both pointers are word-aligned, words,
-    @ then bytes. Normal memory only (MMIO uses volatile accesses).
+    @ 32 bytes per ldm/stm pair when both pointers are word-aligned, else
+    @ word by word with unaligned ldr/str (ARMv7 allows them on normal
+    @ memory with SCTLR.A clear), then bytes. Normal memory only: MMIO goes
+    @ through volatile accesses, never memcpy.
     .global memcpy
     .global __aeabi_memcpy
     .global __aeabi_memcpy4
@@ -205,7 +207,7 @@ memcpy:
     mov     ip, r0                  @ keep dst for the return value
     orr     r3, r0, r1
     tst     r3, #3
-    bne     3f                      @ not both word-aligned: bytes
+    bne     2f                      @ not both word-aligned: words, unaligned
     push    {r4 - r10}
 1:  subs    r2, r2, #32
     ldmiage r1!, {r3 - r10}
