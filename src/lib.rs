@@ -12,6 +12,8 @@ pub mod board;
 pub mod errno;
 pub mod mm;
 pub mod process;
+#[cfg(test)]
+pub mod testutil;
 
 #[cfg(target_arch = "arm")]
 pub mod arch;

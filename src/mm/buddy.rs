@@ -754,20 +754,7 @@ mod tests {
         assert_eq!((got.1, got.2, got.3), (want.1, want.2, want.3));
     }
 
-    struct XorShift(u64);
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::testutil::XorShift;
 
     #[test]
     fn page_layout() {

@@ -79,19 +79,15 @@ fn table<'a>(pa: u32, entries: usize) -> &'a mut [u32] {
 }
 
 fn write_entry(slot: &mut u32, value: u32) {
-    // SAFETY: a volatile store into a live table, then DCCMVAU on its line.
-    unsafe {
-        core::ptr::write_volatile(slot, value);
-        core::arch::asm!("mcr p15, 0, {0}, c7, c11, 1", "dsb ishst", in(reg) slot as *mut u32 as u32, options(nostack));
-    }
+    // SAFETY: a volatile store into a live table this PageTable owns.
+    unsafe { core::ptr::write_volatile(slot, value) };
+    mmu::clean_dcache_line_pou(slot as *mut u32 as u32);
 }
 
-/// Drops the TLB entries for user page `va` on every CPU of the inner shareable domain.
+/// Drops the TLB entries for user page `va` (TLBIMVAAIS: every ASID, every
+/// CPU of the inner shareable domain).
 fn flush_tlb_page(va: u32) {
-    // SAFETY: TLBIMVAAIS only invalidates translations (all ASIDs).
-    unsafe {
-        core::arch::asm!("mcr p15, 0, {0}, c8, c3, 3", "dsb ish", "isb", in(reg) va & !0xfff, options(nostack))
-    };
+    mmu::tlb_flush_kernel_page(va);
 }
 
 fn check_va(va: u32) -> Result<(), Errno> {

@@ -2162,17 +2162,7 @@ mod tests {
         assert_eq!(e.cache(), "fs_struct");
     }
 
-    struct XorShift(u64);
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-    }
+    use crate::testutil::XorShift;
 
     fn random_run(seed: u64, flags: SlabFlags, ops: usize) {
         let specs: [(&'static str, usize, usize); 3] =

@@ -410,20 +410,7 @@ mod tests {
         assert!(format!("{:?}", PidMap::new()).contains("pid_max"));
     }
 
-    struct XorShift(u64);
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::testutil::XorShift;
 
     fn randomized(seed: u64, pid_max: u32, ops: usize) {
         let mut rng = XorShift(seed);

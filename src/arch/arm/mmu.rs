@@ -125,12 +125,13 @@ fn set_pmd(va: u32, entry: u32) {
 
 /// Cleans the data cache line holding `va` to the point of unification, so a
 /// table walker that does not snoop the L1 data cache sees a new entry.
-fn clean_dcache_line_pou(va: u32) {
+pub fn clean_dcache_line_pou(va: u32) {
     // SAFETY: DCCMVAU on a mapped address only writes back a cache line.
     unsafe { core::arch::asm!("mcr p15, 0, {0}, c7, c11, 1", "dsb ish", in(reg) va, options(nostack)) };
 }
 
-/// Invalidates the TLB entries for `va` on every CPU of the inner shareable domain.
+/// Invalidates the TLB entries for page `va`, whatever its ASID, on every
+/// CPU of the inner shareable domain (TLBIMVAAIS).
 pub fn tlb_flush_kernel_page(va: u32) {
     // SAFETY: TLBIMVAAIS only drops cached translations.
     unsafe {
