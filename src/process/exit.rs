@@ -90,10 +90,12 @@ pub fn do_exit(code: i32) -> ! {
         mm.mm_users.fetch_sub(1, Ordering::Relaxed);
     }
     t.active_mm = None;
-    // mm_release: CLONE_CHILD_CLEARTID clears the tid word (the futex wake
-    // that pthread_join waits for arrives with the futex system call).
+    // mm_release: CLONE_CHILD_CLEARTID clears the tid word and wakes one
+    // futex waiter on it (what pthread_join sleeps on).
     if t.clear_child_tid != 0 {
-        let _ = crate::arch::uaccess::put_user(0, t.clear_child_tid);
+        if crate::arch::uaccess::put_user(0, t.clear_child_tid).is_ok() {
+            let _ = super::futex::futex_wake(t.clear_child_tid, 1);
+        }
         t.clear_child_tid = 0;
     }
     if !t.vfork_done.is_null() {

@@ -693,3 +693,104 @@ crate::ktest! {
         crate::mm::free_pages(page, 0);
     }
 }
+
+/// Runs `f` with a user page mapped at TID_PAGE in a live TTBR0 table.
+fn with_user_page(f: impl FnOnce()) {
+    use crate::mm::pgtable::{deactivate_user, PageTable, Prot};
+    let page = crate::mm::alloc_pages(0).unwrap();
+    let mut pt = PageTable::new().unwrap();
+    pt.map(TID_PAGE, page, Prot::READ | Prot::WRITE).unwrap();
+    pt.activate();
+    f();
+    deactivate_user();
+    drop(pt);
+    crate::mm::free_pages(page, 0);
+}
+
+static FUTEX_RESULT: AtomicU32 = AtomicU32::new(0);
+
+fn futex_waiter(_: usize) -> i32 {
+    let r = super::futex::futex_wait(TID_PAGE + 8, 0);
+    FUTEX_RESULT.store(if r.is_ok() { 1 } else { 2 }, Ordering::SeqCst);
+    0
+}
+
+crate::ktest! {
+    fn futex_wait_sleeps_until_futex_wake() {
+        use crate::arch::uaccess::put_user;
+        use super::futex::{futex_wait, futex_wake};
+        with_user_page(|| {
+            put_user(0, TID_PAGE + 8).unwrap();
+            assert_eq!(futex_wait(TID_PAGE + 8, 5), Err(Errno::EAGAIN), "value differs: no sleep");
+            assert_eq!(futex_wait(0x1000_0000, 0), Err(Errno::EFAULT));
+            assert_eq!(futex_wait(TID_PAGE + 2, 0), Err(Errno::EINVAL));
+            FUTEX_RESULT.store(0, Ordering::SeqCst);
+            let pid = spawn(futex_waiter, 0, CloneFlags::CLONE_VM.bits());
+            // Let the waiter go to sleep.
+            for _ in 0..50 {
+                if task_of(pid).state.load(Ordering::SeqCst) == TASK_INTERRUPTIBLE {
+                    break;
+                }
+                crate::time::wait_ticks(1);
+            }
+            assert_eq!(FUTEX_RESULT.load(Ordering::SeqCst), 0, "futex_wait returned without a wake");
+            put_user(1, TID_PAGE + 8).unwrap();
+            assert_eq!(futex_wake(TID_PAGE + 8, 10), Ok(1));
+            assert_eq!(do_wait(pid as i32, 0), Ok((pid, 0)));
+            assert_eq!(FUTEX_RESULT.load(Ordering::SeqCst), 1);
+            assert_eq!(futex_wake(TID_PAGE + 8, 10), Ok(0), "no one left to wake");
+        });
+    }
+}
+
+static JOINED: AtomicU32 = AtomicU32::new(0);
+
+fn joined_thread(_: usize) -> i32 {
+    crate::time::wait_ticks(3);
+    0
+}
+
+fn joiner(tid: usize) -> i32 {
+    // pthread_join: sleep on the tid word until the kernel clears it.
+    loop {
+        match crate::arch::uaccess::get_user(TID_PAGE + 12) {
+            Ok(0) => break,
+            Ok(v) => {
+                let _ = super::futex::futex_wait(TID_PAGE + 12, v);
+            }
+            Err(_) => return 1,
+        }
+    }
+    JOINED.store(tid as u32, Ordering::SeqCst);
+    0
+}
+
+crate::ktest! {
+    fn clone_child_cleartid_wakes_a_pthread_join_style_waiter() {
+        with_user_page(|| {
+            JOINED.store(0, Ordering::SeqCst);
+            // Non-zero until the exiting thread clears it: without the futex
+            // wake the joiner would sleep for good (and the watchdog fail us).
+            crate::arch::uaccess::put_user(0xffff, TID_PAGE + 12).unwrap();
+            let flags = CloneFlags::CLONE_THREAD
+                | CloneFlags::CLONE_SIGHAND
+                | CloneFlags::CLONE_VM
+                | CloneFlags::CLONE_CHILD_SETTID
+                | CloneFlags::CLONE_CHILD_CLEARTID;
+            let tid = do_fork(&ForkArgs {
+                clone_flags: flags.bits(),
+                stack_start: 0,
+                regs: None,
+                parent_tidptr: 0,
+                child_tidptr: TID_PAGE + 12,
+                tls: 0,
+                kthread: Some((joined_thread, 0)),
+            })
+            .unwrap();
+            let j = spawn(joiner, tid as usize, CloneFlags::CLONE_VM.bits());
+            assert_eq!(do_wait(j as i32, 0), Ok((j, 0)), "joiner failed");
+            assert_eq!(JOINED.load(Ordering::SeqCst), tid);
+            assert_eq!(crate::arch::uaccess::get_user(TID_PAGE + 12), Ok(0));
+        });
+    }
+}

@@ -12,6 +12,8 @@ pub mod exit;
 #[cfg(target_arch = "arm")]
 pub mod fork;
 #[cfg(target_arch = "arm")]
+pub mod futex;
+#[cfg(target_arch = "arm")]
 mod init_task;
 #[cfg(target_arch = "arm")]
 pub mod kref;
