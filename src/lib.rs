@@ -41,6 +41,8 @@ pub mod panic;
 #[cfg(target_arch = "arm")]
 pub mod sync;
 #[cfg(target_arch = "arm")]
+pub mod syscall;
+#[cfg(target_arch = "arm")]
 pub mod sysrq;
 #[cfg(target_arch = "arm")]
 pub mod time;

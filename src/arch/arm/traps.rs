@@ -194,11 +194,11 @@ extern "C" fn handle_exception(regs: &mut PtRegs, kind: u32) {
     }
 }
 
-/// System calls from user mode. The table arrives with user mode (issue 5);
-/// until then every number answers -ENOSYS.
+/// System calls from user mode (entry.S, `svc #0`).
 #[no_mangle]
 extern "C" fn handle_syscall(regs: &mut PtRegs) {
-    regs.uregs[0] = crate::errno::Errno::ENOSYS.as_ret() as u32;
+    crate::arch::local_irq_enable();
+    crate::syscall::dispatch(regs);
 }
 
 /// Prints everything known about an exception the kernel cannot handle, then panics.

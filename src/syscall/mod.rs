@@ -1,0 +1,283 @@
+//! System calls: the Linux ARM EABI table. `svc #0` with the number in r7
+//! and arguments in r0-r5; the result or `-errno` goes back in r0, every
+//! other register is preserved (entry.S saves and restores the pt_regs).
+//!
+//! This is the kernel half of the user-mode issue: the calls that need no
+//! user address space of their own. Entering user mode (ELF loading,
+//! copy-on-write fork, execve, mmap) is next; until then fork, vfork and
+//! clone are wired as the articles show but only reachable from user mode.
+
+use crate::arch::traps::{PtRegs, ARM_SP};
+use crate::arch::uaccess::{get_user, put_user};
+use crate::errno::Errno;
+use crate::process::exit::{do_exit, do_wait};
+use crate::process::fork::{do_fork, CloneFlags, ForkArgs};
+use crate::process::resources::{Rlimit, RLIM_NLIMITS, SIGCHLD};
+use crate::process::task::current_task;
+use core::sync::atomic::Ordering;
+
+pub const NR_EXIT: u32 = 1;
+pub const NR_FORK: u32 = 2;
+pub const NR_WRITE: u32 = 4;
+pub const NR_GETPID: u32 = 20;
+pub const NR_UMASK: u32 = 60;
+pub const NR_GETPPID: u32 = 64;
+pub const NR_SETRLIMIT: u32 = 75;
+pub const NR_WAIT4: u32 = 114;
+pub const NR_CLONE: u32 = 120;
+pub const NR_UNAME: u32 = 122;
+pub const NR_SCHED_YIELD: u32 = 158;
+pub const NR_VFORK: u32 = 190;
+pub const NR_UGETRLIMIT: u32 = 191;
+pub const NR_GETUID32: u32 = 199;
+pub const NR_GETTID: u32 = 224;
+pub const NR_FUTEX: u32 = 240;
+pub const NR_EXIT_GROUP: u32 = 248;
+pub const NR_SET_TID_ADDRESS: u32 = 256;
+pub const NR_PRLIMIT64: u32 = 369;
+/// ARM private: set the TLS register.
+pub const NR_ARM_SET_TLS: u32 = 0xf0005;
+
+const FUTEX_WAIT: u32 = 0;
+const FUTEX_WAKE: u32 = 1;
+const FUTEX_PRIVATE_FLAG: u32 = 128;
+
+type Ret = Result<u32, Errno>;
+
+/// `sys_fork`: SIGCHLD and the parent's stack pointer.
+pub fn sys_fork(regs: &PtRegs) -> Ret {
+    do_fork(&ForkArgs {
+        clone_flags: SIGCHLD as u32,
+        stack_start: regs.uregs[ARM_SP],
+        regs: Some(regs),
+        parent_tidptr: 0,
+        child_tidptr: 0,
+        tls: 0,
+        kthread: None,
+    })
+}
+
+/// `sys_vfork`: CLONE_VFORK | CLONE_VM | SIGCHLD.
+pub fn sys_vfork(regs: &PtRegs) -> Ret {
+    do_fork(&ForkArgs {
+        clone_flags: (CloneFlags::CLONE_VFORK | CloneFlags::CLONE_VM).bits() | SIGCHLD as u32,
+        stack_start: regs.uregs[ARM_SP],
+        regs: Some(regs),
+        parent_tidptr: 0,
+        child_tidptr: 0,
+        tls: 0,
+        kthread: None,
+    })
+}
+
+/// `sys_clone(flags, newsp, parent_tidptr, tls, child_tidptr)`: a new stack
+/// of 0 keeps the parent's.
+pub fn sys_clone(regs: &PtRegs) -> Ret {
+    let r = &regs.uregs;
+    let newsp = if r[1] == 0 { r[ARM_SP] } else { r[1] };
+    do_fork(&ForkArgs {
+        clone_flags: r[0],
+        stack_start: newsp,
+        regs: Some(regs),
+        parent_tidptr: r[2],
+        child_tidptr: r[4],
+        tls: r[3],
+        kthread: None,
+    })
+}
+
+fn copy_to_user(dst: u32, src: &[u8]) -> Result<(), Errno> {
+    // Word by word through put_user (fault-checked); a faster path comes
+    // with the user-mode work.
+    if dst & 3 != 0 {
+        return Err(Errno::EFAULT);
+    }
+    for (i, chunk) in src.chunks(4).enumerate() {
+        let mut w = [0u8; 4];
+        w[..chunk.len()].copy_from_slice(chunk);
+        let addr = dst + 4 * i as u32;
+        if chunk.len() < 4 {
+            // Keep the bytes past the end.
+            let old = get_user(addr)?.to_le_bytes();
+            w[chunk.len()..].copy_from_slice(&old[chunk.len()..]);
+        }
+        put_user(u32::from_le_bytes(w), addr)?;
+    }
+    Ok(())
+}
+
+fn sys_write(fd: u32, buf: u32, count: u32) -> Ret {
+    let me = current_task();
+    let files = me.files.as_ref().ok_or(Errno::EBADF)?;
+    if files.fd.lock().get(fd as usize).copied().flatten().is_none() {
+        return Err(Errno::EBADF);
+    }
+    let mut done = 0;
+    while done < count {
+        let a = buf + done;
+        let w = get_user(a & !3)?.to_le_bytes();
+        let b = w[(a & 3) as usize];
+        crate::print!("{}", b as char);
+        done += 1;
+    }
+    Ok(count)
+}
+
+fn sys_uname(buf: u32) -> Ret {
+    // struct new_utsname: six 65-byte fields.
+    let fields = ["Linux", "armfork", "6.1.0-armfork", "#1 armfork", "armv7l", "(none)"];
+    let mut out = [0u8; 65 * 6];
+    for (i, f) in fields.iter().enumerate() {
+        out[i * 65..i * 65 + f.len()].copy_from_slice(f.as_bytes());
+    }
+    copy_to_user(buf, &out)?;
+    Ok(0)
+}
+
+fn rlimit_of(resource: u32) -> Result<usize, Errno> {
+    let r = resource as usize;
+    if r >= RLIM_NLIMITS {
+        return Err(Errno::EINVAL);
+    }
+    Ok(r)
+}
+
+fn sys_getrlimit(resource: u32, rlim: u32) -> Ret {
+    let r = rlimit_of(resource)?;
+    let l = current_task().signal.as_ref().ok_or(Errno::EINVAL)?.rlimit(r);
+    put_user(l.cur, rlim)?;
+    put_user(l.max, rlim + 4)?;
+    Ok(0)
+}
+
+fn sys_setrlimit(resource: u32, rlim: u32) -> Ret {
+    let r = rlimit_of(resource)?;
+    let new = Rlimit { cur: get_user(rlim)?, max: get_user(rlim + 4)? };
+    if new.cur > new.max {
+        return Err(Errno::EINVAL);
+    }
+    let me = current_task();
+    let sig = me.signal.as_ref().ok_or(Errno::EINVAL)?;
+    let mut lims = sig.rlim.lock();
+    let privileged = me.cred.as_ref().is_some_and(|c| c.capable(crate::process::resources::CAP_SYS_RESOURCE));
+    if new.max > lims[r].max && !privileged {
+        return Err(Errno::EPERM);
+    }
+    lims[r] = new;
+    Ok(0)
+}
+
+/// Runs system call `regs.r7` and puts the result in r0.
+pub fn dispatch(regs: &mut PtRegs) {
+    let r = regs.uregs;
+    let me = current_task();
+    let ret: Ret = match r[7] {
+        // exit_group ends one thread for now: killing the other threads of
+        // the group comes with signals.
+        NR_EXIT | NR_EXIT_GROUP => do_exit(r[0] as i32),
+        NR_FORK => sys_fork(regs),
+        NR_VFORK => sys_vfork(regs),
+        NR_CLONE => sys_clone(regs),
+        NR_WRITE => sys_write(r[0], r[1], r[2]),
+        NR_GETPID => Ok(me.tgid),
+        NR_GETTID => Ok(me.pid),
+        // SAFETY: the parent outlives the child's look at it (tasklist rules).
+        NR_GETPPID => Ok(unsafe { (*me.real_parent).tgid }),
+        NR_GETUID32 => Ok(me.cred.as_ref().map_or(0, |c| c.uid)),
+        NR_UMASK => {
+            me.fs.as_ref().ok_or(Errno::EINVAL).map(|fs| fs.umask.swap(r[0] & 0o777, Ordering::Relaxed))
+        }
+        NR_UNAME => sys_uname(r[0]),
+        NR_SCHED_YIELD => {
+            crate::sched::yield_now();
+            Ok(0)
+        }
+        NR_UGETRLIMIT => sys_getrlimit(r[0], r[1]),
+        NR_SETRLIMIT => sys_setrlimit(r[0], r[1]),
+        NR_PRLIMIT64 => Err(Errno::ENOSYS),
+        NR_WAIT4 => do_wait(r[0] as i32, r[2]).and_then(|(pid, status)| {
+            if r[1] != 0 && pid != 0 {
+                put_user(status as u32, r[1])?;
+            }
+            Ok(pid)
+        }),
+        NR_FUTEX => match r[1] & !FUTEX_PRIVATE_FLAG {
+            FUTEX_WAIT => crate::process::futex::futex_wait(r[0], r[2]).map(|_| 0),
+            FUTEX_WAKE => crate::process::futex::futex_wake(r[0], r[2]),
+            _ => Err(Errno::ENOSYS),
+        },
+        NR_SET_TID_ADDRESS => {
+            // SAFETY: the current task sets its own field.
+            unsafe { (*crate::process::task::current()).clear_child_tid = r[0] };
+            Ok(me.pid)
+        }
+        NR_ARM_SET_TLS => {
+            // SAFETY: the current task's own thread_info.
+            unsafe { (*crate::process::thread_info::current_thread_info_ptr()).tp_value = r[0] };
+            Ok(0)
+        }
+        _ => Err(Errno::ENOSYS),
+    };
+    regs.uregs[0] = match ret {
+        Ok(v) => v,
+        Err(e) => e.as_ret() as u32,
+    };
+}
+
+fn call(nr: u32, args: [u32; 6]) -> i32 {
+    let mut regs = PtRegs::default();
+    regs.uregs[..6].copy_from_slice(&args);
+    regs.uregs[7] = nr;
+    regs.uregs[crate::arch::traps::ARM_CPSR] = 0x10;
+    dispatch(&mut regs);
+    regs.uregs[0] as i32
+}
+
+crate::ktest! {
+    fn identity_calls_and_enosys() {
+        assert_eq!(call(NR_GETPID, [0; 6]), 1, "tests run as pid 1");
+        assert_eq!(call(NR_GETTID, [0; 6]), 1);
+        assert_eq!(call(NR_GETPPID, [0; 6]), 0, "pid 1's parent is the idle task");
+        assert_eq!(call(NR_GETUID32, [0; 6]), 0);
+        assert_eq!(call(9999, [0; 6]), -(Errno::ENOSYS as i32));
+        assert_eq!(call(0x7fff_ffff, [1, 2, 3, 4, 5, 6]), -(Errno::ENOSYS as i32));
+        let old = call(NR_UMASK, [0o077, 0, 0, 0, 0, 0]);
+        assert_eq!(call(NR_UMASK, [old as u32, 0, 0, 0, 0, 0]), 0o077);
+        assert_eq!(call(NR_SCHED_YIELD, [0; 6]), 0);
+        assert_eq!(call(NR_WAIT4, [u32::MAX, 0, 1, 0, 0, 0]), -(Errno::ECHILD as i32), "no children: ECHILD");
+    }
+}
+
+crate::ktest! {
+    fn user_pointer_calls_copy_and_check() {
+        use crate::mm::pgtable::{deactivate_user, PageTable, Prot};
+        const U: u32 = 0x3000_0000;
+        let page = crate::mm::alloc_pages(0).unwrap();
+        let mut pt = PageTable::new().unwrap();
+        pt.map(U, page, Prot::READ | Prot::WRITE).unwrap();
+        pt.activate();
+        assert_eq!(call(NR_UNAME, [U, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(get_user(U), Ok(u32::from_le_bytes(*b"Linu")));
+        assert_eq!(get_user(U + 65 * 4), Ok(u32::from_le_bytes(*b"armv")));
+        assert_eq!(call(NR_UNAME, [0x1000_0000, 0, 0, 0, 0, 0]), -(Errno::EFAULT as i32));
+        // getrlimit / setrlimit round trip, and EINVAL/EPERM rules.
+        assert_eq!(call(NR_UGETRLIMIT, [7, U + 0x100, 0, 0, 0, 0]), 0);
+        assert_eq!(get_user(U + 0x100), Ok(1024));
+        put_user(100, U + 0x100).unwrap();
+        put_user(50, U + 0x104).unwrap();
+        assert_eq!(call(NR_SETRLIMIT, [7, U + 0x100, 0, 0, 0, 0]), -(Errno::EINVAL as i32), "cur > max");
+        assert_eq!(call(NR_UGETRLIMIT, [99, U, 0, 0, 0, 0]), -(Errno::EINVAL as i32));
+        // write to the console from a user buffer; a bad fd and a bad pointer.
+        copy_to_user(U + 0x200, b"# hello from sys_write\n").unwrap();
+        assert_eq!(call(NR_WRITE, [1, U + 0x200, 23, 0, 0, 0]), 23);
+        assert_eq!(call(NR_WRITE, [9, U + 0x200, 23, 0, 0, 0]), -(Errno::EBADF as i32));
+        assert_eq!(call(NR_WRITE, [1, 0x1000_0000, 4, 0, 0, 0]), -(Errno::EFAULT as i32));
+        // set_tid_address returns the tid; set_tls sets the TLS value.
+        assert_eq!(call(NR_SET_TID_ADDRESS, [0, 0, 0, 0, 0, 0]), 1);
+        assert_eq!(call(NR_ARM_SET_TLS, [0x1234_5678, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(crate::process::thread_info::current_thread_info().tp_value, 0x1234_5678);
+        deactivate_user();
+        drop(pt);
+        crate::mm::free_pages(page, 0);
+    }
+}
