@@ -186,21 +186,8 @@ impl PageTable {
 
     /// Makes this the address space translating the user half on this CPU.
     pub fn activate(&self) {
-        // SAFETY: TTBR0 gets a valid 8 KiB-aligned table whose entries are
-        // all either faults or pte tables this PageTable owns; then TTBCR
-        // lets TTBR0 walks happen (PD0 = 0); then the old translations go.
-        unsafe {
-            core::arch::asm!(
-                "mcr p15, 0, {ttbr}, c2, c0, 0",
-                "isb",
-                "mcr p15, 0, {ttbcr}, c2, c0, 2",
-                "isb",
-                ttbr = in(reg) self.pgd_pa | 0x4a,
-                ttbcr = in(reg) 1u32,
-                options(nostack)
-            );
-        }
-        mmu::tlb_flush_all();
+        // SAFETY: our own, live first-level table.
+        unsafe { activate_pgd(self.pgd_pa) };
     }
 
     /// Number of second-level tables in use.
@@ -209,8 +196,42 @@ impl PageTable {
     }
 }
 
+/// The first-level table TTBR0 holds on this CPU (0: none, PD0 set).
+static ACTIVE_PGD: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+/// `switch_mm`: makes the table at `pgd_pa` translate the user half, unless
+/// it already does. (No ASIDs yet: a change flushes the TLB.)
+///
+/// # Safety
+/// `pgd_pa` must be the first-level table of a live PageTable, which must
+/// stay alive (or be deactivated) for as long as it is active.
+pub unsafe fn activate_pgd(pgd_pa: u32) {
+    if ACTIVE_PGD.load(core::sync::atomic::Ordering::Relaxed) == pgd_pa {
+        return;
+    }
+    ACTIVE_PGD.store(pgd_pa, core::sync::atomic::Ordering::Relaxed);
+    {
+        // SAFETY: TTBR0 gets a valid 8 KiB-aligned table (the caller's
+        // promise); then TTBCR lets TTBR0 walks happen (PD0 = 0); then the
+        // old translations go.
+        unsafe {
+            core::arch::asm!(
+                "mcr p15, 0, {ttbr}, c2, c0, 0",
+                "isb",
+                "mcr p15, 0, {ttbcr}, c2, c0, 2",
+                "isb",
+                ttbr = in(reg) pgd_pa | 0x4a,
+                ttbcr = in(reg) 1u32,
+                options(nostack)
+            );
+        }
+        mmu::tlb_flush_all();
+    }
+}
+
 /// No user address space on this CPU: a TTBR0 miss faults without a walk.
 pub fn deactivate_user() {
+    ACTIVE_PGD.store(0, core::sync::atomic::Ordering::Relaxed);
     // SAFETY: PD0 = 1 stops TTBR0 walks; TTBR0 then holds nothing in use.
     unsafe {
         core::arch::asm!("mcr p15, 0, {0}, c2, c0, 2", "isb", in(reg) 1u32 | (1 << 4), options(nostack))
@@ -220,6 +241,9 @@ pub fn deactivate_user() {
 
 impl Drop for PageTable {
     fn drop(&mut self) {
+        if ACTIVE_PGD.load(core::sync::atomic::Ordering::Relaxed) == self.pgd_pa {
+            deactivate_user();
+        }
         for e in self.pgd().iter_mut() {
             if *e & 0b11 == PMD_TYPE_TABLE {
                 let pte_va = mmu::__va(*e & !0x3ff).expect("pte table outside lowmem");

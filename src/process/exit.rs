@@ -72,8 +72,19 @@ fn forget_original_parent(dead: *mut TaskStruct) {
 }
 
 /// `do_exit`: releases what the task holds, tells its parent, and never
-/// runs again.
+/// runs again. `code` is the exit code (the parent sees `code << 8`).
 pub fn do_exit(code: i32) -> ! {
+    do_exit_status(exit_status(code))
+}
+
+/// Ends the current task as killed by signal `sig` (wait status `sig`).
+pub fn do_exit_killed(sig: i32) -> ! {
+    do_exit_status(sig & 0x7f)
+}
+
+/// `do_exit` with a ready-made wait status.
+fn do_exit_status(status: i32) -> ! {
+    let code = status;
     let me = current();
     // SAFETY: the current task. Its lists are changed through raw pointers
     // (forget_original_parent) while `t` is not in use.
@@ -88,6 +99,8 @@ pub fn do_exit(code: i32) -> ! {
     // files, fs, namespaces, io context.
     if let Some(mm) = t.mm.take() {
         mm.mm_users.fetch_sub(1, Ordering::Relaxed);
+        // Stop translating through this address space before it can go.
+        crate::mm::pgtable::deactivate_user();
     }
     t.active_mm = None;
     // mm_release: CLONE_CHILD_CLEARTID clears the tid word and wakes one
@@ -112,9 +125,10 @@ pub fn do_exit(code: i32) -> ! {
         core::ptr::eq(reaper, me)
     };
     if init_pid1 && t.pid_ns().level == 0 {
-        crate::println!("init exited with status {}", code);
+        let st = if code & 0x7f == 0 { (code >> 8) & 0xff } else { 128 + (code & 0x7f) };
+        crate::println!("init exited with status {}", st);
         crate::console::flush();
-        crate::arch::semihosting::exit(code);
+        crate::arch::semihosting::exit(st);
         panic!("Attempted to kill init! exitcode={:#x}", code);
     }
 
@@ -225,9 +239,10 @@ pub fn do_wait(pid: i32, options: u32) -> Result<(u32, i32), Errno> {
         }
         if let Some(z) = zombie {
             // SAFETY: the zombie is ours to reap.
-            let (nr, code) = unsafe { ((*z).pid_nr_ns(me.pid_ns()), (*z).exit_code.load(Ordering::SeqCst)) };
+            let (nr, status) =
+                unsafe { ((*z).pid_nr_ns(me.pid_ns()), (*z).exit_code.load(Ordering::SeqCst)) };
             release_task(z);
-            return Ok((nr, exit_status(code)));
+            return Ok((nr, status));
         }
         if !found_any {
             return Err(Errno::ECHILD);

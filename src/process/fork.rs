@@ -272,13 +272,12 @@ fn copy_mm(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result
         old.mm_users.fetch_add(1, Ordering::Relaxed);
         old.clone()
     } else {
-        // dup_mm: a new address space (its page tables are copied, copy-on-write,
-        // once user mode exists).
-        KRef::new(MmStruct {
-            mm_users: AtomicU32::new(1),
-            map_count: AtomicU32::new(old.map_count.load(Ordering::Relaxed)),
-            total_vm: AtomicU32::new(old.total_vm.load(Ordering::Relaxed)),
-        })?
+        // dup_mm: a new address space. Copying the parent's mappings
+        // (copy-on-write) is the next step of user mode; for now the child
+        // starts with none.
+        let mm = MmStruct::new();
+        mm.total_vm.store(old.total_vm.load(Ordering::Relaxed), Ordering::Relaxed);
+        KRef::new(mm)?
     };
     p.active_mm = Some(mm.clone());
     p.mm = Some(mm);

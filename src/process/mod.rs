@@ -8,6 +8,8 @@ pub mod clone_flags;
 pub mod pidmap;
 
 #[cfg(target_arch = "arm")]
+pub mod exec;
+#[cfg(target_arch = "arm")]
 pub mod exit;
 #[cfg(target_arch = "arm")]
 pub mod fork;

@@ -149,15 +149,50 @@ impl SignalStruct {
 
 // ---- address space, namespaces, io, sysv sem -------------------------------------
 
-/// `mm_struct`: a user address space. Page tables and VMAs arrive with user
-/// mode; kernel threads have none (mm = None) and borrow `active_mm`.
+/// `mm_struct`: a user address space: its page tables and the pages it
+/// owns. Kernel threads have none (mm = None) and borrow `active_mm`. VMAs
+/// and copy-on-write sharing arrive with the rest of user mode.
 pub struct MmStruct {
     /// Tasks using this address space (CLONE_VM shares it).
     pub mm_users: AtomicU32,
     pub map_count: AtomicU32,
     pub total_vm: AtomicU32,
+    pub pgd: SpinLockIrq<Option<crate::mm::pgtable::PageTable>>,
+    /// Physical address of the first-level table (0: none), for switch_mm.
+    pub pgd_phys: AtomicU32,
+    /// Pages mapped in this space and owned by it (freed with it).
+    pub pages: SpinLockIrq<alloc::vec::Vec<u32>>,
 }
 slab_object!(MmStruct, MM_CACHE, "mm_struct");
+
+impl MmStruct {
+    pub fn new() -> MmStruct {
+        MmStruct {
+            mm_users: AtomicU32::new(1),
+            map_count: AtomicU32::new(0),
+            total_vm: AtomicU32::new(0),
+            pgd: SpinLockIrq::new(None),
+            pgd_phys: AtomicU32::new(0),
+            pages: SpinLockIrq::new(alloc::vec::Vec::new()),
+        }
+    }
+}
+
+impl Default for MmStruct {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for MmStruct {
+    fn drop(&mut self) {
+        // The tables go first (PageTable's own Drop), then the pages.
+        *self.pgd.lock() = None;
+        for pa in self.pages.lock().drain(..) {
+            crate::mm::free_pages(pa, 0);
+        }
+    }
+}
 
 pub struct IoContext {
     pub ioprio: u32,

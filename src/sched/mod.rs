@@ -149,6 +149,17 @@ fn schedule_common(preempted: bool) {
     check_stack_end(next);
     // SAFETY: next is a runnable task.
     unsafe { (*next).time_slice = TIMESLICE };
+    // switch_mm: a task with an address space gets its tables in TTBR0;
+    // kernel threads keep whatever is there (they never touch user memory
+    // of their own: Linux's lazy active_mm).
+    // SAFETY: next is alive; its mm (and so its tables) lives while it runs.
+    if let Some(mm) = unsafe { &(*next).mm } {
+        let pa = mm.pgd_phys.load(Ordering::Relaxed);
+        if pa != 0 {
+            // SAFETY: the mm's live table.
+            unsafe { crate::mm::pgtable::activate_pgd(pa) };
+        }
+    }
     rq.curr = next;
     NR_SWITCHES.fetch_add(1, Ordering::Relaxed);
     // SAFETY: both tasks have valid thread_info blocks; __switch_to saves

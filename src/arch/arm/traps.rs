@@ -183,9 +183,7 @@ extern "C" fn handle_exception(regs: &mut PtRegs, kind: u32) {
         ExceptionKind::Undefined | ExceptionKind::PrefetchAbort | ExceptionKind::DataAbort => {
             let info = fault_info(kind, regs);
             if regs.user_mode() {
-                // User mode arrives with the process issues; until then a user
-                // fault is as fatal as a kernel one.
-                die(regs, kind, Some(info));
+                user_fault(regs, kind, info);
             }
             recover::fault(info);
             die(regs, kind, Some(info));
@@ -199,6 +197,30 @@ extern "C" fn handle_exception(regs: &mut PtRegs, kind: u32) {
 extern "C" fn handle_syscall(regs: &mut PtRegs) {
     crate::arch::local_irq_enable();
     crate::syscall::dispatch(regs);
+    if crate::process::thread_info::current_thread_info().need_resched() {
+        crate::sched::schedule();
+    }
+}
+
+/// A fault in user mode kills only that process, as a signal would: SIGSEGV
+/// for aborts, SIGILL for undefined instructions; its parent sees it in wait4.
+fn user_fault(regs: &PtRegs, kind: ExceptionKind, f: FaultInfo) -> ! {
+    let t = crate::process::task::current_task();
+    let (sig, name) = match kind {
+        ExceptionKind::Undefined => (4, "SIGILL"),
+        _ => (11, "SIGSEGV"),
+    };
+    kprintln!(
+        "{}[{}]: unhandled {} at pc {:#010x}, address {:#010x} ({}), killed by {}",
+        t.comm(),
+        t.pid,
+        kind.name(),
+        regs.pc(),
+        f.far,
+        if f.fsr == 0 { "-" } else { fsr_name(f.status()) },
+        name
+    );
+    crate::process::exit::do_exit_killed(sig)
 }
 
 /// Prints everything known about an exception the kernel cannot handle, then panics.

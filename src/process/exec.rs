@@ -1,0 +1,173 @@
+//! Starting a program in user mode. For now the programs are small ones
+//! built into the kernel (user/*.S, assembled with the kernel); loading ELF
+//! files from the initramfs with execve is the next step of user mode.
+
+use super::kref::KRef;
+use super::resources::MmStruct;
+use super::task::{current, PF_KTHREAD};
+use crate::arch::traps::{PtRegs, ARM_CPSR, ARM_PC, ARM_SP};
+use crate::errno::Errno;
+use crate::mm::pgtable::{PageTable, Prot};
+use core::sync::atomic::Ordering;
+
+pub const USER_TEXT: u32 = 0x0000_8000;
+pub const USER_STACK_TOP: u32 = 0x7fff_0000;
+const PSR_USR: u32 = 0x10;
+
+extern "C" {
+    fn ret_from_exception() -> !;
+}
+
+/// Makes instructions written through the linear map visible to fetches:
+/// clean the data cache to the point of unification, invalidate the
+/// instruction cache and branch predictor (ARM ARM B2.2.9).
+fn flush_icache_range(start: usize, end: usize) {
+    let mut a = start & !31;
+    while a < end {
+        // SAFETY: DCCMVAU on mapped lowmem.
+        unsafe { core::arch::asm!("mcr p15, 0, {0}, c7, c11, 1", in(reg) a, options(nostack)) };
+        a += 32;
+    }
+    // SAFETY: ICIALLUIS and BPIALLIS only drop cached instructions/predictions.
+    unsafe {
+        core::arch::asm!("dsb ish", "mcr p15, 0, {0}, c7, c1, 0", "mcr p15, 0, {0}, c7, c1, 6", "dsb ish", "isb", in(reg) 0, options(nostack))
+    };
+}
+
+fn map_new_page(mm: &MmStruct, pt: &mut PageTable, va: u32, prot: Prot, content: &[u8]) -> Result<(), Errno> {
+    let pa = crate::mm::alloc_pages(0)?;
+    mm.pages.lock().push(pa);
+    let lin = crate::arch::mmu::__va(pa).ok_or(Errno::ENOMEM)? as usize;
+    // SAFETY: a fresh page of ours, mapped by the linear map.
+    unsafe {
+        core::ptr::write_bytes(lin as *mut u8, 0, 4096);
+        core::ptr::copy_nonoverlapping(content.as_ptr(), lin as *mut u8, content.len().min(4096));
+    }
+    if prot.contains(Prot::EXEC) {
+        flush_icache_range(lin, lin + 4096);
+    }
+    pt.map(va, pa, prot)
+}
+
+/// Replaces the current kernel thread's (absent) address space with a new
+/// one holding `code` at USER_TEXT and a one-page stack below
+/// USER_STACK_TOP, and enters user mode at USER_TEXT. Returns only on error.
+pub fn exec_builtin(code: &[u8]) -> Errno {
+    match build(code) {
+        Ok(mm) => enter(mm),
+        Err(e) => e,
+    }
+}
+
+fn build(code: &[u8]) -> Result<KRef<MmStruct>, Errno> {
+    let mm = KRef::new(MmStruct::new())?;
+    let mut pt = PageTable::new()?;
+    for (i, chunk) in code.chunks(4096).enumerate() {
+        map_new_page(&mm, &mut pt, USER_TEXT + 4096 * i as u32, Prot::READ | Prot::EXEC, chunk)?;
+    }
+    map_new_page(&mm, &mut pt, USER_STACK_TOP - 4096, Prot::READ | Prot::WRITE, &[])?;
+    mm.pgd_phys.store(pt.pgd_phys(), Ordering::Relaxed);
+    *mm.pgd.lock() = Some(pt);
+    mm.total_vm.store((code.len() as u32).div_ceil(4096) + 1, Ordering::Relaxed);
+    Ok(mm)
+}
+
+fn enter(mm: KRef<MmStruct>) -> ! {
+    let me = current();
+    // SAFETY: the current task takes its new address space.
+    unsafe {
+        (*me).active_mm = Some(mm.clone());
+        (*me).mm = Some(mm);
+        (*me).flags.fetch_and(!PF_KTHREAD, Ordering::Relaxed);
+        let pa = (*me).mm.as_ref().unwrap().pgd_phys.load(Ordering::Relaxed);
+        crate::mm::pgtable::activate_pgd(pa);
+    }
+    let top = super::task::current_task().stack_top();
+    let regs = (top - 8 - core::mem::size_of::<PtRegs>()) as *mut PtRegs;
+    let mut r = PtRegs::default();
+    r.uregs[ARM_PC] = USER_TEXT;
+    r.uregs[ARM_SP] = USER_STACK_TOP;
+    r.uregs[ARM_CPSR] = PSR_USR;
+    // SAFETY: the frame sits at the top of our own kernel stack, where a
+    // system call from user mode would have put it; ret_from_exception
+    // restores it and drops to user mode. Nothing on this stack is used again.
+    unsafe {
+        regs.write(r);
+        core::arch::asm!("mov sp, {0}", "b {1}", in(reg) regs, sym ret_from_exception, options(noreturn));
+    }
+}
+
+// The built-in user programs (ARM code, position independent).
+core::arch::global_asm!(include_str!("../../user/builtin.S"), options(raw));
+
+extern "C" {
+    static user_hello_start: u8;
+    static user_hello_end: u8;
+    static user_segv_start: u8;
+    static user_segv_end: u8;
+    static user_poke_kernel_start: u8;
+    static user_poke_kernel_end: u8;
+    static user_write_text_start: u8;
+    static user_write_text_end: u8;
+}
+
+fn span(start: &'static u8, end: &'static u8) -> &'static [u8] {
+    let (s, e) = (start as *const u8, end as *const u8);
+    // SAFETY: the two symbols bound one program in .rodata.
+    unsafe { core::slice::from_raw_parts(s, e as usize - s as usize) }
+}
+
+/// getpid, write a line, exit with the pid's low byte.
+pub fn user_hello() -> &'static [u8] {
+    // SAFETY: linker symbols.
+    unsafe { span(&user_hello_start, &user_hello_end) }
+}
+
+mod ktests {
+    use super::*;
+    use crate::process::exit::do_wait;
+    use crate::process::fork::kernel_thread;
+
+    fn run(code: usize) -> i32 {
+        let prog: &'static [u8] = match code {
+            // SAFETY: linker symbols.
+            0 => user_hello(),
+            1 => unsafe { span(&user_segv_start, &user_segv_end) },
+            2 => unsafe { span(&user_poke_kernel_start, &user_poke_kernel_end) },
+            _ => unsafe { span(&user_write_text_start, &user_write_text_end) },
+        };
+        exec_builtin(prog) as i32 + 1000
+    }
+
+    fn snapshot() -> (usize, usize, u64) {
+        crate::mm::kmem::shrink_all();
+        crate::mm::page_alloc::drain_pages();
+        (
+            crate::process::task::NR_THREADS.load(Ordering::SeqCst),
+            crate::mm::kmem::total_active_objects(),
+            crate::mm::page_alloc::nr_free_pages(),
+        )
+    }
+
+    crate::ktest! {
+        fn a_user_program_makes_system_calls_and_exits() {
+            let before = snapshot();
+            let pid = kernel_thread(run, 0, 17).unwrap();
+            let (p, status) = do_wait(pid as i32, 0).unwrap();
+            assert_eq!(p, pid);
+            assert_eq!(status, ((pid & 0xff) as i32) << 8, "exit status is not getpid()'s low byte");
+            assert_eq!(snapshot(), before, "the address space leaked");
+        }
+    }
+
+    crate::ktest! {
+        fn user_faults_kill_only_the_faulting_process() {
+            let before = snapshot();
+            for (prog, what) in [(1, "NULL read"), (2, "kernel memory"), (3, "write to its own text")] {
+                let pid = kernel_thread(run, prog, 17).unwrap();
+                assert_eq!(do_wait(pid as i32, 0), Ok((pid, 11)), "{}: not killed by SIGSEGV", what);
+            }
+            assert_eq!(snapshot(), before);
+        }
+    }
+}
