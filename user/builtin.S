@@ -51,3 +51,88 @@ user_write_text_start:
     mov     r7, #1
     svc     #0
 user_write_text_end:
+
+    @ fork: the child writes 99 over its copy of a stack word and exits 7;
+    @ the parent waits, checks the status and that its word is still 5.
+    @ Exit 42 on success, 1 on any failure.
+    .global user_fork_start
+    .global user_fork_end
+user_fork_start:
+    mov     r0, #5
+    str     r0, [sp, #-8]!
+    mov     r7, #2                  @ fork
+    svc     #0
+    cmp     r0, #0
+    blt     9f
+    bne     1f
+    mov     r1, #99                 @ child
+    str     r1, [sp]
+    mov     r0, #7
+    mov     r7, #1
+    svc     #0
+1:  mov     r4, r0                  @ parent: r4 = child's pid
+    sub     sp, sp, #8
+    mov     r0, r4
+    mov     r1, sp                  @ &status
+    mov     r2, #0
+    mov     r3, #0
+    mov     r7, #114                @ wait4
+    svc     #0
+    cmp     r0, r4
+    bne     9f
+    ldr     r1, [sp]
+    cmp     r1, #0x700
+    bne     9f
+    add     sp, sp, #8
+    ldr     r1, [sp]
+    cmp     r1, #5
+    bne     9f
+    mov     r0, #42
+    mov     r7, #1
+    svc     #0
+9:  mov     r0, #1
+    mov     r7, #1
+    svc     #0
+user_fork_end:
+
+    @ vfork: the child (sharing memory, on the parent's stack) writes 77 and
+    @ exits 3; the parent, suspended until then, sees 77 and the status.
+    @ Exit 43 on success, 1 on failure.
+    .global user_vfork_start
+    .global user_vfork_end
+user_vfork_start:
+    mov     r0, #5
+    str     r0, [sp, #-8]!
+    mov     r7, #190                @ vfork
+    svc     #0
+    cmp     r0, #0
+    blt     9f
+    bne     1f
+    mov     r1, #77                 @ child
+    str     r1, [sp]
+    mov     r0, #3
+    mov     r7, #1
+    svc     #0
+1:  mov     r4, r0
+    ldr     r1, [sp]
+    cmp     r1, #77
+    bne     9f
+    sub     sp, sp, #8
+    mov     r0, r4
+    mov     r1, sp
+    mov     r2, #0
+    mov     r3, #0
+    mov     r7, #114
+    svc     #0
+    cmp     r0, r4
+    bne     9f
+    ldr     r1, [sp]
+    cmp     r1, #0x300
+    bne     9f
+    mov     r0, #43
+    mov     r7, #1
+    svc     #0
+9:  mov     r0, #1
+    mov     r7, #1
+    svc     #0
+user_vfork_end:

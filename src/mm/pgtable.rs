@@ -190,6 +190,25 @@ impl PageTable {
         unsafe { activate_pgd(self.pgd_pa) };
     }
 
+    /// Calls `f(va, pa, prot)` for every mapped page, in address order.
+    pub fn for_each_mapping(
+        &self,
+        mut f: impl FnMut(u32, u32, Prot) -> Result<(), Errno>,
+    ) -> Result<(), Errno> {
+        for (i, e) in self.pgd().iter().enumerate() {
+            if *e & 0b11 != PMD_TYPE_TABLE {
+                continue;
+            }
+            let t = table(*e & !0x3ff, PTRS_PER_PTE);
+            for (j, pte) in t.iter().enumerate() {
+                if *pte != 0 {
+                    f(((i as u32) << 20) | ((j as u32) << 12), *pte & !0xfff, pte_prot(*pte))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Number of second-level tables in use.
     pub fn nr_pte_tables(&self) -> usize {
         self.pgd().iter().filter(|e| **e & 0b11 == PMD_TYPE_TABLE).count()

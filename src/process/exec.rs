@@ -34,6 +34,27 @@ fn flush_icache_range(start: usize, end: usize) {
     };
 }
 
+/// `dup_mm`: a copy of `old`'s address space, page by page. (Sharing the
+/// pages copy-on-write is the next step; this copies eagerly.)
+pub fn dup_mm(old: &MmStruct) -> Result<KRef<MmStruct>, Errno> {
+    let mm = KRef::new(MmStruct::new())?;
+    let mut pt = PageTable::new()?;
+    let src_pt = old.pgd.lock();
+    if let Some(src) = src_pt.as_ref() {
+        src.for_each_mapping(|va, pa, prot| {
+            let from = crate::arch::mmu::__va(pa).ok_or(Errno::EFAULT)? as *const u8;
+            // SAFETY: a mapped user page, readable through the linear map.
+            let content = unsafe { core::slice::from_raw_parts(from, 4096) };
+            map_new_page(&mm, &mut pt, va, prot, content)
+        })?;
+    }
+    drop(src_pt);
+    mm.pgd_phys.store(pt.pgd_phys(), Ordering::Relaxed);
+    *mm.pgd.lock() = Some(pt);
+    mm.total_vm.store(old.total_vm.load(Ordering::Relaxed), Ordering::Relaxed);
+    Ok(mm)
+}
+
 fn map_new_page(mm: &MmStruct, pt: &mut PageTable, va: u32, prot: Prot, content: &[u8]) -> Result<(), Errno> {
     let pa = crate::mm::alloc_pages(0)?;
     mm.pages.lock().push(pa);
@@ -109,6 +130,10 @@ extern "C" {
     static user_poke_kernel_end: u8;
     static user_write_text_start: u8;
     static user_write_text_end: u8;
+    static user_fork_start: u8;
+    static user_fork_end: u8;
+    static user_vfork_start: u8;
+    static user_vfork_end: u8;
 }
 
 fn span(start: &'static u8, end: &'static u8) -> &'static [u8] {
@@ -134,7 +159,9 @@ mod ktests {
             0 => user_hello(),
             1 => unsafe { span(&user_segv_start, &user_segv_end) },
             2 => unsafe { span(&user_poke_kernel_start, &user_poke_kernel_end) },
-            _ => unsafe { span(&user_write_text_start, &user_write_text_end) },
+            3 => unsafe { span(&user_write_text_start, &user_write_text_end) },
+            4 => unsafe { span(&user_fork_start, &user_fork_end) },
+            _ => unsafe { span(&user_vfork_start, &user_vfork_end) },
         };
         exec_builtin(prog) as i32 + 1000
     }
@@ -157,6 +184,29 @@ mod ktests {
             assert_eq!(p, pid);
             assert_eq!(status, ((pid & 0xff) as i32) << 8, "exit status is not getpid()'s low byte");
             assert_eq!(snapshot(), before, "the address space leaked");
+        }
+    }
+
+    crate::ktest! {
+        fn user_fork_gives_the_child_0_and_its_own_memory() {
+            let before = snapshot();
+            let pid = kernel_thread(run, 4, 17).unwrap();
+            // The program exits 42 when: fork returned 0 in the child and the
+            // child's pid in the parent, wait4 gave the child's exit 7, and the
+            // child's write to its copy of a stack variable left ours alone.
+            assert_eq!(do_wait(pid as i32, 0), Ok((pid, 42 << 8)));
+            assert_eq!(snapshot(), before);
+        }
+    }
+
+    crate::ktest! {
+        fn user_vfork_shares_memory_and_suspends_the_parent() {
+            let before = snapshot();
+            let pid = kernel_thread(run, 5, 17).unwrap();
+            // Exits 43 when the vfork child's write is visible to the parent
+            // (shared memory) and its exit status 3 came back through wait4.
+            assert_eq!(do_wait(pid as i32, 0), Ok((pid, 43 << 8)));
+            assert_eq!(snapshot(), before);
         }
     }
 

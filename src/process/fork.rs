@@ -272,12 +272,7 @@ fn copy_mm(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result
         old.mm_users.fetch_add(1, Ordering::Relaxed);
         old.clone()
     } else {
-        // dup_mm: a new address space. Copying the parent's mappings
-        // (copy-on-write) is the next step of user mode; for now the child
-        // starts with none.
-        let mm = MmStruct::new();
-        mm.total_vm.store(old.total_vm.load(Ordering::Relaxed), Ordering::Relaxed);
-        KRef::new(mm)?
+        super::exec::dup_mm(old)?
     };
     p.active_mm = Some(mm.clone());
     p.mm = Some(mm);
