@@ -136,3 +136,51 @@ user_vfork_start:
     mov     r7, #1
     svc     #0
 user_vfork_end:
+
+    @ Benchmarks: r5 iterations of one system call (or of fork + exit +
+    @ wait4), then exit 0. The _1 variants run once, to subtract start-up.
+    .macro getppid_loop name, count
+    .global \name\()_start
+    .global \name\()_end
+\name\()_start:
+    ldr     r5, =\count
+1:  mov     r7, #64                 @ getppid
+    svc     #0
+    subs    r5, r5, #1
+    bne     1b
+    mov     r0, #0
+    mov     r7, #1
+    svc     #0
+    .ltorg
+\name\()_end:
+    .endm
+    getppid_loop user_getppid_1000, 1001
+    getppid_loop user_getppid_1, 1
+
+    .macro fork_loop name, count
+    .global \name\()_start
+    .global \name\()_end
+\name\()_start:
+    ldr     r5, =\count
+    sub     sp, sp, #8
+1:  mov     r7, #2                  @ fork
+    svc     #0
+    cmp     r0, #0
+    bne     2f
+    mov     r7, #248                @ child: exit_group(0)
+    svc     #0
+2:  mov     r1, sp                  @ parent: wait4(pid, &status, 0, 0)
+    mov     r2, #0
+    mov     r3, #0
+    mov     r7, #114
+    svc     #0
+    subs    r5, r5, #1
+    bne     1b
+    mov     r0, #0
+    mov     r7, #1
+    svc     #0
+    .ltorg
+\name\()_end:
+    .endm
+    fork_loop user_fork_101, 101
+    fork_loop user_fork_1, 1

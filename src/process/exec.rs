@@ -221,3 +221,58 @@ mod ktests {
         }
     }
 }
+
+mod kbenches {
+    use super::*;
+    use crate::process::exit::do_wait;
+    use crate::process::fork::kernel_thread;
+
+    extern "C" {
+        static user_getppid_1000_start: u8;
+        static user_getppid_1000_end: u8;
+        static user_getppid_1_start: u8;
+        static user_getppid_1_end: u8;
+        static user_fork_101_start: u8;
+        static user_fork_101_end: u8;
+        static user_fork_1_start: u8;
+        static user_fork_1_end: u8;
+    }
+
+    fn prog(which: usize) -> &'static [u8] {
+        // SAFETY: linker symbols bounding each program.
+        unsafe {
+            match which {
+                0 => span(&user_getppid_1000_start, &user_getppid_1000_end),
+                1 => span(&user_getppid_1_start, &user_getppid_1_end),
+                2 => span(&user_fork_101_start, &user_fork_101_end),
+                _ => span(&user_fork_1_start, &user_fork_1_end),
+            }
+        }
+    }
+
+    fn run_prog(which: usize) -> i32 {
+        exec_builtin(prog(which)) as i32 + 1000
+    }
+
+    /// Instructions from starting a program until its parent has reaped it.
+    fn measure(which: usize) -> u64 {
+        let t0 = aarch32_cpu::register::Pmccntr::read().0;
+        let pid = kernel_thread(run_prog, which, 17).unwrap();
+        let _ = do_wait(pid as i32, 0);
+        aarch32_cpu::register::Pmccntr::read().0.wrapping_sub(t0) as u64
+    }
+
+    crate::kbench! {
+        fn user_getppid_round_trip(b: &mut Bencher) {
+            let (many, one) = (measure(0), measure(1));
+            b.record(many.saturating_sub(one) / 1000);
+        }
+    }
+
+    crate::kbench! {
+        fn user_fork_exit_wait4_round_trip(b: &mut Bencher) {
+            let (many, one) = (measure(2), measure(3));
+            b.record(many.saturating_sub(one) / 100);
+        }
+    }
+}
