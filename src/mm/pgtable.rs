@@ -69,6 +69,9 @@ fn pte_prot(e: u32) -> Prot {
 /// (not the pages they map: those belong to whoever mapped them).
 pub struct PageTable {
     pgd_pa: u32,
+    /// Which first-level entries point to a second-level table: walks
+    /// (fork's copy, teardown) visit only those, not all 2048.
+    used: [u32; PTRS_PER_PGD / 32],
 }
 
 fn table<'a>(pa: u32, entries: usize) -> &'a mut [u32] {
@@ -102,7 +105,7 @@ impl PageTable {
     pub fn new() -> Result<PageTable, Errno> {
         let pgd_pa = alloc_pages(PGD_ORDER)?;
         table(pgd_pa, PTRS_PER_PGD).fill(0);
-        Ok(PageTable { pgd_pa })
+        Ok(PageTable { pgd_pa, used: [0; PTRS_PER_PGD / 32] })
     }
 
     /// Physical address of the first-level table (what TTBR0 holds).
@@ -114,15 +117,38 @@ impl PageTable {
         table(self.pgd_pa, PTRS_PER_PGD)
     }
 
-    fn pte_table(&self, va: u32, create: bool) -> Result<Option<&mut [u32]>, Errno> {
-        let slot = &mut self.pgd()[(va >> 20) as usize];
+    /// The indices of first-level entries with a table, ascending.
+    fn used_slots(&self) -> impl Iterator<Item = usize> + '_ {
+        self.used.iter().enumerate().flat_map(|(w, &bits)| {
+            let mut b = bits;
+            core::iter::from_fn(move || {
+                if b == 0 {
+                    return None;
+                }
+                let i = b.trailing_zeros();
+                b &= b - 1;
+                Some(w * 32 + i as usize)
+            })
+        })
+    }
+
+    fn pte_table(&mut self, va: u32, create: bool) -> Result<Option<&mut [u32]>, Errno> {
+        let idx = (va >> 20) as usize;
+        self.used[idx / 32] |= if create { 1 << (idx % 32) } else { 0 };
+        let slot = &mut self.pgd()[idx];
         if *slot & 0b11 == PMD_TYPE_TABLE {
             return Ok(Some(table(*slot & !0x3ff, PTRS_PER_PTE)));
         }
         if !create {
             return Ok(None);
         }
-        let pte_va = PTE_TABLE_CACHE.alloc()?;
+        let pte_va = match PTE_TABLE_CACHE.alloc() {
+            Ok(v) => v,
+            Err(e) => {
+                self.used[idx / 32] &= !(1 << (idx % 32));
+                return Err(e);
+            }
+        };
         let pte_pa = mmu::__pa(pte_va as u32);
         let t = table(pte_pa, PTRS_PER_PTE);
         t.fill(0);
@@ -166,8 +192,11 @@ impl PageTable {
         if va >= TASK_SIZE {
             return None;
         }
-        let t = self.pte_table(va & !0xfff, false).ok()??;
-        let e = t[((va >> 12) & 0xff) as usize];
+        let pmd = self.pgd()[(va >> 20) as usize];
+        if pmd & 0b11 != PMD_TYPE_TABLE {
+            return None;
+        }
+        let e = table(pmd & !0x3ff, PTRS_PER_PTE)[((va >> 12) & 0xff) as usize];
         (e != 0).then(|| ((e & !0xfff) | (va & 0xfff), pte_prot(e)))
     }
 
@@ -211,7 +240,7 @@ impl PageTable {
 
     /// Number of second-level tables in use.
     pub fn nr_pte_tables(&self) -> usize {
-        self.pgd().iter().filter(|e| **e & 0b11 == PMD_TYPE_TABLE).count()
+        self.used.iter().map(|w| w.count_ones() as usize).sum()
     }
 }
 
@@ -263,7 +292,9 @@ impl Drop for PageTable {
         if ACTIVE_PGD.load(core::sync::atomic::Ordering::Relaxed) == self.pgd_pa {
             deactivate_user();
         }
-        for e in self.pgd().iter_mut() {
+        let pgd = self.pgd();
+        for i in self.used_slots() {
+            let e = &mut pgd[i];
             if *e & 0b11 == PMD_TYPE_TABLE {
                 let pte_va = mmu::__va(*e & !0x3ff).expect("pte table outside lowmem");
                 *e = 0;

@@ -61,8 +61,11 @@ fn map_new_page(mm: &MmStruct, pt: &mut PageTable, va: u32, prot: Prot, content:
     let lin = crate::arch::mmu::__va(pa).ok_or(Errno::ENOMEM)? as usize;
     // SAFETY: a fresh page of ours, mapped by the linear map.
     unsafe {
-        core::ptr::write_bytes(lin as *mut u8, 0, 4096);
-        core::ptr::copy_nonoverlapping(content.as_ptr(), lin as *mut u8, content.len().min(4096));
+        let n = content.len().min(4096);
+        core::ptr::copy_nonoverlapping(content.as_ptr(), lin as *mut u8, n);
+        if n < 4096 {
+            core::ptr::write_bytes((lin + n) as *mut u8, 0, 4096 - n);
+        }
     }
     if prot.contains(Prot::EXEC) {
         flush_icache_range(lin, lin + 4096);

@@ -225,3 +225,56 @@ memcpy:
     strbge  r3, [ip], #1
     bgt     3b
     bx      lr
+
+    @ void *memset(void *dst, int c, size_t n), and the EABI variants
+    @ (__aeabi_memset(dst, n, c), __aeabi_memclr(dst, n)): bytes up to a
+    @ word boundary, 32 bytes per stmia, words, then bytes.
+    .global memset
+    .global __aeabi_memset
+    .global __aeabi_memset4
+    .global __aeabi_memset8
+    .global __aeabi_memclr
+    .global __aeabi_memclr4
+    .global __aeabi_memclr8
+__aeabi_memclr:
+__aeabi_memclr4:
+__aeabi_memclr8:
+    mov     r2, #0
+__aeabi_memset:
+__aeabi_memset4:
+__aeabi_memset8:
+    mov     r3, r1                  @ (dst, n, c) -> (dst, c, n)
+    mov     r1, r2
+    mov     r2, r3
+memset:
+    mov     ip, r0
+    and     r1, r1, #0xff
+    orr     r1, r1, r1, lsl #8
+    orr     r1, r1, r1, lsl #16     @ the byte in all four lanes
+1:  tst     ip, #3                  @ bytes up to a word boundary
+    beq     2f
+    subs    r2, r2, #1
+    bxlt    lr
+    strb    r1, [ip], #1
+    b       1b
+2:  push    {r4 - r9}
+    mov     r3, r1
+    mov     r4, r1
+    mov     r5, r1
+    mov     r6, r1
+    mov     r7, r1
+    mov     r8, r1
+    mov     r9, r1
+3:  subs    r2, r2, #32
+    stmiage ip!, {r1, r3 - r9}
+    bgt     3b
+    pop     {r4 - r9}
+    addlt   r2, r2, #32
+4:  subs    r2, r2, #4
+    strge   r1, [ip], #4
+    bgt     4b
+    addlt   r2, r2, #4
+5:  subs    r2, r2, #1
+    strbge  r1, [ip], #1
+    bgt     5b
+    bx      lr

@@ -351,3 +351,23 @@ crate::ktest! {
         }
     }
 }
+
+crate::ktest! {
+    fn memset_fills_every_length_and_alignment() {
+        for d in 0..4 {
+            for len in 0..80 {
+                let mut buf = [0x11u8; 96];
+                // SAFETY: inside the array.
+                unsafe {
+                    core::ptr::write_bytes(core::hint::black_box(buf.as_mut_ptr().add(d)), core::hint::black_box(0xa7), core::hint::black_box(len))
+                };
+                assert!(buf[d..d + len].iter().all(|&b| b == 0xa7), "dst+{} len {}", d, len);
+                assert!(buf[..d].iter().chain(&buf[d + len..]).all(|&b| b == 0x11), "outside: dst+{} len {}", d, len);
+                let mut z = [0x11u8; 96];
+                // SAFETY: inside the array (a zero fill: __aeabi_memclr).
+                unsafe { core::ptr::write_bytes(core::hint::black_box(z.as_mut_ptr().add(d)), 0, core::hint::black_box(len)) };
+                assert!(z[d..d + len].iter().all(|&b| b == 0) && z[d + len..].iter().all(|&b| b == 0x11));
+            }
+        }
+    }
+}
