@@ -184,3 +184,61 @@ user_vfork_end:
     .endm
     fork_loop user_fork_101, 101
     fork_loop user_fork_1, 1
+
+    @ TLS: set_tls(0x1234), yield, read TPIDRURO back; then clone a thread
+    @ sharing memory with CLONE_SETTLS(0xabcd) whose TPIDRURO must read
+    @ 0xabcd while ours stays 0x1234. Exit 44 on success.
+    .global user_tls_start
+    .global user_tls_end
+user_tls_start:
+    ldr     r0, =0x1234
+    ldr     r7, =0xf0005            @ set_tls
+    svc     #0
+    mov     r7, #158                @ sched_yield
+    svc     #0
+    mrc     p15, 0, r1, c13, c0, 3
+    ldr     r2, =0x1234
+    cmp     r1, r2
+    bne     9f
+    @ clone(CLONE_VM | CLONE_SETTLS | SIGCHLD, newsp = sp - 256, 0, tls, 0)
+    ldr     r0, =0x00080111
+    sub     r1, sp, #256
+    mov     r2, #0
+    ldr     r3, =0xabcd
+    mov     r4, #0
+    mov     r7, #120
+    svc     #0
+    cmp     r0, #0
+    blt     9f
+    bne     1f
+    mrc     p15, 0, r1, c13, c0, 3  @ child: its own TLS
+    ldr     r2, =0xabcd
+    cmp     r1, r2
+    moveq   r0, #5
+    movne   r0, #6
+    mov     r7, #1
+    svc     #0
+1:  mov     r4, r0                  @ parent: wait for it
+    sub     sp, sp, #8
+    mov     r1, sp
+    mov     r2, #0
+    mov     r3, #0
+    mov     r7, #114
+    svc     #0
+    cmp     r0, r4
+    bne     9f
+    ldr     r1, [sp]
+    cmp     r1, #0x500              @ the child saw 0xabcd
+    bne     9f
+    mrc     p15, 0, r1, c13, c0, 3
+    ldr     r2, =0x1234
+    cmp     r1, r2
+    bne     9f
+    mov     r0, #44
+    mov     r7, #1
+    svc     #0
+9:  mov     r0, #1
+    mov     r7, #1
+    svc     #0
+    .ltorg
+user_tls_end:

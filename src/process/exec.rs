@@ -137,6 +137,8 @@ extern "C" {
     static user_fork_end: u8;
     static user_vfork_start: u8;
     static user_vfork_end: u8;
+    static user_tls_start: u8;
+    static user_tls_end: u8;
 }
 
 fn span(start: &'static u8, end: &'static u8) -> &'static [u8] {
@@ -164,7 +166,8 @@ mod ktests {
             2 => unsafe { span(&user_poke_kernel_start, &user_poke_kernel_end) },
             3 => unsafe { span(&user_write_text_start, &user_write_text_end) },
             4 => unsafe { span(&user_fork_start, &user_fork_end) },
-            _ => unsafe { span(&user_vfork_start, &user_vfork_end) },
+            5 => unsafe { span(&user_vfork_start, &user_vfork_end) },
+            _ => unsafe { span(&user_tls_start, &user_tls_end) },
         };
         exec_builtin(prog) as i32 + 1000
     }
@@ -210,6 +213,13 @@ mod ktests {
             // (shared memory) and its exit status 3 came back through wait4.
             assert_eq!(do_wait(pid as i32, 0), Ok((pid, 43 << 8)));
             assert_eq!(snapshot(), before);
+        }
+    }
+
+    crate::ktest! {
+        fn set_tls_and_clone_settls_survive_context_switches() {
+            let pid = kernel_thread(run, 6, 17).unwrap();
+            assert_eq!(do_wait(pid as i32, 0), Ok((pid, 44 << 8)));
         }
     }
 

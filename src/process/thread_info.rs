@@ -57,6 +57,7 @@ pub struct ThreadInfo {
 }
 
 const _: () = assert!(core::mem::offset_of!(ThreadInfo, cpu_context) == 16);
+const _: () = assert!(core::mem::offset_of!(ThreadInfo, tp_value) == 56);
 
 impl ThreadInfo {
     pub fn test_flag(&self, bit: u32) -> bool {

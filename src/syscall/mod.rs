@@ -212,8 +212,12 @@ pub fn dispatch(regs: &mut PtRegs) {
             Ok(me.pid)
         }
         NR_ARM_SET_TLS => {
-            // SAFETY: the current task's own thread_info.
-            unsafe { (*crate::process::thread_info::current_thread_info_ptr()).tp_value = r[0] };
+            // SAFETY: the current task's own thread_info; TPIDRURO is the
+            // user-readable TLS register, reloaded at every context switch.
+            unsafe {
+                (*crate::process::thread_info::current_thread_info_ptr()).tp_value = r[0];
+                core::arch::asm!("mcr p15, 0, {0}, c13, c0, 3", in(reg) r[0], options(nostack));
+            }
             Ok(0)
         }
         _ => Err(Errno::ENOSYS),

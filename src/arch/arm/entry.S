@@ -169,10 +169,13 @@ arch_semihost:
     @ thread_info's cpu_context (offset 16), loads next's, and returns in
     @ next's context with r0 = prev (the task switched away from).
     .equ TI_CPU_SAVE, 16
+    .equ TI_TP_VALUE, 56
     .global __switch_to
 __switch_to:
     add     ip, r0, #TI_CPU_SAVE
     stmia   ip, {r4 - r11, sp, lr}
+    ldr     ip, [r1, #TI_TP_VALUE]
+    mcr     p15, 0, ip, c13, c0, 3  @ TPIDRURO: the user TLS value of next
     add     ip, r1, #TI_CPU_SAVE
     ldmia   ip, {r4 - r11, sp, pc}
 
