@@ -14,6 +14,7 @@ commands:
   ps              the task tree (also SysRq: Ctrl-O t)
   spawn N         fork N kernel threads that sleep 1-3 s and exit (reaped by the shell)
   trace           trace every copy_process step of the next fork
+  user            run a small built-in program in user mode (getpid, write, exit)
   panic           panic on purpose (shows the report; ends the QEMU run)
   poweroff        leave QEMU (semihosting) or halt";
 
@@ -73,6 +74,23 @@ fn spawn(n: usize) {
     println!("{} kernel threads running; 'ps' shows them, they exit within 3 s", ok);
 }
 
+fn user_prog(_: usize) -> i32 {
+    crate::process::fork::set_task_comm("hello");
+    let e = crate::process::exec::exec_builtin(crate::process::exec::user_hello());
+    -(e as i32)
+}
+
+/// Runs the built-in user program and reports how it ended.
+fn run_user() {
+    match crate::process::fork::kernel_thread(user_prog, 0, 17) {
+        Ok(pid) => match crate::process::exit::do_wait(pid as i32, 0) {
+            Ok((_, status)) => println!("pid {} exited with status {} (wait status {:#x})", pid, (status >> 8) & 0xff, status),
+            Err(e) => println!("wait4: {}", e),
+        },
+        Err(e) => println!("fork failed: {}", e),
+    }
+}
+
 /// Reaps children that have exited, without waiting.
 fn reap() {
     while let Ok((pid, _)) = crate::process::exit::do_wait(-1, crate::process::exit::WNOHANG) {
@@ -83,7 +101,7 @@ fn reap() {
 }
 
 pub fn run(p: &Platform<'_>, args: &BootArgs<'_>) -> ! {
-    println!("armfork: no /init yet (user mode is on the way); kernel shell. Type 'help'.");
+    println!("armfork: no /init yet (the initramfs comes with user mode); kernel shell as pid 1. Type 'help'.");
     let mut buf = [0u8; 128];
     loop {
         reap();
@@ -132,6 +150,7 @@ pub fn run(p: &Platform<'_>, args: &BootArgs<'_>) -> ! {
                 }
             }
             Some("ps") => crate::process::exit::show_state(),
+            Some("user") => run_user(),
             Some("spawn") => spawn(words.next().and_then(|n| n.parse().ok()).unwrap_or(3)),
             Some("trace") => {
                 crate::process::fork::TRACE_NEXT_FORK.store(true, core::sync::atomic::Ordering::Relaxed);
