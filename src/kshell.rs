@@ -84,7 +84,12 @@ fn user_prog(_: usize) -> i32 {
 fn run_user() {
     match crate::process::fork::kernel_thread(user_prog, 0, 17) {
         Ok(pid) => match crate::process::exit::do_wait(pid as i32, 0) {
-            Ok((_, status)) => println!("pid {} exited with status {} (wait status {:#x})", pid, (status >> 8) & 0xff, status),
+            Ok((_, status)) => println!(
+                "pid {} exited with status {} (wait status {:#x})",
+                pid,
+                (status >> 8) & 0xff,
+                status
+            ),
             Err(e) => println!("wait4: {}", e),
         },
         Err(e) => println!("fork failed: {}", e),
@@ -101,7 +106,9 @@ fn reap() {
 }
 
 pub fn run(p: &Platform<'_>, args: &BootArgs<'_>) -> ! {
-    println!("armfork: no /init yet (the initramfs comes with user mode); kernel shell as pid 1. Type 'help'.");
+    println!(
+        "armfork: no /init yet (the initramfs comes with user mode); kernel shell as pid 1. Type 'help'."
+    );
     let mut buf = [0u8; 128];
     loop {
         reap();

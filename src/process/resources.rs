@@ -28,6 +28,7 @@ macro_rules! slab_object {
 /// Capabilities this kernel checks (Linux's numbers).
 pub const CAP_SETGID: u32 = 6;
 pub const CAP_SETUID: u32 = 7;
+pub const CAP_SYS_BOOT: u32 = 22;
 pub const CAP_SYS_ADMIN: u32 = 21;
 pub const CAP_SYS_RESOURCE: u32 = 24;
 pub const CAP_FULL_SET: u64 = (1 << 38) - 1;

@@ -19,7 +19,13 @@ use core::sync::atomic::Ordering;
 pub const NR_EXIT: u32 = 1;
 pub const NR_FORK: u32 = 2;
 pub const NR_WRITE: u32 = 4;
+pub const NR_CLOSE: u32 = 6;
 pub const NR_GETPID: u32 = 20;
+pub const NR_DUP: u32 = 41;
+pub const NR_REBOOT: u32 = 88;
+pub const NR_NANOSLEEP: u32 = 162;
+pub const NR_SETUID32: u32 = 213;
+pub const NR_CLOCK_GETTIME: u32 = 263;
 pub const NR_UMASK: u32 = 60;
 pub const NR_GETPPID: u32 = 64;
 pub const NR_SETRLIMIT: u32 = 75;
@@ -134,6 +140,114 @@ fn sys_uname(buf: u32) -> Ret {
     Ok(0)
 }
 
+fn sys_close(fd: u32) -> Ret {
+    let files = current_task().files.as_ref().ok_or(Errno::EBADF)?;
+    let mut t = files.fd.lock();
+    match t.get_mut(fd as usize) {
+        Some(slot @ Some(_)) => {
+            *slot = None;
+            Ok(0)
+        }
+        _ => Err(Errno::EBADF),
+    }
+}
+
+fn sys_dup(fd: u32) -> Ret {
+    let files = current_task().files.as_ref().ok_or(Errno::EBADF)?;
+    let mut t = files.fd.lock();
+    let f = t.get(fd as usize).copied().flatten().ok_or(Errno::EBADF)?;
+    let free = t.iter().position(|s| s.is_none()).ok_or(Errno::EMFILE)?;
+    t[free] = Some(f);
+    Ok(free as u32)
+}
+
+fn sys_setuid(uid: u32) -> Ret {
+    let me = crate::process::task::current();
+    // SAFETY: the current task replaces its own credentials.
+    let t = unsafe { &mut *me };
+    let old = t.cred.as_ref().ok_or(Errno::EINVAL)?;
+    let root = old.capable(crate::process::resources::CAP_SETUID);
+    if !root && uid != old.uid {
+        return Err(Errno::EPERM);
+    }
+    let user = crate::process::resources::find_user(uid)?;
+    let new = crate::process::kref::KRef::new(crate::process::resources::Cred {
+        uid,
+        gid: old.gid,
+        euid: uid,
+        egid: old.egid,
+        // Linux drops the capabilities when a root process becomes non-root.
+        cap_effective: if uid == 0 { old.cap_effective } else { 0 },
+        user: user.clone(),
+    })?;
+    // The process now counts against the new user's RLIMIT_NPROC.
+    if let Some(rc) = &t.real_cred {
+        rc.user.processes.fetch_sub(1, Ordering::Relaxed);
+    }
+    user.processes.fetch_add(1, Ordering::Relaxed);
+    t.real_cred = Some(new.clone());
+    t.cred = Some(new);
+    Ok(0)
+}
+
+const CLOCK_REALTIME: u32 = 0;
+const CLOCK_MONOTONIC: u32 = 1;
+/// The real-time clock starts here (no RTC driver yet): 2024-01-01T00:00:00Z,
+/// the date `make bench` gives QEMU.
+const REALTIME_BASE: u64 = 1_704_067_200;
+
+fn sys_clock_gettime(clock: u32, tp: u32) -> Ret {
+    let us = crate::time::uptime_us();
+    let secs = match clock {
+        CLOCK_MONOTONIC => us / 1_000_000,
+        CLOCK_REALTIME => REALTIME_BASE + us / 1_000_000,
+        _ => return Err(Errno::EINVAL),
+    };
+    put_user(secs as u32, tp)?;
+    put_user(((us % 1_000_000) * 1000) as u32, tp + 4)?;
+    Ok(0)
+}
+
+fn sys_nanosleep(req: u32) -> Ret {
+    let (s, ns) = (get_user(req)?, get_user(req + 4)?);
+    if ns >= 1_000_000_000 {
+        return Err(Errno::EINVAL);
+    }
+    let end = crate::time::uptime_us() + s as u64 * 1_000_000 + ns as u64 / 1000;
+    // Sleeping on the tick: give the CPU away until the time has passed
+    // (a timer-driven wake-up comes with the timer wheel).
+    while crate::time::uptime_us() < end {
+        if crate::sched::nr_running() == 0 {
+            crate::arch::wfi();
+        } else {
+            crate::sched::yield_now();
+        }
+    }
+    Ok(0)
+}
+
+const LINUX_REBOOT_MAGIC1: u32 = 0xfee1_dead;
+const LINUX_REBOOT_MAGIC2: u32 = 672_274_793;
+const LINUX_REBOOT_CMD_POWER_OFF: u32 = 0x4321_fedc;
+
+fn sys_reboot(magic1: u32, magic2: u32, cmd: u32) -> Ret {
+    if !current_task().cred.as_ref().is_some_and(|c| c.capable(crate::process::resources::CAP_SYS_BOOT)) {
+        return Err(Errno::EPERM);
+    }
+    if magic1 != LINUX_REBOOT_MAGIC1 || magic2 != LINUX_REBOOT_MAGIC2 {
+        return Err(Errno::EINVAL);
+    }
+    match cmd {
+        LINUX_REBOOT_CMD_POWER_OFF => {
+            crate::println!("reboot: Power down");
+            crate::console::flush();
+            crate::arch::semihosting::exit(0);
+            crate::arch::halt()
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
 fn rlimit_of(resource: u32) -> Result<usize, Errno> {
     let r = resource as usize;
     if r >= RLIM_NLIMITS {
@@ -179,6 +293,12 @@ pub fn dispatch(regs: &mut PtRegs) {
         NR_VFORK => sys_vfork(regs),
         NR_CLONE => sys_clone(regs),
         NR_WRITE => sys_write(r[0], r[1], r[2]),
+        NR_CLOSE => sys_close(r[0]),
+        NR_DUP => sys_dup(r[0]),
+        NR_SETUID32 => sys_setuid(r[0]),
+        NR_CLOCK_GETTIME => sys_clock_gettime(r[0], r[1]),
+        NR_NANOSLEEP => sys_nanosleep(r[0]),
+        NR_REBOOT => sys_reboot(r[0], r[1], r[2]),
         NR_GETPID => Ok(me.tgid),
         NR_GETTID => Ok(me.pid),
         // SAFETY: the parent outlives the child's look at it (tasklist rules).
@@ -238,6 +358,46 @@ fn call(nr: u32, args: [u32; 6]) -> i32 {
 }
 
 crate::ktest! {
+    fn file_descriptors_close_and_dup() {
+        // A child with its own copy of the table (fork without CLONE_FILES).
+        fn child(_: usize) -> i32 {
+            let c = |nr, a| call(nr, [a, 0, 0, 0, 0, 0]);
+            let ok = c(NR_DUP, 1) == 3
+                && c(NR_CLOSE, 0) == 0
+                && c(NR_DUP, 2) == 0
+                && c(NR_CLOSE, 0) == 0
+                && c(NR_CLOSE, 0) == -(Errno::EBADF as i32)
+                && c(NR_DUP, 31) == -(Errno::EBADF as i32)
+                && c(NR_CLOSE, 999) == -(Errno::EBADF as i32);
+            let mut n = 0;
+            while c(NR_DUP, 1) >= 0 {
+                n += 1;
+            }
+            i32::from(ok && n == 29) // 32 slots: 1, 2, 3 used, 0 free again
+        }
+        let pid = crate::process::fork::kernel_thread(child, 0, 17).unwrap();
+        assert_eq!(do_wait(pid as i32, 0), Ok((pid, 1 << 8)));
+        assert_eq!(call(NR_DUP, [99, 0, 0, 0, 0, 0]), -(Errno::EBADF as i32));
+    }
+}
+
+crate::ktest! {
+    fn setuid_drops_privilege_for_good() {
+        fn child(_: usize) -> i32 {
+            let c = |nr, a| call(nr, [a, 0, 0, 0, 0, 0]);
+            let ok = c(NR_SETUID32, 1000) == 0
+                && c(NR_GETUID32, 0) == 1000
+                && c(NR_SETUID32, 0) == -(Errno::EPERM as i32)
+                && c(NR_SETUID32, 1000) == 0;
+            i32::from(ok)
+        }
+        let pid = crate::process::fork::kernel_thread(child, 0, 17).unwrap();
+        assert_eq!(do_wait(pid as i32, 0), Ok((pid, 1 << 8)));
+        assert_eq!(call(NR_GETUID32, [0; 6]), 0, "the parent's credentials changed");
+    }
+}
+
+crate::ktest! {
     fn identity_calls_and_enosys() {
         assert_eq!(call(NR_GETPID, [0; 6]), 1, "tests run as pid 1");
         assert_eq!(call(NR_GETTID, [0; 6]), 1);
@@ -276,6 +436,24 @@ crate::ktest! {
         assert_eq!(call(NR_WRITE, [1, U + 0x200, 23, 0, 0, 0]), 23);
         assert_eq!(call(NR_WRITE, [9, U + 0x200, 23, 0, 0, 0]), -(Errno::EBADF as i32));
         assert_eq!(call(NR_WRITE, [1, 0x1000_0000, 4, 0, 0, 0]), -(Errno::EFAULT as i32));
+        // clock_gettime: monotonic moves, realtime starts in 2024, bad clock.
+        assert_eq!(call(NR_CLOCK_GETTIME, [1, U + 0x300, 0, 0, 0, 0]), 0);
+        let (s0, n0) = (get_user(U + 0x300).unwrap(), get_user(U + 0x304).unwrap());
+        assert!(n0 < 1_000_000_000);
+        put_user(0, U + 0x308).unwrap();
+        put_user(30_000_000, U + 0x30c).unwrap(); // 30 ms
+        assert_eq!(call(NR_NANOSLEEP, [U + 0x308, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(call(NR_CLOCK_GETTIME, [1, U + 0x300, 0, 0, 0, 0]), 0);
+        let (s1, n1) = (get_user(U + 0x300).unwrap(), get_user(U + 0x304).unwrap());
+        let elapsed_ns = (s1 - s0) as u64 * 1_000_000_000 + n1 as u64 - n0 as u64;
+        assert!(elapsed_ns >= 30_000_000, "nanosleep(30 ms) took {} ns", elapsed_ns);
+        assert_eq!(call(NR_CLOCK_GETTIME, [0, U + 0x300, 0, 0, 0, 0]), 0);
+        assert!(get_user(U + 0x300).unwrap() >= 1_704_067_200);
+        assert_eq!(call(NR_CLOCK_GETTIME, [99, U + 0x300, 0, 0, 0, 0]), -(Errno::EINVAL as i32));
+        put_user(2_000_000_000, U + 0x30c).unwrap();
+        assert_eq!(call(NR_NANOSLEEP, [U + 0x308, 0, 0, 0, 0, 0]), -(Errno::EINVAL as i32));
+        // reboot needs the magic numbers.
+        assert_eq!(call(NR_REBOOT, [1, 2, LINUX_REBOOT_CMD_POWER_OFF, 0, 0, 0]), -(Errno::EINVAL as i32));
         // set_tid_address returns the tid; set_tls sets the TLS value.
         assert_eq!(call(NR_SET_TID_ADDRESS, [0, 0, 0, 0, 0, 0]), 1);
         assert_eq!(call(NR_ARM_SET_TLS, [0x1234_5678, 0, 0, 0, 0, 0]), 0);
