@@ -242,3 +242,53 @@ user_tls_start:
     svc     #0
     .ltorg
 user_tls_end:
+
+    @ kill: fork a child that spins forever; kill(child, 0) succeeds,
+    @ kill(child, SIGKILL) ends it; wait4 reports "killed by signal 9";
+    @ kill(child, 0) on the reaped pid gives -ESRCH. Exit 45 on success.
+    .global user_kill_start
+    .global user_kill_end
+user_kill_start:
+    mov     r7, #2                  @ fork
+    svc     #0
+    cmp     r0, #0
+    blt     9f
+    bne     1f
+2:  b       2b                      @ child: spin
+1:  mov     r4, r0
+    mov     r1, #0                  @ kill(pid, 0)
+    mov     r7, #37
+    svc     #0
+    cmp     r0, #0
+    bne     9f
+    mov     r0, r4
+    mov     r1, #9                  @ kill(pid, SIGKILL)
+    mov     r7, #37
+    svc     #0
+    cmp     r0, #0
+    bne     9f
+    sub     sp, sp, #8
+    mov     r0, r4
+    mov     r1, sp
+    mov     r2, #0
+    mov     r3, #0
+    mov     r7, #114                @ wait4
+    svc     #0
+    cmp     r0, r4
+    bne     9f
+    ldr     r1, [sp]
+    cmp     r1, #9                  @ WIFSIGNALED, WTERMSIG 9
+    bne     9f
+    mov     r0, r4
+    mov     r1, #0
+    mov     r7, #37
+    svc     #0
+    cmn     r0, #3                  @ -ESRCH
+    bne     9f
+    mov     r0, #45
+    mov     r7, #1
+    svc     #0
+9:  mov     r0, #1
+    mov     r7, #1
+    svc     #0
+user_kill_end:

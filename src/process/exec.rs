@@ -139,6 +139,8 @@ extern "C" {
     static user_vfork_end: u8;
     static user_tls_start: u8;
     static user_tls_end: u8;
+    static user_kill_start: u8;
+    static user_kill_end: u8;
 }
 
 fn span(start: &'static u8, end: &'static u8) -> &'static [u8] {
@@ -167,7 +169,8 @@ mod ktests {
             3 => unsafe { span(&user_write_text_start, &user_write_text_end) },
             4 => unsafe { span(&user_fork_start, &user_fork_end) },
             5 => unsafe { span(&user_vfork_start, &user_vfork_end) },
-            _ => unsafe { span(&user_tls_start, &user_tls_end) },
+            6 => unsafe { span(&user_tls_start, &user_tls_end) },
+            _ => unsafe { span(&user_kill_start, &user_kill_end) },
         };
         exec_builtin(prog) as i32 + 1000
     }
@@ -220,6 +223,15 @@ mod ktests {
         fn set_tls_and_clone_settls_survive_context_switches() {
             let pid = kernel_thread(run, 6, 17).unwrap();
             assert_eq!(do_wait(pid as i32, 0), Ok((pid, 44 << 8)));
+        }
+    }
+
+    crate::ktest! {
+        fn kill_sigkill_ends_a_spinning_child_and_wait4_sees_signal_9() {
+            let before = snapshot();
+            let pid = kernel_thread(run, 7, 17).unwrap();
+            assert_eq!(do_wait(pid as i32, 0), Ok((pid, 45 << 8)));
+            assert_eq!(snapshot(), before);
         }
     }
 

@@ -250,8 +250,12 @@ pub fn do_wait(pid: i32, options: u32) -> Result<(u32, i32), Errno> {
         if options & WNOHANG != 0 {
             return Ok((0, 0));
         }
-        // Sleep until a child changes state (the condition re-checks the list).
-        sig.wait_chldexit.wait_event(|| has_zombie(me, pid, options));
+        // Sleep until a child changes state (the condition re-checks the
+        // list) or a signal arrives.
+        sig.wait_chldexit.wait_event(|| has_zombie(me, pid, options) || super::signal::signal_pending());
+        if super::signal::signal_pending() && !has_zombie(me, pid, options) {
+            return Err(Errno::EINTR);
+        }
     }
 }
 

@@ -454,6 +454,8 @@ fn copy_process_steps(a: &ForkArgs<'_>, current: &TaskStruct) -> Result<*mut Tas
     p.start_time = crate::time::jiffies();
     p.exit_state.store(0, Ordering::Relaxed);
     p.exit_code.store(0, Ordering::Relaxed);
+    // init_sigpending: a child starts with no signals pending.
+    p.pending.store(0, Ordering::Relaxed);
     if let Some((f, arg)) = a.kthread {
         p.kthread_fn = f as usize;
         p.kthread_arg = arg;

@@ -24,6 +24,8 @@ pub mod pid;
 #[cfg(target_arch = "arm")]
 pub mod resources;
 #[cfg(target_arch = "arm")]
+pub mod signal;
+#[cfg(target_arch = "arm")]
 pub mod task;
 #[cfg(target_arch = "arm")]
 pub mod thread_info;

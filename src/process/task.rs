@@ -10,7 +10,7 @@ use crate::mm::kmem::Cache;
 use crate::mm::slab::SlabFlags;
 use crate::sched::wait::Completion;
 use crate::sync::SpinLockIrq;
-use core::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 // Task states (`state`, as Linux).
 pub const TASK_RUNNING: u32 = 0;
@@ -77,6 +77,8 @@ pub struct TaskStruct {
     pub exit_code: AtomicI32,
     /// Signal sent to the parent at exit; -1 for threads.
     pub exit_signal: i32,
+    /// Pending signals (bit n-1 for signal n); TIF_SIGPENDING mirrors "any".
+    pub pending: AtomicU64,
     pub pdeath_signal: i32,
     pub comm: [u8; TASK_COMM_LEN],
 

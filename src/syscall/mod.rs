@@ -21,6 +21,7 @@ pub const NR_FORK: u32 = 2;
 pub const NR_WRITE: u32 = 4;
 pub const NR_CLOSE: u32 = 6;
 pub const NR_GETPID: u32 = 20;
+pub const NR_KILL: u32 = 37;
 pub const NR_DUP: u32 = 41;
 pub const NR_REBOOT: u32 = 88;
 pub const NR_NANOSLEEP: u32 = 162;
@@ -217,6 +218,9 @@ fn sys_nanosleep(req: u32) -> Ret {
     // Sleeping on the tick: give the CPU away until the time has passed
     // (a timer-driven wake-up comes with the timer wheel).
     while crate::time::uptime_us() < end {
+        if crate::process::signal::signal_pending() {
+            return Err(Errno::EINTR);
+        }
         if crate::sched::nr_running() == 0 {
             crate::arch::wfi();
         } else {
@@ -294,6 +298,7 @@ pub fn dispatch(regs: &mut PtRegs) {
         NR_CLONE => sys_clone(regs),
         NR_WRITE => sys_write(r[0], r[1], r[2]),
         NR_CLOSE => sys_close(r[0]),
+        NR_KILL => crate::process::signal::sys_kill(r[0] as i32, r[1] as i32),
         NR_DUP => sys_dup(r[0]),
         NR_SETUID32 => sys_setuid(r[0]),
         NR_CLOCK_GETTIME => sys_clock_gettime(r[0], r[1]),

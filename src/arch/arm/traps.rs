@@ -161,11 +161,14 @@ extern "C" fn handle_exception(regs: &mut PtRegs, kind: u32) {
             crate::irq::handle_irq(regs);
             crate::ktest::after_irq();
             let ti = crate::process::thread_info::current_thread_info();
-            if !ti.task.is_null()
-                && ti.need_resched()
-                && (regs.user_mode() || ti.preempt_count.load(core::sync::atomic::Ordering::Relaxed) == 0)
-            {
-                crate::sched::preempt_schedule_irq();
+            if !ti.task.is_null() {
+                if regs.user_mode() {
+                    ret_to_user_work();
+                } else if ti.need_resched()
+                    && ti.preempt_count.load(core::sync::atomic::Ordering::Relaxed) == 0
+                {
+                    crate::sched::preempt_schedule_irq();
+                }
             }
         }
         ExceptionKind::Svc => {
@@ -197,8 +200,17 @@ extern "C" fn handle_exception(regs: &mut PtRegs, kind: u32) {
 extern "C" fn handle_syscall(regs: &mut PtRegs) {
     crate::arch::local_irq_enable();
     crate::syscall::dispatch(regs);
-    if crate::process::thread_info::current_thread_info().need_resched() {
+    ret_to_user_work();
+}
+
+/// Before returning to user mode: reschedule if asked, act on signals.
+fn ret_to_user_work() {
+    let ti = crate::process::thread_info::current_thread_info();
+    if ti.need_resched() {
         crate::sched::schedule();
+    }
+    if ti.test_flag(crate::process::thread_info::TIF_SIGPENDING) {
+        crate::process::signal::do_signal();
     }
 }
 

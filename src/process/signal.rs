@@ -1,0 +1,86 @@
+//! Signals, the part fork and wait need: kill(2) with signal 0 (is the
+//! target there), and the default actions of SIGKILL and SIGTERM
+//! (terminate) and SIGCHLD (ignore). A pending signal sets TIF_SIGPENDING;
+//! sleeps that may be interrupted return EINTR; on the way back to user
+//! mode the task acts on it. Handlers (sigaction) come later.
+
+use super::resources::{SIGCHLD, SIGKILL};
+use super::task::{current_task, TaskStruct, EXIT_DEAD, EXIT_ZOMBIE};
+use super::thread_info::TIF_SIGPENDING;
+use crate::errno::Errno;
+use core::sync::atomic::Ordering;
+
+pub const SIGTERM: i32 = 15;
+
+/// Whether `sender` may signal `target` (same user, or CAP_KILL-like root).
+fn may_signal(sender: &TaskStruct, target: &TaskStruct) -> bool {
+    match (&sender.cred, &target.cred) {
+        (Some(s), Some(t)) => s.euid == 0 || s.uid == t.uid || s.euid == t.uid,
+        _ => true,
+    }
+}
+
+/// Marks `sig` pending on `t` and wakes it if it sleeps interruptibly.
+pub fn send_signal(t: *mut TaskStruct, sig: i32) {
+    // SAFETY: the caller holds the target alive (found under tasklist rules).
+    let tk = unsafe { &*t };
+    if sig == SIGCHLD {
+        return; // ignored by default
+    }
+    tk.pending.fetch_or(1 << (sig - 1), Ordering::SeqCst);
+    tk.thread_info().set_flag(TIF_SIGPENDING);
+    if tk.state.load(Ordering::SeqCst) == super::task::TASK_INTERRUPTIBLE {
+        crate::sched::wake_up_process(t);
+    }
+}
+
+/// `kill(pid, sig)` for pid > 0 (process groups come with sessions).
+pub fn sys_kill(pid: i32, sig: i32) -> Result<u32, Errno> {
+    if !(0..=64).contains(&sig) {
+        return Err(Errno::EINVAL);
+    }
+    if pid <= 0 {
+        return Err(Errno::ESRCH);
+    }
+    let me = current_task();
+    let t = me.pid_ns().find_task(pid as u32).ok_or(Errno::ESRCH)?;
+    // SAFETY: a task found in the pid table is alive until released.
+    let tk = unsafe { &*t };
+    let st = tk.exit_state.load(Ordering::SeqCst);
+    if st == EXIT_DEAD {
+        return Err(Errno::ESRCH);
+    }
+    if !may_signal(me, tk) {
+        return Err(Errno::EPERM);
+    }
+    if sig == 0 || st == EXIT_ZOMBIE {
+        return Ok(0);
+    }
+    // init ignores signals it has no handler for (SIGNAL_UNKILLABLE).
+    let unkillable = tk
+        .signal
+        .as_ref()
+        .is_some_and(|s| s.flags.load(Ordering::Relaxed) & super::resources::SIGNAL_UNKILLABLE != 0);
+    if unkillable && core::ptr::eq(t, tk.pid_ns().child_reaper.load(Ordering::Acquire)) {
+        return Ok(0);
+    }
+    send_signal(t, sig);
+    Ok(0)
+}
+
+/// True when the current task has a signal to act on.
+pub fn signal_pending() -> bool {
+    current_task().pending.load(Ordering::SeqCst) != 0
+}
+
+/// On the way back to user mode: act on pending signals (default actions).
+pub fn do_signal() {
+    let me = current_task();
+    let p = me.pending.swap(0, Ordering::SeqCst);
+    me.thread_info().clear_flag(TIF_SIGPENDING);
+    for sig in [SIGKILL, SIGTERM] {
+        if p & (1 << (sig - 1)) != 0 {
+            super::exit::do_exit_killed(sig);
+        }
+    }
+}
