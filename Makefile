@@ -17,7 +17,7 @@ QEMU     := qemu-system-arm
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all setup image run test test-host test-boards test-uboot bench gdb sdcard clean FORCE
+.PHONY: all setup image initramfs run test test-host test-boards test-uboot bench gdb sdcard clean FORCE
 
 all: image
 
@@ -31,22 +31,25 @@ image: setup
 	@scripts/objcopy.sh -O binary $(ELF) $(IMG)
 	@echo "==> $(IMG) ($$(stat -c %s $(IMG)) bytes), $(ELF)"
 
-run: image
-	@scripts/qemu.sh $(BOARD) $(IMG) "$(APPEND)" --interactive
+initramfs: setup
+	@scripts/initramfs.sh
 
-test: image
+run: image initramfs
+	@scripts/qemu.sh $(BOARD) $(IMG) "$(APPEND)" --interactive --initrd target/initramfs.cpio
+
+test: image initramfs
 	@tests/run-all.sh
 
 test-host: setup
 	@tests/run-all.sh host
 
-test-boards: image
+test-boards: image initramfs
 	@tests/run-all.sh boards
 
-test-uboot: image
+test-uboot: image initramfs
 	@tests/run-all.sh uboot
 
-bench: image
+bench: image initramfs
 	@scripts/bench.sh "$(FILTER)"
 
 gdb: image

@@ -10,6 +10,7 @@ extern crate alloc;
 
 pub mod board;
 pub mod errno;
+pub mod fs;
 pub mod mm;
 pub mod process;
 #[cfg(test)]

@@ -78,7 +78,7 @@ expect() {
 run_boards() {
   echo "==> in-kernel tests on every board (boot argument ktest)"
   for b in "${BOARDS[@]}"; do
-    boot_ktest "ktest:$b" "$b" "ktest slub_debug"
+    boot_ktest "ktest:$b" "$b" "ktest slub_debug" --initrd target/initramfs.cpio
   done
   echo "==> bad input and odd machines"
   # Without -semihosting the kernel's own SVC handler answers the trap: the
@@ -106,7 +106,7 @@ run_uboot() {
   echo "==> U-Boot: bootz from a FAT partition on virtio-blk (qemu_arm u-boot.bin)"
   local log=$LOGS/uboot.log
   if [ ! -x tests/uboot.sh ]; then count "uboot" 0 1; return; fi
-  UBOOT_APPEND="ktest slub_debug" tests/uboot.sh "$IMG" >"$log" 2>&1
+  UBOOT_APPEND="ktest slub_debug" UBOOT_INITRD=target/initramfs.cpio tests/uboot.sh "$IMG" >"$log" 2>&1
   local rc=$? totals p f
   totals=$(kernel_totals "$log")
   p=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed/\1/p' <<<"$totals")

@@ -17,7 +17,8 @@
 #
 # Environment: UBOOT_BIN (default /usr/lib/u-boot/qemu_arm/u-boot.bin),
 # UBOOT_TIMEOUT (seconds, default 120), UBOOT_APPEND (replaces the whole
-# append line), UBOOT_DIR (scratch directory, default target/uboot).
+# append line), UBOOT_DIR (scratch directory, default target/uboot),
+# UBOOT_INITRD (an initramfs to put on the disk and name in extlinux.conf).
 #
 # No root needed: the disk is partitioned with sfdisk and the partition is
 # formatted and filled in place with mkfs.vfat --offset and mtools.
@@ -87,12 +88,18 @@ label armfork
     kernel /kernel.img
     append $append
 EOF
+if [ -n "${UBOOT_INITRD:-}" ]; then
+  echo "    initrd /initramfs.cpio" >> "$conf"
+fi
 
 part="$disk@@$(( part_start * 512 ))"
 export MTOOLS_SKIP_CHECK=1
 mmd   -i "$part" ::/extlinux
 mcopy -i "$part" "$img"  ::/kernel.img
 mcopy -i "$part" "$conf" ::/extlinux/extlinux.conf
+if [ -n "${UBOOT_INITRD:-}" ]; then
+  mcopy -i "$part" "$UBOOT_INITRD" ::/initramfs.cpio
+fi
 
 # --- the boot -------------------------------------------------------------
 echo "==> U-Boot: $uboot" >&2

@@ -97,6 +97,206 @@ fn build(code: &[u8]) -> Result<KRef<MmStruct>, Errno> {
 }
 
 fn enter(mm: KRef<MmStruct>) -> ! {
+    enter_at(mm, USER_TEXT, USER_STACK_TOP)
+}
+
+fn prot_of(flags: u32) -> Prot {
+    let mut p = Prot::READ;
+    if flags & super::elf::PF_W != 0 {
+        p |= Prot::WRITE;
+    }
+    if flags & super::elf::PF_X != 0 {
+        p |= Prot::EXEC;
+    }
+    p
+}
+
+/// Copies `bytes` to user address `va` of the (not yet active) table `pt`,
+/// through the linear map.
+fn write_user(pt: &PageTable, va: u32, bytes: &[u8]) -> Result<(), Errno> {
+    let mut done = 0usize;
+    while done < bytes.len() {
+        let a = va + done as u32;
+        let (pa, _) = pt.walk(a).ok_or(Errno::EFAULT)?;
+        let n = (4096 - (a & 0xfff) as usize).min(bytes.len() - done);
+        let lin = crate::arch::mmu::__va(pa).ok_or(Errno::EFAULT)? as *mut u8;
+        // SAFETY: inside one mapped page of the new address space (lowmem).
+        unsafe { core::ptr::copy_nonoverlapping(bytes[done..].as_ptr(), lin, n) };
+        done += n;
+    }
+    Ok(())
+}
+
+/// Pages of stack a new program gets.
+const STACK_PAGES: u32 = 8;
+
+// Auxiliary vector entries (Linux's numbers).
+const AT_NULL: u32 = 0;
+const AT_PHDR: u32 = 3;
+const AT_PHENT: u32 = 4;
+const AT_PHNUM: u32 = 5;
+const AT_PAGESZ: u32 = 6;
+const AT_ENTRY: u32 = 9;
+const AT_UID: u32 = 11;
+const AT_EUID: u32 = 12;
+const AT_GID: u32 = 13;
+const AT_EGID: u32 = 14;
+const AT_SECURE: u32 = 23;
+const AT_RANDOM: u32 = 25;
+
+/// Lays out Linux's initial stack below USER_STACK_TOP: the strings, 16
+/// random bytes, then (8-byte aligned, at sp) argc, argv[], NULL, envp[],
+/// NULL, auxv pairs ending with AT_NULL. Returns sp.
+fn setup_stack(
+    pt: &PageTable,
+    exe: &super::elf::Executable,
+    argv: &[&str],
+    envp: &[&str],
+) -> Result<u32, Errno> {
+    let mut p = USER_STACK_TOP;
+    let mut ptrs: alloc::vec::Vec<u32> = alloc::vec::Vec::with_capacity(argv.len() + envp.len());
+    let mut total = 0usize;
+    for s in argv.iter().chain(envp) {
+        total += s.len() + 1;
+    }
+    if total > (STACK_PAGES as usize - 1) * 4096 {
+        return Err(Errno::E2BIG);
+    }
+    for s in argv.iter().chain(envp) {
+        p -= s.len() as u32 + 1;
+        write_user(pt, p, s.as_bytes())?;
+        write_user(pt, p + s.len() as u32, &[0])?;
+        ptrs.push(p);
+    }
+    p -= 16;
+    let random = p;
+    let mut seed = crate::time::uptime_us() as u32 ^ 0x5a5a_1234;
+    let mut rnd = [0u8; 16];
+    for b in rnd.iter_mut() {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        *b = seed as u8;
+    }
+    write_user(pt, random, &rnd)?;
+    let cred = super::task::current_task()
+        .cred
+        .as_ref()
+        .map(|c| (c.uid, c.euid, c.gid, c.egid))
+        .unwrap_or((0, 0, 0, 0));
+    let auxv = [
+        (AT_PHDR, exe.phdr_vaddr.unwrap_or(0)),
+        (AT_PHENT, 32),
+        (AT_PHNUM, exe.phnum as u32),
+        (AT_PAGESZ, 4096),
+        (AT_ENTRY, exe.entry),
+        (AT_UID, cred.0),
+        (AT_EUID, cred.1),
+        (AT_GID, cred.2),
+        (AT_EGID, cred.3),
+        (AT_SECURE, 0),
+        (AT_RANDOM, random),
+        (AT_NULL, 0),
+    ];
+    let words = 1 + argv.len() + 1 + envp.len() + 1 + auxv.len() * 2;
+    p = (p - 4 * words as u32) & !7;
+    let mut v: alloc::vec::Vec<u32> = alloc::vec::Vec::with_capacity(words);
+    v.push(argv.len() as u32);
+    v.extend_from_slice(&ptrs[..argv.len()]);
+    v.push(0);
+    v.extend_from_slice(&ptrs[argv.len()..]);
+    v.push(0);
+    for (k, val) in auxv {
+        v.push(k);
+        v.push(val);
+    }
+    let bytes: alloc::vec::Vec<u8> = v.iter().flat_map(|w| w.to_le_bytes()).collect();
+    write_user(pt, p, &bytes)?;
+    Ok(p)
+}
+
+/// `execve` of the static ARM ELF executable `image` (in memory: the
+/// initramfs): a new address space with its PT_LOAD segments, a stack with
+/// `argv` and `envp`, and user mode at its entry point. Returns only on error.
+pub fn exec_image(image: &[u8], argv: &[&str], envp: &[&str]) -> Errno {
+    match load_elf(image, argv, envp) {
+        Ok((mm, entry, sp)) => enter_at(mm, entry, sp),
+        Err(e) => e,
+    }
+}
+
+fn load_elf(image: &[u8], argv: &[&str], envp: &[&str]) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
+    let exe = super::elf::parse(image, USER_STACK_TOP - STACK_PAGES * 4096).map_err(|_| Errno::ENOEXEC)?;
+    let mm = KRef::new(MmStruct::new())?;
+    let mut pt = PageTable::new()?;
+    for seg in exe.segments() {
+        let prot = prot_of(seg.flags);
+        let start = seg.vaddr & !0xfff;
+        let end = (seg.vaddr as u64 + seg.memsz as u64).div_ceil(4096) as u32 * 4096;
+        let mut page = start;
+        while page < end {
+            let pa = match pt.walk(page) {
+                // A page two segments share: it takes both permissions.
+                Some((pa, old)) => {
+                    pt.protect(page, old | prot)?;
+                    pa & !0xfff
+                }
+                None => {
+                    let pa = crate::mm::alloc_pages(0)?;
+                    mm.pages.lock().push(pa);
+                    let lin = crate::arch::mmu::__va(pa).ok_or(Errno::ENOMEM)? as *mut u8;
+                    // SAFETY: a fresh page of ours.
+                    unsafe { core::ptr::write_bytes(lin, 0, 4096) };
+                    pt.map(page, pa, prot)?;
+                    pa
+                }
+            };
+            // The file's bytes that fall in this page.
+            let lo = page.max(seg.vaddr);
+            let hi = (page + 4096).min(seg.vaddr + seg.filesz);
+            if lo < hi {
+                let from = (seg.offset + (lo - seg.vaddr)) as usize;
+                let src = image.get(from..from + (hi - lo) as usize).ok_or(Errno::ENOEXEC)?;
+                let lin = crate::arch::mmu::__va(pa).ok_or(Errno::ENOMEM)? as usize + (lo - page) as usize;
+                // SAFETY: inside the page just looked up or mapped.
+                unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), lin as *mut u8, src.len()) };
+            }
+            if prot.contains(Prot::EXEC) {
+                let lin = crate::arch::mmu::__va(pa).ok_or(Errno::ENOMEM)? as usize;
+                flush_icache_range(lin, lin + 4096);
+            }
+            page += 4096;
+        }
+    }
+    for i in 0..STACK_PAGES {
+        map_new_page(&mm, &mut pt, USER_STACK_TOP - (i + 1) * 4096, Prot::READ | Prot::WRITE, &[])?;
+    }
+    let sp = setup_stack(&pt, &exe, argv, envp)?;
+    mm.pgd_phys.store(pt.pgd_phys(), Ordering::Relaxed);
+    *mm.pgd.lock() = Some(pt);
+    Ok((mm, exe.entry, sp))
+}
+
+/// The initramfs the loader passed (`-initrd`), if any, in the linear map.
+pub fn initramfs() -> Option<&'static [u8]> {
+    let (s, e) = crate::init::platform()?.initrd?;
+    let va = crate::arch::mmu::__va(s as u32)?;
+    // SAFETY: memblock reserved the initrd; it is lowmem, read-only for us.
+    Some(unsafe { core::slice::from_raw_parts(va as *const u8, (e - s) as usize) })
+}
+
+/// execve of `path` from the initramfs.
+pub fn exec_path(path: &str, argv: &[&str], envp: &[&str]) -> Errno {
+    let Some(rd) = initramfs() else { return Errno::ENOENT };
+    match crate::fs::cpio::find(rd, path) {
+        Ok(Some(e)) if e.is_file() => exec_image(e.data, argv, envp),
+        Ok(Some(_)) => Errno::ENOEXEC,
+        Ok(None) => Errno::ENOENT,
+        Err(_) => Errno::EIO,
+    }
+}
+
+fn enter_at(mm: KRef<MmStruct>, pc: u32, sp: u32) -> ! {
     let me = current();
     // SAFETY: the current task takes its new address space.
     unsafe {
@@ -109,8 +309,8 @@ fn enter(mm: KRef<MmStruct>) -> ! {
     let top = super::task::current_task().stack_top();
     let regs = (top - 8 - core::mem::size_of::<PtRegs>()) as *mut PtRegs;
     let mut r = PtRegs::default();
-    r.uregs[ARM_PC] = USER_TEXT;
-    r.uregs[ARM_SP] = USER_STACK_TOP;
+    r.uregs[ARM_PC] = pc;
+    r.uregs[ARM_SP] = sp;
     r.uregs[ARM_CPSR] = PSR_USR;
     // SAFETY: the frame sits at the top of our own kernel stack, where a
     // system call from user mode would have put it; ret_from_exception
@@ -232,6 +432,37 @@ mod ktests {
             let pid = kernel_thread(run, 7, 17).unwrap();
             assert_eq!(do_wait(pid as i32, 0), Ok((pid, 45 << 8)));
             assert_eq!(snapshot(), before);
+        }
+    }
+
+    fn run_init(_: usize) -> i32 {
+        exec_path("/init", &["/init", "first-arg"], &["HOME=/", "TERM=linux", "ktest=1"]) as i32 + 1000
+    }
+
+    crate::ktest! {
+        fn init_from_the_initramfs_gets_linux_s_initial_stack() {
+            assert!(initramfs().is_some(), "no initramfs: make test boots with -initrd target/initramfs.cpio");
+            let before = snapshot();
+            let pid = kernel_thread(run_init, 0, 17).unwrap();
+            // /init (user/hello.c, built with arm-linux-gnueabihf-gcc) exits 42
+            // when argc/argv/envp and the auxiliary vector are all there.
+            assert_eq!(do_wait(pid as i32, 0), Ok((pid, 42 << 8)));
+            assert_eq!(snapshot(), before);
+        }
+    }
+
+    crate::ktest! {
+        fn exec_refuses_missing_and_malformed_files() {
+            fn missing(_: usize) -> i32 {
+                exec_path("/no/such/file", &["x"], &[]) as i32
+            }
+            fn garbage(_: usize) -> i32 {
+                exec_image(&[0x7f, b'E', b'L', b'F', 1, 1, 1, 0], &["x"], &[]) as i32
+            }
+            let a = kernel_thread(missing, 0, 17).unwrap();
+            assert_eq!(do_wait(a as i32, 0), Ok((a, (Errno::ENOENT as i32) << 8)));
+            let b = kernel_thread(garbage, 0, 17).unwrap();
+            assert_eq!(do_wait(b as i32, 0), Ok((b, (Errno::ENOEXEC as i32) << 8)));
         }
     }
 

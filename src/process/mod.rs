@@ -5,6 +5,7 @@
 //! and the PID bitmap are pure logic, tested on the host too.
 
 pub mod clone_flags;
+pub mod elf;
 pub mod pidmap;
 
 #[cfg(target_arch = "arm")]

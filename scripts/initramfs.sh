@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds target/initramfs.cpio (newc): the user programs of user/, built with
+# Debian's arm-linux-gnueabihf-gcc as static -nostdlib binaries, so that the
+# system-call ABI they use is the real Linux one. /init is user/hello.c for now.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CC=arm-linux-gnueabihf-gcc
+CFLAGS="-static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin -marm -O2 -Wall -Werror"
+mkdir -p target/user
+rm -rf target/initramfs && mkdir -p target/initramfs
+$CC $CFLAGS -o target/user/hello user/start.S user/hello.c
+cp target/user/hello target/initramfs/init
+(cd target/initramfs && find . | LC_ALL=C sort | cpio -o -H newc --quiet) > target/initramfs.cpio
+echo "==> target/initramfs.cpio ($(stat -c %s target/initramfs.cpio) bytes): /init"
