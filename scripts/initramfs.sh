@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds target/initramfs.cpio (newc): the user programs of user/, built with
 # Debian's arm-linux-gnueabihf-gcc as static -nostdlib binaries, so that the
-# system-call ABI they use is the real Linux one. /init is user/hello.c for now.
+# system-call ABI they use is the real Linux one: /init (user/init.c, a small
+# interactive command loop) and /bin/hello (user/hello.c, checks the initial
+# stack; the tests run it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CC=arm-linux-gnueabihf-gcc
@@ -9,6 +11,9 @@ CFLAGS="-static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin -marm
 mkdir -p target/user
 rm -rf target/initramfs && mkdir -p target/initramfs
 $CC $CFLAGS -o target/user/hello user/start.S user/hello.c
-cp target/user/hello target/initramfs/init
+$CC $CFLAGS -o target/user/init user/start.S user/init.c
+mkdir -p target/initramfs/bin
+cp target/user/init target/initramfs/init
+cp target/user/hello target/initramfs/bin/hello
 (cd target/initramfs && find . | LC_ALL=C sort | cpio -o -H newc --quiet) > target/initramfs.cpio
-echo "==> target/initramfs.cpio ($(stat -c %s target/initramfs.cpio) bytes): /init"
+echo "==> target/initramfs.cpio ($(stat -c %s target/initramfs.cpio) bytes): /init, /bin/hello"

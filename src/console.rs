@@ -133,6 +133,51 @@ pub fn poll_input() {
     for &k in &keys[..nkeys] {
         crate::sysrq::handle(k);
     }
+    if input_available() {
+        INPUT_WAIT.wake_up();
+    }
+}
+
+/// Readers of the console sleep here until the tick moves input in.
+pub static INPUT_WAIT: crate::sched::wait::WaitQueueHead = crate::sched::wait::WaitQueueHead::new();
+
+fn input_available() -> bool {
+    let c = CONSOLE.lock();
+    c.rx_head != c.rx_tail
+}
+
+/// Reads a line from the console for a task (the tty's canonical mode, as
+/// far as it goes here): echoes what is typed, handles backspace, returns
+/// at a newline (included) or when `max` bytes are in. Sleeps while there
+/// is no input; a pending signal ends the wait (None: EINTR).
+pub fn read_line(max: usize, out: &mut alloc::vec::Vec<u8>) -> Option<()> {
+    loop {
+        INPUT_WAIT.wait_event(|| input_available() || crate::process::signal::signal_pending());
+        if !input_available() && crate::process::signal::signal_pending() {
+            return None;
+        }
+        while let Some(b) = getc() {
+            match b {
+                b'\r' | b'\n' => {
+                    crate::print!("\n");
+                    out.push(b'\n');
+                    return Some(());
+                }
+                0x7f | 0x08 => {
+                    if out.pop().is_some() {
+                        crate::print!("\x08 \x08");
+                    }
+                }
+                _ => {
+                    out.push(b);
+                    crate::print!("{}", b as char);
+                    if out.len() >= max {
+                        return Some(());
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The next input byte, if any.

@@ -118,7 +118,32 @@ fn kernel_init_main() -> ! {
     if let Some(filter) = args.ktest {
         ktest::run(filter, args.ktest_timeout.unwrap_or(10));
     }
+    run_init(args);
     crate::kshell::run(platform().expect("platform"), args)
+}
+
+/// Execs `init=PATH` (default /init) from the initramfs as pid 1, with the
+/// boot words the kernel does not use: `k=v` into the environment, plain
+/// words as arguments, as Linux does. Returns only if that fails.
+fn run_init(args: &BootArgs<'_>) {
+    use alloc::string::{String, ToString};
+    use alloc::vec::Vec;
+    if crate::process::exec::initramfs().is_none() {
+        return;
+    }
+    let path = args.init.unwrap_or("/init");
+    let mut argv: Vec<String> = alloc::vec![path.to_string()];
+    let mut envp: Vec<String> = alloc::vec!["HOME=/".to_string(), "TERM=linux".to_string()];
+    for p in args.for_init() {
+        match p.value {
+            Some(v) => envp.push(alloc::format!("{}={}", p.key, v)),
+            None => argv.push(p.key.to_string()),
+        }
+    }
+    let a: Vec<&str> = argv.iter().map(|s| s.as_str()).collect();
+    let e: Vec<&str> = envp.iter().map(|s| s.as_str()).collect();
+    let err = crate::process::exec::exec_path(path, &a, &e);
+    println!("armfork: cannot run {} from the initramfs: {}; starting the kernel shell", path, err);
 }
 
 /// What discovery found, for the rest of the kernel (and its tests).

@@ -96,6 +96,17 @@ run_boards() {
   expect "bad-cmdline-too-long" 1 "cannot boot: bad boot arguments: command line is 1100 bytes" virt "$long"
   expect "bad-cmdline-quote" 1 "cannot boot: bad boot arguments: unclosed" virt 'init="/x'
   expect "bad-loglevel" 1 "loglevel= takes a number" vexpress-a9 "loglevel=42"
+  # /init from the initramfs as pid 1, driven through the console.
+  local ilog=$LOGS/init-console.log
+  # (A first byte that arrives while the UART is being set up may be lost.)
+  printf '\npid\nfork 5\nexit 7\n' | timeout 60 qemu-system-arm -M virt -cpu cortex-a15 -m 256M -kernel "$IMG" \
+    -initrd target/initramfs.cpio -append "" -semihosting -display none -monitor none -serial stdio -nic none >"$ilog" 2>&1
+  local irc=$?
+  if [ $irc = 7 ] && grep -aq 'forked and reaped 5 children' "$ilog" && grep -aq 'init exited with status 7' "$ilog"; then
+    count "init-console" 1 0
+  else
+    echo "  init-console: status $irc"; tail -n 8 "$ilog" | sed 's/^/    /'; count "init-console" 0 1
+  fi
   # A device tree without a UART: the board table's UART takes over.
   boot_ktest "dtb-without-uart" virt "ktest=board,console" -dtb tests/fixtures/virt-no-uart.dtb
   # The Raspberry Pi booted with a device tree, as its firmware does.

@@ -436,15 +436,16 @@ mod ktests {
     }
 
     fn run_init(_: usize) -> i32 {
-        exec_path("/init", &["/init", "first-arg"], &["HOME=/", "TERM=linux", "ktest=1"]) as i32 + 1000
+        exec_path("/bin/hello", &["/bin/hello", "first-arg"], &["HOME=/", "TERM=linux", "ktest=1"]) as i32
+            + 1000
     }
 
     crate::ktest! {
-        fn init_from_the_initramfs_gets_linux_s_initial_stack() {
+        fn a_program_from_the_initramfs_gets_linux_s_initial_stack() {
             assert!(initramfs().is_some(), "no initramfs: make test boots with -initrd target/initramfs.cpio");
             let before = snapshot();
             let pid = kernel_thread(run_init, 0, 17).unwrap();
-            // /init (user/hello.c, built with arm-linux-gnueabihf-gcc) exits 42
+            // /bin/hello (user/hello.c, built with arm-linux-gnueabihf-gcc) exits 42
             // when argc/argv/envp and the auxiliary vector are all there.
             assert_eq!(do_wait(pid as i32, 0), Ok((pid, 42 << 8)));
             assert_eq!(snapshot(), before);

@@ -18,6 +18,7 @@ use core::sync::atomic::Ordering;
 
 pub const NR_EXIT: u32 = 1;
 pub const NR_FORK: u32 = 2;
+pub const NR_READ: u32 = 3;
 pub const NR_WRITE: u32 = 4;
 pub const NR_CLOSE: u32 = 6;
 pub const NR_GETPID: u32 = 20;
@@ -128,6 +129,31 @@ fn sys_write(fd: u32, buf: u32, count: u32) -> Ret {
         done += 1;
     }
     Ok(count)
+}
+
+fn sys_read(fd: u32, buf: u32, count: u32) -> Ret {
+    let me = current_task();
+    let files = me.files.as_ref().ok_or(Errno::EBADF)?;
+    if files.fd.lock().get(fd as usize).copied().flatten().is_none() {
+        return Err(Errno::EBADF);
+    }
+    if count == 0 {
+        return Ok(0);
+    }
+    if buf >= crate::arch::mmu::TASK_SIZE
+        || buf.checked_add(count).is_none_or(|e| e > crate::arch::mmu::TASK_SIZE)
+    {
+        return Err(Errno::EFAULT);
+    }
+    let mut line = alloc::vec::Vec::new();
+    crate::console::read_line(count.min(4096) as usize, &mut line).ok_or(Errno::EINTR)?;
+    for (i, b) in line.iter().enumerate() {
+        let a = buf + i as u32;
+        let w = get_user(a & !3)?;
+        let shift = (a & 3) * 8;
+        put_user((w & !(0xff << shift)) | ((*b as u32) << shift), a & !3)?;
+    }
+    Ok(line.len() as u32)
 }
 
 fn sys_uname(buf: u32) -> Ret {
@@ -296,6 +322,7 @@ pub fn dispatch(regs: &mut PtRegs) {
         NR_FORK => sys_fork(regs),
         NR_VFORK => sys_vfork(regs),
         NR_CLONE => sys_clone(regs),
+        NR_READ => sys_read(r[0], r[1], r[2]),
         NR_WRITE => sys_write(r[0], r[1], r[2]),
         NR_CLOSE => sys_close(r[0]),
         NR_KILL => crate::process::signal::sys_kill(r[0] as i32, r[1] as i32),
