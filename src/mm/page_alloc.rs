@@ -198,6 +198,23 @@ pub fn drain_pages() {
     ZONE.lock().drain();
 }
 
+/// Takes another reference on the page at `pa` (copy-on-write sharing).
+pub fn get_page(pa: u32) {
+    with_page(pa, |p| p.refcount += 1).expect("get_page on a page outside RAM");
+}
+
+/// The page's reference count.
+pub fn page_count(pa: u32) -> u32 {
+    with_page(pa, |p| p.refcount).unwrap_or(0)
+}
+
+/// Drops a reference on an order-0 page; the last one frees it.
+pub fn put_page(pa: u32) {
+    if let Err(e) = ZONE.lock().buddy.put_page(pa >> PAGE_SHIFT) {
+        panic!("put_page({:#010x}): {}", pa, e);
+    }
+}
+
 /// `__get_free_pages`: like [`alloc_pages`] but returns the linear-map address.
 pub fn get_free_pages(order: u32) -> Result<usize, Errno> {
     let pa = alloc_pages(order)?;

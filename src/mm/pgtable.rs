@@ -117,19 +117,21 @@ impl PageTable {
         table(self.pgd_pa, PTRS_PER_PGD)
     }
 
-    /// The indices of first-level entries with a table, ascending.
-    fn used_slots(&self) -> impl Iterator<Item = usize> + '_ {
-        self.used.iter().enumerate().flat_map(|(w, &bits)| {
+    /// Calls `f` with the index of every first-level entry that holds a
+    /// table, ascending (explicit loops: this is on fork's path).
+    fn for_each_used_slot(
+        used: &[u32; PTRS_PER_PGD / 32],
+        mut f: impl FnMut(usize) -> Result<(), Errno>,
+    ) -> Result<(), Errno> {
+        for (w, &bits) in used.iter().enumerate() {
             let mut b = bits;
-            core::iter::from_fn(move || {
-                if b == 0 {
-                    return None;
-                }
-                let i = b.trailing_zeros();
+            while b != 0 {
+                let i = b.trailing_zeros() as usize;
                 b &= b - 1;
-                Some(w * 32 + i as usize)
-            })
-        })
+                f(w * 32 + i)?;
+            }
+        }
+        Ok(())
     }
 
     fn pte_table(&mut self, va: u32, create: bool) -> Result<Option<&mut [u32]>, Errno> {
@@ -198,6 +200,19 @@ impl PageTable {
         }
         let e = table(pmd & !0x3ff, PTRS_PER_PTE)[((va >> 12) & 0xff) as usize];
         (e != 0).then(|| ((e & !0xfff) | (va & 0xfff), pte_prot(e)))
+    }
+
+    /// Points mapped page `va` at `pa` with `prot` (a copy-on-write break).
+    pub fn replace(&mut self, va: u32, pa: u32, prot: Prot) -> Result<(), Errno> {
+        check_va(va)?;
+        let t = self.pte_table(va, false)?.ok_or(Errno::EFAULT)?;
+        let slot = &mut t[((va >> 12) & 0xff) as usize];
+        if *slot == 0 {
+            return Err(Errno::EFAULT);
+        }
+        write_entry(slot, pa | pte_bits(prot));
+        flush_tlb_page(va);
+        Ok(())
     }
 
     /// Changes the permissions of mapped page `va`.
@@ -293,14 +308,15 @@ impl Drop for PageTable {
             deactivate_user();
         }
         let pgd = self.pgd();
-        for i in self.used_slots() {
+        let _ = Self::for_each_used_slot(&self.used, |i| {
             let e = &mut pgd[i];
             if *e & 0b11 == PMD_TYPE_TABLE {
                 let pte_va = mmu::__va(*e & !0x3ff).expect("pte table outside lowmem");
                 *e = 0;
                 PTE_TABLE_CACHE.free(pte_va as usize);
             }
-        }
+            Ok(())
+        });
         free_pages(self.pgd_pa, PGD_ORDER);
     }
 }

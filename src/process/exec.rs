@@ -34,30 +34,108 @@ fn flush_icache_range(start: usize, end: usize) {
     };
 }
 
-/// `dup_mm`: a copy of `old`'s address space, page by page. (Sharing the
-/// pages copy-on-write is the next step; this copies eagerly.)
+/// A page table under construction: if it is dropped before being handed
+/// to an mm_struct, the pages it maps lose the reference it holds on them.
+struct PtGuard(Option<PageTable>);
+
+impl PtGuard {
+    fn new() -> Result<PtGuard, Errno> {
+        Ok(PtGuard(Some(PageTable::new()?)))
+    }
+
+    fn pt(&mut self) -> &mut PageTable {
+        self.0.as_mut().expect("page table already taken")
+    }
+
+    fn take(mut self) -> PageTable {
+        self.0.take().expect("page table already taken")
+    }
+}
+
+impl Drop for PtGuard {
+    fn drop(&mut self) {
+        if let Some(pt) = self.0.take() {
+            let _ = pt.for_each_mapping(|_, pa, _| {
+                crate::mm::put_page(pa);
+                Ok(())
+            });
+        }
+    }
+}
+
+/// `dup_mm`: the child's address space shares every page of the parent's,
+/// copy-on-write: each page gets a reference more and is mapped read-only
+/// in both; the first write by either side copies it (`do_page_fault`).
 pub fn dup_mm(old: &MmStruct) -> Result<KRef<MmStruct>, Errno> {
     let mm = KRef::new(MmStruct::new())?;
-    let mut pt = PageTable::new()?;
-    let src_pt = old.pgd.lock();
-    if let Some(src) = src_pt.as_ref() {
+    *mm.vmas.lock() = old.vmas.lock().clone();
+    let mut g = PtGuard::new()?;
+    let mut src_pt = old.pgd.lock();
+    if let Some(src) = src_pt.as_mut() {
+        let mut shared: alloc::vec::Vec<(u32, u32, Prot)> = alloc::vec::Vec::new();
         src.for_each_mapping(|va, pa, prot| {
-            let from = crate::arch::mmu::__va(pa).ok_or(Errno::EFAULT)? as *const u8;
-            // SAFETY: a mapped user page, readable through the linear map.
-            let content = unsafe { core::slice::from_raw_parts(from, 4096) };
-            map_new_page(&mm, &mut pt, va, prot, content)
+            shared.push((va, pa, prot));
+            Ok(())
         })?;
+        for (va, pa, prot) in shared {
+            let ro = prot - Prot::WRITE;
+            g.pt().map(va, pa, ro)?;
+            crate::mm::get_page(pa);
+            if prot.contains(Prot::WRITE) {
+                src.protect(va, ro)?;
+            }
+        }
     }
     drop(src_pt);
+    let pt = g.take();
     mm.pgd_phys.store(pt.pgd_phys(), Ordering::Relaxed);
     *mm.pgd.lock() = Some(pt);
     mm.total_vm.store(old.total_vm.load(Ordering::Relaxed), Ordering::Relaxed);
     Ok(mm)
 }
 
+/// A write fault on user address `far` in the current address space:
+/// breaks copy-on-write sharing (`do_wp_page`). True when the fault is
+/// resolved and the access can be retried.
+pub fn do_page_fault(far: u32) -> bool {
+    let me = super::task::current_task();
+    let Some(mm) = me.mm.as_ref() else { return false };
+    let page = far & !0xfff;
+    let Some(&(_, _, vprot)) = mm.vmas.lock().iter().find(|(s, e, _)| far >= *s && far < *e) else {
+        return false;
+    };
+    if !vprot.contains(Prot::WRITE) {
+        return false;
+    }
+    let mut g = mm.pgd.lock();
+    let Some(pt) = g.as_mut() else { return false };
+    let Some((pa, prot)) = pt.walk(page) else { return false };
+    if prot.contains(Prot::WRITE) {
+        return true; // already resolved
+    }
+    if crate::mm::page_count(pa) == 1 {
+        // The last sharer: the page is ours again.
+        return pt.protect(page, vprot).is_ok();
+    }
+    let Ok(new) = crate::mm::alloc_pages(0) else { return false };
+    let (Some(from), Some(to)) = (crate::arch::mmu::__va(pa), crate::arch::mmu::__va(new)) else {
+        return false;
+    };
+    // SAFETY: two distinct pages of lowmem; the old one stays mapped read-only.
+    unsafe { core::ptr::copy_nonoverlapping(from as *const u8, to as *mut u8, 4096) };
+    if vprot.contains(Prot::EXEC) {
+        flush_icache_range(to as usize, to as usize + 4096);
+    }
+    if pt.replace(page, new, vprot).is_err() {
+        crate::mm::put_page(new);
+        return false;
+    }
+    crate::mm::put_page(pa);
+    true
+}
+
 fn map_new_page(mm: &MmStruct, pt: &mut PageTable, va: u32, prot: Prot, content: &[u8]) -> Result<(), Errno> {
     let pa = crate::mm::alloc_pages(0)?;
-    mm.pages.lock().push(pa);
     let lin = crate::arch::mmu::__va(pa).ok_or(Errno::ENOMEM)? as usize;
     // SAFETY: a fresh page of ours, mapped by the linear map.
     unsafe {
@@ -70,7 +148,9 @@ fn map_new_page(mm: &MmStruct, pt: &mut PageTable, va: u32, prot: Prot, content:
     if prot.contains(Prot::EXEC) {
         flush_icache_range(lin, lin + 4096);
     }
-    pt.map(va, pa, prot)
+    pt.map(va, pa, prot).inspect_err(|_| crate::mm::put_page(pa))?;
+    mm.vmas.lock().push((va, va + 4096, prot));
+    Ok(())
 }
 
 /// Replaces the current kernel thread's (absent) address space with a new
@@ -85,11 +165,12 @@ pub fn exec_builtin(code: &[u8]) -> Errno {
 
 fn build(code: &[u8]) -> Result<KRef<MmStruct>, Errno> {
     let mm = KRef::new(MmStruct::new())?;
-    let mut pt = PageTable::new()?;
+    let mut g = PtGuard::new()?;
     for (i, chunk) in code.chunks(4096).enumerate() {
-        map_new_page(&mm, &mut pt, USER_TEXT + 4096 * i as u32, Prot::READ | Prot::EXEC, chunk)?;
+        map_new_page(&mm, g.pt(), USER_TEXT + 4096 * i as u32, Prot::READ | Prot::EXEC, chunk)?;
     }
-    map_new_page(&mm, &mut pt, USER_STACK_TOP - 4096, Prot::READ | Prot::WRITE, &[])?;
+    map_new_page(&mm, g.pt(), USER_STACK_TOP - 4096, Prot::READ | Prot::WRITE, &[])?;
+    let pt = g.take();
     mm.pgd_phys.store(pt.pgd_phys(), Ordering::Relaxed);
     *mm.pgd.lock() = Some(pt);
     mm.total_vm.store((code.len() as u32).div_ceil(4096) + 1, Ordering::Relaxed);
@@ -228,7 +309,8 @@ pub fn exec_image(image: &[u8], argv: &[&str], envp: &[&str]) -> Errno {
 fn load_elf(image: &[u8], argv: &[&str], envp: &[&str]) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
     let exe = super::elf::parse(image, USER_STACK_TOP - STACK_PAGES * 4096).map_err(|_| Errno::ENOEXEC)?;
     let mm = KRef::new(MmStruct::new())?;
-    let mut pt = PageTable::new()?;
+    let mut g = PtGuard::new()?;
+    let pt = g.pt();
     for seg in exe.segments() {
         let prot = prot_of(seg.flags);
         let start = seg.vaddr & !0xfff;
@@ -243,11 +325,10 @@ fn load_elf(image: &[u8], argv: &[&str], envp: &[&str]) -> Result<(KRef<MmStruct
                 }
                 None => {
                     let pa = crate::mm::alloc_pages(0)?;
-                    mm.pages.lock().push(pa);
                     let lin = crate::arch::mmu::__va(pa).ok_or(Errno::ENOMEM)? as *mut u8;
                     // SAFETY: a fresh page of ours.
                     unsafe { core::ptr::write_bytes(lin, 0, 4096) };
-                    pt.map(page, pa, prot)?;
+                    pt.map(page, pa, prot).inspect_err(|_| crate::mm::put_page(pa))?;
                     pa
                 }
             };
@@ -267,11 +348,13 @@ fn load_elf(image: &[u8], argv: &[&str], envp: &[&str]) -> Result<(KRef<MmStruct
             }
             page += 4096;
         }
+        mm.vmas.lock().push((start, end, prot));
     }
     for i in 0..STACK_PAGES {
-        map_new_page(&mm, &mut pt, USER_STACK_TOP - (i + 1) * 4096, Prot::READ | Prot::WRITE, &[])?;
+        map_new_page(&mm, pt, USER_STACK_TOP - (i + 1) * 4096, Prot::READ | Prot::WRITE, &[])?;
     }
-    let sp = setup_stack(&pt, &exe, argv, envp)?;
+    let sp = setup_stack(pt, &exe, argv, envp)?;
+    let pt = g.take();
     mm.pgd_phys.store(pt.pgd_phys(), Ordering::Relaxed);
     *mm.pgd.lock() = Some(pt);
     Ok((mm, exe.entry, sp))

@@ -161,8 +161,9 @@ pub struct MmStruct {
     pub pgd: SpinLockIrq<Option<crate::mm::pgtable::PageTable>>,
     /// Physical address of the first-level table (0: none), for switch_mm.
     pub pgd_phys: AtomicU32,
-    /// Pages mapped in this space and owned by it (freed with it).
-    pub pages: SpinLockIrq<alloc::vec::Vec<u32>>,
+    /// The regions (start, end, permissions) its pages may have: a page
+    /// mapped read-only in a writable region is shared copy-on-write.
+    pub vmas: SpinLockIrq<alloc::vec::Vec<(u32, u32, crate::mm::pgtable::Prot)>>,
 }
 slab_object!(MmStruct, MM_CACHE, "mm_struct");
 
@@ -174,7 +175,7 @@ impl MmStruct {
             total_vm: AtomicU32::new(0),
             pgd: SpinLockIrq::new(None),
             pgd_phys: AtomicU32::new(0),
-            pages: SpinLockIrq::new(alloc::vec::Vec::new()),
+            vmas: SpinLockIrq::new(alloc::vec::Vec::new()),
         }
     }
 }
@@ -187,10 +188,13 @@ impl Default for MmStruct {
 
 impl Drop for MmStruct {
     fn drop(&mut self) {
-        // The tables go first (PageTable's own Drop), then the pages.
-        *self.pgd.lock() = None;
-        for pa in self.pages.lock().drain(..) {
-            crate::mm::free_pages(pa, 0);
+        // Every mapped page loses this space's reference (pages shared
+        // copy-on-write survive in the other space), then the tables go.
+        if let Some(pt) = self.pgd.lock().take() {
+            let _ = pt.for_each_mapping(|_, pa, _| {
+                crate::mm::put_page(pa);
+                Ok(())
+            });
         }
     }
 }
