@@ -292,3 +292,112 @@ user_kill_start:
     mov     r7, #1
     svc     #0
 user_kill_end:
+
+    @ brk: grow the heap by 64 KiB, fill it with 1, fork; the child fills
+    @ it with 2 and exits 0; the parent checks its heap still holds 1s, then
+    @ shrinks the heap back. Exit 46 on success.
+    .global user_brk_start
+    .global user_brk_end
+user_brk_start:
+    mov     r0, #0
+    mov     r7, #45                 @ brk(0): the current end
+    svc     #0
+    mov     r4, r0                  @ r4 = heap start
+    add     r0, r4, #0x10000
+    mov     r7, #45
+    svc     #0
+    add     r1, r4, #0x10000
+    cmp     r0, r1
+    bne     9f
+    mov     r2, r4                  @ fill with 1 (and check it was zero)
+    mov     r3, #1
+1:  ldr     r5, [r2]
+    cmp     r5, #0
+    bne     9f
+    str     r3, [r2], #4
+    cmp     r2, r1
+    blo     1b
+    mov     r7, #2                  @ fork
+    svc     #0
+    cmp     r0, #0
+    blt     9f
+    bne     3f
+    mov     r2, r4                  @ child: fill with 2, exit 0
+    mov     r3, #2
+2:  str     r3, [r2], #4
+    cmp     r2, r1
+    blo     2b
+    mov     r0, #0
+    mov     r7, #1
+    svc     #0
+3:  mov     r6, r0                  @ parent: wait, then check the 1s
+    sub     sp, sp, #8
+    mov     r1, sp
+    mov     r2, #0
+    mov     r3, #0
+    mov     r7, #114
+    svc     #0
+    cmp     r0, r6
+    bne     9f
+    add     r1, r4, #0x10000
+    mov     r2, r4
+4:  ldr     r5, [r2], #4
+    cmp     r5, #1
+    bne     9f
+    cmp     r2, r1
+    blo     4b
+    mov     r0, r4                  @ shrink back
+    mov     r7, #45
+    svc     #0
+    cmp     r0, r4
+    bne     9f
+    mov     r0, #46
+    mov     r7, #1
+    svc     #0
+9:  mov     r0, #1
+    mov     r7, #1
+    svc     #0
+user_brk_end:
+
+    @ Benchmark: a 1 MiB heap, every page touched, then r5 rounds of
+    @ fork + child exit_group + parent wait4.
+    .macro fork_1mib_loop name, count
+    .global \name\()_start
+    .global \name\()_end
+\name\()_start:
+    mov     r0, #0
+    mov     r7, #45
+    svc     #0
+    mov     r4, r0
+    add     r0, r4, #0x100000
+    mov     r7, #45
+    svc     #0
+    add     r1, r4, #0x100000
+    mov     r2, r4
+1:  str     r2, [r2]
+    add     r2, r2, #4096
+    cmp     r2, r1
+    blo     1b
+    ldr     r5, =\count
+    sub     sp, sp, #8
+2:  mov     r7, #2
+    svc     #0
+    cmp     r0, #0
+    bne     3f
+    mov     r7, #248
+    svc     #0
+3:  mov     r1, sp
+    mov     r2, #0
+    mov     r3, #0
+    mov     r7, #114
+    svc     #0
+    subs    r5, r5, #1
+    bne     2b
+    mov     r0, #0
+    mov     r7, #1
+    svc     #0
+    .ltorg
+\name\()_end:
+    .endm
+    fork_1mib_loop user_fork1m_21, 21
+    fork_1mib_loop user_fork1m_1, 1

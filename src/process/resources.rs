@@ -158,6 +158,9 @@ pub struct MmStruct {
     pub mm_users: AtomicU32,
     pub map_count: AtomicU32,
     pub total_vm: AtomicU32,
+    /// The heap (brk): where it starts (end of the loaded image) and ends.
+    pub start_brk: AtomicU32,
+    pub brk: AtomicU32,
     pub pgd: SpinLockIrq<Option<crate::mm::pgtable::PageTable>>,
     /// Physical address of the first-level table (0: none), for switch_mm.
     pub pgd_phys: AtomicU32,
@@ -173,6 +176,8 @@ impl MmStruct {
             mm_users: AtomicU32::new(1),
             map_count: AtomicU32::new(0),
             total_vm: AtomicU32::new(0),
+            start_brk: AtomicU32::new(0),
+            brk: AtomicU32::new(0),
             pgd: SpinLockIrq::new(None),
             pgd_phys: AtomicU32::new(0),
             vmas: SpinLockIrq::new(alloc::vec::Vec::new()),

@@ -24,6 +24,7 @@ pub const NR_CLOSE: u32 = 6;
 pub const NR_GETPID: u32 = 20;
 pub const NR_KILL: u32 = 37;
 pub const NR_DUP: u32 = 41;
+pub const NR_BRK: u32 = 45;
 pub const NR_REBOOT: u32 = 88;
 pub const NR_NANOSLEEP: u32 = 162;
 pub const NR_SETUID32: u32 = 213;
@@ -327,6 +328,7 @@ pub fn dispatch(regs: &mut PtRegs) {
         NR_CLOSE => sys_close(r[0]),
         NR_KILL => crate::process::signal::sys_kill(r[0] as i32, r[1] as i32),
         NR_DUP => sys_dup(r[0]),
+        NR_BRK => Ok(crate::process::exec::sys_brk(r[0])),
         NR_SETUID32 => sys_setuid(r[0]),
         NR_CLOCK_GETTIME => sys_clock_gettime(r[0], r[1]),
         NR_NANOSLEEP => sys_nanosleep(r[0]),
