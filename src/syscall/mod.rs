@@ -25,6 +25,7 @@ pub const NR_GETPID: u32 = 20;
 pub const NR_KILL: u32 = 37;
 pub const NR_DUP: u32 = 41;
 pub const NR_BRK: u32 = 45;
+pub const NR_IOCTL: u32 = 54;
 pub const NR_REBOOT: u32 = 88;
 pub const NR_NANOSLEEP: u32 = 162;
 pub const NR_SETUID32: u32 = 213;
@@ -155,6 +156,74 @@ fn sys_read(fd: u32, buf: u32, count: u32) -> Ret {
         put_user((w & !(0xff << shift)) | ((*b as u32) << shift), a & !3)?;
     }
     Ok(line.len() as u32)
+}
+
+const TCGETS: u32 = 0x5401;
+const TCSBRK: u32 = 0x5409;
+
+/// ioctl on the console: TCGETS (a struct termios describing a cooked
+/// 115200-baud line, so isatty() says yes) and TCSBRK (drain output).
+fn sys_ioctl(fd: u32, cmd: u32, arg: u32) -> Ret {
+    let files = current_task().files.as_ref().ok_or(Errno::EBADF)?;
+    if files.fd.lock().get(fd as usize).copied().flatten().is_none() {
+        return Err(Errno::EBADF);
+    }
+    match cmd {
+        TCGETS => {
+            // c_iflag ICRNL, c_oflag OPOST|ONLCR, c_cflag B115200|CS8|CREAD,
+            // c_lflag ISIG|ICANON|ECHO|ECHOE|ECHOK|ECHOCTL|ECHOKE|IEXTEN, c_line 0, c_cc.
+            let mut t = [0u8; 36];
+            t[0..4].copy_from_slice(&0x0100u32.to_le_bytes());
+            t[4..8].copy_from_slice(&0x0005u32.to_le_bytes());
+            t[8..12].copy_from_slice(&(0x1002u32 | 0x30 | 0x80).to_le_bytes());
+            t[12..16].copy_from_slice(&0x8a3bu32.to_le_bytes());
+            t[17] = 3; // VINTR = ^C
+            t[19] = 0x7f; // VERASE
+            t[21] = 4; // VEOF = ^D
+            copy_to_user(arg, &t)?;
+            Ok(0)
+        }
+        TCSBRK => {
+            crate::console::flush();
+            Ok(0)
+        }
+        _ => Err(Errno::ENOTTY),
+    }
+}
+
+fn sys_prlimit64(pid: u32, resource: u32, new: u32, old: u32) -> Ret {
+    let me = current_task();
+    if pid != 0 && pid != me.tgid {
+        return Err(Errno::ESRCH);
+    }
+    let r = rlimit_of(resource)?;
+    let sig = me.signal.as_ref().ok_or(Errno::EINVAL)?;
+    let cur = sig.rlimit(r);
+    let widen = |v: u32| if v == crate::process::resources::RLIM_INFINITY { u64::MAX } else { v as u64 };
+    if old != 0 {
+        let (c, m) = (widen(cur.cur), widen(cur.max));
+        put_user(c as u32, old)?;
+        put_user((c >> 32) as u32, old + 4)?;
+        put_user(m as u32, old + 8)?;
+        put_user((m >> 32) as u32, old + 12)?;
+    }
+    if new != 0 {
+        let narrow = |lo: u32, hi: u32| if hi != 0 { crate::process::resources::RLIM_INFINITY } else { lo };
+        let c = narrow(get_user(new)?, get_user(new + 4)?);
+        let m = narrow(get_user(new + 8)?, get_user(new + 12)?);
+        // The same rules as setrlimit (limits are kept in 32 bits).
+        let mut lims = sig.rlim.lock();
+        if c > m {
+            return Err(Errno::EINVAL);
+        }
+        let privileged =
+            me.cred.as_ref().is_some_and(|cr| cr.capable(crate::process::resources::CAP_SYS_RESOURCE));
+        if m > lims[r].max && !privileged {
+            return Err(Errno::EPERM);
+        }
+        lims[r] = Rlimit { cur: c, max: m };
+    }
+    Ok(0)
 }
 
 fn sys_uname(buf: u32) -> Ret {
@@ -348,7 +417,8 @@ pub fn dispatch(regs: &mut PtRegs) {
         }
         NR_UGETRLIMIT => sys_getrlimit(r[0], r[1]),
         NR_SETRLIMIT => sys_setrlimit(r[0], r[1]),
-        NR_PRLIMIT64 => Err(Errno::ENOSYS),
+        NR_PRLIMIT64 => sys_prlimit64(r[0], r[1], r[2], r[3]),
+        NR_IOCTL => sys_ioctl(r[0], r[1], r[2]),
         NR_WAIT4 => do_wait(r[0] as i32, r[2]).and_then(|(pid, status)| {
             if r[1] != 0 && pid != 0 {
                 put_user(status as u32, r[1])?;
@@ -486,6 +556,25 @@ crate::ktest! {
         assert_eq!(call(NR_CLOCK_GETTIME, [99, U + 0x300, 0, 0, 0, 0]), -(Errno::EINVAL as i32));
         put_user(2_000_000_000, U + 0x30c).unwrap();
         assert_eq!(call(NR_NANOSLEEP, [U + 0x308, 0, 0, 0, 0, 0]), -(Errno::EINVAL as i32));
+        // ioctl: the console is a tty; other requests are not for it.
+        assert_eq!(call(NR_IOCTL, [1, TCGETS, U + 0x400, 0, 0, 0]), 0);
+        assert_eq!(get_user(U + 0x40c), Ok(0x8a3b), "c_lflag");
+        assert_eq!(call(NR_IOCTL, [1, TCSBRK, 1, 0, 0, 0]), 0);
+        assert_eq!(call(NR_IOCTL, [1, 0x1234, 0, 0, 0, 0]), -(Errno::ENOTTY as i32));
+        assert_eq!(call(NR_IOCTL, [17, TCGETS, U + 0x400, 0, 0, 0]), -(Errno::EBADF as i32));
+        // prlimit64 on ourselves: read RLIMIT_NOFILE (7), then set it.
+        assert_eq!(call(NR_PRLIMIT64, [0, 7, 0, U + 0x500, 0, 0]), 0);
+        assert_eq!((get_user(U + 0x500), get_user(U + 0x508)), (Ok(1024), Ok(4096)));
+        put_user(512, U + 0x510).unwrap();
+        put_user(0, U + 0x514).unwrap();
+        put_user(4096, U + 0x518).unwrap();
+        put_user(0, U + 0x51c).unwrap();
+        assert_eq!(call(NR_PRLIMIT64, [0, 7, U + 0x510, 0, 0, 0]), 0);
+        assert_eq!(call(NR_UGETRLIMIT, [7, U + 0x100, 0, 0, 0, 0]), 0);
+        assert_eq!(get_user(U + 0x100), Ok(512));
+        put_user(1024, U + 0x510).unwrap();
+        assert_eq!(call(NR_PRLIMIT64, [0, 7, U + 0x510, 0, 0, 0]), 0);
+        assert_eq!(call(NR_PRLIMIT64, [999, 7, 0, U + 0x500, 0, 0]), -(Errno::ESRCH as i32));
         // reboot needs the magic numbers.
         assert_eq!(call(NR_REBOOT, [1, 2, LINUX_REBOOT_CMD_POWER_OFF, 0, 0, 0]), -(Errno::EINVAL as i32));
         // set_tid_address returns the tid; set_tls sets the TLS value.
