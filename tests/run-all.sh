@@ -96,16 +96,23 @@ run_boards() {
   expect "bad-cmdline-too-long" 1 "cannot boot: bad boot arguments: command line is 1100 bytes" virt "$long"
   expect "bad-cmdline-quote" 1 "cannot boot: bad boot arguments: unclosed" virt 'init="/x'
   expect "bad-loglevel" 1 "loglevel= takes a number" vexpress-a9 "loglevel=42"
-  # /init from the initramfs as pid 1, driven through the console.
+  # /init from the initramfs as pid 1, driven through the console, with the
+  # SysRq keys (Ctrl-O, then m, s, t) pressed while it runs.
   local ilog=$LOGS/init-console.log
   # (A first byte that arrives while the UART is being set up may be lost.)
-  printf '\npid\nfork 5\nexit 7\n' | timeout 60 qemu-system-arm -M virt -cpu cortex-a15 -m 256M -kernel "$IMG" \
+  printf '\npid\nfork 5\n\017m\017s\017t\npid\nexit 7\n' | timeout 60 qemu-system-arm -M virt -cpu cortex-a15 -m 256M -kernel "$IMG" \
     -initrd target/initramfs.cpio -append "" -semihosting -display none -monitor none -serial stdio -nic none >"$ilog" 2>&1
   local irc=$?
   if [ $irc = 7 ] && grep -aq 'forked and reaped 5 children' "$ilog" && grep -aq 'init exited with status 7' "$ilog"; then
     count "init-console" 1 0
   else
     echo "  init-console: status $irc"; tail -n 8 "$ilog" | sed 's/^/    /'; count "init-console" 0 1
+  fi
+  # What the SysRq keys printed: meminfo, slabinfo, the task tree.
+  if grep -aq '^MemFree: ' "$ilog" && grep -aqE '^task_struct +[0-9]+' "$ilog" && grep -aqE '^ +1 +1 +0 +S .*init' "$ilog"; then
+    count "sysrq-m-s-t" 1 0
+  else
+    echo "  sysrq: meminfo, slabinfo or the task tree missing from $ilog"; count "sysrq-m-s-t" 0 1
   fi
   # A device tree without a UART: the board table's UART takes over.
   boot_ktest "dtb-without-uart" virt "ktest=board,console" -dtb tests/fixtures/virt-no-uart.dtb

@@ -202,30 +202,27 @@ impl PageTable {
         (e != 0).then(|| ((e & !0xfff) | (va & 0xfff), pte_prot(e)))
     }
 
-    /// Points mapped page `va` at `pa` with `prot` (a copy-on-write break).
-    pub fn replace(&mut self, va: u32, pa: u32, prot: Prot) -> Result<(), Errno> {
+    /// Rewrites the entry of mapped page `va` with `f(old)`, then drops its TLB entry.
+    fn update(&mut self, va: u32, f: impl FnOnce(u32) -> u32) -> Result<(), Errno> {
         check_va(va)?;
         let t = self.pte_table(va, false)?.ok_or(Errno::EFAULT)?;
         let slot = &mut t[((va >> 12) & 0xff) as usize];
         if *slot == 0 {
             return Err(Errno::EFAULT);
         }
-        write_entry(slot, pa | pte_bits(prot));
+        write_entry(slot, f(*slot));
         flush_tlb_page(va);
         Ok(())
     }
 
+    /// Points mapped page `va` at `pa` with `prot` (a copy-on-write break).
+    pub fn replace(&mut self, va: u32, pa: u32, prot: Prot) -> Result<(), Errno> {
+        self.update(va, |_| pa | pte_bits(prot))
+    }
+
     /// Changes the permissions of mapped page `va`.
     pub fn protect(&mut self, va: u32, prot: Prot) -> Result<(), Errno> {
-        check_va(va)?;
-        let t = self.pte_table(va, false)?.ok_or(Errno::EFAULT)?;
-        let slot = &mut t[((va >> 12) & 0xff) as usize];
-        if *slot == 0 {
-            return Err(Errno::EFAULT);
-        }
-        write_entry(slot, (*slot & !0xfff) | pte_bits(prot));
-        flush_tlb_page(va);
-        Ok(())
+        self.update(va, |old| (old & !0xfff) | pte_bits(prot))
     }
 
     /// Makes this the address space translating the user half on this CPU.

@@ -524,15 +524,7 @@ mod ktests {
         exec_builtin(prog) as i32 + 1000
     }
 
-    fn snapshot() -> (usize, usize, u64) {
-        crate::mm::kmem::shrink_all();
-        crate::mm::page_alloc::drain_pages();
-        (
-            crate::process::task::NR_THREADS.load(Ordering::SeqCst),
-            crate::mm::kmem::total_active_objects(),
-            crate::mm::page_alloc::nr_free_pages(),
-        )
-    }
+    use crate::process::ktests::snapshot;
 
     crate::ktest! {
         fn a_user_program_makes_system_calls_and_exits() {

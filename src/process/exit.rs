@@ -3,7 +3,6 @@
 
 use super::task::*;
 use crate::errno::Errno;
-use crate::list::ListHead;
 use core::sync::atomic::Ordering;
 
 // wait4 options.
@@ -276,9 +275,6 @@ pub fn nr_children() -> usize {
     // SAFETY: tasklist_lock held.
     unsafe { current_task().children.iter().count() }
 }
-
-#[allow(dead_code)]
-fn _assert_list(_: &ListHead) {}
 
 fn state_name(t: &TaskStruct) -> &'static str {
     match (t.exit_state.load(Ordering::Relaxed), t.state.load(Ordering::Relaxed)) {

@@ -12,8 +12,9 @@ use crate::mm::page_alloc::{drain_pages, nr_free_pages, FAIL_ANY_ALLOC};
 use crate::sched::wait::{Completion, WaitQueueHead};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
-/// (threads, slab objects in use, free pages) with every cache settled.
-fn snapshot() -> (usize, usize, u64) {
+/// (threads, slab objects in use, free pages) with every cache settled:
+/// equal before and after a test means nothing leaked.
+pub(crate) fn snapshot() -> (usize, usize, u64) {
     shrink_all();
     drain_pages();
     (NR_THREADS.load(Ordering::SeqCst), total_active_objects(), nr_free_pages())
@@ -666,11 +667,7 @@ fn tid_child(_: usize) -> i32 {
 
 crate::ktest! {
     fn parent_settid_child_settid_and_child_cleartid_write_user_memory() {
-        use crate::mm::pgtable::{deactivate_user, PageTable, Prot};
-        let page = crate::mm::alloc_pages(0).unwrap();
-        let mut pt = PageTable::new().unwrap();
-        pt.map(TID_PAGE, page, Prot::READ | Prot::WRITE).unwrap();
-        pt.activate();
+        with_user_page(TID_PAGE, || {
         crate::arch::uaccess::put_user(0xffff, TID_PAGE).unwrap();
         crate::arch::uaccess::put_user(0xffff, TID_PAGE + 4).unwrap();
         let flags = CloneFlags::CLONE_PARENT_SETTID | CloneFlags::CLONE_CHILD_SETTID | CloneFlags::CLONE_CHILD_CLEARTID;
@@ -688,18 +685,17 @@ crate::ktest! {
         assert_eq!(do_wait(pid as i32, 0), Ok((pid, 0)));
         assert_eq!(SEEN_TID.load(Ordering::SeqCst), pid, "CLONE_CHILD_SETTID");
         assert_eq!(crate::arch::uaccess::get_user(TID_PAGE + 4), Ok(0), "CLONE_CHILD_CLEARTID");
-        deactivate_user();
-        drop(pt);
-        crate::mm::free_pages(page, 0);
+        });
     }
 }
 
-/// Runs `f` with a user page mapped at TID_PAGE in a live TTBR0 table.
-fn with_user_page(f: impl FnOnce()) {
+/// Runs `f` with one read-write user page mapped at `va` in a live TTBR0
+/// table (for tests of code that reaches user memory).
+pub(crate) fn with_user_page(va: u32, f: impl FnOnce()) {
     use crate::mm::pgtable::{deactivate_user, PageTable, Prot};
     let page = crate::mm::alloc_pages(0).unwrap();
     let mut pt = PageTable::new().unwrap();
-    pt.map(TID_PAGE, page, Prot::READ | Prot::WRITE).unwrap();
+    pt.map(va, page, Prot::READ | Prot::WRITE).unwrap();
     pt.activate();
     f();
     deactivate_user();
@@ -719,7 +715,7 @@ crate::ktest! {
     fn futex_wait_sleeps_until_futex_wake() {
         use crate::arch::uaccess::put_user;
         use super::futex::{futex_wait, futex_wake};
-        with_user_page(|| {
+        with_user_page(TID_PAGE, || {
             put_user(0, TID_PAGE + 8).unwrap();
             assert_eq!(futex_wait(TID_PAGE + 8, 5), Err(Errno::EAGAIN), "value differs: no sleep");
             assert_eq!(futex_wait(0x1000_0000, 0), Err(Errno::EFAULT));
@@ -767,7 +763,7 @@ fn joiner(tid: usize) -> i32 {
 
 crate::ktest! {
     fn clone_child_cleartid_wakes_a_pthread_join_style_waiter() {
-        with_user_page(|| {
+        with_user_page(TID_PAGE, || {
             JOINED.store(0, Ordering::SeqCst);
             // Non-zero until the exiting thread clears it: without the futex
             // wake the joiner would sleep for good (and the watchdog fail us).

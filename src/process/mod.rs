@@ -34,4 +34,4 @@ pub mod thread_info;
 #[cfg(target_arch = "arm")]
 pub use init_task::{init, init_pid_ns, init_task, rest_init, KERNEL_INIT};
 #[cfg(target_arch = "arm")]
-mod ktests;
+pub(crate) mod ktests;

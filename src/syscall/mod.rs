@@ -96,6 +96,29 @@ pub fn sys_clone(regs: &PtRegs) -> Ret {
     })
 }
 
+/// The file behind `fd` in the current task's table (EBADF if none).
+fn fget(fd: u32) -> Result<crate::process::resources::FileRef, Errno> {
+    let files = current_task().files.as_ref().ok_or(Errno::EBADF)?;
+    let f = files.fd.lock().get(fd as usize).copied().flatten();
+    f.ok_or(Errno::EBADF)
+}
+
+/// setrlimit's rules: cur <= max, and only CAP_SYS_RESOURCE raises max.
+fn set_rlimit(r: usize, new: Rlimit) -> Result<(), Errno> {
+    if new.cur > new.max {
+        return Err(Errno::EINVAL);
+    }
+    let me = current_task();
+    let sig = me.signal.as_ref().ok_or(Errno::EINVAL)?;
+    let mut lims = sig.rlim.lock();
+    let privileged = me.cred.as_ref().is_some_and(|c| c.capable(crate::process::resources::CAP_SYS_RESOURCE));
+    if new.max > lims[r].max && !privileged {
+        return Err(Errno::EPERM);
+    }
+    lims[r] = new;
+    Ok(())
+}
+
 fn copy_to_user(dst: u32, src: &[u8]) -> Result<(), Errno> {
     // Word by word through put_user (fault-checked); a faster path comes
     // with the user-mode work.
@@ -117,11 +140,7 @@ fn copy_to_user(dst: u32, src: &[u8]) -> Result<(), Errno> {
 }
 
 fn sys_write(fd: u32, buf: u32, count: u32) -> Ret {
-    let me = current_task();
-    let files = me.files.as_ref().ok_or(Errno::EBADF)?;
-    if files.fd.lock().get(fd as usize).copied().flatten().is_none() {
-        return Err(Errno::EBADF);
-    }
+    fget(fd)?;
     let mut done = 0;
     while done < count {
         let a = buf + done;
@@ -134,11 +153,7 @@ fn sys_write(fd: u32, buf: u32, count: u32) -> Ret {
 }
 
 fn sys_read(fd: u32, buf: u32, count: u32) -> Ret {
-    let me = current_task();
-    let files = me.files.as_ref().ok_or(Errno::EBADF)?;
-    if files.fd.lock().get(fd as usize).copied().flatten().is_none() {
-        return Err(Errno::EBADF);
-    }
+    fget(fd)?;
     if count == 0 {
         return Ok(0);
     }
@@ -164,10 +179,7 @@ const TCSBRK: u32 = 0x5409;
 /// ioctl on the console: TCGETS (a struct termios describing a cooked
 /// 115200-baud line, so isatty() says yes) and TCSBRK (drain output).
 fn sys_ioctl(fd: u32, cmd: u32, arg: u32) -> Ret {
-    let files = current_task().files.as_ref().ok_or(Errno::EBADF)?;
-    if files.fd.lock().get(fd as usize).copied().flatten().is_none() {
-        return Err(Errno::EBADF);
-    }
+    fget(fd)?;
     match cmd {
         TCGETS => {
             // c_iflag ICRNL, c_oflag OPOST|ONLCR, c_cflag B115200|CS8|CREAD,
@@ -250,9 +262,9 @@ fn sys_close(fd: u32) -> Ret {
 }
 
 fn sys_dup(fd: u32) -> Ret {
+    let f = fget(fd)?;
     let files = current_task().files.as_ref().ok_or(Errno::EBADF)?;
     let mut t = files.fd.lock();
-    let f = t.get(fd as usize).copied().flatten().ok_or(Errno::EBADF)?;
     let free = t.iter().position(|s| s.is_none()).ok_or(Errno::EMFILE)?;
     t[free] = Some(f);
     Ok(free as u32)
@@ -366,18 +378,7 @@ fn sys_getrlimit(resource: u32, rlim: u32) -> Ret {
 
 fn sys_setrlimit(resource: u32, rlim: u32) -> Ret {
     let r = rlimit_of(resource)?;
-    let new = Rlimit { cur: get_user(rlim)?, max: get_user(rlim + 4)? };
-    if new.cur > new.max {
-        return Err(Errno::EINVAL);
-    }
-    let me = current_task();
-    let sig = me.signal.as_ref().ok_or(Errno::EINVAL)?;
-    let mut lims = sig.rlim.lock();
-    let privileged = me.cred.as_ref().is_some_and(|c| c.capable(crate::process::resources::CAP_SYS_RESOURCE));
-    if new.max > lims[r].max && !privileged {
-        return Err(Errno::EPERM);
-    }
-    lims[r] = new;
+    set_rlimit(r, Rlimit { cur: get_user(rlim)?, max: get_user(rlim + 4)? })?;
     Ok(0)
 }
 
@@ -518,12 +519,8 @@ crate::ktest! {
 
 crate::ktest! {
     fn user_pointer_calls_copy_and_check() {
-        use crate::mm::pgtable::{deactivate_user, PageTable, Prot};
         const U: u32 = 0x3000_0000;
-        let page = crate::mm::alloc_pages(0).unwrap();
-        let mut pt = PageTable::new().unwrap();
-        pt.map(U, page, Prot::READ | Prot::WRITE).unwrap();
-        pt.activate();
+        crate::process::ktests::with_user_page(U, || {
         assert_eq!(call(NR_UNAME, [U, 0, 0, 0, 0, 0]), 0);
         assert_eq!(get_user(U), Ok(u32::from_le_bytes(*b"Linu")));
         assert_eq!(get_user(U + 65 * 4), Ok(u32::from_le_bytes(*b"armv")));
@@ -581,8 +578,6 @@ crate::ktest! {
         assert_eq!(call(NR_SET_TID_ADDRESS, [0, 0, 0, 0, 0, 0]), 1);
         assert_eq!(call(NR_ARM_SET_TLS, [0x1234_5678, 0, 0, 0, 0, 0]), 0);
         assert_eq!(crate::process::thread_info::current_thread_info().tp_value, 0x1234_5678);
-        deactivate_user();
-        drop(pt);
-        crate::mm::free_pages(page, 0);
+        });
     }
 }

@@ -6,7 +6,6 @@
 //! unwound: whatever they held is leaked, which is what a failing test may do.
 
 use super::traps::FaultInfo;
-use core::sync::atomic::Ordering;
 
 extern "C" {
     fn arch_try_call(f: extern "C" fn(*mut u8), arg: *mut u8, slot: *mut u32) -> u32;
@@ -38,21 +37,15 @@ struct Slot {
 /// The innermost recovery point lives in the current task's thread_info:
 /// a point belongs to the stack it was made on, so a fault in another task
 /// never jumps onto this one's stack.
-struct Current;
-
-impl Current {
-    fn load(&self, _: Ordering) -> *mut Slot {
-        crate::process::thread_info::current_thread_info().recover as *mut Slot
-    }
-
-    fn store(&self, s: *mut Slot, _: Ordering) {
-        // SAFETY: only the running task writes its own thread_info's slot,
-        // with nothing else holding a reference to that field.
-        unsafe { (*crate::process::thread_info::current_thread_info_ptr()).recover = s as *mut u8 };
-    }
+fn current_slot() -> *mut Slot {
+    crate::process::thread_info::current_thread_info().recover as *mut Slot
 }
 
-static CURRENT: Current = Current;
+fn set_current_slot(s: *mut Slot) {
+    // SAFETY: only the running task writes its own thread_info's slot,
+    // with nothing else holding a reference to that field.
+    unsafe { (*crate::process::thread_info::current_thread_info_ptr()).recover = s as *mut u8 };
+}
 
 extern "C" fn trampoline<F: FnOnce()>(arg: *mut u8) {
     // SAFETY: `arg` is the `Option<F>` try_catch passed, alive for the call.
@@ -65,16 +58,16 @@ extern "C" fn trampoline<F: FnOnce()>(arg: *mut u8) {
 /// Runs `f`; returns Err if it faulted, panicked or ran past its watchdog.
 pub fn try_catch<F: FnOnce()>(f: F) -> Result<(), Caught> {
     let mut f = Some(f);
-    let mut slot = Slot { sp: 0, prev: CURRENT.load(Ordering::Relaxed), fault: None };
+    let mut slot = Slot { sp: 0, prev: current_slot(), fault: None };
     let irq_flags = super::local_save_flags();
-    CURRENT.store(&mut slot, Ordering::Release);
+    set_current_slot(&mut slot);
     // SAFETY: arch_try_call stores the stack pointer of its own frame in
     // slot.sp and calls trampoline(&mut f); arch_recover only ever returns to
-    // that frame while it is live (CURRENT is reset below before it goes).
+    // that frame while it is live (the slot is unlinked below before it goes).
     let code = unsafe {
         arch_try_call(trampoline::<F>, &mut f as *mut Option<F> as *mut u8, core::ptr::addr_of_mut!(slot.sp))
     };
-    CURRENT.store(slot.prev, Ordering::Release);
+    set_current_slot(slot.prev);
     if code == 0 {
         return Ok(());
     }
@@ -90,16 +83,16 @@ pub fn try_catch<F: FnOnce()>(f: F) -> Result<(), Caught> {
 
 /// True when a recovery point is armed on this CPU.
 pub fn armed() -> bool {
-    !CURRENT.load(Ordering::Acquire).is_null()
+    !current_slot().is_null()
 }
 
 /// Abandons the innermost recovery point's closure with `reason`, if one is armed.
 pub fn take(reason: Reason, fault: Option<FaultInfo>) {
-    let slot = CURRENT.load(Ordering::Acquire);
+    let slot = current_slot();
     if slot.is_null() {
         return;
     }
-    // SAFETY: a non-null CURRENT points to the Slot of a live try_catch frame
+    // SAFETY: a non-null current slot points to the Slot of a live try_catch frame
     // below us on this stack.
     unsafe {
         (*slot).fault = fault;
