@@ -108,8 +108,9 @@ run_boards() {
   else
     echo "  init-console: status $irc"; tail -n 8 "$ilog" | sed 's/^/    /'; count "init-console" 0 1
   fi
-  # What the SysRq keys printed: meminfo, slabinfo, the task tree.
-  if grep -aq '^MemFree: ' "$ilog" && grep -aqE '^task_struct +[0-9]+' "$ilog" && grep -aqE '^ +1 +1 +0 +S .*init' "$ilog"; then
+  # What the SysRq keys printed: meminfo, slabinfo, the task tree (init is
+  # sleeping in read() or, if the key arrived while it ran, running).
+  if grep -aq '^MemFree: ' "$ilog" && grep -aqE '^task_struct +[0-9]+' "$ilog" && grep -aqE '^ +1 +1 +0 +[RS] .*init' "$ilog"; then
     count "sysrq-m-s-t" 1 0
   else
     echo "  sysrq: meminfo, slabinfo or the task tree missing from $ilog"; count "sysrq-m-s-t" 0 1
