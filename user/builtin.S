@@ -359,20 +359,24 @@ user_brk_start:
     svc     #0
 user_brk_end:
 
-    @ Benchmark: a 1 MiB heap, every page touched, then r5 rounds of
-    @ fork + child exit_group + parent wait4.
-    .macro fork_1mib_loop name, count
+    @ Benchmarks: a heap of `bytes`, every page touched, then `count`
+    @ rounds of fork + child exit_group + parent wait4 (count 0: none, to
+    @ subtract what touching costs).
+    .macro fork_touched_loop name, bytes, count
     .global \name\()_start
     .global \name\()_end
 \name\()_start:
     mov     r0, #0
-    mov     r7, #45
+    mov     r7, #45                 @ brk(0): where the heap starts
     svc     #0
     mov     r4, r0
-    add     r0, r4, #0x100000
+    ldr     r6, =\bytes
+    add     r0, r4, r6
     mov     r7, #45
     svc     #0
-    add     r1, r4, #0x100000
+    add     r1, r4, r6
+    cmp     r0, r1                  @ brk refused: exit 1
+    bne     9f
     mov     r2, r4
 1:  str     r2, [r2]
     add     r2, r2, #4096
@@ -380,6 +384,8 @@ user_brk_end:
     blo     1b
     ldr     r5, =\count
     sub     sp, sp, #8
+    cmp     r5, #0
+    beq     8f
 2:  mov     r7, #2
     svc     #0
     cmp     r0, #0
@@ -393,11 +399,19 @@ user_brk_end:
     svc     #0
     subs    r5, r5, #1
     bne     2b
-    mov     r0, #0
+8:  mov     r0, #0
+    mov     r7, #1
+    svc     #0
+9:  mov     r0, #1
     mov     r7, #1
     svc     #0
     .ltorg
 \name\()_end:
     .endm
-    fork_1mib_loop user_fork1m_21, 21
-    fork_1mib_loop user_fork1m_1, 1
+    fork_touched_loop user_fork1m_21, 0x100000, 21
+    fork_touched_loop user_fork1m_1, 0x100000, 1
+    fork_touched_loop user_fork16m_11, 0x1000000, 11
+    fork_touched_loop user_fork16m_1, 0x1000000, 1
+    fork_touched_loop user_fork64m_11, 0x4000000, 11
+    fork_touched_loop user_fork64m_1, 0x4000000, 1
+    fork_touched_loop user_fork64m_0, 0x4000000, 0

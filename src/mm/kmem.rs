@@ -301,8 +301,9 @@ fn bad_free(e: SlabError) -> ! {
     panic!("kmem_cache_free: {}", e);
 }
 
-/// Second-level page tables: 1 KiB, 1 KiB-aligned.
-pub static PTE_TABLE_CACHE: Cache = Cache::new("pte_table", 1024, 1024, SlabFlags::NO_DEBUG);
+/// Second-level page tables: 1 KiB of hardware entries and the kernel's
+/// bookkeeping beside them (pgtable::PteTable), 2 KiB-aligned.
+pub static PTE_TABLE_CACHE: Cache = Cache::new("pte_table", 2048, 2048, SlabFlags::NO_DEBUG);
 
 /// Every cache, for `slabinfo`.
 pub static CACHES: &[&Cache] = {
@@ -556,8 +557,7 @@ mod ktests {
             let page = crate::mm::alloc_pages(0).unwrap();
             pt.map(0x3000_0000, page, crate::mm::pgtable::Prot::READ).unwrap();
             assert_eq!(PTE_TABLE_CACHE.info().active_objs, before + 1);
-            drop(pt);
-            crate::mm::free_pages(page, 0);
+            drop(pt); // releases the page too
             assert_eq!(PTE_TABLE_CACHE.info().active_objs, before);
         }
     }

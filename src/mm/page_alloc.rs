@@ -195,6 +195,7 @@ pub fn try_free_pages(pa: u32, order: u32) -> Result<(), FreeError> {
 /// Returns every cached small block to the buddy allocator, so that the
 /// per-order counts show fully merged memory.
 pub fn drain_pages() {
+    super::pgtable::drain_pgd_quicklist();
     ZONE.lock().drain();
 }
 

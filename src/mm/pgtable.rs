@@ -2,9 +2,11 @@
 //!
 //! With TTBCR.N = 1 a process's first-level table (`pgd`) covers 0-2 GiB:
 //! 2048 entries, 8 KiB, 8 KiB-aligned, so one order-1 block from the buddy
-//! allocator. Each entry points to a 256-entry second-level table (`pte`
-//! table, 1 KiB, 1 KiB-aligned) from the `pte_table` slab cache, mapping 4 KiB
-//! pages. Entries are written, then cleaned to the point of unification (for
+//! allocator (emptied tables are kept on a short quicklist, already zero).
+//! Each entry points to a 256-entry second-level table (`pte` table, 1 KiB
+//! of hardware entries plus the kernel's bookkeeping: a 2 KiB object from
+//! the `pte_table` slab cache), mapping 4 KiB pages. Fork shares the
+//! second-level tables themselves, copy-on-write (see `PteTable`). Entries are written, then cleaned to the point of unification (for
 //! walkers that do not snoop the data cache), then the TLB entry is dropped,
 //! with the barriers ARM ARM B3.10 asks for. User pages are non-global (nG).
 
@@ -12,7 +14,9 @@ use super::kmem::PTE_TABLE_CACHE;
 use super::{alloc_pages, free_pages};
 use crate::arch::mmu::{self, TASK_SIZE};
 use crate::errno::Errno;
+use crate::sync::SpinLockIrq;
 use bitflags::bitflags;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 pub const PTRS_PER_PGD: usize = 2048;
 pub const PTRS_PER_PTE: usize = 256;
@@ -65,12 +69,99 @@ fn pte_prot(e: u32) -> Prot {
     p
 }
 
-/// One user address space's page tables. Dropping it frees every table
-/// (not the pages they map: those belong to whoever mapped them).
+/// A second-level table as the kernel keeps it: one 2 KiB object from the
+/// `pte_table` cache, the 256 hardware entries in the first KiB (which is
+/// all the MMU reads), the kernel's bookkeeping in the second.
+#[repr(C, align(2048))]
+struct PteTable {
+    hw: [u32; PTRS_PER_PTE],
+    /// How many first-level tables point here. After fork a table is shared
+    /// by parent and child with every private page read-only in it; the
+    /// first side to change an entry takes its own copy (`unshare`), so
+    /// fork copies no second-level entries at all.
+    users: AtomicU32,
+    /// Which entries map a page, and which of those are writable: walks,
+    /// copies and teardown visit mapped entries only.
+    mapped: [u32; PTRS_PER_PTE / 32],
+    writable: [u32; PTRS_PER_PTE / 32],
+}
+
+const _: () = assert!(core::mem::size_of::<PteTable>() == 2048);
+
+/// Calls `f` with the index of every set bit, ascending.
+#[inline(always)]
+fn for_each_bit<E>(bits: &[u32], mut f: impl FnMut(usize) -> Result<(), E>) -> Result<(), E> {
+    for (w, &word) in bits.iter().enumerate() {
+        let mut b = word;
+        while b != 0 {
+            let i = b.trailing_zeros() as usize;
+            b &= b - 1;
+            f(w * 32 + i)?;
+        }
+    }
+    Ok(())
+}
+
+impl PteTable {
+    /// The table whose hardware entries start at physical address `pa`.
+    fn at<'a>(pa: u32) -> &'a mut PteTable {
+        let va = mmu::__va(pa).expect("page table outside the linear map");
+        // SAFETY: second-level tables are PteTable objects of the pte_table
+        // cache (lowmem, 2 KiB-aligned) for as long as a first-level entry
+        // points at them; the owner's mm lock serialises changes to entries.
+        unsafe { &mut *(va as *mut PteTable) }
+    }
+
+    /// A zeroed, private table; returns it and its physical address.
+    fn alloc() -> Result<(&'static mut PteTable, u32), Errno> {
+        let va = PTE_TABLE_CACHE.alloc()?;
+        // SAFETY: a fresh 2 KiB object, 2 KiB-aligned: ours to initialise.
+        let t = unsafe {
+            core::ptr::write_bytes(va as *mut u8, 0, core::mem::size_of::<PteTable>());
+            &mut *(va as *mut PteTable)
+        };
+        *t.users.get_mut() = 1;
+        Ok((t, mmu::__pa(va as u32)))
+    }
+
+    /// Writes entry `j` and keeps the bookkeeping bitmaps in step.
+    fn set(&mut self, j: usize, value: u32) {
+        write_entry(&mut self.hw[j], value);
+        let (w, b) = (j / 32, 1u32 << (j % 32));
+        if value != 0 {
+            self.mapped[w] |= b;
+        } else {
+            self.mapped[w] &= !b;
+        }
+        if value != 0 && value & PTE_APX == 0 {
+            self.writable[w] |= b;
+        } else {
+            self.writable[w] &= !b;
+        }
+    }
+
+    /// Drops one user; the last one drops the table's page references and
+    /// frees it.
+    fn release(&mut self) {
+        if self.users.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        let _ = for_each_bit::<()>(&self.mapped, |j| {
+            super::put_page(self.hw[j] & !0xfff);
+            Ok(())
+        });
+        PTE_TABLE_CACHE.free(self as *mut PteTable as usize);
+    }
+}
+
+/// One user address space's page tables. Each mapped page holds one page
+/// reference per second-level table that maps it: `map` takes over the
+/// caller's reference, `unmap` hands it back, and dropping the PageTable
+/// releases what its tables still hold.
 pub struct PageTable {
     pgd_pa: u32,
     /// Which first-level entries point to a second-level table: walks
-    /// (fork's copy, teardown) visit only those, not all 2048.
+    /// (fork, teardown) visit only those, not all 2048.
     used: [u32; PTRS_PER_PGD / 32],
 }
 
@@ -87,6 +178,16 @@ fn write_entry(slot: &mut u32, value: u32) {
     mmu::clean_dcache_line_pou(slot as *mut u32 as u32);
 }
 
+/// Cleans a whole new table to the point of unification (for walkers that
+/// do not snoop the data cache).
+fn clean_table(va: u32, bytes: u32) {
+    let mut line = va;
+    while line < va + bytes {
+        mmu::clean_dcache_line_pou(line);
+        line += 64;
+    }
+}
+
 /// Drops the TLB entries for user page `va` (TLBIMVAAIS: every ASID, every
 /// CPU of the inner shareable domain).
 fn flush_tlb_page(va: u32) {
@@ -100,11 +201,42 @@ fn check_va(va: u32) -> Result<(), Errno> {
     Ok(())
 }
 
+/// First-level tables whose entries are all zero again, kept for the next
+/// `PageTable::new` (zeroing 8 KiB is most of what an empty address space
+/// costs); `drain_pgd_quicklist` gives them back to the page allocator.
+static PGD_QUICKLIST: SpinLockIrq<([u32; PGD_QUICKLIST_MAX], usize)> = SpinLockIrq::new(([0; PGD_QUICKLIST_MAX], 0));
+const PGD_QUICKLIST_MAX: usize = 8;
+
+/// Returns the cached first-level tables to the page allocator.
+pub fn drain_pgd_quicklist() {
+    let mut q = PGD_QUICKLIST.lock();
+    while q.1 > 0 {
+        q.1 -= 1;
+        let pa = q.0[q.1];
+        free_pages(pa, PGD_ORDER);
+    }
+}
+
 impl PageTable {
     /// An empty address space.
     pub fn new() -> Result<PageTable, Errno> {
-        let pgd_pa = alloc_pages(PGD_ORDER)?;
-        table(pgd_pa, PTRS_PER_PGD).fill(0);
+        let cached = {
+            let mut q = PGD_QUICKLIST.lock();
+            (q.1 > 0).then(|| {
+                q.1 -= 1;
+                q.0[q.1]
+            })
+        };
+        let pgd_pa = match cached {
+            Some(pa) => pa,
+            None => {
+                let pa = alloc_pages(PGD_ORDER)?;
+                let t = table(pa, PTRS_PER_PGD);
+                t.fill(0);
+                clean_table(t.as_ptr() as u32, (PTRS_PER_PGD * 4) as u32);
+                pa
+            }
+        };
         Ok(PageTable { pgd_pa, used: [0; PTRS_PER_PGD / 32] })
     }
 
@@ -117,74 +249,83 @@ impl PageTable {
         table(self.pgd_pa, PTRS_PER_PGD)
     }
 
-    /// Calls `f` with the index of every first-level entry that holds a
-    /// table, ascending (explicit loops: this is on fork's path).
-    fn for_each_used_slot(
-        used: &[u32; PTRS_PER_PGD / 32],
-        mut f: impl FnMut(usize) -> Result<(), Errno>,
-    ) -> Result<(), Errno> {
-        for (w, &bits) in used.iter().enumerate() {
-            let mut b = bits;
-            while b != 0 {
-                let i = b.trailing_zeros() as usize;
-                b &= b - 1;
-                f(w * 32 + i)?;
-            }
-        }
-        Ok(())
+    /// The second-level table for `va`, if there is one (for reading).
+    fn pte_table(&self, va: u32) -> Option<&mut PteTable> {
+        let e = self.pgd()[(va >> 20) as usize];
+        (e & 0b11 == PMD_TYPE_TABLE).then(|| PteTable::at(e & !0x3ff))
     }
 
-    fn pte_table(&mut self, va: u32, create: bool) -> Result<Option<&mut [u32]>, Errno> {
+    /// The second-level table for `va`, ours alone, ready to be changed:
+    /// a shared one is copied first, a missing one created if `create`.
+    fn pte_table_mut(&mut self, va: u32, create: bool) -> Result<Option<&mut PteTable>, Errno> {
         let idx = (va >> 20) as usize;
-        self.used[idx / 32] |= if create { 1 << (idx % 32) } else { 0 };
-        let slot = &mut self.pgd()[idx];
-        if *slot & 0b11 == PMD_TYPE_TABLE {
-            return Ok(Some(table(*slot & !0x3ff, PTRS_PER_PTE)));
+        let e = self.pgd()[idx];
+        if e & 0b11 == PMD_TYPE_TABLE {
+            let t = PteTable::at(e & !0x3ff);
+            if t.users.load(Ordering::Acquire) == 1 {
+                return Ok(Some(t));
+            }
+            return self.unshare(idx).map(Some);
         }
         if !create {
             return Ok(None);
         }
-        let pte_va = match PTE_TABLE_CACHE.alloc() {
-            Ok(v) => v,
-            Err(e) => {
-                self.used[idx / 32] &= !(1 << (idx % 32));
-                return Err(e);
-            }
-        };
-        let pte_pa = mmu::__pa(pte_va as u32);
-        let t = table(pte_pa, PTRS_PER_PTE);
-        t.fill(0);
+        let (t, pa) = PteTable::alloc()?;
+        clean_table(t.hw.as_ptr() as u32, (PTRS_PER_PTE * 4) as u32);
         // SAFETY: the new table's zeroes must reach memory before the walker can see the pointer.
         unsafe { core::arch::asm!("dsb ishst", options(nostack)) };
-        write_entry(slot, pte_pa | PMD_TYPE_TABLE);
+        write_entry(&mut self.pgd()[idx], pa | PMD_TYPE_TABLE);
+        self.used[idx / 32] |= 1 << (idx % 32);
         Ok(Some(t))
     }
 
-    /// Maps user page `va` to physical page `pa` with `prot`.
+    /// Gives first-level slot `idx` a private copy of the shared table it
+    /// points at: same entries, a page reference more for each mapped page.
+    fn unshare(&mut self, idx: usize) -> Result<&'static mut PteTable, Errno> {
+        let old = PteTable::at(self.pgd()[idx] & !0x3ff);
+        let (new, pa) = PteTable::alloc()?;
+        new.hw.copy_from_slice(&old.hw);
+        new.mapped = old.mapped;
+        new.writable = old.writable;
+        let _ = for_each_bit::<()>(&new.mapped, |j| {
+            super::get_page(new.hw[j] & !0xfff);
+            Ok(())
+        });
+        clean_table(new.hw.as_ptr() as u32, (PTRS_PER_PTE * 4) as u32);
+        // SAFETY: the copy must reach memory before the walker can see the pointer.
+        unsafe { core::arch::asm!("dsb ishst", options(nostack)) };
+        write_entry(&mut self.pgd()[idx], pa | PMD_TYPE_TABLE);
+        // Walks cached through the old first-level entry must go.
+        mmu::tlb_flush_all();
+        old.release();
+        Ok(new)
+    }
+
+    /// Maps user page `va` to physical page `pa` with `prot`, taking over
+    /// the caller's reference on the page.
     pub fn map(&mut self, va: u32, pa: u32, prot: Prot) -> Result<(), Errno> {
         check_va(va)?;
         if pa & 0xfff != 0 {
             return Err(Errno::EINVAL);
         }
-        let t = self.pte_table(va, true)?.ok_or(Errno::ENOMEM)?;
-        let slot = &mut t[((va >> 12) & 0xff) as usize];
-        if *slot != 0 {
+        let t = self.pte_table_mut(va, true)?.ok_or(Errno::ENOMEM)?;
+        let j = ((va >> 12) & 0xff) as usize;
+        if t.hw[j] != 0 {
             return Err(Errno::EEXIST);
         }
-        write_entry(slot, pa | pte_bits(prot));
+        t.set(j, pa | pte_bits(prot));
         Ok(())
     }
 
-    /// Unmaps user page `va`; returns the physical page it mapped.
+    /// Unmaps user page `va`; returns the physical page it mapped, and with
+    /// it the reference the table held.
     pub fn unmap(&mut self, va: u32) -> Option<u32> {
         check_va(va).ok()?;
-        let t = self.pte_table(va, false).ok()??;
-        let slot = &mut t[((va >> 12) & 0xff) as usize];
-        if *slot == 0 {
-            return None;
-        }
-        let pa = *slot & !0xfff;
-        write_entry(slot, 0);
+        self.walk(va)?;
+        let t = self.pte_table_mut(va, false).ok()??;
+        let j = ((va >> 12) & 0xff) as usize;
+        let pa = t.hw[j] & !0xfff;
+        t.set(j, 0);
         flush_tlb_page(va);
         Some(pa)
     }
@@ -194,35 +335,77 @@ impl PageTable {
         if va >= TASK_SIZE {
             return None;
         }
-        let pmd = self.pgd()[(va >> 20) as usize];
-        if pmd & 0b11 != PMD_TYPE_TABLE {
-            return None;
-        }
-        let e = table(pmd & !0x3ff, PTRS_PER_PTE)[((va >> 12) & 0xff) as usize];
+        let e = self.pte_table(va)?.hw[((va >> 12) & 0xff) as usize];
         (e != 0).then(|| ((e & !0xfff) | (va & 0xfff), pte_prot(e)))
+    }
+
+    /// Makes the second-level table holding `va` this address space's own
+    /// (a copy-on-write fault does this before it looks at page counts).
+    pub fn make_private(&mut self, va: u32) -> Result<(), Errno> {
+        check_va(va & !0xfff)?;
+        self.pte_table_mut(va, false).map(|_| ())
     }
 
     /// Rewrites the entry of mapped page `va` with `f(old)`, then drops its TLB entry.
     fn update(&mut self, va: u32, f: impl FnOnce(u32) -> u32) -> Result<(), Errno> {
         check_va(va)?;
-        let t = self.pte_table(va, false)?.ok_or(Errno::EFAULT)?;
-        let slot = &mut t[((va >> 12) & 0xff) as usize];
-        if *slot == 0 {
-            return Err(Errno::EFAULT);
-        }
-        write_entry(slot, f(*slot));
+        self.walk(va).ok_or(Errno::EFAULT)?;
+        let t = self.pte_table_mut(va, false)?.ok_or(Errno::EFAULT)?;
+        let j = ((va >> 12) & 0xff) as usize;
+        t.set(j, f(t.hw[j]));
         flush_tlb_page(va);
         Ok(())
     }
 
-    /// Points mapped page `va` at `pa` with `prot` (a copy-on-write break).
-    pub fn replace(&mut self, va: u32, pa: u32, prot: Prot) -> Result<(), Errno> {
-        self.update(va, |_| pa | pte_bits(prot))
+    /// Points mapped page `va` at `pa` with `prot` (a copy-on-write break);
+    /// the table's reference moves from the old page to `pa`: the caller
+    /// gives one for `pa` and gets back the old page's (its address).
+    pub fn replace(&mut self, va: u32, pa: u32, prot: Prot) -> Result<u32, Errno> {
+        let (old, _) = self.walk(va).ok_or(Errno::EFAULT)?;
+        self.update(va, |_| pa | pte_bits(prot))?;
+        Ok(old & !0xfff)
     }
 
     /// Changes the permissions of mapped page `va`.
     pub fn protect(&mut self, va: u32, prot: Prot) -> Result<(), Errno> {
         self.update(va, |old| (old & !0xfff) | pte_bits(prot))
+    }
+
+    /// The page-table half of fork (`copy_page_range`): `child`, empty,
+    /// gets this address space's second-level tables, shared. Writable
+    /// pages are made read-only first (both sides then fault to copy them),
+    /// unless `keep_writable(va)` says the mapping is shared. No entry is
+    /// copied and no page reference taken: the cost is per table, not per
+    /// page.
+    pub fn fork_into(&mut self, child: &mut PageTable, keep_writable: impl Fn(u32) -> bool) {
+        let mut protected = false;
+        let pgd = self.pgd();
+        let cpgd = child.pgd();
+        let _ = for_each_bit::<()>(&self.used, |i| {
+            let e = pgd[i];
+            if e & 0b11 != PMD_TYPE_TABLE {
+                return Ok(());
+            }
+            let t = PteTable::at(e & !0x3ff);
+            let wr = t.writable;
+            let _ = for_each_bit::<()>(&wr, |j| {
+                let va = ((i as u32) << 20) | ((j as u32) << 12);
+                if !keep_writable(va) {
+                    let old = t.hw[j];
+                    t.set(j, old | PTE_APX);
+                    protected = true;
+                }
+                Ok(())
+            });
+            t.users.fetch_add(1, Ordering::AcqRel);
+            write_entry(&mut cpgd[i], e);
+            Ok(())
+        });
+        child.used = self.used;
+        if protected {
+            // Our own writable translations (we may be the current space).
+            mmu::tlb_flush_all();
+        }
     }
 
     /// Makes this the address space translating the user half on this CPU.
@@ -236,28 +419,41 @@ impl PageTable {
         &self,
         mut f: impl FnMut(u32, u32, Prot) -> Result<(), Errno>,
     ) -> Result<(), Errno> {
-        for (i, e) in self.pgd().iter().enumerate() {
-            if *e & 0b11 != PMD_TYPE_TABLE {
-                continue;
+        let pgd = self.pgd();
+        for_each_bit(&self.used, |i| {
+            let e = pgd[i];
+            if e & 0b11 != PMD_TYPE_TABLE {
+                return Ok(());
             }
-            let t = table(*e & !0x3ff, PTRS_PER_PTE);
-            for (j, pte) in t.iter().enumerate() {
-                if *pte != 0 {
-                    f(((i as u32) << 20) | ((j as u32) << 12), *pte & !0xfff, pte_prot(*pte))?;
-                }
-            }
-        }
-        Ok(())
+            let t = PteTable::at(e & !0x3ff);
+            for_each_bit(&t.mapped, |j| {
+                let pte = t.hw[j];
+                f(((i as u32) << 20) | ((j as u32) << 12), pte & !0xfff, pte_prot(pte))
+            })
+        })
     }
 
     /// Number of second-level tables in use.
     pub fn nr_pte_tables(&self) -> usize {
         self.used.iter().map(|w| w.count_ones() as usize).sum()
     }
+
+    /// Number of second-level tables shared with another address space.
+    pub fn nr_shared_pte_tables(&self) -> usize {
+        let pgd = self.pgd();
+        let mut n = 0;
+        let _ = for_each_bit::<()>(&self.used, |i| {
+            if PteTable::at(pgd[i] & !0x3ff).users.load(Ordering::Relaxed) > 1 {
+                n += 1;
+            }
+            Ok(())
+        });
+        n
+    }
 }
 
 /// The first-level table TTBR0 holds on this CPU (0: none, PD0 set).
-static ACTIVE_PGD: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+static ACTIVE_PGD: AtomicU32 = AtomicU32::new(0);
 
 /// `switch_mm`: makes the table at `pgd_pa` translate the user half, unless
 /// it already does. (No ASIDs yet: a change flushes the TLB.)
@@ -266,10 +462,10 @@ static ACTIVE_PGD: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32
 /// `pgd_pa` must be the first-level table of a live PageTable, which must
 /// stay alive (or be deactivated) for as long as it is active.
 pub unsafe fn activate_pgd(pgd_pa: u32) {
-    if ACTIVE_PGD.load(core::sync::atomic::Ordering::Relaxed) == pgd_pa {
+    if ACTIVE_PGD.load(Ordering::Relaxed) == pgd_pa {
         return;
     }
-    ACTIVE_PGD.store(pgd_pa, core::sync::atomic::Ordering::Relaxed);
+    ACTIVE_PGD.store(pgd_pa, Ordering::Relaxed);
     {
         // SAFETY: TTBR0 gets a valid 8 KiB-aligned table (the caller's
         // promise); then TTBCR lets TTBR0 walks happen (PD0 = 0); then the
@@ -291,7 +487,7 @@ pub unsafe fn activate_pgd(pgd_pa: u32) {
 
 /// No user address space on this CPU: a TTBR0 miss faults without a walk.
 pub fn deactivate_user() {
-    ACTIVE_PGD.store(0, core::sync::atomic::Ordering::Relaxed);
+    ACTIVE_PGD.store(0, Ordering::Relaxed);
     // SAFETY: PD0 = 1 stops TTBR0 walks; TTBR0 then holds nothing in use.
     unsafe {
         core::arch::asm!("mcr p15, 0, {0}, c2, c0, 2", "isb", in(reg) 1u32 | (1 << 4), options(nostack))
@@ -301,20 +497,28 @@ pub fn deactivate_user() {
 
 impl Drop for PageTable {
     fn drop(&mut self) {
-        if ACTIVE_PGD.load(core::sync::atomic::Ordering::Relaxed) == self.pgd_pa {
+        if ACTIVE_PGD.load(Ordering::Relaxed) == self.pgd_pa {
             deactivate_user();
         }
         let pgd = self.pgd();
-        let _ = Self::for_each_used_slot(&self.used, |i| {
-            let e = &mut pgd[i];
-            if *e & 0b11 == PMD_TYPE_TABLE {
-                let pte_va = mmu::__va(*e & !0x3ff).expect("pte table outside lowmem");
-                *e = 0;
-                PTE_TABLE_CACHE.free(pte_va as usize);
+        let _ = for_each_bit::<()>(&self.used, |i| {
+            let e = pgd[i];
+            if e & 0b11 == PMD_TYPE_TABLE {
+                write_entry(&mut pgd[i], 0);
+                PteTable::at(e & !0x3ff).release();
             }
             Ok(())
         });
-        free_pages(self.pgd_pa, PGD_ORDER);
+        // All zero again: keep it for the next address space if there is room.
+        let mut q = PGD_QUICKLIST.lock();
+        if q.1 < PGD_QUICKLIST_MAX {
+            let n = q.1;
+            q.0[n] = self.pgd_pa;
+            q.1 += 1;
+        } else {
+            drop(q);
+            free_pages(self.pgd_pa, PGD_ORDER);
+        }
     }
 }
 
@@ -379,15 +583,66 @@ mod ktests {
             assert_eq!(pt.unmap(UVA + 4096), None);
             assert_eq!(pt.walk(TASK_SIZE), None);
             // Mappings in many MiBs need many second-level tables; all freed on drop.
+            // (The table holds a reference per mapping; dropping it releases them.)
             for i in 0..16 {
+                crate::mm::get_page(page);
                 pt.map(0x2000_0000 + i * 0x10_0000, page, Prot::READ).unwrap();
             }
             assert_eq!(pt.nr_pte_tables(), 17);
+            assert_eq!(crate::mm::page_count(page), 17);
             drop(pt);
-            free_pages(page, 0);
             PTE_TABLE_CACHE.shrink();
             drain_pages();
             assert_eq!(counters(), before);
+        }
+    }
+
+    crate::ktest! {
+        fn fork_shares_second_level_tables_until_one_side_writes() {
+            PTE_TABLE_CACHE.shrink();
+            drain_pages();
+            let before = counters();
+            let rw = Prot::READ | Prot::WRITE;
+            let mut parent = PageTable::new().unwrap();
+            let pages: [u32; 4] = core::array::from_fn(|_| alloc_pages(0).unwrap());
+            for (i, &pa) in pages[..3].iter().enumerate() {
+                parent.map(UVA + i as u32 * 4096, pa, rw).unwrap();
+            }
+            // A second table, holding a page that stays writable (a shared mapping).
+            let shm = UVA + 0x10_0000;
+            parent.map(shm, pages[3], rw).unwrap();
+
+            let mut child = PageTable::new().unwrap();
+            parent.fork_into(&mut child, |va| va == shm);
+            assert_eq!((parent.nr_shared_pte_tables(), child.nr_shared_pte_tables()), (2, 2));
+            for (i, &pa) in pages[..3].iter().enumerate() {
+                let va = UVA + i as u32 * 4096;
+                assert_eq!(parent.walk(va), Some((pa, Prot::READ)), "parent's page not write-protected");
+                assert_eq!(child.walk(va), Some((pa, Prot::READ)));
+                assert_eq!(crate::mm::page_count(pa), 1, "a shared table holds one reference");
+            }
+            assert_eq!(child.walk(shm), Some((pages[3], rw)), "shared mapping lost its write permission");
+
+            // The parent changes an entry: it gets its own copy of that table only.
+            parent.make_private(UVA).unwrap();
+            assert_eq!((parent.nr_shared_pte_tables(), child.nr_shared_pte_tables()), (1, 1));
+            for &pa in &pages[..3] {
+                assert_eq!(crate::mm::page_count(pa), 2);
+            }
+            parent.protect(UVA, rw).unwrap();
+            assert_eq!(child.walk(UVA), Some((pages[0], Prot::READ)), "the child saw the parent's change");
+            assert_eq!(child.unmap(UVA + 4096), Some(pages[1]));
+            assert_eq!(parent.walk(UVA + 4096), Some((pages[1], Prot::READ)));
+            crate::mm::put_page(pages[1]);
+
+            drop(child);
+            for &pa in &pages {
+                assert_eq!(crate::mm::page_count(pa), 1);
+            }
+            drop(parent);
+            PTE_TABLE_CACHE.shrink();
+            drain_pages();
+            assert_eq!(counters(), before, "pages or tables leaked");
         }
     }
 }

@@ -34,8 +34,7 @@ fn flush_icache_range(start: usize, end: usize) {
     };
 }
 
-/// A page table under construction: if it is dropped before being handed
-/// to an mm_struct, the pages it maps lose the reference it holds on them.
+/// A page table under construction (dropping it releases what it maps).
 struct PtGuard(Option<PageTable>);
 
 impl PtGuard {
@@ -52,44 +51,20 @@ impl PtGuard {
     }
 }
 
-impl Drop for PtGuard {
-    fn drop(&mut self) {
-        if let Some(pt) = self.0.take() {
-            let _ = pt.for_each_mapping(|_, pa, _| {
-                crate::mm::put_page(pa);
-                Ok(())
-            });
-        }
-    }
-}
-
 /// `dup_mm`: the child's address space shares every page of the parent's,
-/// copy-on-write: each page gets a reference more and is mapped read-only
-/// in both; the first write by either side copies it (`do_page_fault`).
+/// copy-on-write, and at first even the second-level tables that map them
+/// (`PageTable::fork_into`): fork's cost grows with the number of tables,
+/// not of pages. The first write by either side to a page copies its table
+/// (if still shared) and then the page (`do_page_fault`).
 pub fn dup_mm(old: &MmStruct) -> Result<KRef<MmStruct>, Errno> {
     let mm = KRef::new(MmStruct::new())?;
     *mm.vmas.lock() = old.vmas.lock().clone();
     mm.start_brk.store(old.start_brk.load(Ordering::Relaxed), Ordering::Relaxed);
     mm.brk.store(old.brk.load(Ordering::Relaxed), Ordering::Relaxed);
-    let mut g = PtGuard::new()?;
-    let mut src_pt = old.pgd.lock();
-    if let Some(src) = src_pt.as_mut() {
-        let mut shared: alloc::vec::Vec<(u32, u32, Prot)> = alloc::vec::Vec::new();
-        src.for_each_mapping(|va, pa, prot| {
-            shared.push((va, pa, prot));
-            Ok(())
-        })?;
-        for (va, pa, prot) in shared {
-            let ro = prot - Prot::WRITE;
-            g.pt().map(va, pa, ro)?;
-            crate::mm::get_page(pa);
-            if prot.contains(Prot::WRITE) {
-                src.protect(va, ro)?;
-            }
-        }
+    let mut pt = PageTable::new()?;
+    if let Some(src) = old.pgd.lock().as_mut() {
+        src.fork_into(&mut pt, |_| false);
     }
-    drop(src_pt);
-    let pt = g.take();
     mm.pgd_phys.store(pt.pgd_phys(), Ordering::Relaxed);
     *mm.pgd.lock() = Some(pt);
     mm.total_vm.store(old.total_vm.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -169,12 +144,19 @@ pub fn do_page_fault(far: u32) -> bool {
     if prot.contains(Prot::WRITE) {
         return true; // already resolved
     }
+    // A table still shared with another space is copied first; then the
+    // page's count says whether anyone else maps it.
+    let pa = pa & !0xfff;
+    if pt.make_private(page).is_err() {
+        return false;
+    }
     if crate::mm::page_count(pa) == 1 {
         // The last sharer: the page is ours again.
         return pt.protect(page, vprot).is_ok();
     }
     let Ok(new) = crate::mm::alloc_pages(0) else { return false };
     let (Some(from), Some(to)) = (crate::arch::mmu::__va(pa), crate::arch::mmu::__va(new)) else {
+        crate::mm::put_page(new);
         return false;
     };
     // SAFETY: two distinct pages of lowmem; the old one stays mapped read-only.
@@ -650,6 +632,16 @@ mod kbenches {
         static user_fork1m_21_end: u8;
         static user_fork1m_1_start: u8;
         static user_fork1m_1_end: u8;
+        static user_fork16m_11_start: u8;
+        static user_fork16m_11_end: u8;
+        static user_fork16m_1_start: u8;
+        static user_fork16m_1_end: u8;
+        static user_fork64m_11_start: u8;
+        static user_fork64m_11_end: u8;
+        static user_fork64m_1_start: u8;
+        static user_fork64m_1_end: u8;
+        static user_fork64m_0_start: u8;
+        static user_fork64m_0_end: u8;
     }
 
     fn prog(which: usize) -> &'static [u8] {
@@ -661,11 +653,17 @@ mod kbenches {
                 2 => span(&user_fork_101_start, &user_fork_101_end),
                 3 => span(&user_fork_1_start, &user_fork_1_end),
                 4 => span(&user_fork1m_21_start, &user_fork1m_21_end),
-                _ => span(&user_fork1m_1_start, &user_fork1m_1_end),
+                5 => span(&user_fork1m_1_start, &user_fork1m_1_end),
+                6 => span(&user_fork16m_11_start, &user_fork16m_11_end),
+                7 => span(&user_fork16m_1_start, &user_fork16m_1_end),
+                8 => span(&user_fork64m_11_start, &user_fork64m_11_end),
+                9 => span(&user_fork64m_1_start, &user_fork64m_1_end),
+                _ => span(&user_fork64m_0_start, &user_fork64m_0_end),
             }
         }
     }
 
+    /// Runs program `which`, which must exit 0 (a refused brk exits 1).
     fn run_prog(which: usize) -> i32 {
         exec_builtin(prog(which)) as i32 + 1000
     }
@@ -674,8 +672,10 @@ mod kbenches {
     fn measure(which: usize) -> u64 {
         let t0 = aarch32_cpu::register::Pmccntr::read().0;
         let pid = kernel_thread(run_prog, which, 17).unwrap();
-        let _ = do_wait(pid as i32, 0);
-        aarch32_cpu::register::Pmccntr::read().0.wrapping_sub(t0) as u64
+        let r = do_wait(pid as i32, 0);
+        let t = aarch32_cpu::register::Pmccntr::read().0.wrapping_sub(t0) as u64;
+        assert_eq!(r, Ok((pid, 0)), "benchmark program {which} failed");
+        t
     }
 
     crate::kbench! {
@@ -696,6 +696,29 @@ mod kbenches {
         fn user_fork_round_trip_1mib_touched(b: &mut Bencher) {
             let (many, one) = (measure(4), measure(5));
             b.record(many.saturating_sub(one) / 20);
+        }
+    }
+
+    crate::kbench! {
+        fn user_fork_round_trip_16mib_touched(b: &mut Bencher) {
+            let (many, one) = (measure(6), measure(7));
+            b.record(many.saturating_sub(one) / 10);
+        }
+    }
+
+    crate::kbench! {
+        fn user_fork_round_trip_64mib_touched(b: &mut Bencher) {
+            let (many, one) = (measure(8), measure(9));
+            b.record(many.saturating_sub(one) / 10);
+        }
+    }
+
+    // The first fork after 64 MiB were written: every page is made
+    // read-only once (later forks find them so).
+    crate::kbench! {
+        fn user_first_fork_after_touching_64mib(b: &mut Bencher) {
+            let (one, none) = (measure(9), measure(10));
+            b.record(one.saturating_sub(none));
         }
     }
 }

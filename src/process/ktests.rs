@@ -699,8 +699,7 @@ pub(crate) fn with_user_page(va: u32, f: impl FnOnce()) {
     pt.activate();
     f();
     deactivate_user();
-    drop(pt);
-    crate::mm::free_pages(page, 0);
+    drop(pt); // and with it the page
 }
 
 static FUTEX_RESULT: AtomicU32 = AtomicU32::new(0);

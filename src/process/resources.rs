@@ -191,18 +191,6 @@ impl Default for MmStruct {
     }
 }
 
-impl Drop for MmStruct {
-    fn drop(&mut self) {
-        // Every mapped page loses this space's reference (pages shared
-        // copy-on-write survive in the other space), then the tables go.
-        if let Some(pt) = self.pgd.lock().take() {
-            let _ = pt.for_each_mapping(|_, pa, _| {
-                crate::mm::put_page(pa);
-                Ok(())
-            });
-        }
-    }
-}
 
 pub struct IoContext {
     pub ioprio: u32,
