@@ -1,27 +1,98 @@
 //! Locks that are safe against interrupts on this CPU.
+//!
+//! armfork runs on one CPU (secondary cores are parked at boot), so, as in
+//! Linux built without `CONFIG_SMP`, taking a lock with IRQs masked is all
+//! mutual exclusion needs: [`RawSpinLock`] is then a "held" flag that only
+//! catches a recursive acquisition (a deadlock on SMP) with a panic. The
+//! `smp` cargo feature makes it a real spin lock (ldrex/strex, barriers)
+//! for the day secondary cores run; `make test` checks that it builds.
 
+use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{compiler_fence, AtomicBool, Ordering};
+
+/// The bare lock word (`arch_spinlock_t`). Callers mask IRQs first.
+pub struct RawSpinLock {
+    held: AtomicBool,
+}
+
+impl Default for RawSpinLock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RawSpinLock {
+    pub const fn new() -> Self {
+        RawSpinLock { held: AtomicBool::new(false) }
+    }
+
+    /// Takes the lock (IRQs must be masked on this CPU).
+    #[inline(always)]
+    pub fn lock(&self) {
+        #[cfg(feature = "smp")]
+        while self.held.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            core::hint::spin_loop();
+        }
+        #[cfg(not(feature = "smp"))]
+        {
+            if self.held.load(Ordering::Relaxed) {
+                recursive_lock(self);
+            }
+            self.held.store(true, Ordering::Relaxed);
+            compiler_fence(Ordering::Acquire);
+        }
+    }
+
+    /// Releases the lock.
+    #[inline(always)]
+    pub fn unlock(&self) {
+        compiler_fence(Ordering::Release);
+        #[cfg(feature = "smp")]
+        self.held.store(false, Ordering::Release);
+        #[cfg(not(feature = "smp"))]
+        self.held.store(false, Ordering::Relaxed);
+    }
+
+    pub fn is_locked(&self) -> bool {
+        self.held.load(Ordering::Relaxed)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn recursive_lock(l: &RawSpinLock) -> ! {
+    panic!("spin lock at {:p} taken again by its holder (deadlock)", l);
+}
 
 /// A spin lock taken with IRQs masked (Linux's `spin_lock_irqsave`), so an
 /// interrupt handler on the same CPU can never spin on a lock its own
 /// interrupted code holds.
 pub struct SpinLockIrq<T> {
-    inner: spin::Mutex<T>,
+    lock: RawSpinLock,
+    data: UnsafeCell<T>,
 }
 
+// SAFETY: the data is only reached through a guard, which holds the lock.
+unsafe impl<T: Send> Sync for SpinLockIrq<T> {}
+// SAFETY: as for any owned T.
+unsafe impl<T: Send> Send for SpinLockIrq<T> {}
+
 pub struct SpinLockIrqGuard<'a, T> {
-    guard: Option<spin::MutexGuard<'a, T>>,
+    owner: &'a SpinLockIrq<T>,
     flags: u32,
 }
 
 impl<T> SpinLockIrq<T> {
     pub const fn new(v: T) -> Self {
-        SpinLockIrq { inner: spin::Mutex::new(v) }
+        SpinLockIrq { lock: RawSpinLock::new(), data: UnsafeCell::new(v) }
     }
 
+    #[inline(always)]
     pub fn lock(&self) -> SpinLockIrqGuard<'_, T> {
         let flags = crate::arch::local_irq_save();
-        SpinLockIrqGuard { guard: Some(self.inner.lock()), flags }
+        self.lock.lock();
+        SpinLockIrqGuard { owner: self, flags }
     }
 
     /// Breaks the lock: only for the panic path, which must print even if
@@ -30,27 +101,29 @@ impl<T> SpinLockIrq<T> {
     /// # Safety
     /// The previous holder must never touch the data again.
     pub unsafe fn force_unlock(&self) {
-        // SAFETY: per the caller.
-        unsafe { self.inner.force_unlock() }
+        self.lock.unlock();
     }
 }
 
 impl<T> Deref for SpinLockIrqGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        self.guard.as_ref().unwrap()
+        // SAFETY: the guard holds the lock.
+        unsafe { &*self.owner.data.get() }
     }
 }
 
 impl<T> DerefMut for SpinLockIrqGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        self.guard.as_mut().unwrap()
+        // SAFETY: the guard holds the lock, and is borrowed mutably.
+        unsafe { &mut *self.owner.data.get() }
     }
 }
 
 impl<T> Drop for SpinLockIrqGuard<'_, T> {
+    #[inline(always)]
     fn drop(&mut self) {
-        drop(self.guard.take());
+        self.owner.lock.unlock();
         crate::arch::local_irq_restore(self.flags);
     }
 }

@@ -185,12 +185,30 @@ pub fn release_task(p: *mut TaskStruct) {
     put_task_struct(p);
 }
 
-fn eligible(child: &TaskStruct, pid: i32, options: u32) -> bool {
-    let ok_pid = match pid {
-        -1 => true,
-        0 => child.pgrp == current_task().pgrp,
-        p if p > 0 => child.pid_nr_ns(current_task().pid_ns()) == p as u32,
-        p => child.pgrp == (-p) as u32,
+/// Which children a wait4 `pid` argument selects, worked out once per scan
+/// of the children list (under tasklist_lock) instead of once per child.
+#[derive(Clone, Copy)]
+enum WaitTarget {
+    Any,
+    Pgrp(u32),
+    /// The one task the pid names in the waiter's namespace (null: none).
+    Task(*const TaskStruct),
+}
+
+fn wait_target(me: &TaskStruct, pid: i32) -> WaitTarget {
+    match pid {
+        -1 => WaitTarget::Any,
+        0 => WaitTarget::Pgrp(me.pgrp),
+        p if p > 0 => WaitTarget::Task(me.pid_ns().find_task(p as u32).unwrap_or(core::ptr::null_mut())),
+        p => WaitTarget::Pgrp(p.unsigned_abs()),
+    }
+}
+
+fn eligible(child: &TaskStruct, target: WaitTarget, options: u32) -> bool {
+    let ok_pid = match target {
+        WaitTarget::Any => true,
+        WaitTarget::Pgrp(g) => child.pgrp == g,
+        WaitTarget::Task(t) => core::ptr::eq(child, t),
     };
     if !ok_pid {
         return false;
@@ -212,61 +230,42 @@ pub fn do_wait(pid: i32, options: u32) -> Result<(u32, i32), Errno> {
     }
     let me = current_task();
     let sig = me.signal.as_ref().ok_or(Errno::ECHILD)?;
-    loop {
+    // As Linux's do_wait: queued on wait_chldexit and marked asleep first,
+    // then one scan of the children; a child's exit wakes us for the next.
+    let z = sig.wait_chldexit.wait_until(TASK_INTERRUPTIBLE, || {
+        let _g = TASKLIST_LOCK.lock();
+        let target = wait_target(me, pid);
         let mut found_any = false;
-        let mut zombie = None;
-        {
-            let _g = TASKLIST_LOCK.lock();
-            // SAFETY: tasklist_lock held: the children list is stable.
-            unsafe {
-                for node in me.children.iter() {
-                    let c = &*crate::container_of!(node, TaskStruct, sibling);
-                    if !eligible(c, pid, options) {
-                        continue;
-                    }
-                    found_any = true;
-                    if c.exit_state.load(Ordering::SeqCst) == EXIT_ZOMBIE {
-                        zombie = Some(c as *const TaskStruct as *mut TaskStruct);
-                        break;
-                    }
+        // SAFETY: tasklist_lock held: the children list is stable.
+        unsafe {
+            for node in me.children.iter() {
+                let c = &*crate::container_of!(node, TaskStruct, sibling);
+                if !eligible(c, target, options) {
+                    continue;
+                }
+                found_any = true;
+                if c.exit_state.load(Ordering::SeqCst) == EXIT_ZOMBIE {
+                    // Claimed under the lock: it cannot be reaped twice.
+                    c.exit_state.store(EXIT_DEAD, Ordering::SeqCst);
+                    return Some(Ok(Some(c as *const TaskStruct as *mut TaskStruct)));
                 }
             }
-            if let Some(z) = zombie {
-                // SAFETY: a zombie child; it cannot be reaped twice under the lock.
-                unsafe { (*z).exit_state.store(EXIT_DEAD, Ordering::SeqCst) };
-            }
-        }
-        if let Some(z) = zombie {
-            // SAFETY: the zombie is ours to reap.
-            let (nr, status) =
-                unsafe { ((*z).pid_nr_ns(me.pid_ns()), (*z).exit_code.load(Ordering::SeqCst)) };
-            release_task(z);
-            return Ok((nr, status));
         }
         if !found_any {
-            return Err(Errno::ECHILD);
+            Some(Err(Errno::ECHILD))
+        } else if options & WNOHANG != 0 {
+            Some(Ok(None))
+        } else if super::signal::signal_pending() {
+            Some(Err(Errno::EINTR))
+        } else {
+            None
         }
-        if options & WNOHANG != 0 {
-            return Ok((0, 0));
-        }
-        // Sleep until a child changes state (the condition re-checks the
-        // list) or a signal arrives.
-        sig.wait_chldexit.wait_event(|| has_zombie(me, pid, options) || super::signal::signal_pending());
-        if super::signal::signal_pending() && !has_zombie(me, pid, options) {
-            return Err(Errno::EINTR);
-        }
-    }
-}
-
-fn has_zombie(me: &TaskStruct, pid: i32, options: u32) -> bool {
-    let _g = TASKLIST_LOCK.lock();
-    // SAFETY: tasklist_lock held.
-    unsafe {
-        me.children.iter().any(|node| {
-            let c = &*crate::container_of!(node, TaskStruct, sibling);
-            eligible(c, pid, options) && c.exit_state.load(Ordering::SeqCst) == EXIT_ZOMBIE
-        })
-    }
+    })?;
+    let Some(z) = z else { return Ok((0, 0)) };
+    // SAFETY: the zombie is ours to reap (claimed above).
+    let (nr, status) = unsafe { ((*z).pid_nr_ns(me.pid_ns()), (*z).exit_code.load(Ordering::SeqCst)) };
+    release_task(z);
+    Ok((nr, status))
 }
 
 /// Children of the current task (for tests and the task tree).

@@ -34,7 +34,7 @@ static RQ: RqCell = RqCell(core::cell::UnsafeCell::new(Rq {
 }));
 /// The run-queue lock. `schedule` takes it and the task switched to
 /// releases it (`finish_task_switch`), as Linux hands the lock over a switch.
-static RQ_LOCK: spin::Mutex<()> = spin::Mutex::new(());
+static RQ_LOCK: crate::sync::RawSpinLock = crate::sync::RawSpinLock::new();
 
 pub static NR_SWITCHES: AtomicU64 = AtomicU64::new(0);
 
@@ -44,14 +44,14 @@ extern "C" {
 
 /// Locks the run queue (IRQs must be masked) and returns it.
 fn rq_lock() -> &'static mut Rq {
-    core::mem::forget(RQ_LOCK.lock());
+    RQ_LOCK.lock();
     // SAFETY: RQ_LOCK is held.
     unsafe { &mut *RQ.0.get() }
 }
 
 fn rq_unlock() {
-    // SAFETY: the lock was taken by rq_lock (in this or the switched-from context).
-    unsafe { RQ_LOCK.force_unlock() };
+    // (Taken by rq_lock, in this or the switched-from context.)
+    RQ_LOCK.unlock();
 }
 
 /// Makes `idle` (init_task) this CPU's idle task and the current task.

@@ -59,6 +59,39 @@ impl WaitQueueHead {
         unsafe { entry.link.del_init() };
     }
 
+    /// Sleeps until `f` returns a value, and returns it. `f` runs with the
+    /// task already queued and marked `state`, so a wake-up between its test
+    /// and the sleep is not lost; it runs once per wake-up, never twice in a
+    /// row without sleeping in between (do_wait's scan of the children is
+    /// its own condition).
+    pub fn wait_until<R>(&self, state: u32, mut f: impl FnMut() -> Option<R>) -> R {
+        let me = current();
+        let mut entry = WaitQueueEntry { link: ListHead::new(), task: me };
+        entry.link.init();
+        {
+            let mut l = self.list.lock();
+            if l.next.is_null() {
+                l.init();
+            }
+            // SAFETY: the entry lives on this stack until it is unlinked below.
+            unsafe { l.add_tail(&mut entry.link) };
+        }
+        let r = loop {
+            // SAFETY: the current task is alive while it runs.
+            unsafe { (*me).state.store(state, Ordering::SeqCst) };
+            if let Some(r) = f() {
+                break r;
+            }
+            super::schedule();
+        };
+        // SAFETY: as above.
+        unsafe { (*me).state.store(TASK_RUNNING, Ordering::SeqCst) };
+        let _l = self.list.lock();
+        // SAFETY: the entry is on this queue, whose lock is held.
+        unsafe { entry.link.del_init() };
+        r
+    }
+
     /// Sleeps until `cond()` is true (`wait_event_interruptible`; signals
     /// arrive with user mode).
     pub fn wait_event(&self, cond: impl Fn() -> bool) {
