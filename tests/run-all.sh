@@ -39,6 +39,12 @@ run_host() {
   if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
   [ "$f" -gt 0 ] && { grep -E 'FAILED|panicked|error' "$log" | head -20; }
   count "host" "$p" "$f"
+  # The SMP lock variant (cargo feature smp) must keep building.
+  if cargo build --quiet --release --features smp --target-dir target/smp-check >"$LOGS/smp-build.log" 2>&1; then
+    count "build-smp-locks" 1 0
+  else
+    tail -n 20 "$LOGS/smp-build.log"; count "build-smp-locks" 0 1
+  fi
 }
 
 # boot_ktest NAME BOARD APPEND [qemu args...]: in-kernel tests on one board.
