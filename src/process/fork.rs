@@ -251,9 +251,8 @@ fn copy_signal(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Re
                 addr_of_mut!((*s).live).write(core::sync::atomic::AtomicI32::new(1));
                 addr_of_mut!((*s).nr_threads).write(core::sync::atomic::AtomicI32::new(1));
                 addr_of_mut!((*s).flags).write(AtomicU32::new(0));
-                addr_of_mut!((*s).rlim)
-                    .write(crate::sync::SpinLockIrq::new([Rlimit { cur: 0, max: 0 }; RLIM_NLIMITS]));
-                (*s).rlim.lock().copy_from_slice(&*old.rlim.lock());
+                let limits: [Rlimit; RLIM_NLIMITS] = *old.rlim.lock();
+                addr_of_mut!((*s).rlim).write(crate::sync::SpinLockIrq::new(limits));
                 addr_of_mut!((*s).wait_chldexit).write(crate::sched::wait::WaitQueueHead::new());
                 addr_of_mut!((*s).group_exit_code).write(core::sync::atomic::AtomicI32::new(0));
             })?

@@ -125,7 +125,7 @@ fn schedule_common(preempted: bool) {
     let p = unsafe { &mut *prev };
     p.thread_info().clear_flag(TIF_NEED_RESCHED);
     if prev != rq.idle {
-        if !preempted && p.state.load(Ordering::SeqCst) != TASK_RUNNING {
+        if !preempted && p.state.load(Ordering::Relaxed) != TASK_RUNNING {
             dequeue(rq, prev);
             p.nvcsw += 1;
         } else if p.on_rq {
@@ -203,11 +203,13 @@ pub fn wake_up_process(t: *mut TaskStruct) -> bool {
     let rq = rq_lock();
     // SAFETY: the caller holds t alive (a wait-queue entry or a reference).
     let tk = unsafe { &*t };
-    let was_sleeping = tk.state.load(Ordering::SeqCst) != TASK_RUNNING;
-    if was_sleeping && tk.state.load(Ordering::SeqCst) != TASK_DEAD {
-        tk.state.store(TASK_RUNNING, Ordering::SeqCst);
+    // (The run-queue lock orders these against schedule's dequeue.)
+    let state = tk.state.load(Ordering::Relaxed);
+    let was_sleeping = state != TASK_RUNNING;
+    if was_sleeping && state != TASK_DEAD {
+        tk.state.store(TASK_RUNNING, Ordering::Relaxed);
     }
-    if tk.state.load(Ordering::SeqCst) == TASK_RUNNING && !tk.on_rq && t != rq.curr {
+    if state != TASK_DEAD && !tk.on_rq && t != rq.curr {
         enqueue(rq, t);
     }
     if rq.curr == rq.idle && rq.nr_running > 0 {
