@@ -29,6 +29,9 @@ bitflags! {
         const READ = 1 << 0;
         const WRITE = 1 << 1;
         const EXEC = 1 << 2;
+        /// Region attribute only (never in an entry): MAP_SHARED, so fork
+        /// keeps the pages writable and shared instead of copy-on-write.
+        const SHARED = 1 << 3;
     }
 }
 

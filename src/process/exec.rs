@@ -62,8 +62,11 @@ pub fn dup_mm(old: &MmStruct) -> Result<KRef<MmStruct>, Errno> {
     mm.start_brk.store(old.start_brk.load(Ordering::Relaxed), Ordering::Relaxed);
     mm.brk.store(old.brk.load(Ordering::Relaxed), Ordering::Relaxed);
     let mut pt = PageTable::new()?;
+    // MAP_SHARED regions stay writable (and shared) in both.
+    let shared: alloc::vec::Vec<(u32, u32)> =
+        old.vmas.lock().iter().filter(|(_, _, p)| p.contains(Prot::SHARED)).map(|&(s, e, _)| (s, e)).collect();
     if let Some(src) = old.pgd.lock().as_mut() {
-        src.fork_into(&mut pt, |_| false);
+        src.fork_into(&mut pt, |va| shared.iter().any(|&(s, e)| va >= s && va < e));
     }
     mm.pgd_phys.store(pt.pgd_phys(), Ordering::Relaxed);
     *mm.pgd.lock() = Some(pt);
@@ -125,24 +128,28 @@ pub fn sys_brk(addr: u32) -> u32 {
     addr
 }
 
-/// A write fault on user address `far` in the current address space:
-/// breaks copy-on-write sharing (`do_wp_page`). True when the fault is
-/// resolved and the access can be retried.
-pub fn do_page_fault(far: u32) -> bool {
+/// A fault on user address `far` in the current address space: a page a
+/// region allows but that was never touched arrives zeroed
+/// (`do_anonymous_page`); a write to a page shared copy-on-write copies it
+/// (`do_wp_page`). True when the fault is resolved and the access can be
+/// retried.
+pub fn do_page_fault(far: u32, write: bool) -> bool {
     let me = super::task::current_task();
     let Some(mm) = me.mm.as_ref() else { return false };
     let page = far & !0xfff;
     let Some(&(_, _, vprot)) = mm.vmas.lock().iter().find(|(s, e, _)| far >= *s && far < *e) else {
         return false;
     };
-    if !vprot.contains(Prot::WRITE) {
+    if !vprot.contains(if write { Prot::WRITE } else { Prot::READ }) {
         return false;
     }
     let mut g = mm.pgd.lock();
     let Some(pt) = g.as_mut() else { return false };
-    let Some((pa, prot)) = pt.walk(page) else { return false };
-    if prot.contains(Prot::WRITE) {
-        return true; // already resolved
+    let Some((pa, prot)) = pt.walk(page) else {
+        return super::mmap::do_anonymous_page(pt, page, vprot);
+    };
+    if !write || prot.contains(Prot::WRITE) {
+        return true; // already resolved (another thread, or a stale TLB entry)
     }
     // A table still shared with another space is copied first; then the
     // page's count says whether anyone else maps it.
@@ -152,7 +159,7 @@ pub fn do_page_fault(far: u32) -> bool {
     }
     if crate::mm::page_count(pa) == 1 {
         // The last sharer: the page is ours again.
-        return pt.protect(page, vprot).is_ok();
+        return pt.protect(page, vprot - Prot::SHARED).is_ok();
     }
     let Ok(new) = crate::mm::alloc_pages(0) else { return false };
     let (Some(from), Some(to)) = (crate::arch::mmu::__va(pa), crate::arch::mmu::__va(new)) else {
@@ -164,7 +171,7 @@ pub fn do_page_fault(far: u32) -> bool {
     if vprot.contains(Prot::EXEC) {
         flush_icache_range(to as usize, to as usize + 4096);
     }
-    if pt.replace(page, new, vprot).is_err() {
+    if pt.replace(page, new, vprot - Prot::SHARED).is_err() {
         crate::mm::put_page(new);
         return false;
     }

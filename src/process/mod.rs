@@ -11,6 +11,8 @@ pub mod pidmap;
 #[cfg(target_arch = "arm")]
 pub mod exec;
 #[cfg(target_arch = "arm")]
+pub mod mmap;
+#[cfg(target_arch = "arm")]
 pub mod exit;
 #[cfg(target_arch = "arm")]
 pub mod fork;

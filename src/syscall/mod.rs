@@ -45,6 +45,9 @@ pub const NR_FUTEX: u32 = 240;
 pub const NR_EXIT_GROUP: u32 = 248;
 pub const NR_SET_TID_ADDRESS: u32 = 256;
 pub const NR_PRLIMIT64: u32 = 369;
+pub const NR_MUNMAP: u32 = 91;
+pub const NR_WRITEV: u32 = 146;
+pub const NR_MMAP2: u32 = 192;
 /// ARM private: set the TLS register.
 pub const NR_ARM_SET_TLS: u32 = 0xf0005;
 
@@ -150,6 +153,34 @@ fn sys_write(fd: u32, buf: u32, count: u32) -> Ret {
         done += 1;
     }
     Ok(count)
+}
+
+/// Most iovecs one writev takes (UIO_MAXIOV).
+const UIO_MAXIOV: u32 = 1024;
+
+/// `writev`: the buffers in order, as one write each; stops at the first
+/// that fails, returning what was written before it (or its error).
+fn sys_writev(fd: u32, iov: u32, iovcnt: u32) -> Ret {
+    fget(fd)?;
+    if iovcnt > UIO_MAXIOV {
+        return Err(Errno::EINVAL);
+    }
+    // Every iovec is read (and the total checked) before anything is written.
+    let mut total: u32 = 0;
+    for i in 0..iovcnt {
+        let len = get_user(iov.wrapping_add(i * 8 + 4))?;
+        total = total.checked_add(len).filter(|&t| t <= i32::MAX as u32).ok_or(Errno::EINVAL)?;
+    }
+    let mut done = 0;
+    for i in 0..iovcnt {
+        let (base, len) = (get_user(iov + i * 8)?, get_user(iov + i * 8 + 4)?);
+        match sys_write(fd, base, len) {
+            Ok(n) => done += n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
 }
 
 fn sys_read(fd: u32, buf: u32, count: u32) -> Ret {
@@ -395,6 +426,9 @@ pub fn dispatch(regs: &mut PtRegs) {
         NR_CLONE => sys_clone(regs),
         NR_READ => sys_read(r[0], r[1], r[2]),
         NR_WRITE => sys_write(r[0], r[1], r[2]),
+        NR_WRITEV => sys_writev(r[0], r[1], r[2]),
+        NR_MMAP2 => crate::process::mmap::sys_mmap2(r[0], r[1], r[2], r[3], r[4] as i32, r[5]),
+        NR_MUNMAP => crate::process::mmap::sys_munmap(r[0], r[1]),
         NR_CLOSE => sys_close(r[0]),
         NR_KILL => crate::process::signal::sys_kill(r[0] as i32, r[1] as i32),
         NR_DUP => sys_dup(r[0]),

@@ -185,14 +185,14 @@ extern "C" fn handle_exception(regs: &mut PtRegs, kind: u32) {
         }
         ExceptionKind::Undefined | ExceptionKind::PrefetchAbort | ExceptionKind::DataAbort => {
             let info = fault_info(kind, regs);
-            // A write to a copy-on-write page (from user mode, or from the
-            // kernel's put_user): copy it and retry the access.
+            // A page never touched, or a write to a copy-on-write page
+            // (from user mode, or from the kernel's get_user/put_user):
+            // fill or copy it and retry the access.
             if kind == ExceptionKind::DataAbort
-                && info.is_write()
-                && info.is_permission_fault()
+                && (info.is_translation_fault() || (info.is_write() && info.is_permission_fault()))
                 && info.far < super::mmu::TASK_SIZE
                 && !crate::process::thread_info::current_thread_info().task.is_null()
-                && crate::process::exec::do_page_fault(info.far)
+                && crate::process::exec::do_page_fault(info.far, info.is_write())
             {
                 return;
             }

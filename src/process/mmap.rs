@@ -1,0 +1,241 @@
+//! `mmap2` and `munmap` for anonymous memory, and demand paging.
+//!
+//! A private anonymous mapping is only a region (`vma`) at first: its pages
+//! arrive zeroed on the first touch (`do_anonymous_page`, from the page
+//! fault) and fork shares them copy-on-write. A shared anonymous mapping
+//! has its pages from the start (there is no shmem object behind it to
+//! find them again after fork), and fork keeps them writable in both.
+//!
+//! Addresses are chosen top-down below `MMAP_BASE` (Linux's default layout:
+//! under the stack, leaving it room to grow).
+
+use super::exec::USER_STACK_TOP;
+use super::task::current_task;
+use crate::errno::Errno;
+use crate::mm::pgtable::{PageTable, Prot};
+use core::sync::atomic::Ordering;
+
+pub const PROT_READ: u32 = 1;
+pub const PROT_WRITE: u32 = 2;
+pub const PROT_EXEC: u32 = 4;
+pub const MAP_SHARED: u32 = 0x01;
+pub const MAP_PRIVATE: u32 = 0x02;
+pub const MAP_FIXED: u32 = 0x10;
+pub const MAP_ANONYMOUS: u32 = 0x20;
+/// Flags accepted and ignored, as Linux does for anonymous memory.
+const MAP_IGNORED: u32 = 0x0100 /* GROWSDOWN */ | 0x0800 /* DENYWRITE */ | 0x1000 /* EXECUTABLE */
+    | 0x2000 /* LOCKED */ | 0x4000 /* NORESERVE */ | 0x8000 /* POPULATE */ | 0x10000 /* NONBLOCK */
+    | 0x40000 /* HUGETLB: refused below */;
+
+/// Top of the mmap area: 128 MiB below the stack top (Linux's minimum gap).
+pub const MMAP_BASE: u32 = USER_STACK_TOP - 128 * 1024 * 1024;
+/// Lowest address mmap hands out without MAP_FIXED (`mmap_min_addr`).
+pub const MMAP_MIN_ADDR: u32 = 0x1_0000;
+const PAGE: u32 = 4096;
+
+fn prot_of(prot: u32, shared: bool) -> Prot {
+    let mut p = Prot::empty();
+    // ARMv7 short descriptors cannot express write-only or exec-only: as
+    // on Linux/ARM, any access implies read.
+    if prot != 0 {
+        p |= Prot::READ;
+    }
+    if prot & PROT_WRITE != 0 {
+        p |= Prot::WRITE;
+    }
+    if prot & PROT_EXEC != 0 {
+        p |= Prot::EXEC;
+    }
+    if shared {
+        p |= Prot::SHARED;
+    }
+    p
+}
+
+/// The highest free gap of `len` bytes below `MMAP_BASE` (and above the
+/// heap), given the regions in use.
+fn get_unmapped_area(vmas: &[(u32, u32, Prot)], len: u32, brk: u32) -> Option<u32> {
+    let floor = brk.max(MMAP_MIN_ADDR);
+    let mut top = MMAP_BASE;
+    loop {
+        let start = top.checked_sub(len)?;
+        if start < floor {
+            return None;
+        }
+        // The highest region overlapping [start, top) pushes the candidate below it.
+        match vmas.iter().filter(|(s, e, _)| *s < top && *e > start).map(|(s, _, _)| *s).min() {
+            None => return Some(start),
+            Some(s) => top = s,
+        }
+    }
+}
+
+/// Unmaps [start, end) from the page table and trims the regions.
+fn unmap_range(vmas: &mut alloc::vec::Vec<(u32, u32, Prot)>, pt: &mut PageTable, start: u32, end: u32) {
+    let mut va = start;
+    while va < end {
+        if let Some(pa) = pt.unmap(va) {
+            crate::mm::put_page(pa);
+        }
+        va += PAGE;
+    }
+    let mut i = 0;
+    while i < vmas.len() {
+        let (s, e, p) = vmas[i];
+        if e <= start || s >= end {
+            i += 1;
+            continue;
+        }
+        // Keep what lies outside [start, end): nothing, a head, a tail, or both.
+        vmas.remove(i);
+        if s < start {
+            vmas.insert(i, (s, start, p));
+            i += 1;
+        }
+        if e > end {
+            vmas.insert(i, (end, e, p));
+            i += 1;
+        }
+    }
+}
+
+/// `mmap2(addr, length, prot, flags, fd, pgoff)`: anonymous memory only
+/// (a file mapping of the console fails with ENODEV, as for any device
+/// without mmap). Returns the address.
+pub fn sys_mmap2(addr: u32, len: u32, prot: u32, flags: u32, fd: i32, _pgoff: u32) -> Result<u32, Errno> {
+    let kind = flags & (MAP_SHARED | MAP_PRIVATE);
+    if kind != MAP_SHARED && kind != MAP_PRIVATE {
+        return Err(Errno::EINVAL);
+    }
+    if flags & !(MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_IGNORED) != 0 || prot & !7 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & 0x40000 != 0 {
+        return Err(Errno::EINVAL); // no huge pages
+    }
+    if len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = len.checked_add(PAGE - 1).ok_or(Errno::ENOMEM)? & !(PAGE - 1);
+    if flags & MAP_ANONYMOUS == 0 {
+        let files = current_task().files.as_ref().ok_or(Errno::EBADF)?;
+        let open = fd >= 0 && files.fd.lock().get(fd as usize).copied().flatten().is_some();
+        return Err(if open { Errno::ENODEV } else { Errno::EBADF });
+    }
+    let me = current_task();
+    let mm = me.mm.as_ref().ok_or(Errno::ENOMEM)?;
+    let shared = kind == MAP_SHARED;
+    let vprot = prot_of(prot, shared);
+    let mut vmas = mm.vmas.lock();
+    let mut g = mm.pgd.lock();
+    let pt = g.as_mut().ok_or(Errno::ENOMEM)?;
+    let start = if flags & MAP_FIXED != 0 {
+        if addr & (PAGE - 1) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if addr < MMAP_MIN_ADDR {
+            return Err(Errno::EPERM); // below mmap_min_addr
+        }
+        if addr.checked_add(len).is_none_or(|e| e > crate::arch::mmu::TASK_SIZE) {
+            return Err(Errno::ENOMEM);
+        }
+        unmap_range(&mut vmas, pt, addr, addr + len);
+        addr
+    } else {
+        get_unmapped_area(&vmas, len, mm.brk.load(Ordering::Relaxed)).ok_or(Errno::ENOMEM)?
+    };
+    if shared && !vprot.is_empty() {
+        // Populate now: both sides of a later fork must find the same pages.
+        let mut va = start;
+        while va < start + len {
+            let ok = crate::mm::alloc_pages(0).ok().and_then(|pa| {
+                let lin = crate::arch::mmu::__va(pa)?;
+                // SAFETY: a fresh page of ours, in the linear map.
+                unsafe { core::ptr::write_bytes(lin as *mut u8, 0, PAGE as usize) };
+                pt.map(va, pa, vprot - Prot::SHARED).inspect_err(|_| crate::mm::put_page(pa)).ok()
+            });
+            if ok.is_none() {
+                unmap_range(&mut vmas, pt, start, va);
+                return Err(Errno::ENOMEM);
+            }
+            va += PAGE;
+        }
+    }
+    vmas.push((start, start + len, vprot));
+    mm.total_vm.fetch_add(len / PAGE, Ordering::Relaxed);
+    mm.map_count.fetch_add(1, Ordering::Relaxed);
+    Ok(start)
+}
+
+/// `munmap(addr, length)`: the pages go (and with their last reference,
+/// back to the page allocator); regions are trimmed or split.
+pub fn sys_munmap(addr: u32, len: u32) -> Result<u32, Errno> {
+    if addr & (PAGE - 1) != 0 || len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = len.checked_add(PAGE - 1).ok_or(Errno::EINVAL)? & !(PAGE - 1);
+    let end = addr.checked_add(len).filter(|&e| e <= crate::arch::mmu::TASK_SIZE).ok_or(Errno::EINVAL)?;
+    let me = current_task();
+    let mm = me.mm.as_ref().ok_or(Errno::EINVAL)?;
+    let mut vmas = mm.vmas.lock();
+    let mut g = mm.pgd.lock();
+    let Some(pt) = g.as_mut() else { return Ok(0) };
+    unmap_range(&mut vmas, pt, addr, end);
+    Ok(0)
+}
+
+/// A fault at user address `far` that the regions allow: a page never
+/// touched gets a zeroed one (`do_anonymous_page`). True when resolved.
+pub fn do_anonymous_page(pt: &mut PageTable, far: u32, vprot: Prot) -> bool {
+    let Ok(pa) = crate::mm::alloc_pages(0) else { return false };
+    let Some(lin) = crate::arch::mmu::__va(pa) else {
+        crate::mm::put_page(pa);
+        return false;
+    };
+    // SAFETY: a fresh page of ours, in the linear map.
+    unsafe { core::ptr::write_bytes(lin as *mut u8, 0, PAGE as usize) };
+    if pt.map(far & !(PAGE - 1), pa, vprot - Prot::SHARED).is_err() {
+        crate::mm::put_page(pa);
+        return false;
+    }
+    true
+}
+
+mod ktests {
+    use crate::process::exec::{exec_path, initramfs};
+    use crate::process::exit::do_wait;
+    use crate::process::fork::kernel_thread;
+    use crate::process::ktests::snapshot;
+
+    use super::*;
+
+    crate::ktest! {
+        fn unmapped_area_is_the_highest_gap_that_fits() {
+            let rw = Prot::READ | Prot::WRITE;
+            assert_eq!(get_unmapped_area(&[], 0x2000, 0x10000), Some(MMAP_BASE - 0x2000));
+            let vmas = [(MMAP_BASE - 0x1000, MMAP_BASE, rw), (MMAP_BASE - 0x5000, MMAP_BASE - 0x3000, rw)];
+            // 0x2000 fits between the two regions.
+            assert_eq!(get_unmapped_area(&vmas, 0x2000, 0x10000), Some(MMAP_BASE - 0x3000));
+            // 0x3000 does not: below the lower one.
+            assert_eq!(get_unmapped_area(&vmas, 0x3000, 0x10000), Some(MMAP_BASE - 0x8000));
+            // Nothing fits above the heap.
+            assert_eq!(get_unmapped_area(&[], MMAP_BASE, 0x10000), None);
+        }
+    }
+
+    fn run_t_mmap(_: usize) -> i32 {
+        exec_path("/bin/t_mmap", &["/bin/t_mmap"], &[]) as i32 + 1000
+    }
+
+    crate::ktest! {
+        fn user_mmap_munmap_and_writev_behave_as_on_linux_and_leak_nothing() {
+            assert!(initramfs().is_some(), "no initramfs: make test boots with -initrd target/initramfs.cpio");
+            let before = snapshot();
+            let pid = kernel_thread(run_t_mmap, 0, 17).unwrap();
+            // user/t_mmap.c exits with the number of its checks that failed
+            // (its TAP lines on the console say which).
+            assert_eq!(do_wait(pid as i32, 0), Ok((pid, 0)), "t_mmap failed (see its TAP output above)");
+            assert_eq!(snapshot(), before, "pages or objects leaked");
+        }
+    }
+}
