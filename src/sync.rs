@@ -88,6 +88,20 @@ impl<T> SpinLockIrq<T> {
         SpinLockIrq { lock: RawSpinLock::new(), data: UnsafeCell::new(v) }
     }
 
+    /// Builds an unlocked lock in place (for objects made inside their
+    /// slab slot) and returns where its data goes; the caller writes it.
+    ///
+    /// # Safety
+    /// `this` must be valid for writes; the data must be written before
+    /// the lock is used.
+    pub unsafe fn init_in_place(this: *mut Self) -> *mut T {
+        // SAFETY: per the caller.
+        unsafe {
+            core::ptr::addr_of_mut!((*this).lock).write(RawSpinLock::new());
+            UnsafeCell::raw_get(core::ptr::addr_of!((*this).data))
+        }
+    }
+
     #[inline(always)]
     pub fn lock(&self) -> SpinLockIrqGuard<'_, T> {
         let flags = crate::arch::local_irq_save();

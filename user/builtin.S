@@ -185,6 +185,81 @@ user_vfork_end:
     fork_loop user_fork_101, 101
     fork_loop user_fork_1, 1
 
+    @ vfork + child exit_group + parent wait4, r5 times.
+    .macro vfork_loop name, count
+    .global \name\()_start
+    .global \name\()_end
+\name\()_start:
+    ldr     r5, =\count
+    sub     sp, sp, #8
+1:  mov     r7, #190                @ vfork
+    svc     #0
+    cmp     r0, #0
+    bne     2f
+    mov     r7, #248                @ child: exit_group(0)
+    svc     #0
+2:  mov     r1, sp                  @ parent (resumed once the child is gone): wait4
+    mov     r2, #0
+    mov     r3, #0
+    mov     r7, #114
+    svc     #0
+    subs    r5, r5, #1
+    bne     1b
+    mov     r0, #0
+    mov     r7, #1
+    svc     #0
+    .ltorg
+\name\()_end:
+    .endm
+    vfork_loop user_vfork_101, 101
+    vfork_loop user_vfork_1, 1
+
+    @ A thread as pthread_create makes one (CLONE_VM | FS | FILES | SIGHAND |
+    @ THREAD | SYSVSEM | SETTLS | PARENT_SETTID | CHILD_CLEARTID), which
+    @ exits at once; the parent joins it as pthread_join does: futex-wait
+    @ on the child tid word until the kernel clears it. r5 times.
+    .macro thread_loop name, count
+    .global \name\()_start
+    .global \name\()_end
+\name\()_start:
+    ldr     r5, =\count
+    sub     sp, sp, #16             @ [sp]: parent tid word, [sp, #4]: child tid word
+1:  ldr     r0, =0x3d0f00           @ the pthread flags
+    sub     r1, sp, #1024           @ the thread's stack (it never uses it)
+    mov     r2, sp                  @ parent_tidptr
+    ldr     r3, =0x1234             @ tls
+    add     r4, sp, #4              @ child_tidptr
+    mov     r7, #120                @ clone
+    svc     #0
+    cmp     r0, #0
+    bne     2f
+    mov     r0, #0                  @ thread: exit(0), this thread only
+    mov     r7, #1
+    svc     #0
+2:  blt     9f
+3:  ldr     r2, [sp, #4]            @ join: while (ctid) futex(&ctid, FUTEX_WAIT, ctid)
+    cmp     r2, #0
+    beq     4f
+    add     r0, sp, #4
+    mov     r1, #0
+    mov     r3, #0
+    mov     r7, #240
+    svc     #0
+    b       3b
+4:  subs    r5, r5, #1
+    bne     1b
+    mov     r0, #0
+    mov     r7, #1
+    svc     #0
+9:  mov     r0, #1
+    mov     r7, #1
+    svc     #0
+    .ltorg
+\name\()_end:
+    .endm
+    thread_loop user_thread_101, 101
+    thread_loop user_thread_1, 1
+
     @ TLS: set_tls(0x1234), yield, read TPIDRURO back; then clone a thread
     @ sharing memory with CLONE_SETTLS(0xabcd) whose TPIDRURO must read
     @ 0xabcd while ours stays 0x1234. Exit 44 on success.

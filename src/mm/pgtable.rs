@@ -157,6 +157,35 @@ impl PteTable {
     }
 }
 
+/// Which first-level slots hold a second-level table: 2048 bits, and a
+/// summary bit per word of them, so a walk over a sparse address space
+/// (a program's text at the bottom, its stack at the top) visits two words,
+/// not 64.
+#[derive(Clone, Copy)]
+struct SlotMap {
+    words: [u32; PTRS_PER_PGD / 32],
+    summary: [u32; PTRS_PER_PGD / 32 / 32],
+}
+
+impl SlotMap {
+    const EMPTY: SlotMap = SlotMap { words: [0; PTRS_PER_PGD / 32], summary: [0; PTRS_PER_PGD / 32 / 32] };
+
+    fn set(&mut self, idx: usize) {
+        self.words[idx / 32] |= 1 << (idx % 32);
+        self.summary[idx / 1024] |= 1 << ((idx / 32) % 32);
+    }
+
+    /// Calls `f` with every slot set, ascending.
+    #[inline(always)]
+    fn for_each<E>(&self, mut f: impl FnMut(usize) -> Result<(), E>) -> Result<(), E> {
+        for_each_bit(&self.summary, |w| for_each_bit(&self.words[w..w + 1], |b| f(w * 32 + b)))
+    }
+
+    fn count(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+}
+
 /// One user address space's page tables. Each mapped page holds one page
 /// reference per second-level table that maps it: `map` takes over the
 /// caller's reference, `unmap` hands it back, and dropping the PageTable
@@ -165,7 +194,7 @@ pub struct PageTable {
     pgd_pa: u32,
     /// Which first-level entries point to a second-level table: walks
     /// (fork, teardown) visit only those, not all 2048.
-    used: [u32; PTRS_PER_PGD / 32],
+    used: SlotMap,
 }
 
 fn table<'a>(pa: u32, entries: usize) -> &'a mut [u32] {
@@ -240,7 +269,7 @@ impl PageTable {
                 pa
             }
         };
-        Ok(PageTable { pgd_pa, used: [0; PTRS_PER_PGD / 32] })
+        Ok(PageTable { pgd_pa, used: SlotMap::EMPTY })
     }
 
     /// Physical address of the first-level table (what TTBR0 holds).
@@ -278,7 +307,7 @@ impl PageTable {
         // SAFETY: the new table's zeroes must reach memory before the walker can see the pointer.
         unsafe { core::arch::asm!("dsb ishst", options(nostack)) };
         write_entry(&mut self.pgd()[idx], pa | PMD_TYPE_TABLE);
-        self.used[idx / 32] |= 1 << (idx % 32);
+        self.used.set(idx);
         Ok(Some(t))
     }
 
@@ -384,7 +413,7 @@ impl PageTable {
         let mut protected = false;
         let pgd = self.pgd();
         let cpgd = child.pgd();
-        let _ = for_each_bit::<()>(&self.used, |i| {
+        let _ = self.used.for_each::<()>(|i| {
             let e = pgd[i];
             if e & 0b11 != PMD_TYPE_TABLE {
                 return Ok(());
@@ -423,7 +452,7 @@ impl PageTable {
         mut f: impl FnMut(u32, u32, Prot) -> Result<(), Errno>,
     ) -> Result<(), Errno> {
         let pgd = self.pgd();
-        for_each_bit(&self.used, |i| {
+        self.used.for_each(|i| {
             let e = pgd[i];
             if e & 0b11 != PMD_TYPE_TABLE {
                 return Ok(());
@@ -438,14 +467,14 @@ impl PageTable {
 
     /// Number of second-level tables in use.
     pub fn nr_pte_tables(&self) -> usize {
-        self.used.iter().map(|w| w.count_ones() as usize).sum()
+        self.used.count()
     }
 
     /// Number of second-level tables shared with another address space.
     pub fn nr_shared_pte_tables(&self) -> usize {
         let pgd = self.pgd();
         let mut n = 0;
-        let _ = for_each_bit::<()>(&self.used, |i| {
+        let _ = self.used.for_each::<()>(|i| {
             if PteTable::at(pgd[i] & !0x3ff).users.load(Ordering::Relaxed) > 1 {
                 n += 1;
             }
@@ -504,7 +533,7 @@ impl Drop for PageTable {
             deactivate_user();
         }
         let pgd = self.pgd();
-        let _ = for_each_bit::<()>(&self.used, |i| {
+        let _ = self.used.for_each::<()>(|i| {
             let e = pgd[i];
             if e & 0b11 == PMD_TYPE_TABLE {
                 write_entry(&mut pgd[i], 0);

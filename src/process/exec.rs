@@ -63,11 +63,18 @@ pub fn dup_mm(old: &MmStruct) -> Result<KRef<MmStruct>, Errno> {
     mm.brk.store(old.brk.load(Ordering::Relaxed), Ordering::Relaxed);
     let mut pt = PageTable::new()?;
     // MAP_SHARED regions stay writable (and shared) in both.
-    let shared: alloc::vec::Vec<(u32, u32)> =
-        old.vmas.lock().iter().filter(|(_, _, p)| p.contains(Prot::SHARED)).map(|&(s, e, _)| (s, e)).collect();
+    let vmas = old.vmas.lock();
+    let any_shared = vmas.iter().any(|(_, _, p)| p.contains(Prot::SHARED));
     if let Some(src) = old.pgd.lock().as_mut() {
-        src.fork_into(&mut pt, |va| shared.iter().any(|&(s, e)| va >= s && va < e));
+        if any_shared {
+            src.fork_into(&mut pt, |va| {
+                vmas.iter().any(|&(s, e, p)| p.contains(Prot::SHARED) && va >= s && va < e)
+            });
+        } else {
+            src.fork_into(&mut pt, |_| false);
+        }
     }
+    drop(vmas);
     mm.pgd_phys.store(pt.pgd_phys(), Ordering::Relaxed);
     *mm.pgd.lock() = Some(pt);
     mm.total_vm.store(old.total_vm.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -649,6 +656,14 @@ mod kbenches {
         static user_fork64m_1_end: u8;
         static user_fork64m_0_start: u8;
         static user_fork64m_0_end: u8;
+        static user_vfork_101_start: u8;
+        static user_vfork_101_end: u8;
+        static user_vfork_1_start: u8;
+        static user_vfork_1_end: u8;
+        static user_thread_101_start: u8;
+        static user_thread_101_end: u8;
+        static user_thread_1_start: u8;
+        static user_thread_1_end: u8;
     }
 
     fn prog(which: usize) -> &'static [u8] {
@@ -665,7 +680,11 @@ mod kbenches {
                 7 => span(&user_fork16m_1_start, &user_fork16m_1_end),
                 8 => span(&user_fork64m_11_start, &user_fork64m_11_end),
                 9 => span(&user_fork64m_1_start, &user_fork64m_1_end),
-                _ => span(&user_fork64m_0_start, &user_fork64m_0_end),
+                10 => span(&user_fork64m_0_start, &user_fork64m_0_end),
+                11 => span(&user_vfork_101_start, &user_vfork_101_end),
+                12 => span(&user_vfork_1_start, &user_vfork_1_end),
+                13 => span(&user_thread_101_start, &user_thread_101_end),
+                _ => span(&user_thread_1_start, &user_thread_1_end),
             }
         }
     }
@@ -695,6 +714,20 @@ mod kbenches {
     crate::kbench! {
         fn user_fork_exit_wait4_round_trip(b: &mut Bencher) {
             let (many, one) = (measure(2), measure(3));
+            b.record(many.saturating_sub(one) / 100);
+        }
+    }
+
+    crate::kbench! {
+        fn user_vfork_exit_wait4_round_trip(b: &mut Bencher) {
+            let (many, one) = (measure(11), measure(12));
+            b.record(many.saturating_sub(one) / 100);
+        }
+    }
+
+    crate::kbench! {
+        fn user_thread_clone_exit_futex_join_round_trip(b: &mut Bencher) {
+            let (many, one) = (measure(13), measure(14));
             b.record(many.saturating_sub(one) / 100);
         }
     }

@@ -224,14 +224,15 @@ fn copy_sighand(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> R
     p.sighand = Some(if flags.contains(CloneFlags::CLONE_SIGHAND) {
         old.clone()
     } else {
-        const NO_ACTIONS: crate::sync::SpinLockIrq<[SigAction; NSIG]> =
-            crate::sync::SpinLockIrq::new([SigAction { handler: 0, flags: 0, mask: 0 }; NSIG]);
-        // SAFETY: the one field is written; the 1 KiB table is built in place.
-        let new = unsafe {
-            KRef::new_with(|p: *mut SighandStruct| core::ptr::addr_of_mut!((*p).action).write(NO_ACTIONS))?
-        };
-        new.action.lock().copy_from_slice(&*old.action.lock());
-        new
+        // SAFETY: the one field is written: the 1 KiB table is copied
+        // straight from the parent's into the new slot, under its lock.
+        unsafe {
+            KRef::new_with(|p: *mut SighandStruct| {
+                let dst = crate::sync::SpinLockIrq::init_in_place(core::ptr::addr_of_mut!((*p).action));
+                let src = old.action.lock();
+                core::ptr::copy_nonoverlapping(&*src as *const [SigAction; NSIG], dst, 1);
+            })?
+        }
     });
     Ok(())
 }
