@@ -115,7 +115,8 @@ fn do_exit_status(status: i32) -> ! {
         unsafe { (*t.vfork_done).complete() };
         t.vfork_done = core::ptr::null();
     }
-    t.sysvsem = None;
+    let undo = t.sysvsem.lock().take();
+    drop(undo);
     t.files = None;
     t.fs = None;
     t.io_context = None;

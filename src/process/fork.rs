@@ -166,7 +166,7 @@ pub fn dup_task_struct(orig: &TaskStruct) -> Result<NewTask, Errno> {
         core::ptr::write(&mut t.active_mm, None);
         core::ptr::write(&mut t.nsproxy, None);
         core::ptr::write(&mut t.io_context, None);
-        core::ptr::write(&mut t.sysvsem, None);
+        core::ptr::write(&mut t.sysvsem, crate::sync::SpinLockIrq::new(None));
         t.stack = ti;
         // setup_thread_stack: the parent's thread_info, pointing at the child.
         core::ptr::copy_nonoverlapping(orig.stack as *const ThreadInfo, ti, 1);
@@ -187,12 +187,19 @@ pub fn dup_task_struct(orig: &TaskStruct) -> Result<NewTask, Errno> {
 
 fn copy_semundo(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result<(), Errno> {
     if flags.contains(CloneFlags::CLONE_SYSVSEM) {
-        // Share the parent's undo list (giving it one if it had none).
-        let list = match &parent.sysvsem {
+        // Share the parent's undo list; a parent without one gets one
+        // first (get_undo_list), which it keeps for its next clones.
+        let mut slot = parent.sysvsem.lock();
+        let list = match &*slot {
             Some(l) => l.clone(),
-            None => KRef::new(SemUndoList { nr_undos: AtomicU32::new(0) })?,
+            None => {
+                let l = KRef::new(SemUndoList { nr_undos: AtomicU32::new(0) })?;
+                *slot = Some(l.clone());
+                l
+            }
         };
-        p.sysvsem = Some(list);
+        drop(slot);
+        *p.sysvsem.lock() = Some(list);
     }
     Ok(())
 }

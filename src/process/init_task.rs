@@ -122,7 +122,7 @@ pub fn init(total_pages: u64) -> Result<(), crate::errno::Errno> {
             pid_ns: ns,
         })?),
         io_context: None,
-        sysvsem: None,
+        sysvsem: crate::sync::SpinLockIrq::new(None),
         kthread_fn: 0,
         kthread_arg: 0,
     };

@@ -125,12 +125,13 @@ crate::ktest! {
         assert!(KRef::ptr_eq(ca.files.as_ref().unwrap(), me.files.as_ref().unwrap()));
         assert!(KRef::ptr_eq(ca.fs.as_ref().unwrap(), me.fs.as_ref().unwrap()));
         assert!(KRef::ptr_eq(ca.sighand.as_ref().unwrap(), me.sighand.as_ref().unwrap()));
-        assert!(ca.sysvsem.is_some());
+        // CLONE_SYSVSEM: the parent got an undo list (it had none) and shares it.
+        assert!(KRef::ptr_eq(ca.sysvsem.lock().as_ref().unwrap(), me.sysvsem.lock().as_ref().unwrap()));
         assert_eq!(KRefCount::of(me.files.as_ref().unwrap()), files_before + 1);
         assert!(!KRef::ptr_eq(cb.files.as_ref().unwrap(), me.files.as_ref().unwrap()));
         assert!(!KRef::ptr_eq(cb.fs.as_ref().unwrap(), me.fs.as_ref().unwrap()));
         assert!(!KRef::ptr_eq(cb.sighand.as_ref().unwrap(), me.sighand.as_ref().unwrap()));
-        assert!(cb.sysvsem.is_none());
+        assert!(cb.sysvsem.lock().is_none());
         // Without CLONE_THREAD: a signal_struct of its own; the cred is new either way.
         assert!(!KRef::ptr_eq(ca.signal.as_ref().unwrap(), me.signal.as_ref().unwrap()));
         assert!(!KRef::ptr_eq(ca.cred.as_ref().unwrap(), me.cred.as_ref().unwrap()));

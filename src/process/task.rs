@@ -105,7 +105,9 @@ pub struct TaskStruct {
     pub active_mm: Option<KRef<MmStruct>>,
     pub nsproxy: Option<KRef<NsProxy>>,
     pub io_context: Option<KRef<IoContext>>,
-    pub sysvsem: Option<KRef<SemUndoList>>,
+    /// SysV semaphore undo list; CLONE_SYSVSEM shares it (and gives the
+    /// parent one first if it has none, so the lock guards the parent's slot).
+    pub sysvsem: crate::sync::SpinLockIrq<Option<KRef<SemUndoList>>>,
 
     /// For kernel threads: the function and its argument.
     pub kthread_fn: usize,
