@@ -3,7 +3,10 @@
 # Debian's arm-linux-gnueabihf-gcc as static -nostdlib binaries, so that the
 # system-call ABI they use is the real Linux one: /init (user/init.c, a small
 # interactive command loop) and /bin/hello (user/hello.c, checks the initial
-# stack; the tests run it).
+# stack; the tests run it). Also target/initramfs.cpio.gz (the same archive,
+# gzip-compressed, as Linux accepts it) and target/initramfs-concat.cpio
+# (three archives back to back, as a bootloader may concatenate them: a plain
+# one with /init, zero padding, a gzip one with /bin/hello, a plain one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CC=arm-linux-gnueabihf-gcc
@@ -16,4 +19,14 @@ mkdir -p target/initramfs/bin
 cp target/user/init target/initramfs/init
 cp target/user/hello target/initramfs/bin/hello
 (cd target/initramfs && find . | LC_ALL=C sort | cpio -o -H newc --quiet) > target/initramfs.cpio
+gzip -9 -n -c target/initramfs.cpio >target/initramfs.cpio.gz
+# The concatenated one, built from the same files.
+rm -rf target/initramfs-parts && mkdir -p target/initramfs-parts/{a,b/bin,c/etc}
+cp target/user/init target/initramfs-parts/a/init
+cp target/user/hello target/initramfs-parts/b/bin/hello
+echo "third archive" >target/initramfs-parts/c/etc/motd
+newc() { (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet); }
+{ newc target/initramfs-parts/a; head -c 512 /dev/zero; newc target/initramfs-parts/b | gzip -n; head -c 4 /dev/zero;
+  newc target/initramfs-parts/c; } >target/initramfs-concat.cpio
+echo "==> target/initramfs.cpio.gz ($(stat -c %s target/initramfs.cpio.gz) bytes), target/initramfs-concat.cpio"
 echo "==> target/initramfs.cpio ($(stat -c %s target/initramfs.cpio) bytes): /init, /bin/hello"

@@ -262,6 +262,30 @@ impl<'a> Iterator for Archive<'a> {
 
 impl FusedIterator for Archive<'_> {}
 
+/// Length of the first archive in `bytes`: through its trailer entry and
+/// that entry's padding to 4 bytes (where a following archive, zero
+/// padding or a compressed member may start).
+pub fn archive_len(bytes: &[u8]) -> Result<usize, CpioError> {
+    let mut a = parse(bytes);
+    loop {
+        match a.next_raw()? {
+            Some(e) if e.name == TRAILER => return Ok(a.pos),
+            Some(_) => {}
+            None => return Err(CpioError::Truncated { offset: bytes.len() }),
+        }
+    }
+}
+
+/// Walks every entry of `bytes`: the first parse error, if any.
+pub fn validate(bytes: &[u8]) -> Result<usize, CpioError> {
+    let mut n = 0;
+    for e in parse(bytes) {
+        e?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Strip leading "/" and "./" components so "/init", "./init" and "init"
 /// compare equal ("." and "/" both normalise to "").
 fn normalize(mut p: &str) -> &str {
@@ -519,6 +543,20 @@ mod tests {
         let mut cut = a.clone();
         cut.truncate(cut.len() - 4 - 124);
         assert!(matches!(collect(&cut), Err(CpioError::Truncated { .. })));
+    }
+
+    #[test]
+    fn archive_len_stops_after_the_first_trailer() {
+        let a = sample();
+        assert_eq!(archive_len(&a), Ok(a.len()));
+        let mut two = a.clone();
+        two.extend_from_slice(&[0; 8]);
+        two.extend_from_slice(&[0x1f, 0x8b, 8, 0]);
+        assert_eq!(archive_len(&two), Ok(a.len()));
+        assert!(matches!(archive_len(&a[..a.len() - 20]), Err(CpioError::Truncated { .. })));
+        assert_eq!(archive_len(&[]), Err(CpioError::Truncated { offset: 0 }));
+        assert_eq!(validate(&a), Ok(5));
+        assert!(validate(&two).is_err());
     }
 
     #[test]

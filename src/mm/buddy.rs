@@ -397,6 +397,28 @@ impl BuddyAllocator {
         Ok(())
     }
 
+    /// Linux's `split_page`: the allocated block of `2^order` pages at `pfn`
+    /// becomes `2^order` allocated order-0 pages (each a head with refcount
+    /// 1), so that they can be freed one at a time. Any bad call returns an
+    /// error and changes nothing.
+    pub fn split_block(&mut self, pfn: u32, order: u32) -> Result<(), FreeError> {
+        let idx = pfn.wrapping_sub(self.base_pfn) as usize;
+        let ok = matches!(self.pages.get(idx), Some(p) if p.flags & (PG_HEAD | PG_RESERVED) == PG_HEAD
+            && p.order as u32 == order && order as usize <= MAX_ORDER - 1);
+        if !ok {
+            return Err(self.diagnose_free(pfn, order));
+        }
+        let refcount = self.pages[idx].refcount.max(1);
+        for p in &mut self.pages[idx..idx + (1usize << order)] {
+            p.flags = (p.flags & !PG_ALLOCATOR_MASK) | PG_HEAD;
+            p.order = 0;
+            p.refcount = refcount;
+            p.next = LINK_NONE;
+            p.prev = LINK_NONE;
+        }
+        Ok(())
+    }
+
     /// Drop one reference to the allocated block headed by `pfn`: if its
     /// refcount is above 1 it is decremented and `Ok(false)` returned;
     /// otherwise (0 or 1) the block is freed with its recorded order and
@@ -755,6 +777,28 @@ mod tests {
     }
 
     use crate::testutil::XorShift;
+
+    #[test]
+    fn split_block_frees_page_by_page_back_to_one_block() {
+        let mut a = mk(0x1000, 1024);
+        a.free_range(0x1000, 0x1400).unwrap();
+        let before = snapshot(&a);
+        let pfn = a.alloc_pages(4).unwrap();
+        a.split_block(pfn, 4).unwrap();
+        // A second split, a wrong order or a tail page: refused, nothing changes.
+        let mid = snapshot(&a);
+        assert!(a.split_block(pfn, 4).is_err());
+        assert!(a.split_block(pfn + 1, 2).is_err());
+        assert_same(&snapshot(&a), &mid);
+        // Free the tail first, then the head: all merge back.
+        for i in (0..16).rev() {
+            a.free_pages(pfn + i, 0).unwrap();
+        }
+        assert_eq!(a.free_pages(pfn + 3, 0), Err(FreeError::NotAllocated(pfn + 3)));
+        a.check().unwrap();
+        assert_eq!(a.nr_free(), before.2);
+        assert_eq!(per_order(&a), before.1);
+    }
 
     #[test]
     fn page_layout() {
