@@ -6,7 +6,8 @@
 # stack; the tests run it). Also target/initramfs.cpio.gz (the same archive,
 # gzip-compressed, as Linux accepts it) and target/initramfs-concat.cpio
 # (three archives back to back, as a bootloader may concatenate them: a plain
-# one with /init, zero padding, a gzip one with /bin/hello, a plain one).
+# one with /init, zero padding, a gzip one with /bin/hello, a plain one with /bad/),
+# and broken initrds in target/bad-initrd/ (scripts/bad-fixtures.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CC=arm-linux-gnueabihf-gcc
@@ -18,6 +19,8 @@ $CC $CFLAGS -o target/user/init user/start.S user/init.c
 mkdir -p target/initramfs/bin
 cp target/user/init target/initramfs/init
 cp target/user/hello target/initramfs/bin/hello
+# Broken executables under /bad/ for the tests (scripts/bad-fixtures.sh).
+scripts/bad-fixtures.sh elves target/initramfs/bad
 (cd target/initramfs && find . | LC_ALL=C sort | cpio -o -H newc --quiet) > target/initramfs.cpio
 gzip -9 -n -c target/initramfs.cpio >target/initramfs.cpio.gz
 # The concatenated one, built from the same files.
@@ -25,8 +28,10 @@ rm -rf target/initramfs-parts && mkdir -p target/initramfs-parts/{a,b/bin,c/etc}
 cp target/user/init target/initramfs-parts/a/init
 cp target/user/hello target/initramfs-parts/b/bin/hello
 echo "third archive" >target/initramfs-parts/c/etc/motd
+cp -r target/initramfs/bad target/initramfs-parts/c/bad
 newc() { (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet); }
 { newc target/initramfs-parts/a; head -c 512 /dev/zero; newc target/initramfs-parts/b | gzip -n; head -c 4 /dev/zero;
   newc target/initramfs-parts/c; } >target/initramfs-concat.cpio
+scripts/bad-fixtures.sh initrds target/bad-initrd
 echo "==> target/initramfs.cpio.gz ($(stat -c %s target/initramfs.cpio.gz) bytes), target/initramfs-concat.cpio"
-echo "==> target/initramfs.cpio ($(stat -c %s target/initramfs.cpio) bytes): /init, /bin/hello"
+echo "==> target/initramfs.cpio ($(stat -c %s target/initramfs.cpio) bytes): /init, /bin/hello, /bad/*"

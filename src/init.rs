@@ -143,9 +143,13 @@ fn run_init(args: &BootArgs<'_>) {
         Some(one) => one,
         None => &DEFAULT_INITS,
     };
+    let mut found = false;
     for &path in candidates {
         let data = match crate::fs::cpio::find(rd, path) {
-            Ok(Some(e)) if e.is_file() => e.data,
+            Ok(Some(e)) if e.is_file() => {
+                found = true;
+                e.data
+            }
             Ok(Some(_)) => {
                 println!("armfork: {} in the initramfs is not a regular file", path);
                 continue;
@@ -170,10 +174,8 @@ fn run_init(args: &BootArgs<'_>) {
         println!("armfork: cannot run {} from the initramfs: {}", path, why_not_exec(data, err));
     }
     match explicit {
-        Some(_) => println!(
-            "armfork: init={} did not run (see above, or no such file); starting the kernel shell",
-            candidates[0]
-        ),
+        Some(_) if found => println!("armfork: init={} did not run; starting the kernel shell", candidates[0]),
+        Some(_) => println!("armfork: init={}: no such file in the initramfs; starting the kernel shell", candidates[0]),
         None => println!(
             "armfork: no working init in the initramfs (looked for {}); starting the kernel shell",
             DEFAULT_INITS.join(", ")

@@ -36,7 +36,7 @@ impl fmt::Display for UnpackError {
             UnpackError::Cpio(e) => write!(f, "{e}"),
             UnpackError::Gzip { offset, err } => write!(f, "gzip member at offset {offset}: {err}"),
             UnpackError::UnknownFormat { offset, what: Some(what) } => {
-                write!(f, "{what}-compressed data at offset {offset} (only gzip is supported)")
+                write!(f, "{what} at offset {offset} (only newc cpio archives, plain or gzip-compressed, are supported)")
             }
             UnpackError::UnknownFormat { offset, what: None } => {
                 write!(f, "neither a cpio archive nor gzip data at offset {offset}")
@@ -48,14 +48,17 @@ impl fmt::Display for UnpackError {
     }
 }
 
-/// Compression formats Linux may be built for, by magic, for the message.
-const OTHER_FORMATS: [(&[u8], &str); 6] = [
-    (b"\xfd7zXZ\0", "xz"),
-    (b"BZh", "bzip2"),
-    (b"\x28\xb5\x2f\xfd", "zstd"),
-    (b"\x02\x21\x4c\x18", "lz4"),
-    (b"\x89LZO", "lzo"),
-    (b"\x5d\x00\x00", "lzma"),
+/// Formats Linux may accept but this kernel does not, by magic, for the message.
+const OTHER_FORMATS: [(&[u8], &str); 9] = [
+    (b"\xfd7zXZ\0", "xz-compressed data"),
+    (b"BZh", "bzip2-compressed data"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed data"),
+    (b"\x04\x22\x4d\x18", "lz4-compressed data (frame format)"),
+    (b"\x02\x21\x4c\x18", "lz4-compressed data"),
+    (b"\x89LZO", "lzo-compressed data"),
+    (b"\x5d\x00\x00", "lzma-compressed data"),
+    (b"070707", "an old-format (odc) cpio archive"),
+    (b"\xc7\x71", "a binary cpio archive"),
 ];
 
 fn is_cpio(b: &[u8]) -> bool {
@@ -110,6 +113,8 @@ fn shift(e: CpioError, base: usize) -> UnpackError {
         CpioError::BadHex { offset } => CpioError::BadHex { offset: s(offset) },
         CpioError::NameNotUtf8 { offset } => CpioError::NameNotUtf8 { offset: s(offset) },
         CpioError::NameNotTerminated { offset } => CpioError::NameNotTerminated { offset: s(offset) },
+        CpioError::NamePastEnd { offset, size } => CpioError::NamePastEnd { offset: s(offset), size },
+        CpioError::DataPastEnd { offset, size } => CpioError::DataPastEnd { offset: s(offset), size },
     })
 }
 
@@ -149,7 +154,7 @@ pub fn unpack(b: &[u8], out: &mut [u8], state: &mut DecompressorOxide) -> Result
 }
 
 #[cfg(target_arch = "arm")]
-pub use self::boot::{populate_rootfs, rootfs, FreedInitrd, FREED_INITRD};
+pub use self::boot::{accounting, kept_pages, planned, populate_rootfs, rootfs, FreedInitrd, FREED_INITRD};
 
 #[cfg(target_arch = "arm")]
 mod boot {
@@ -190,6 +195,7 @@ mod boot {
     /// Reads (or unpacks) the initrd the loader passed; pid 1 calls it once
     /// before running anything from it.
     pub fn populate_rootfs() {
+        let free_before = crate::mm::page_alloc::nr_free_pages();
         ROOTFS.call_once(|| {
             let Some((s, e)) = crate::init::platform().and_then(|p| p.initrd) else { return None };
             let va = crate::arch::mmu::__va(s as u32).filter(|_| e > s && s + (e - s) <= u32::MAX as u64);
@@ -225,6 +231,23 @@ mod boot {
                 }
             }
         });
+        ACCOUNT.call_once(|| (free_before, crate::mm::page_alloc::nr_free_pages()));
+    }
+
+    /// Free pages before and after populate_rootfs, for the tests.
+    static ACCOUNT: spin::Once<(u64, u64)> = spin::Once::new();
+
+    /// Pages the unpacked archive keeps (0 when read in place or dropped).
+    pub fn kept_pages() -> u64 {
+        match (planned(), rootfs()) {
+            (Some(Plan::Unpack), Some(fs)) => fs.len().div_ceil(4096) as u64,
+            _ => 0,
+        }
+    }
+
+    /// (free pages before, after) populate_rootfs.
+    pub fn accounting() -> Option<(u64, u64)> {
+        ACCOUNT.get().copied()
     }
 
     fn unpack_to_pages(rd: &[u8]) -> Result<&'static [u8], UnpackError> {
@@ -287,11 +310,25 @@ mod ktests {
     use super::Plan;
 
     crate::ktest! {
+        fn populate_rootfs_accounts_for_every_page() {
+            // Whatever the initrd was (plain, compressed, broken, absent):
+            // the free pages grew by the initrd's pages it freed, less the
+            // pages the unpacked archive keeps; an error path leaks nothing.
+            let (before, after) = accounting().expect("populate_rootfs did not run");
+            let freed = FREED_INITRD.get().map_or(0, |f| (f.end_pfn - f.start_pfn) as u64);
+            assert_eq!(after as i64 - before as i64, freed as i64 - kept_pages() as i64);
+            if let Some(f) = FREED_INITRD.get() {
+                assert_eq!(f.managed_after - f.managed_before, freed);
+            }
+        }
+    }
+
+    crate::ktest! {
         fn the_initramfs_has_bin_hello_and_a_compressed_initrd_s_pages_are_freed() {
             let fs = rootfs().expect("no initramfs: make test boots with one");
             assert!(matches!(crate::fs::cpio::find(fs, "/bin/hello"), Ok(Some(e)) if e.is_file()));
             let (s, e) = crate::init::platform().and_then(|p| p.initrd).expect("no initrd");
-            match super::boot::planned() {
+            match planned() {
                 Some(Plan::InPlace) => {
                     // Read in place: the archive is the initrd, still reserved.
                     assert_eq!(crate::arch::mmu::__va(s as u32), Some(fs.as_ptr() as u32));
@@ -314,6 +351,48 @@ mod ktests {
                     assert_eq!(crate::mm::page_alloc::page_count(pa & !0xfff), 1);
                 }
                 None => panic!("populate_rootfs did not plan"),
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "arm")]
+mod bad_elf_ktests {
+    use crate::errno::Errno;
+    use crate::process::elf::ElfError;
+    use crate::process::exec::{check_executable, exec_path};
+    use crate::process::exit::do_wait;
+    use crate::process::fork::kernel_thread;
+    use crate::process::ktests::snapshot;
+
+    /// The broken executables scripts/bad-fixtures.sh puts in /bad/, what
+    /// the ELF checker must say about each, and execve's error.
+    const BAD: [(&str, Option<ElfError>, Errno); 8] = [
+        ("/bad/not-elf", Some(ElfError::BadMagic), Errno::ENOEXEC),
+        ("/bad/truncated-header", Some(ElfError::TooShort), Errno::ENOEXEC),
+        ("/bad/truncated-segment", Some(ElfError::SegmentOutsideFile { index: 0 }), Errno::ENOEXEC),
+        ("/bad/wrong-machine", Some(ElfError::WrongMachine(3)), Errno::ENOEXEC),
+        ("/bad/overlap", Some(ElfError::Overlap { a: 0, b: 1 }), Errno::ENOEXEC),
+        ("/bad/entry-outside", Some(ElfError::EntryNotInText), Errno::ENOEXEC),
+        ("/bad/kernel-space", Some(ElfError::AboveUserLimit { index: 1 }), Errno::ENOEXEC),
+        // Well formed, but 1.75 GiB of bss: refused before any page is taken.
+        ("/bad/huge", None, Errno::ENOMEM),
+    ];
+
+    fn try_exec(i: usize) -> i32 {
+        exec_path(BAD[i].0, &[BAD[i].0], &[]) as i32
+    }
+
+    crate::ktest! {
+        fn broken_executables_are_refused_with_the_reason_and_nothing_leaks() {
+            let fs = super::rootfs().expect("no initramfs: make test boots with one");
+            for (i, (path, why, errno)) in BAD.iter().enumerate() {
+                let e = crate::fs::cpio::find(fs, path).unwrap().unwrap_or_else(|| panic!("{} missing", path));
+                assert_eq!(check_executable(e.data).err(), *why, "{}", path);
+                let before = snapshot();
+                let pid = kernel_thread(try_exec, i, 17).unwrap();
+                assert_eq!(do_wait(pid as i32, 0), Ok((pid, (*errno as i32) << 8)), "{}", path);
+                assert_eq!(snapshot(), before, "{}: exec leaked", path);
             }
         }
     }
@@ -443,7 +522,7 @@ mod tests {
         // Other formats are named.
         let mut xz = a.clone();
         xz.extend_from_slice(b"\xfd7zXZ\0rest");
-        assert_eq!(plan(&xz), Err(UnpackError::UnknownFormat { offset: a.len(), what: Some("xz") }));
+        assert_eq!(plan(&xz), Err(UnpackError::UnknownFormat { offset: a.len(), what: Some("xz-compressed data") }));
         assert!(plan(&xz).unwrap_err().to_string().contains("xz-compressed data at offset 512"));
         assert_eq!(plan(b"garbage!"), Err(UnpackError::UnknownFormat { offset: 0, what: None }));
         // A plain archive with a bad header further on.
