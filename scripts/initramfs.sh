@@ -30,7 +30,10 @@ cp target/user/hello target/initramfs-parts/b/bin/hello
 echo "third archive" >target/initramfs-parts/c/etc/motd
 cp -r target/initramfs/bad target/initramfs-parts/c/bad
 newc() { (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet); }
-{ newc target/initramfs-parts/a; head -c 512 /dev/zero; newc target/initramfs-parts/b | gzip -n; head -c 4 /dev/zero;
+# (Linux reads a plain archive only at a 4-byte aligned offset of the initrd.)
+newc target/initramfs-parts/b | gzip -n >target/initramfs-parts/b.gz
+pad=$(( (4 - $(stat -c %s target/initramfs-parts/b.gz) % 4) % 4 + 4 ))
+{ newc target/initramfs-parts/a; head -c 512 /dev/zero; cat target/initramfs-parts/b.gz; head -c $pad /dev/zero;
   newc target/initramfs-parts/c; } >target/initramfs-concat.cpio
 scripts/bad-fixtures.sh initrds target/bad-initrd
 echo "==> target/initramfs.cpio.gz ($(stat -c %s target/initramfs.cpio.gz) bytes), target/initramfs-concat.cpio"

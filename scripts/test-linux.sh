@@ -61,6 +61,18 @@ else
   echo "==> using $vmlinuz (cached; rm -rf target/linux to download again)"
 fi
 
+# Is RDINIT in the archive? (Without it Linux goes on to mount a root device
+# and panics with "VFS: Unable to mount root fs".) cpio lists only the first
+# of concatenated archives, so this is a warning; the boot has the last word.
+case $(head -c 2 "$INITRD" | od -An -tx1 | tr -d ' ') in
+  1f8b) members=$(gzip -dc "$INITRD" 2>/dev/null | cpio -it --quiet 2>/dev/null) ;;
+  *) members=$(cpio -it --quiet <"$INITRD" 2>/dev/null) ;;
+esac
+if ! grep -qxF "${RDINIT#/}" <<<"$members"; then
+  echo "==> warning: $RDINIT is not in (the first archive of) $INITRD, which holds:" \
+    "$(grep -v '^\.$' <<<"$members" | sed 's|^|/|' | tr '\n' ' ')"
+fi
+
 log=target/test-logs/linux.log
 mkdir -p target/test-logs
 echo "==> booting $(basename "$vmlinuz") on QEMU virt (cortex-a15), rdinit=$RDINIT, initrd $INITRD"
@@ -78,6 +90,13 @@ notok=$(grep -acE '^not ok [0-9]+' "$log")
 totals=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
 if grep -aq 'Attempted to kill init' "$log"; then
   echo "    (init exited: $(grep -aE 'Attempted to kill init' "$log" | head -n 1 | sed -E 's/.*(Attempted)/\1/'))"
+fi
+if ! grep -aq "Run $RDINIT as init process" "$log"; then
+  echo "test-linux: Linux did not start $RDINIT; what it said:"
+  grep -aE 'Initramfs unpacking failed|Failed to execute|Kernel panic' "$log" | sed 's/^/    /'
+  grep -aqE 'Kernel panic' "$log" || tail -n 10 "$log" | sed 's/^/    /'
+  echo "$ok passed, $((notok + 1)) failed"
+  exit 1
 fi
 if [ -z "$totals" ]; then
   echo "test-linux: no 'N passed, M failed' line from $RDINIT; last lines of $log:"

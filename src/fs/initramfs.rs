@@ -99,6 +99,9 @@ pub fn plan(b: &[u8]) -> Result<Plan, UnpackError> {
         if !is_cpio(rest) {
             return Err(unknown(b, pos));
         }
+        if pos % 4 != 0 {
+            return Err(UnpackError::Cpio(CpioError::BadMagic { offset: pos }));
+        }
         pos = skip_zeros(b, pos + cpio::archive_len(rest).map_err(|e| shift(e, pos))?);
     }
     Ok(Plan::InPlace)
@@ -137,6 +140,10 @@ pub fn unpack(b: &[u8], out: &mut [u8], state: &mut DecompressorOxide) -> Result
             })?;
             (m.input_len, m.output_len)
         } else if is_cpio(rest) {
+            // As Linux, a plain archive only at a 4-byte aligned offset.
+            if pos % 4 != 0 {
+                return Err(UnpackError::Cpio(CpioError::BadMagic { offset: pos }));
+            }
             let n = cpio::archive_len(rest).map_err(|e| shift(e, pos))?;
             room.get_mut(..n).ok_or(too_big)?.copy_from_slice(rest.get(..n).unwrap_or(&[]));
             (n, n)
@@ -487,6 +494,15 @@ mod tests {
         rd.extend_from_slice(&gb);
         rd.extend_from_slice(&[0; 3]);
         rd.extend_from_slice(&gc);
+        // A plain archive must start 4-byte aligned in the initrd, as in Linux.
+        let mut misaligned = rd.clone();
+        misaligned.extend_from_slice(&vec![0; if rd.len() % 4 == 1 { 4 } else { 1 }]);
+        let at = misaligned.len();
+        misaligned.extend_from_slice(&c);
+        if at % 4 != 0 {
+            assert_eq!(run(&misaligned, 1 << 16), Err(UnpackError::Cpio(CpioError::BadMagic { offset: at })));
+        }
+        rd.extend_from_slice(&vec![0; (4 - rd.len() % 4) % 4]);
         rd.extend_from_slice(&c);
         assert_eq!(plan(&rd), Ok(Plan::Unpack));
         let out = run(&rd, 1 << 16).unwrap();
