@@ -174,8 +174,13 @@ fn run_init(args: &BootArgs<'_>) {
         println!("armfork: cannot run {} from the initramfs: {}", path, why_not_exec(data, err));
     }
     match explicit {
-        Some(_) if found => println!("armfork: init={} did not run; starting the kernel shell", candidates[0]),
-        Some(_) => println!("armfork: init={}: no such file in the initramfs; starting the kernel shell", candidates[0]),
+        Some(_) if found => {
+            println!("armfork: init={} did not run; starting the kernel shell", candidates[0])
+        }
+        Some(_) => println!(
+            "armfork: init={}: no such file in the initramfs; starting the kernel shell",
+            candidates[0]
+        ),
         None => println!(
             "armfork: no working init in the initramfs (looked for {}); starting the kernel shell",
             DEFAULT_INITS.join(", ")

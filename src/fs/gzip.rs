@@ -152,7 +152,11 @@ pub struct Member {
 
 /// Inflates the gzip member at the start of `input` into the start of
 /// `out`, checking its trailer. `state` is reset first.
-pub fn gunzip_member(input: &[u8], out: &mut [u8], state: &mut DecompressorOxide) -> Result<Member, GzipError> {
+pub fn gunzip_member(
+    input: &[u8],
+    out: &mut [u8],
+    state: &mut DecompressorOxide,
+) -> Result<Member, GzipError> {
     let hdr = header_len(input)?;
     let stream = input.get(hdr..).unwrap_or(&[]);
     state.init();
@@ -187,8 +191,13 @@ pub(crate) mod tests {
 
     /// `gzip -c` of `data` (with `args`), or None when gzip is not installed.
     pub(crate) fn gzip(data: &[u8], args: &[&str]) -> Option<Vec<u8>> {
-        let mut child =
-            Command::new("gzip").args(args).arg("-c").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().ok()?;
+        let mut child = Command::new("gzip")
+            .args(args)
+            .arg("-c")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .ok()?;
         let mut stdin = child.stdin.take()?;
         let input = data.to_vec();
         let writer = std::thread::spawn(move || stdin.write_all(&input));
@@ -262,7 +271,10 @@ pub(crate) mod tests {
         assert_eq!(gunzip_member(b"070701", &mut out, st), Err(GzipError::BadMagic));
         assert_eq!(gunzip_member(&[0x1f], &mut out, st), Err(GzipError::Truncated { offset: 1 }));
         assert_eq!(gunzip_member(&[0x1f, 0x8b, 8, 0], &mut out, st), Err(GzipError::Truncated { offset: 4 }));
-        assert_eq!(gunzip_member(&[0x1f, 0x8b, 7, 0, 0, 0, 0, 0, 0, 3], &mut out, st), Err(GzipError::UnknownMethod(7)));
+        assert_eq!(
+            gunzip_member(&[0x1f, 0x8b, 7, 0, 0, 0, 0, 0, 0, 3], &mut out, st),
+            Err(GzipError::UnknownMethod(7))
+        );
         assert_eq!(
             gunzip_member(&[0x1f, 0x8b, 8, 0x20, 0, 0, 0, 0, 0, 3], &mut out, st),
             Err(GzipError::ReservedFlags(0x20))

@@ -99,7 +99,7 @@ pub fn plan(b: &[u8]) -> Result<Plan, UnpackError> {
         if !is_cpio(rest) {
             return Err(unknown(b, pos));
         }
-        if pos % 4 != 0 {
+        if !pos.is_multiple_of(4) {
             return Err(UnpackError::Cpio(CpioError::BadMagic { offset: pos }));
         }
         pos = skip_zeros(b, pos + cpio::archive_len(rest).map_err(|e| shift(e, pos))?);
@@ -141,7 +141,7 @@ pub fn unpack(b: &[u8], out: &mut [u8], state: &mut DecompressorOxide) -> Result
             (m.input_len, m.output_len)
         } else if is_cpio(rest) {
             // As Linux, a plain archive only at a 4-byte aligned offset.
-            if pos % 4 != 0 {
+            if !pos.is_multiple_of(4) {
                 return Err(UnpackError::Cpio(CpioError::BadMagic { offset: pos }));
             }
             let n = cpio::archive_len(rest).map_err(|e| shift(e, pos))?;
@@ -204,7 +204,7 @@ mod boot {
     pub fn populate_rootfs() {
         let free_before = crate::mm::page_alloc::nr_free_pages();
         ROOTFS.call_once(|| {
-            let Some((s, e)) = crate::init::platform().and_then(|p| p.initrd) else { return None };
+            let (s, e) = crate::init::platform().and_then(|p| p.initrd)?;
             let va = crate::arch::mmu::__va(s as u32).filter(|_| e > s && s + (e - s) <= u32::MAX as u64);
             let Some(va) = va else {
                 println!("initramfs: initrd at {:#x}-{:#x} is outside lowmem; ignored", s, e);
@@ -418,11 +418,11 @@ mod tests {
         }
         out.extend_from_slice(name.as_bytes());
         out.push(0);
-        while out.len() % 4 != 0 {
+        while !out.len().is_multiple_of(4) {
             out.push(0);
         }
         out.extend_from_slice(data);
-        while out.len() % 4 != 0 {
+        while !out.len().is_multiple_of(4) {
             out.push(0);
         }
     }
@@ -433,7 +433,7 @@ mod tests {
             entry(&mut a, n, d);
         }
         entry(&mut a, "TRAILER!!!", b"");
-        while a.len() % 512 != 0 {
+        while !a.len().is_multiple_of(512) {
             a.push(0);
         }
         a
@@ -499,7 +499,7 @@ mod tests {
         misaligned.extend_from_slice(&vec![0; if rd.len() % 4 == 1 { 4 } else { 1 }]);
         let at = misaligned.len();
         misaligned.extend_from_slice(&c);
-        if at % 4 != 0 {
+        if !at.is_multiple_of(4) {
             assert_eq!(run(&misaligned, 1 << 16), Err(UnpackError::Cpio(CpioError::BadMagic { offset: at })));
         }
         rd.extend_from_slice(&vec![0; (4 - rd.len() % 4) % 4]);
@@ -531,14 +531,20 @@ mod tests {
         let mut bad_crc = gz.clone();
         let n = bad_crc.len();
         bad_crc[n - 6] ^= 0x40;
-        assert!(matches!(run(&bad_crc, 1 << 16), Err(UnpackError::Gzip { offset: 0, err: GzipError::CrcMismatch { .. } })));
+        assert!(matches!(
+            run(&bad_crc, 1 << 16),
+            Err(UnpackError::Gzip { offset: 0, err: GzipError::CrcMismatch { .. } })
+        ));
         // Too small an output: the size limit, not a crash.
         assert_eq!(run(&gz, 200), Err(UnpackError::TooBig { limit: 200 }));
         assert_eq!(run(&a, 200), Err(UnpackError::TooBig { limit: 200 }));
         // Other formats are named.
         let mut xz = a.clone();
         xz.extend_from_slice(b"\xfd7zXZ\0rest");
-        assert_eq!(plan(&xz), Err(UnpackError::UnknownFormat { offset: a.len(), what: Some("xz-compressed data") }));
+        assert_eq!(
+            plan(&xz),
+            Err(UnpackError::UnknownFormat { offset: a.len(), what: Some("xz-compressed data") })
+        );
         assert!(plan(&xz).unwrap_err().to_string().contains("xz-compressed data at offset 512"));
         assert_eq!(plan(b"garbage!"), Err(UnpackError::UnknownFormat { offset: 0, what: None }));
         // A plain archive with a bad header further on.

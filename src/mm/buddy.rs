@@ -404,7 +404,7 @@ impl BuddyAllocator {
     pub fn split_block(&mut self, pfn: u32, order: u32) -> Result<(), FreeError> {
         let idx = pfn.wrapping_sub(self.base_pfn) as usize;
         let ok = matches!(self.pages.get(idx), Some(p) if p.flags & (PG_HEAD | PG_RESERVED) == PG_HEAD
-            && p.order as u32 == order && order as usize <= MAX_ORDER - 1);
+            && p.order as u32 == order && (order as usize) < MAX_ORDER);
         if !ok {
             return Err(self.diagnose_free(pfn, order));
         }
