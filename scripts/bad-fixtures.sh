@@ -52,9 +52,14 @@ initrds() {
   head -c $((n - 20)) "$gz" >"$d/gz-truncated.cpio.gz"
   from "$d/gz-crc.cpio.gz" "$gz"; poke32 "$d/gz-crc.cpio.gz" $((n - 8)) $((0x12345678))
   from "$d/gz-method.cpio.gz" "$gz"; printf '\x07' | dd of="$d/gz-method.cpio.gz" bs=1 seek=2 conv=notrunc status=none
-  # 5 MiB of zeros: a few KiB compressed, more than the 4 MiB unpack limit.
-  rm -rf target/initramfs-big && mkdir -p target/initramfs-big && head -c $((5 << 20)) /dev/zero >target/initramfs-big/zeros
-  (cd target/initramfs-big && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -n >"$d/gz-too-big.cpio.gz"
+  # Big but good: the programs and 5 MiB of zeros, more than one block of
+  # the page allocator's largest order (4 MiB) holds.
+  rm -rf target/initramfs-big && cp -r target/initramfs target/initramfs-big && head -c $((5 << 20)) /dev/zero >target/initramfs-big/zeros
+  (cd target/initramfs-big && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -n >"$d/big-5mib.cpio.gz"
+  # Too big: 80 MiB of zeros (80 KiB compressed), for a 64 MiB machine.
+  rm -rf target/initramfs-huge && mkdir -p target/initramfs-huge && head -c $((80 << 20)) /dev/zero >target/initramfs-huge/zeros
+  (cd target/initramfs-huge && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -n >"$d/gz-too-big.cpio.gz"
+  rm -rf target/initramfs-huge
   # xz (Linux may be built for it; this kernel is not): a real one if xz is
   # installed, else just its magic and flags, all the kernel looks at.
   if command -v xz >/dev/null; then xz -c --check=crc32 "$good" >"$d/xz.cpio.xz"

@@ -183,6 +183,56 @@ pub fn gunzip_member(
     Ok(Member { input_len: at + TRAILER, output_len: written })
 }
 
+/// Size of the window [`member_size`] decodes through: deflate's largest
+/// back-reference distance.
+pub const WINDOW: usize = 32 * 1024;
+
+/// Decodes the gzip member at the start of `input` through `window` (at
+/// least [`WINDOW`] bytes, a power of two), checking the trailer, without
+/// keeping the output: how much input it takes and how much output it
+/// makes. Stops with `TooBig` once the output passes `limit`.
+pub fn member_size(
+    input: &[u8],
+    window: &mut [u8],
+    state: &mut DecompressorOxide,
+    limit: usize,
+) -> Result<Member, GzipError> {
+    if window.len() < WINDOW || !window.len().is_power_of_two() {
+        return Err(GzipError::TooBig { limit: window.len() });
+    }
+    let hdr = header_len(input)?;
+    state.init();
+    let (mut at, mut pos, mut total, mut crc) = (hdr, 0usize, 0usize, 0u32);
+    loop {
+        let stream = input.get(at..).unwrap_or(&[]);
+        let (status, used, written) = decompress(state, stream, window, pos, 0);
+        at += used;
+        crc = crc32(crc, window.get(pos..pos + written).unwrap_or(&[]));
+        total += written;
+        pos = (pos + written) & (window.len() - 1);
+        if total > limit {
+            return Err(GzipError::TooBig { limit });
+        }
+        match status {
+            TINFLStatus::Done => break,
+            TINFLStatus::HasMoreOutput => continue,
+            TINFLStatus::NeedsMoreInput | TINFLStatus::FailedCannotMakeProgress => {
+                return Err(GzipError::Truncated { offset: input.len() })
+            }
+            _ => return Err(GzipError::Corrupt { offset: at }),
+        }
+    }
+    let trailer = input.get(at..at + TRAILER).ok_or(GzipError::Truncated { offset: input.len() })?;
+    let word = |i: usize| u32::from_le_bytes([trailer[i], trailer[i + 1], trailer[i + 2], trailer[i + 3]]);
+    if word(0) != crc {
+        return Err(GzipError::CrcMismatch { expected: word(0), actual: crc });
+    }
+    if word(4) != total as u32 {
+        return Err(GzipError::SizeMismatch { expected: word(4), actual: total as u32 });
+    }
+    Ok(Member { input_len: at + TRAILER, output_len: total })
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -316,6 +366,26 @@ pub(crate) mod tests {
             bad[i] ^= 1 << (seed >> 29);
             assert!(gunzip_member(&bad, &mut out, st).is_err(), "flip at {i} went unnoticed");
         }
+    }
+
+    #[test]
+    fn member_size_agrees_with_gunzip_member() {
+        let data = sample();
+        let Some(gz) = gzip(&data, &["-n"]) else { return };
+        let st = &mut state();
+        let mut window = vec![0u8; WINDOW];
+        let m = member_size(&gz, &mut window, st, usize::MAX).unwrap();
+        assert_eq!(m, Member { input_len: gz.len(), output_len: data.len() });
+        assert_eq!(member_size(&gz, &mut window, st, 1000), Err(GzipError::TooBig { limit: 1000 }));
+        let mut bad = gz.clone();
+        let n = bad.len();
+        bad[n - 7] ^= 1;
+        assert!(matches!(member_size(&bad, &mut window, st, usize::MAX), Err(GzipError::CrcMismatch { .. })));
+        assert!(matches!(
+            member_size(&gz[..n - 3], &mut window, st, usize::MAX),
+            Err(GzipError::Truncated { .. })
+        ));
+        assert!(member_size(&gz, &mut window[..1000], st, usize::MAX).is_err());
     }
 
     #[test]

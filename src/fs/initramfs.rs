@@ -28,6 +28,8 @@ pub enum UnpackError {
     UnknownFormat { offset: usize, what: Option<&'static str> },
     /// The unpacked archives need more than `limit` bytes.
     TooBig { limit: usize },
+    /// No run of free pages holds the `size` bytes unpacked.
+    NoMemory { size: usize },
 }
 
 impl fmt::Display for UnpackError {
@@ -42,8 +44,13 @@ impl fmt::Display for UnpackError {
                 write!(f, "neither a cpio archive nor gzip data at offset {offset}")
             }
             UnpackError::TooBig { limit } => {
-                write!(f, "unpacked archive is larger than the {} KiB there is room for", limit >> 10)
+                write!(f, "the unpacked archive is larger than the {} KiB of memory free for it", limit >> 10)
             }
+            UnpackError::NoMemory { size } => write!(
+                f,
+                "the unpacked archive needs {} KiB of contiguous memory, which the page allocator does not have",
+                size.div_ceil(1024)
+            ),
         }
     }
 }
@@ -121,6 +128,44 @@ fn shift(e: CpioError, base: usize) -> UnpackError {
     })
 }
 
+/// The length [`unpack`] will give for the initrd `b`, found by decoding
+/// every gzip member through `window` (see [`gzip::member_size`]) with all
+/// its checks, keeping nothing. `TooBig` once it passes `limit`.
+pub fn unpacked_size(
+    b: &[u8],
+    window: &mut [u8],
+    state: &mut DecompressorOxide,
+    limit: usize,
+) -> Result<usize, UnpackError> {
+    let too_big = UnpackError::TooBig { limit };
+    let (mut pos, mut o) = (skip_zeros(b, 0), 0usize);
+    while pos < b.len() {
+        let rest = b.get(pos..).unwrap_or(&[]);
+        let (used, made) = if gzip::is_gzip(rest) {
+            let m =
+                gzip::member_size(rest, window, state, limit.saturating_sub(o)).map_err(|err| match err {
+                    GzipError::TooBig { .. } => too_big,
+                    err => UnpackError::Gzip { offset: pos, err },
+                })?;
+            (m.input_len, m.output_len)
+        } else if is_cpio(rest) {
+            if !pos.is_multiple_of(4) {
+                return Err(UnpackError::Cpio(CpioError::BadMagic { offset: pos }));
+            }
+            let n = cpio::archive_len(rest).map_err(|e| shift(e, pos))?;
+            (n, n)
+        } else {
+            return Err(unknown(b, pos));
+        };
+        pos = skip_zeros(b, pos + used);
+        o = (o + made).div_ceil(4) * 4;
+        if o > limit {
+            return Err(too_big);
+        }
+    }
+    Ok(o)
+}
+
 /// Unpacks the initrd `b` into `out`: plain archives are copied, gzip
 /// members inflated, zero padding skipped; each piece starts 4-byte aligned
 /// in `out` (zero-filled in between), so the result is one stream of
@@ -190,10 +235,6 @@ mod boot {
         ROOTFS.get().copied().flatten()
     }
 
-    /// The biggest unpacked initramfs: one order-10 block from the page
-    /// allocator (4 MiB), the largest it gives in one piece.
-    const UNPACK_ORDER: u32 = (crate::mm::buddy::MAX_ORDER - 1) as u32;
-
     /// How this boot's initrd was read (None: no initrd, or an unknown format).
     pub fn planned() -> Option<Plan> {
         PLANNED.get().copied()
@@ -247,7 +288,7 @@ mod boot {
     /// Pages the unpacked archive keeps (0 when read in place or dropped).
     pub fn kept_pages() -> u64 {
         match (planned(), rootfs()) {
-            (Some(Plan::Unpack), Some(fs)) => fs.len().div_ceil(4096) as u64,
+            (Some(Plan::Unpack), Some(fs)) => fs.len().div_ceil(4096).max(1) as u64,
             _ => 0,
         }
     }
@@ -257,42 +298,42 @@ mod boot {
         ACCOUNT.get().copied()
     }
 
+    /// Unpacks into as many contiguous pages as the archive needs: a first
+    /// pass through a 32 KiB window finds the size (and every error), then
+    /// the pages are allocated and the second pass fills them.
     fn unpack_to_pages(rd: &[u8]) -> Result<&'static [u8], UnpackError> {
         let mut state: Box<DecompressorOxide> = Box::default();
-        let mut order = UNPACK_ORDER;
-        let pa = loop {
-            match crate::mm::alloc_pages(order) {
-                Ok(pa) => break pa,
-                Err(_) if order > 0 => order -= 1,
-                Err(_) => return Err(UnpackError::TooBig { limit: 0 }),
-            }
-        };
-        let size = 4096usize << order;
+        let mut window = alloc::vec![0u8; gzip::WINDOW];
+        let limit = crate::mm::page_alloc::nr_free_pages() as usize * 4096;
+        let size = unpacked_size(rd, &mut window, &mut state, limit)?;
+        drop(window);
+        let pages = size.div_ceil(4096).max(1);
+        let pa = crate::mm::page_alloc::alloc_contig_pages(pages as u32)
+            .map_err(|_| UnpackError::NoMemory { size })?;
+        let free_all = || (0..pages).for_each(|i| crate::mm::free_pages(pa + (i as u32) * 4096, 0));
         let Some(va) = crate::arch::mmu::__va(pa) else {
-            crate::mm::free_pages(pa, order);
-            return Err(UnpackError::TooBig { limit: 0 });
+            free_all();
+            return Err(UnpackError::NoMemory { size });
         };
-        // SAFETY: a fresh block of 2^order pages of lowmem, ours alone.
-        let out: &'static mut [u8] = unsafe { core::slice::from_raw_parts_mut(va as *mut u8, size) };
-        let result = unpack(rd, out, &mut state);
-        // Keep the pages the archive fills; the rest go back one by one.
-        crate::mm::page_alloc::split_page(pa, order);
-        let used_pages = match result {
-            Ok(n) => n.div_ceil(4096),
-            Err(_) => 0,
-        };
-        for i in used_pages..(1usize << order) {
-            crate::mm::free_pages(pa + (i as u32) * 4096, 0);
+        // SAFETY: `pages` fresh contiguous pages of lowmem, ours alone.
+        let out: &'static mut [u8] = unsafe { core::slice::from_raw_parts_mut(va as *mut u8, pages * 4096) };
+        match unpack(rd, out, &mut state) {
+            Ok(n) if n == size => {
+                log::info!(
+                    "initramfs: unpacked {} KiB from a {} KiB initrd into {} pages at {:#010x}",
+                    n >> 10,
+                    rd.len() >> 10,
+                    pages,
+                    pa
+                );
+                Ok(&out[..n])
+            }
+            r => {
+                free_all();
+                // The two passes read the same bytes: a difference is a bug here.
+                Err(r.err().unwrap_or(UnpackError::TooBig { limit: size }))
+            }
         }
-        let n = result?;
-        log::info!(
-            "initramfs: unpacked {} KiB from a {} KiB initrd into {} pages at {:#010x}",
-            n >> 10,
-            rd.len() >> 10,
-            used_pages,
-            pa
-        );
-        Ok(&out[..n])
     }
 
     /// Gives the initrd's pages back to the page allocator (all those
@@ -439,10 +480,22 @@ mod tests {
         a
     }
 
+    /// unpack into `room` bytes; unpacked_size must agree with it.
     fn run(b: &[u8], room: usize) -> Result<Vec<u8>, UnpackError> {
         let mut out = vec![0xeeu8; room];
         let mut st: Box<DecompressorOxide> = Box::default();
-        let n = unpack(b, &mut out, &mut st)?;
+        let mut window = vec![0u8; gzip::WINDOW];
+        let size = unpacked_size(b, &mut window, &mut st, room);
+        let r = unpack(b, &mut out, &mut st);
+        match &r {
+            Ok(n) => assert_eq!(size, Ok(*n), "unpacked_size and unpack disagree"),
+            // Only unpack parses the unpacked archive's entries.
+            Err(UnpackError::Cpio(_)) => {}
+            // Damage may show as a bad distance in one pass and as a CRC
+            // mismatch in the windowed one: an error both ways.
+            Err(e) => assert!(size.is_err(), "unpacked_size accepted what unpack refused: {e}"),
+        }
+        let n = r?;
         out.truncate(n);
         Ok(out)
     }

@@ -397,26 +397,67 @@ impl BuddyAllocator {
         Ok(())
     }
 
-    /// Linux's `split_page`: the allocated block of `2^order` pages at `pfn`
-    /// becomes `2^order` allocated order-0 pages (each a head with refcount
-    /// 1), so that they can be freed one at a time. Any bad call returns an
-    /// error and changes nothing.
-    pub fn split_block(&mut self, pfn: u32, order: u32) -> Result<(), FreeError> {
-        let idx = pfn.wrapping_sub(self.base_pfn) as usize;
-        let ok = matches!(self.pages.get(idx), Some(p) if p.flags & (PG_HEAD | PG_RESERVED) == PG_HEAD
-            && p.order as u32 == order && (order as usize) < MAX_ORDER);
-        if !ok {
-            return Err(self.diagnose_free(pfn, order));
+    /// `nr` physically contiguous pages, more than one block of the largest
+    /// order may hold (Linux's `alloc_contig_pages`): the lowest run of
+    /// adjacent free blocks that covers them is taken off the free lists;
+    /// the pages come back as `nr` allocated order-0 pages (refcount 1), each
+    /// freed on its own, and the part of the last block beyond them is freed
+    /// again. O(pages) scan; meant for boot-time buffers. Returns the first pfn.
+    pub fn alloc_contig(&mut self, nr: u32) -> Result<u32, AllocError> {
+        if nr == 0 {
+            return Err(AllocError::BadOrder(0));
         }
-        let refcount = self.pages[idx].refcount.max(1);
-        for p in &mut self.pages[idx..idx + (1usize << order)] {
+        let len = self.pages.len();
+        let (mut i, mut start, mut run) = (0usize, 0usize, 0usize);
+        let found = loop {
+            if i >= len {
+                return Err(AllocError::NoMemory { order: MAX_ORDER as u32 });
+            }
+            let p = &self.pages[i];
+            if p.flags & PG_BUDDY != 0 {
+                if run == 0 {
+                    start = i;
+                }
+                let size = 1usize << p.order;
+                run += size;
+                i += size;
+                if run >= nr as usize {
+                    break start;
+                }
+            } else {
+                run = 0;
+                i += 1;
+            }
+        };
+        // Take every block of the run off its list.
+        let mut j = found;
+        while j < found + nr as usize {
+            let (order, next, prev) = {
+                let p = &self.pages[j];
+                (p.order as usize, p.next, p.prev)
+            };
+            self.list_del(next, prev, order);
+            let p = &mut self.pages[j];
+            p.flags &= !PG_BUDDY;
+            j += 1 << order;
+        }
+        // Every page of the run: an allocated order-0 page.
+        for p in &mut self.pages[found..j] {
             p.flags = (p.flags & !PG_ALLOCATOR_MASK) | PG_HEAD;
             p.order = 0;
-            p.refcount = refcount;
+            p.refcount = 1;
             p.next = LINK_NONE;
             p.prev = LINK_NONE;
         }
-        Ok(())
+        // The last block's pages beyond `nr` go back.
+        let base = self.base_pfn;
+        for k in found + nr as usize..j {
+            let page = &mut self.pages[k];
+            page.flags &= !PG_HEAD;
+            page.refcount = 0;
+            self.free_block(base + k as u32, 0);
+        }
+        Ok(base + found as u32)
     }
 
     /// Drop one reference to the allocated block headed by `pfn`: if its
@@ -779,25 +820,31 @@ mod tests {
     use crate::testutil::XorShift;
 
     #[test]
-    fn split_block_frees_page_by_page_back_to_one_block() {
-        let mut a = mk(0x1000, 1024);
-        a.free_range(0x1000, 0x1400).unwrap();
+    fn alloc_contig_spans_blocks_of_the_largest_order() {
+        // 3,000 pages free: more than one order-10 block (1,024) holds.
+        let mut a = mk(0x10000, 4096);
+        a.free_range(0x10000, 0x10000 + 3000).unwrap();
         let before = snapshot(&a);
-        let pfn = a.alloc_pages(4).unwrap();
-        a.split_block(pfn, 4).unwrap();
-        // A second split, a wrong order or a tail page: refused, nothing changes.
+        let pfn = a.alloc_contig(2500).unwrap();
+        assert_eq!(pfn, 0x10000);
+        assert_eq!(a.nr_free(), 500);
+        a.check().unwrap();
+        // Too many: refused, nothing changes.
         let mid = snapshot(&a);
-        assert!(a.split_block(pfn, 4).is_err());
-        assert!(a.split_block(pfn + 1, 2).is_err());
+        assert_eq!(a.alloc_contig(501), Err(AllocError::NoMemory { order: MAX_ORDER as u32 }));
         assert_same(&snapshot(&a), &mid);
-        // Free the tail first, then the head: all merge back.
-        for i in (0..16).rev() {
+        // Every page frees on its own and all merges back.
+        for i in 0..2500 {
             a.free_pages(pfn + i, 0).unwrap();
         }
-        assert_eq!(a.free_pages(pfn + 3, 0), Err(FreeError::NotAllocated(pfn + 3)));
         a.check().unwrap();
-        assert_eq!(a.nr_free(), before.2);
         assert_eq!(per_order(&a), before.1);
+        assert_eq!(a.nr_free(), before.2);
+        // A hole (an allocated page) splits runs: the run after it is used.
+        let hole = a.alloc_pages(0).unwrap();
+        let p2 = a.alloc_contig(1500).unwrap();
+        assert!(p2 > hole || p2 + 1500 <= hole, "the run covers the allocated page");
+        a.check().unwrap();
     }
 
     #[test]

@@ -198,11 +198,16 @@ pub fn drain_pages() {
     ZONE.lock().drain();
 }
 
-/// `split_page`: the block of 2^order pages at `pa` (from [`alloc_pages`])
-/// becomes 2^order order-0 pages, each freed on its own with `free_pages(_, 0)`.
-pub fn split_page(pa: u32, order: u32) {
-    if let Err(e) = ZONE.lock().buddy.split_block(pa >> PAGE_SHIFT, order) {
-        panic!("split_page({:#010x}, order {}): {}", pa, order, e);
+/// `alloc_contig_pages`: `nr` physically contiguous pages, even more than
+/// the largest block holds, as `nr` order-0 pages (each freed on its own
+/// with `free_pages(_, 0)`). Scans memory: for boot-time buffers.
+pub fn alloc_contig_pages(nr: u32) -> Result<u32, Errno> {
+    let mut z = ZONE.lock();
+    z.drain();
+    match z.buddy.alloc_contig(nr) {
+        Ok(pfn) => Ok(pfn << PAGE_SHIFT),
+        Err(AllocError::BadOrder(_)) => Err(Errno::EINVAL),
+        Err(AllocError::NoMemory { .. }) => Err(Errno::ENOMEM),
     }
 }
 
