@@ -173,6 +173,9 @@ run_boards() {
     "kernel-space:segment 1 reaches above the user address limit"; do
     expect_shell "init:${why%%:*}" "cannot run /bad/${why%%:*} from the initramfs: ${why#*:}" target/initramfs.cpio "init=/bad/${why%%:*}"
   done
+  # The command line make test-linux gives Linux: /bin/hello as pid 1, its
+  # TAP, status 42 when every check passed.
+  expect "rdinit-hello" 42 "^[0-9]+ passed, 0 failed" virt "rdinit=/bin/hello" --initrd target/initramfs.cpio.gz
   # 5 MiB unpacked: more than the largest block of the page allocator.
   boot_ktest "initrd-5mib" virt "ktest=initramfs,initial_stack slub_debug" --initrd $bad/big-5mib.cpio.gz
   if grep -aq 'initramfs: unpacked 51[0-9][0-9] KiB' "$LOGS/initrd-5mib.log"; then count "initrd-5mib-unpacked" 1 0
