@@ -5,6 +5,7 @@
 #   make bench   benchmarks under -icount
 #   make gdb     QEMU halted with a gdb server, gdb-multiarch attached
 #   make sdcard  the files a Raspberry Pi 2B boot partition needs (target/sdcard/)
+#   make test-linux  the user programs on Debian's real Linux kernel (not part of make test)
 
 SHELL    := /bin/bash
 TARGET   := armv7a-none-eabi
@@ -17,7 +18,7 @@ QEMU     := qemu-system-arm
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all setup image initramfs run test test-host test-boards test-uboot bench gdb sdcard clean FORCE
+.PHONY: all setup image initramfs run test test-host test-boards test-uboot test-linux bench gdb sdcard clean FORCE
 
 all: image
 
@@ -48,6 +49,10 @@ test-boards: image initramfs
 
 test-uboot: image initramfs
 	@tests/run-all.sh uboot
+
+# RDINIT=/bin/hello make test-linux runs another program as init.
+test-linux: initramfs
+	@RDINIT="$(RDINIT)" INITRD="$(INITRD)" scripts/test-linux.sh
 
 bench: image initramfs
 	@scripts/bench.sh "$(FILTER)"

@@ -3,7 +3,11 @@
 # Debian's arm-linux-gnueabihf-gcc as static -nostdlib binaries, so that the
 # system-call ABI they use is the real Linux one: /init (user/init.c, a small
 # interactive command loop) and /bin/hello (user/hello.c, checks the initial
-# stack; the tests run it).
+# stack; the tests run it). Also target/initramfs.cpio.gz (the same archive,
+# gzip-compressed, as Linux accepts it) and target/initramfs-concat.cpio
+# (three archives back to back, as a bootloader may concatenate them: a plain
+# one with /init, zero padding, a gzip one with /bin/hello, a plain one with /bad/),
+# and broken initrds in target/bad-initrd/ (scripts/bad-fixtures.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CC=arm-linux-gnueabihf-gcc
@@ -17,5 +21,23 @@ mkdir -p target/initramfs/bin
 cp target/user/init target/initramfs/init
 cp target/user/hello target/initramfs/bin/hello
 cp target/user/t_mmap target/initramfs/bin/t_mmap
+# Broken executables under /bad/ for the tests (scripts/bad-fixtures.sh).
+scripts/bad-fixtures.sh elves target/initramfs/bad
 (cd target/initramfs && find . | LC_ALL=C sort | cpio -o -H newc --quiet) > target/initramfs.cpio
-echo "==> target/initramfs.cpio ($(stat -c %s target/initramfs.cpio) bytes): /init, /bin/hello, /bin/t_mmap"
+gzip -9 -n -c target/initramfs.cpio >target/initramfs.cpio.gz
+# The concatenated one, built from the same files.
+rm -rf target/initramfs-parts && mkdir -p target/initramfs-parts/{a,b/bin,c/etc}
+cp target/user/init target/initramfs-parts/a/init
+cp target/user/hello target/initramfs-parts/b/bin/hello
+cp target/user/t_mmap target/initramfs-parts/b/bin/t_mmap
+echo "third archive" >target/initramfs-parts/c/etc/motd
+cp -r target/initramfs/bad target/initramfs-parts/c/bad
+newc() { (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet); }
+# (Linux reads a plain archive only at a 4-byte aligned offset of the initrd.)
+newc target/initramfs-parts/b | gzip -n >target/initramfs-parts/b.gz
+pad=$(( (4 - $(stat -c %s target/initramfs-parts/b.gz) % 4) % 4 + 4 ))
+{ newc target/initramfs-parts/a; head -c 512 /dev/zero; cat target/initramfs-parts/b.gz; head -c $pad /dev/zero;
+  newc target/initramfs-parts/c; } >target/initramfs-concat.cpio
+scripts/bad-fixtures.sh initrds target/bad-initrd
+echo "==> target/initramfs.cpio.gz ($(stat -c %s target/initramfs.cpio.gz) bytes), target/initramfs-concat.cpio"
+echo "==> target/initramfs.cpio ($(stat -c %s target/initramfs.cpio) bytes): /init, /bin/hello, /bin/t_mmap, /bad/*"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Boots target/kernel.img on one QEMU board model.
-#   scripts/qemu.sh BOARD IMAGE "APPEND" [--interactive] [--initrd FILE] [extra qemu args...]
+#   scripts/qemu.sh BOARD IMAGE "APPEND" [--interactive] [--stdin] [--initrd FILE] [extra qemu args...]
+# --stdin: the console reads this script's standard input (tests pipe commands in).
 # BOARD: virt (cortex-a15), virt-a7, virt-hyp (HYP entry), vexpress-a9, vexpress-a15, raspi2b.
 # Every run has semihosting (so the kernel can exit QEMU with a status) and no network.
 set -euo pipefail
@@ -8,11 +9,12 @@ set -euo pipefail
 export QEMU_AUDIO_DRV=none
 board=$1 img=$2 append=${3:-}
 shift 3 || shift $#
-interactive=0 initrd=()
+interactive=0 initrd=() stdin=/dev/null
 extra=()
 while [ $# -gt 0 ]; do
   case $1 in
     --interactive) interactive=1 ;;
+    --stdin) stdin=/dev/stdin ;;
     --initrd) initrd=(-initrd "$2"); shift ;;
     *) extra+=("$1") ;;
   esac
@@ -35,5 +37,5 @@ if [ $interactive = 1 ]; then
     -semihosting -nographic -nic none "${extra[@]}"
 else
   exec qemu-system-arm "${machine[@]}" -kernel "$img" "${initrd[@]}" -append "$append" \
-    -semihosting -display none -monitor none -serial stdio -nic none "${extra[@]}" </dev/null
+    -semihosting -display none -monitor none -serial stdio -nic none "${extra[@]}" <"$stdin"
 fi

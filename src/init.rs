@@ -115,6 +115,7 @@ fn kernel_init_main() -> ! {
     if let Some(filter) = args.kbench {
         crate::kbench::run(filter);
     }
+    crate::fs::initramfs::populate_rootfs();
     if let Some(filter) = args.ktest {
         ktest::run(filter, args.ktest_timeout.unwrap_or(10));
     }
@@ -122,28 +123,84 @@ fn kernel_init_main() -> ! {
     crate::kshell::run(platform().expect("platform"), args)
 }
 
-/// Execs `init=PATH` (default /init) from the initramfs as pid 1, with the
-/// boot words the kernel does not use: `k=v` into the environment, plain
-/// words as arguments, as Linux does. Returns only if that fails.
+/// Where pid 1 is looked for when `init=` does not say (Linux's order).
+const DEFAULT_INITS: [&str; 5] = ["/init", "/sbin/init", "/etc/init", "/bin/init", "/bin/sh"];
+
+/// Execs `init=PATH` (default: the first of /init, /sbin/init, /etc/init,
+/// /bin/init, /bin/sh that runs) from the initramfs as pid 1, with the boot
+/// words the kernel does not use: `k=v` into the environment, plain words
+/// as arguments, as Linux does. Returns only if none runs, having said why
+/// for each; the caller then starts the kernel shell.
 fn run_init(args: &BootArgs<'_>) {
     use alloc::string::{String, ToString};
     use alloc::vec::Vec;
-    if crate::process::exec::initramfs().is_none() {
+    let Some(rd) = crate::process::exec::initramfs() else {
+        println!("armfork: no initramfs, so no /init; starting the kernel shell");
         return;
-    }
-    let path = args.init.unwrap_or("/init");
-    let mut argv: Vec<String> = alloc::vec![path.to_string()];
-    let mut envp: Vec<String> = alloc::vec!["HOME=/".to_string(), "TERM=linux".to_string()];
-    for p in args.for_init() {
-        match p.value {
-            Some(v) => envp.push(alloc::format!("{}={}", p.key, v)),
-            None => argv.push(p.key.to_string()),
+    };
+    let explicit = args.init.map(|p| [p]);
+    let candidates: &[&str] = match &explicit {
+        Some(one) => one,
+        None => &DEFAULT_INITS,
+    };
+    let mut found = false;
+    for &path in candidates {
+        let data = match crate::fs::cpio::find(rd, path) {
+            Ok(Some(e)) if e.is_file() => {
+                found = true;
+                e.data
+            }
+            Ok(Some(_)) => {
+                println!("armfork: {} in the initramfs is not a regular file", path);
+                continue;
+            }
+            Ok(None) => continue,
+            Err(e) => {
+                println!("armfork: cannot read the initramfs: {}", e);
+                return;
+            }
+        };
+        let mut argv: Vec<String> = alloc::vec![path.to_string()];
+        let mut envp: Vec<String> = alloc::vec!["HOME=/".to_string(), "TERM=linux".to_string()];
+        for p in args.for_init() {
+            match p.value {
+                Some(v) => envp.push(alloc::format!("{}={}", p.key, v)),
+                None => argv.push(p.key.to_string()),
+            }
         }
+        let a: Vec<&str> = argv.iter().map(|s| s.as_str()).collect();
+        let e: Vec<&str> = envp.iter().map(|s| s.as_str()).collect();
+        let err = crate::process::exec::exec_image(data, &a, &e);
+        println!("armfork: cannot run {} from the initramfs: {}", path, why_not_exec(data, err));
     }
-    let a: Vec<&str> = argv.iter().map(|s| s.as_str()).collect();
-    let e: Vec<&str> = envp.iter().map(|s| s.as_str()).collect();
-    let err = crate::process::exec::exec_path(path, &a, &e);
-    println!("armfork: cannot run {} from the initramfs: {}; starting the kernel shell", path, err);
+    match explicit {
+        Some(_) if found => {
+            println!("armfork: init={} did not run; starting the kernel shell", candidates[0])
+        }
+        Some(_) => println!(
+            "armfork: init={}: no such file in the initramfs; starting the kernel shell",
+            candidates[0]
+        ),
+        None => println!(
+            "armfork: no working init in the initramfs (looked for {}); starting the kernel shell",
+            DEFAULT_INITS.join(", ")
+        ),
+    }
+}
+
+/// Why exec of `image` failed with `err`, in words.
+fn why_not_exec(image: &[u8], err: crate::errno::Errno) -> alloc::string::String {
+    use crate::process::exec::{check_executable, pages_needed};
+    match check_executable(image) {
+        Err(e) => alloc::format!("{} ({})", e, err),
+        Ok(exe) if err == crate::errno::Errno::ENOMEM => alloc::format!(
+            "its segments and stack need {} KiB, more than the {} KiB of free memory ({})",
+            pages_needed(&exe) * 4,
+            crate::mm::page_alloc::nr_free_pages() * 4,
+            err
+        ),
+        Ok(_) => alloc::format!("{}", err),
+    }
 }
 
 /// What discovery found, for the rest of the kernel (and its tests).

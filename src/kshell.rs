@@ -106,9 +106,7 @@ fn reap() {
 }
 
 pub fn run(p: &Platform<'_>, args: &BootArgs<'_>) -> ! {
-    println!(
-        "armfork: no /init yet (the initramfs comes with user mode); kernel shell as pid 1. Type 'help'."
-    );
+    println!("armfork: kernel shell as pid 1. Type 'help'.");
     let mut buf = [0u8; 128];
     loop {
         reap();

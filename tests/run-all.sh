@@ -81,10 +81,45 @@ expect() {
   fi
 }
 
+# expect_shell NAME PATTERN INITRD APPEND [qemu args...]: a boot on virt that must print
+# PATTERN, then carry on to the kernel shell and power off when told to
+# (bad input: a message, not a crash or a hang).
+expect_shell() {
+  local name=$1 pattern=$2 initrd=$3 append=$4; shift 4
+  local log=$LOGS/$name.log
+  printf '\npoweroff\n' | timeout 60 scripts/qemu.sh virt "$IMG" "$append" --stdin --initrd "$initrd" "$@" >"$log" 2>&1
+  local rc=$?
+  if [ $rc = 0 ] && grep -aqE "$pattern" "$log" && grep -aq 'kernel shell as pid 1' "$log" && grep -aq '^Power down' "$log"; then
+    count "$name" 1 0
+  else
+    echo "  $name: wanted /$pattern/, the kernel shell and a power-off, got status $rc; last lines:"
+    tail -n 8 "$log" | sed 's/^/    /'
+    count "$name" 0 1
+  fi
+}
+
+# Which initrd each board's test run boots with: plain, gzip-compressed, or
+# three archives concatenated (plain, gzip, plain), as Linux accepts them.
+initrd_for() {
+  case $1 in
+    virt-a7|raspi2b) echo target/initramfs.cpio.gz ;;
+    vexpress-a15) echo target/initramfs-concat.cpio ;;
+    *) echo target/initramfs.cpio ;;
+  esac
+}
+
 run_boards() {
   echo "==> in-kernel tests on every board (boot argument ktest)"
   for b in "${BOARDS[@]}"; do
-    boot_ktest "ktest:$b" "$b" "ktest slub_debug" --initrd target/initramfs.cpio
+    boot_ktest "ktest:$b" "$b" "ktest slub_debug" --initrd "$(initrd_for "$b")"
+  done
+  # The compressed ones were unpacked (and their memory freed), not read in place.
+  for b in virt-a7 vexpress-a15; do
+    if grep -aq 'initramfs: unpacked .* KiB from a .* KiB initrd' "$LOGS/ktest:$b.log" && grep -aq 'Freeing initrd memory' "$LOGS/ktest:$b.log"; then
+      count "unpacked:$b" 1 0
+    else
+      echo "  unpacked:$b: no unpacking or freeing message in $LOGS/ktest:$b.log"; count "unpacked:$b" 0 1
+    fi
   done
   echo "==> bad input and odd machines"
   # Without -semihosting the kernel's own SVC handler answers the trap: the
@@ -121,6 +156,38 @@ run_boards() {
   else
     echo "  sysrq: meminfo, slabinfo or the task tree missing from $ilog"; count "sysrq-m-s-t" 0 1
   fi
+  echo "==> bad initramfs and bad init (scripts/bad-fixtures.sh)"
+  local bad=target/bad-initrd gone="; continuing without an initramfs"
+  expect_shell "initrd:cpio-truncated-header" "unpacking failed: cpio: archive truncated at offset 112.*$gone" $bad/cpio-truncated-header.cpio ""
+  expect_shell "initrd:cpio-bad-magic" "unpacking failed: an old-format \(odc\) cpio archive at offset 0" $bad/cpio-bad-magic.cpio ""
+  expect_shell "initrd:cpio-bad-magic-2nd" "unpacking failed: cpio: bad or misaligned header magic at offset 112" $bad/cpio-bad-magic-2nd.cpio ""
+  expect_shell "initrd:cpio-namesize" "the entry at offset 112 has a 16777200-byte name that runs past the end" $bad/cpio-namesize-past-end.cpio ""
+  expect_shell "initrd:cpio-filesize" "the entry at offset 112 has 268435440 bytes of data that run past the end" $bad/cpio-filesize-past-end.cpio ""
+  expect_shell "initrd:gz-truncated" "gzip member at offset 0: gzip data truncated.*$gone" $bad/gz-truncated.cpio.gz ""
+  expect_shell "initrd:gz-crc" "gzip CRC-32 mismatch \(trailer says 0x12345678" $bad/gz-crc.cpio.gz ""
+  expect_shell "initrd:gz-method" "gzip compression method 7 is not deflate" $bad/gz-method.cpio.gz ""
+  # 80 MiB of zeros on a 64 MiB machine.
+  expect_shell "initrd:gz-too-big" "the unpacked archive is larger than the [0-9]+ KiB of memory free for it" $bad/gz-too-big.cpio.gz "" -m 64M
+  expect_shell "initrd:xz" "xz-compressed data at offset 0 \(only newc cpio archives, plain or gzip-compressed" $bad/xz.cpio.xz ""
+  expect_shell "init:missing" "no working init in the initramfs \(looked for /init, /sbin/init, /etc/init, /bin/init, /bin/sh\)" $bad/no-init.cpio ""
+  expect_shell "init:no-such-file" "init=/nope: no such file in the initramfs" target/initramfs.cpio "init=/nope"
+  local why
+  for why in "not-elf:not an ELF file \(bad magic\)" "truncated-header:file too short for an ELF header" \
+    "truncated-segment:segment 0 extends past the end of the file" "wrong-machine:wrong machine 3 \(expected EM_ARM = 40\)" \
+    "overlap:segments 0 and 1 overlap in memory" "huge:its segments and stack need 1835048 KiB, more than the [0-9]+ KiB of free memory" \
+    "entry-outside:entry point is not inside an executable PT_LOAD segment" \
+    "kernel-space:segment 1 reaches above the user address limit"; do
+    expect_shell "init:${why%%:*}" "cannot run /bad/${why%%:*} from the initramfs: ${why#*:}" target/initramfs.cpio "init=/bad/${why%%:*}"
+  done
+  # The command line make test-linux gives Linux: /bin/hello as pid 1, its
+  # TAP, status 42 when every check passed.
+  expect "rdinit-hello" 42 "^[0-9]+ passed, 0 failed" virt "rdinit=/bin/hello" --initrd target/initramfs.cpio.gz
+  # 5 MiB unpacked: more than the largest block of the page allocator.
+  boot_ktest "initrd-5mib" virt "ktest=initramfs,initial_stack slub_debug" --initrd $bad/big-5mib.cpio.gz
+  if grep -aq 'initramfs: unpacked 51[0-9][0-9] KiB' "$LOGS/initrd-5mib.log"; then count "initrd-5mib-unpacked" 1 0
+  else echo "  initrd-5mib: no 'unpacked 51xx KiB' in $LOGS/initrd-5mib.log"; count "initrd-5mib-unpacked" 0 1; fi
+  # After a failed unpacking every page is accounted for (nothing leaked).
+  boot_ktest "initrd-error-accounting" vexpress-a9 "ktest=populate_rootfs slub_debug" --initrd $bad/gz-crc.cpio.gz
   # A device tree without a UART: the board table's UART takes over.
   boot_ktest "dtb-without-uart" virt "ktest=board,console" -dtb tests/fixtures/virt-no-uart.dtb
   # The Raspberry Pi booted with a device tree, as its firmware does.

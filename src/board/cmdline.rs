@@ -95,7 +95,8 @@ pub struct BootArgs<'a> {
     pub ktest_timeout: Option<u32>,
     /// `loglevel=N` as Linux numbers it (0 emerg .. 7 debug, 8 trace).
     pub loglevel: Option<u8>,
-    /// `init=PATH`.
+    /// `init=PATH`, or Linux's `rdinit=PATH` (which wins when both are
+    /// given): the initramfs program pid 1 runs.
     pub init: Option<&'a str>,
     /// `earlycon` / `console=` are accepted and ignored (one console here).
     pub trace: Option<&'a str>,
@@ -115,8 +116,10 @@ impl<'a> BootArgs<'a> {
             init: None,
             trace: None,
         };
+        let mut rdinit = None;
         for p in params(raw) {
             match (p.key, p.value) {
+                ("rdinit", Some(v)) => rdinit = Some(v),
                 ("ktest", v) => args.ktest = Some(v.unwrap_or("")),
                 ("kbench", v) => args.kbench = Some(v.unwrap_or("")),
                 ("slub_debug", _) => args.slub_debug = true,
@@ -131,6 +134,7 @@ impl<'a> BootArgs<'a> {
                 _ => {}
             }
         }
+        args.init = rdinit.or(args.init);
         Ok(args)
     }
 
@@ -148,6 +152,7 @@ fn is_kernel_word(key: &str) -> bool {
             | "ktest.timeout"
             | "loglevel"
             | "init"
+            | "rdinit"
             | "trace"
             | "console"
             | "earlycon"
@@ -193,6 +198,16 @@ mod tests {
         assert_eq!(v[1], Param { key: "init", value: Some("/bin/my init") });
         assert_eq!(v[2], Param { key: "foo", value: Some("bar") });
         assert_eq!(v[3], Param { key: "baz", value: None });
+    }
+
+    #[test]
+    fn rdinit_names_the_program_as_on_linux_and_wins_over_init() {
+        let a = BootArgs::parse("rdinit=/bin/utest HOME=/").unwrap();
+        assert_eq!(a.init, Some("/bin/utest"));
+        assert_eq!(a.for_init().map(|p| p.key).collect::<Vec<_>>(), ["HOME"]);
+        assert_eq!(BootArgs::parse("init=/a rdinit=/b").unwrap().init, Some("/b"));
+        assert_eq!(BootArgs::parse("rdinit=/b init=/a").unwrap().init, Some("/b"));
+        assert_eq!(BootArgs::parse("init=/a").unwrap().init, Some("/a"));
     }
 
     #[test]

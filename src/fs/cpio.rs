@@ -74,8 +74,14 @@ impl Entry<'_> {
 pub enum CpioError {
     /// No valid magic at a header position (or a header is misaligned).
     BadMagic { offset: usize },
-    /// The input ends inside a header, name or file body, or before any trailer.
+    /// The input ends inside a header, or before any trailer.
     Truncated { offset: usize },
+    /// The header at `offset` gives a name of `size` bytes that runs past
+    /// the end of the input (a bad size, or a cut archive).
+    NamePastEnd { offset: usize, size: u32 },
+    /// The header at `offset` gives `size` bytes of file data that run past
+    /// the end of the input.
+    DataPastEnd { offset: usize, size: u32 },
     /// A header field contains a non-hex character (offset of the field).
     BadHex { offset: usize },
     /// The file name is not valid UTF-8 (offset of the name).
@@ -91,7 +97,13 @@ impl fmt::Display for CpioError {
                 write!(f, "cpio: bad or misaligned header magic at offset {offset}")
             }
             CpioError::Truncated { offset } => {
-                write!(f, "cpio: archive truncated at offset {offset}")
+                write!(f, "cpio: archive truncated at offset {offset} (inside a header, or before a TRAILER!!! entry)")
+            }
+            CpioError::NamePastEnd { offset, size } => {
+                write!(f, "cpio: the entry at offset {offset} has a {size}-byte name that runs past the end")
+            }
+            CpioError::DataPastEnd { offset, size } => {
+                write!(f, "cpio: the entry at offset {offset} has {size} bytes of data that run past the end")
             }
             CpioError::BadHex { offset } => {
                 write!(f, "cpio: invalid hex digit in header field at offset {offset}")
@@ -219,7 +231,7 @@ impl<'a> Archive<'a> {
 
         // Name: `namesize` bytes including the terminating NUL.
         let name_off = hdr_end;
-        let trunc_name = CpioError::Truncated { offset: name_off };
+        let trunc_name = CpioError::NamePastEnd { offset: hdr_off, size: namesize };
         let name_end = name_off.checked_add(to_usize(namesize, name_off)?).ok_or(trunc_name)?;
         let raw_name = bytes.get(name_off..name_end).ok_or(trunc_name)?;
         let nul =
@@ -230,7 +242,7 @@ impl<'a> Archive<'a> {
         // Data starts at the next 4-byte boundary. Padding that runs past the
         // end of input is tolerated (only NULs could follow anyway).
         let data_off = align4(name_end).ok_or(trunc_name)?.min(len);
-        let trunc_data = CpioError::Truncated { offset: data_off };
+        let trunc_data = CpioError::DataPastEnd { offset: hdr_off, size: filesize };
         let data_end = data_off.checked_add(to_usize(filesize, data_off)?).ok_or(trunc_data)?;
         let data = bytes.get(data_off..data_end).ok_or(trunc_data)?;
 
@@ -261,6 +273,30 @@ impl<'a> Iterator for Archive<'a> {
 }
 
 impl FusedIterator for Archive<'_> {}
+
+/// Length of the first archive in `bytes`: through its trailer entry and
+/// that entry's padding to 4 bytes (where a following archive, zero
+/// padding or a compressed member may start).
+pub fn archive_len(bytes: &[u8]) -> Result<usize, CpioError> {
+    let mut a = parse(bytes);
+    loop {
+        match a.next_raw()? {
+            Some(e) if e.name == TRAILER => return Ok(a.pos),
+            Some(_) => {}
+            None => return Err(CpioError::Truncated { offset: bytes.len() }),
+        }
+    }
+}
+
+/// Walks every entry of `bytes`: the first parse error, if any.
+pub fn validate(bytes: &[u8]) -> Result<usize, CpioError> {
+    let mut n = 0;
+    for e in parse(bytes) {
+        e?;
+        n += 1;
+    }
+    Ok(n)
+}
 
 /// Strip leading "/" and "./" components so "/init", "./init" and "init"
 /// compare equal ("." and "/" both normalise to "").
@@ -407,7 +443,12 @@ mod tests {
                 assert!(r.is_ok(), "len {n}: {r:?}");
             } else {
                 let e = r.expect_err("truncated archive must fail");
-                assert!(matches!(e, CpioError::Truncated { offset } if offset <= n), "len {n}: {e:?}");
+                assert!(
+                    matches!(e, CpioError::Truncated { offset }
+                        | CpioError::NamePastEnd { offset, .. }
+                        | CpioError::DataPastEnd { offset, .. } if offset <= n),
+                    "len {n}: {e:?}"
+                );
             }
             // Iterator is fused after an error.
             let mut it = parse(&a[..n]);
@@ -473,10 +514,11 @@ mod tests {
         let mut a = sample();
         // filesize = FFFFFFFF on the first entry
         a[6 + F_FILESIZE * 8..6 + F_FILESIZE * 8 + 8].copy_from_slice(b"FFFFFFFF");
-        assert!(matches!(collect(&a), Err(CpioError::Truncated { .. })));
+        assert_eq!(collect(&a), Err(CpioError::DataPastEnd { offset: 0, size: u32::MAX }));
         let mut b = sample();
         b[6 + F_NAMESIZE * 8..6 + F_NAMESIZE * 8 + 8].copy_from_slice(b"FFFFFFFF");
-        assert!(matches!(collect(&b), Err(CpioError::Truncated { .. })));
+        assert_eq!(collect(&b), Err(CpioError::NamePastEnd { offset: 0, size: u32::MAX }));
+        assert!(CpioError::NamePastEnd { offset: 0, size: 9 }.to_string().contains("9-byte name"));
     }
 
     #[test]
@@ -519,6 +561,20 @@ mod tests {
         let mut cut = a.clone();
         cut.truncate(cut.len() - 4 - 124);
         assert!(matches!(collect(&cut), Err(CpioError::Truncated { .. })));
+    }
+
+    #[test]
+    fn archive_len_stops_after_the_first_trailer() {
+        let a = sample();
+        assert_eq!(archive_len(&a), Ok(a.len()));
+        let mut two = a.clone();
+        two.extend_from_slice(&[0; 8]);
+        two.extend_from_slice(&[0x1f, 0x8b, 8, 0]);
+        assert_eq!(archive_len(&two), Ok(a.len()));
+        assert!(matches!(archive_len(&a[..a.len() - 20]), Err(CpioError::Truncated { .. })));
+        assert_eq!(archive_len(&[]), Err(CpioError::Truncated { offset: 0 }));
+        assert_eq!(validate(&a), Ok(5));
+        assert!(validate(&two).is_err());
     }
 
     #[test]

@@ -1,3 +1,5 @@
-//! Files: for now the initramfs (a newc cpio archive from `-initrd`),
-//! read in place.
+//! Files: for now the initramfs (newc cpio archives from `-initrd`, plain
+//! and read in place, or gzip-compressed and unpacked at boot).
 pub mod cpio;
+pub mod gzip;
+pub mod initramfs;

@@ -397,6 +397,69 @@ impl BuddyAllocator {
         Ok(())
     }
 
+    /// `nr` physically contiguous pages, more than one block of the largest
+    /// order may hold (Linux's `alloc_contig_pages`): the lowest run of
+    /// adjacent free blocks that covers them is taken off the free lists;
+    /// the pages come back as `nr` allocated order-0 pages (refcount 1), each
+    /// freed on its own, and the part of the last block beyond them is freed
+    /// again. O(pages) scan; meant for boot-time buffers. Returns the first pfn.
+    pub fn alloc_contig(&mut self, nr: u32) -> Result<u32, AllocError> {
+        if nr == 0 {
+            return Err(AllocError::BadOrder(0));
+        }
+        let len = self.pages.len();
+        let (mut i, mut start, mut run) = (0usize, 0usize, 0usize);
+        let found = loop {
+            if i >= len {
+                return Err(AllocError::NoMemory { order: MAX_ORDER as u32 });
+            }
+            let p = &self.pages[i];
+            if p.flags & PG_BUDDY != 0 {
+                if run == 0 {
+                    start = i;
+                }
+                let size = 1usize << p.order;
+                run += size;
+                i += size;
+                if run >= nr as usize {
+                    break start;
+                }
+            } else {
+                run = 0;
+                i += 1;
+            }
+        };
+        // Take every block of the run off its list.
+        let mut j = found;
+        while j < found + nr as usize {
+            let (order, next, prev) = {
+                let p = &self.pages[j];
+                (p.order as usize, p.next, p.prev)
+            };
+            self.list_del(next, prev, order);
+            let p = &mut self.pages[j];
+            p.flags &= !PG_BUDDY;
+            j += 1 << order;
+        }
+        // Every page of the run: an allocated order-0 page.
+        for p in &mut self.pages[found..j] {
+            p.flags = (p.flags & !PG_ALLOCATOR_MASK) | PG_HEAD;
+            p.order = 0;
+            p.refcount = 1;
+            p.next = LINK_NONE;
+            p.prev = LINK_NONE;
+        }
+        // The last block's pages beyond `nr` go back.
+        let base = self.base_pfn;
+        for k in found + nr as usize..j {
+            let page = &mut self.pages[k];
+            page.flags &= !PG_HEAD;
+            page.refcount = 0;
+            self.free_block(base + k as u32, 0);
+        }
+        Ok(base + found as u32)
+    }
+
     /// Drop one reference to the allocated block headed by `pfn`: if its
     /// refcount is above 1 it is decremented and `Ok(false)` returned;
     /// otherwise (0 or 1) the block is freed with its recorded order and
@@ -755,6 +818,34 @@ mod tests {
     }
 
     use crate::testutil::XorShift;
+
+    #[test]
+    fn alloc_contig_spans_blocks_of_the_largest_order() {
+        // 3,000 pages free: more than one order-10 block (1,024) holds.
+        let mut a = mk(0x10000, 4096);
+        a.free_range(0x10000, 0x10000 + 3000).unwrap();
+        let before = snapshot(&a);
+        let pfn = a.alloc_contig(2500).unwrap();
+        assert_eq!(pfn, 0x10000);
+        assert_eq!(a.nr_free(), 500);
+        a.check().unwrap();
+        // Too many: refused, nothing changes.
+        let mid = snapshot(&a);
+        assert_eq!(a.alloc_contig(501), Err(AllocError::NoMemory { order: MAX_ORDER as u32 }));
+        assert_same(&snapshot(&a), &mid);
+        // Every page frees on its own and all merges back.
+        for i in 0..2500 {
+            a.free_pages(pfn + i, 0).unwrap();
+        }
+        a.check().unwrap();
+        assert_eq!(per_order(&a), before.1);
+        assert_eq!(a.nr_free(), before.2);
+        // A hole (an allocated page) splits runs: the run after it is used.
+        let hole = a.alloc_pages(0).unwrap();
+        let p2 = a.alloc_contig(1500).unwrap();
+        assert!(p2 > hole || p2 + 1500 <= hole, "the run covers the allocated page");
+        a.check().unwrap();
+    }
 
     #[test]
     fn page_layout() {

@@ -199,6 +199,37 @@ pub fn drain_pages() {
     ZONE.lock().drain();
 }
 
+/// `alloc_contig_pages`: `nr` physically contiguous pages, even more than
+/// the largest block holds, as `nr` order-0 pages (each freed on its own
+/// with `free_pages(_, 0)`). Scans memory: for boot-time buffers.
+pub fn alloc_contig_pages(nr: u32) -> Result<u32, Errno> {
+    let mut z = ZONE.lock();
+    z.drain();
+    match z.buddy.alloc_contig(nr) {
+        Ok(pfn) => Ok(pfn << PAGE_SHIFT),
+        Err(AllocError::BadOrder(_)) => Err(Errno::EINVAL),
+        Err(AllocError::NoMemory { .. }) => Err(Errno::ENOMEM),
+    }
+}
+
+/// The initrd's pages (pfns [first, end)) that nothing else reserved.
+static INITRD_PAGES: spin::Once<(u32, u32)> = spin::Once::new();
+
+/// The pfn range `free_initrd_mem` may give back (None: no initrd, or it
+/// shares its only page with something else).
+pub fn initrd_pages() -> Option<(u32, u32)> {
+    INITRD_PAGES.get().copied()
+}
+
+/// `free_reserved_area`: hands pfns [start, end), reserved at boot (the
+/// initrd once unpacked), to the allocator; returns how many pages.
+pub fn free_reserved_range(start: u32, end: u32) -> Result<u32, &'static str> {
+    ZONE.lock().buddy.free_range(start, end).map_err(|e| match e {
+        super::buddy::RangeError::OutOfRange { .. } => "range outside the page allocator's memory",
+        super::buddy::RangeError::NotReserved(_) => "a page in the range was not reserved",
+    })
+}
+
 /// Takes another reference on the page at `pa` (copy-on-write sharing).
 pub fn get_page(pa: u32) {
     with_page(pa, |p| p.refcount += 1).expect("get_page on a page outside RAM");
@@ -275,11 +306,25 @@ pub fn mem_init(p: &Platform<'_>, params_phys: u32) -> Result<MemLayout, &'stati
         let len = if p.dtb_size > 0 { p.dtb_size as u64 } else { 16 * 1024 };
         reserve(&mut mb, params_phys as u64, len)?;
     }
-    if let Some((s, e)) = p.initrd {
-        reserve(&mut mb, s, e - s)?;
-    }
     for r in p.reserved() {
         reserve(&mut mb, r.base, r.size)?;
+    }
+    if let Some((s, e)) = p.initrd {
+        // The initrd's pages, to be freed once it is unpacked: rounded out
+        // to whole pages, except an edge page that something reserved
+        // above shares.
+        let shared = |pg: u64| mb.reserved().iter().any(|r| r.base < pg + PAGE_SIZE as u64 && pg < r.end);
+        let (mut first, mut last) = (s & !0xfff, (e + 0xfff) & !0xfff);
+        if shared(first) {
+            first += PAGE_SIZE as u64;
+        }
+        if last > first && shared(last - PAGE_SIZE as u64) {
+            last -= PAGE_SIZE as u64;
+        }
+        if last > first {
+            INITRD_PAGES.call_once(|| ((first >> PAGE_SHIFT) as u32, (last >> PAGE_SHIFT) as u32));
+        }
+        reserve(&mut mb, s, e - s)?;
     }
 
     let first_pfn = (mb.memory().first().ok_or("no RAM")?.base >> PAGE_SHIFT) as u32;

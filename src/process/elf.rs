@@ -167,7 +167,7 @@ impl fmt::Display for ElfError {
                 write!(f, "segment {index} address range overflows")
             }
             ElfError::AboveUserLimit { index } => {
-                write!(f, "segment {index} extends above the user address limit")
+                write!(f, "segment {index} reaches above the user address limit (into the stack or the kernel's half)")
             }
             ElfError::EntryNotInText => {
                 f.write_str("entry point is not inside an executable PT_LOAD segment")

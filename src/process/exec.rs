@@ -361,8 +361,25 @@ pub fn exec_image(image: &[u8], argv: &[&str], envp: &[&str]) -> Errno {
     }
 }
 
+/// Checks `image` as execve would: a static ARM executable whose segments
+/// stay below the stack. `Err` says why not (execve's ENOEXEC).
+pub fn check_executable(image: &[u8]) -> Result<super::elf::Executable, super::elf::ElfError> {
+    super::elf::parse(image, USER_STACK_TOP - STACK_PAGES * 4096)
+}
+
+/// Pages a program's segments and stack take when loaded.
+pub fn pages_needed(exe: &super::elf::Executable) -> u64 {
+    let seg = |s: &super::elf::Segment| (s.end() as u64).div_ceil(4096) - (s.vaddr as u64) / 4096;
+    exe.segments().iter().map(seg).sum::<u64>() + STACK_PAGES as u64
+}
+
 fn load_elf(image: &[u8], argv: &[&str], envp: &[&str]) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
-    let exe = super::elf::parse(image, USER_STACK_TOP - STACK_PAGES * 4096).map_err(|_| Errno::ENOEXEC)?;
+    let exe = check_executable(image).map_err(|_| Errno::ENOEXEC)?;
+    // Segments are loaded at once (no demand paging yet): refuse a program
+    // bigger than free memory before taking any of it.
+    if pages_needed(&exe) > crate::mm::page_alloc::nr_free_pages() {
+        return Err(Errno::ENOMEM);
+    }
     let mm = KRef::new(MmStruct::new())?;
     let mut g = PtGuard::new()?;
     let pt = g.pt();
@@ -419,12 +436,10 @@ fn load_elf(image: &[u8], argv: &[&str], envp: &[&str]) -> Result<(KRef<MmStruct
     Ok((mm, exe.entry, sp))
 }
 
-/// The initramfs the loader passed (`-initrd`), if any, in the linear map.
+/// The initramfs (the archive `populate_rootfs` read or unpacked from the
+/// loader's `-initrd`), if any.
 pub fn initramfs() -> Option<&'static [u8]> {
-    let (s, e) = crate::init::platform()?.initrd?;
-    let va = crate::arch::mmu::__va(s as u32)?;
-    // SAFETY: memblock reserved the initrd; it is lowmem, read-only for us.
-    Some(unsafe { core::slice::from_raw_parts(va as *const u8, (e - s) as usize) })
+    crate::fs::initramfs::rootfs()
 }
 
 /// execve of `path` from the initramfs.

@@ -1,0 +1,638 @@
+//! The initramfs as Linux accepts it: a sequence of newc cpio archives, each
+//! plain or gzip-compressed, with runs of zero bytes between them
+//! (`populate_rootfs`). A plain archive alone is read in place; anything
+//! compressed is unpacked into pages from the page allocator, after which
+//! the initrd's own memory goes back to the page allocator
+//! (`free_initrd_mem`). Any error drops the whole initramfs with one boot
+//! message saying what and where, and the boot goes on without it.
+//!
+//! The unpacking itself ([`unpack`], [`plan`]) is pure and host-tested; the
+//! boot-time part is under `target_arch = "arm"`.
+//!
+//! SPDX-License-Identifier: MIT OR Apache-2.0
+
+use super::cpio::{self, CpioError};
+use super::gzip::{self, DecompressorOxide, GzipError};
+use core::fmt;
+
+/// What went wrong, and at which offset of the initrd (or, for `Cpio`, of
+/// the unpacked archive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnpackError {
+    /// A cpio archive (plain, or the unpacked result) is malformed.
+    Cpio(CpioError),
+    /// A gzip member starting at `offset` is bad.
+    Gzip { offset: usize, err: GzipError },
+    /// Neither cpio, gzip nor zero padding at `offset`; `what` names a
+    /// compression format recognised by its magic but not supported.
+    UnknownFormat { offset: usize, what: Option<&'static str> },
+    /// The unpacked archives need more than `limit` bytes.
+    TooBig { limit: usize },
+    /// No run of free pages holds the `size` bytes unpacked.
+    NoMemory { size: usize },
+}
+
+impl fmt::Display for UnpackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            UnpackError::Cpio(e) => write!(f, "{e}"),
+            UnpackError::Gzip { offset, err } => write!(f, "gzip member at offset {offset}: {err}"),
+            UnpackError::UnknownFormat { offset, what: Some(what) } => {
+                write!(f, "{what} at offset {offset} (only newc cpio archives, plain or gzip-compressed, are supported)")
+            }
+            UnpackError::UnknownFormat { offset, what: None } => {
+                write!(f, "neither a cpio archive nor gzip data at offset {offset}")
+            }
+            UnpackError::TooBig { limit } => {
+                write!(f, "the unpacked archive is larger than the {} KiB of memory free for it", limit >> 10)
+            }
+            UnpackError::NoMemory { size } => write!(
+                f,
+                "the unpacked archive needs {} KiB of contiguous memory, which the page allocator does not have",
+                size.div_ceil(1024)
+            ),
+        }
+    }
+}
+
+/// Formats Linux may accept but this kernel does not, by magic, for the message.
+const OTHER_FORMATS: [(&[u8], &str); 9] = [
+    (b"\xfd7zXZ\0", "xz-compressed data"),
+    (b"BZh", "bzip2-compressed data"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed data"),
+    (b"\x04\x22\x4d\x18", "lz4-compressed data (frame format)"),
+    (b"\x02\x21\x4c\x18", "lz4-compressed data"),
+    (b"\x89LZO", "lzo-compressed data"),
+    (b"\x5d\x00\x00", "lzma-compressed data"),
+    (b"070707", "an old-format (odc) cpio archive"),
+    (b"\xc7\x71", "a binary cpio archive"),
+];
+
+fn is_cpio(b: &[u8]) -> bool {
+    b.starts_with(b"070701") || b.starts_with(b"070702")
+}
+
+fn skip_zeros(b: &[u8], mut pos: usize) -> usize {
+    while b.get(pos) == Some(&0) {
+        pos += 1;
+    }
+    pos
+}
+
+fn unknown(b: &[u8], offset: usize) -> UnpackError {
+    let rest = b.get(offset..).unwrap_or(&[]);
+    let what = OTHER_FORMATS.iter().find(|(m, _)| rest.starts_with(m)).map(|&(_, w)| w);
+    UnpackError::UnknownFormat { offset, what }
+}
+
+/// How an initrd is to be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// Only plain cpio archives (and zero padding): read it in place.
+    InPlace,
+    /// At least one compressed member: unpack into a buffer.
+    Unpack,
+}
+
+/// Looks at the initrd's segments up to the first compressed one. Plain
+/// archives are checked through their trailers on the way.
+pub fn plan(b: &[u8]) -> Result<Plan, UnpackError> {
+    let mut pos = skip_zeros(b, 0);
+    while pos < b.len() {
+        let rest = b.get(pos..).unwrap_or(&[]);
+        if gzip::is_gzip(rest) {
+            return Ok(Plan::Unpack);
+        }
+        if !is_cpio(rest) {
+            return Err(unknown(b, pos));
+        }
+        if !pos.is_multiple_of(4) {
+            return Err(UnpackError::Cpio(CpioError::BadMagic { offset: pos }));
+        }
+        pos = skip_zeros(b, pos + cpio::archive_len(rest).map_err(|e| shift(e, pos))?);
+    }
+    Ok(Plan::InPlace)
+}
+
+/// A cpio error at `offset` of a segment starting at `base` of the initrd.
+fn shift(e: CpioError, base: usize) -> UnpackError {
+    let s = |o: usize| o.saturating_add(base);
+    UnpackError::Cpio(match e {
+        CpioError::BadMagic { offset } => CpioError::BadMagic { offset: s(offset) },
+        CpioError::Truncated { offset } => CpioError::Truncated { offset: s(offset) },
+        CpioError::BadHex { offset } => CpioError::BadHex { offset: s(offset) },
+        CpioError::NameNotUtf8 { offset } => CpioError::NameNotUtf8 { offset: s(offset) },
+        CpioError::NameNotTerminated { offset } => CpioError::NameNotTerminated { offset: s(offset) },
+        CpioError::NamePastEnd { offset, size } => CpioError::NamePastEnd { offset: s(offset), size },
+        CpioError::DataPastEnd { offset, size } => CpioError::DataPastEnd { offset: s(offset), size },
+    })
+}
+
+/// The length [`unpack`] will give for the initrd `b`, found by decoding
+/// every gzip member through `window` (see [`gzip::member_size`]) with all
+/// its checks, keeping nothing. `TooBig` once it passes `limit`.
+pub fn unpacked_size(
+    b: &[u8],
+    window: &mut [u8],
+    state: &mut DecompressorOxide,
+    limit: usize,
+) -> Result<usize, UnpackError> {
+    let too_big = UnpackError::TooBig { limit };
+    let (mut pos, mut o) = (skip_zeros(b, 0), 0usize);
+    while pos < b.len() {
+        let rest = b.get(pos..).unwrap_or(&[]);
+        let (used, made) = if gzip::is_gzip(rest) {
+            let m =
+                gzip::member_size(rest, window, state, limit.saturating_sub(o)).map_err(|err| match err {
+                    GzipError::TooBig { .. } => too_big,
+                    err => UnpackError::Gzip { offset: pos, err },
+                })?;
+            (m.input_len, m.output_len)
+        } else if is_cpio(rest) {
+            if !pos.is_multiple_of(4) {
+                return Err(UnpackError::Cpio(CpioError::BadMagic { offset: pos }));
+            }
+            let n = cpio::archive_len(rest).map_err(|e| shift(e, pos))?;
+            (n, n)
+        } else {
+            return Err(unknown(b, pos));
+        };
+        pos = skip_zeros(b, pos + used);
+        o = (o + made).div_ceil(4) * 4;
+        if o > limit {
+            return Err(too_big);
+        }
+    }
+    Ok(o)
+}
+
+/// Unpacks the initrd `b` into `out`: plain archives are copied, gzip
+/// members inflated, zero padding skipped; each piece starts 4-byte aligned
+/// in `out` (zero-filled in between), so the result is one stream of
+/// concatenated newc archives. Returns its length, after checking that every
+/// entry of it parses.
+pub fn unpack(b: &[u8], out: &mut [u8], state: &mut DecompressorOxide) -> Result<usize, UnpackError> {
+    let limit = out.len();
+    let too_big = UnpackError::TooBig { limit };
+    let (mut pos, mut o) = (skip_zeros(b, 0), 0usize);
+    while pos < b.len() {
+        let rest = b.get(pos..).unwrap_or(&[]);
+        let room = out.get_mut(o..).ok_or(too_big)?;
+        let (used, made) = if gzip::is_gzip(rest) {
+            let m = gzip::gunzip_member(rest, room, state).map_err(|err| match err {
+                GzipError::TooBig { .. } => too_big,
+                err => UnpackError::Gzip { offset: pos, err },
+            })?;
+            (m.input_len, m.output_len)
+        } else if is_cpio(rest) {
+            // As Linux, a plain archive only at a 4-byte aligned offset.
+            if !pos.is_multiple_of(4) {
+                return Err(UnpackError::Cpio(CpioError::BadMagic { offset: pos }));
+            }
+            let n = cpio::archive_len(rest).map_err(|e| shift(e, pos))?;
+            room.get_mut(..n).ok_or(too_big)?.copy_from_slice(rest.get(..n).unwrap_or(&[]));
+            (n, n)
+        } else {
+            return Err(unknown(b, pos));
+        };
+        pos = skip_zeros(b, pos + used);
+        let end = (o + made).div_ceil(4) * 4;
+        out.get_mut(o + made..end).ok_or(too_big)?.fill(0);
+        o = end;
+    }
+    let result = out.get(..o).unwrap_or(&[]);
+    cpio::validate(result).map_err(UnpackError::Cpio)?;
+    Ok(o)
+}
+
+#[cfg(target_arch = "arm")]
+pub use self::boot::{accounting, kept_pages, planned, populate_rootfs, rootfs, FreedInitrd, FREED_INITRD};
+
+#[cfg(target_arch = "arm")]
+mod boot {
+    use super::*;
+    use crate::println;
+    use alloc::boxed::Box;
+
+    /// What `free_initrd_mem` gave back, for the tests: the page range and
+    /// the allocator's managed page count before and after.
+    #[derive(Clone, Copy, Debug)]
+    pub struct FreedInitrd {
+        pub start_pfn: u32,
+        pub end_pfn: u32,
+        pub managed_before: u64,
+        pub managed_after: u64,
+    }
+
+    pub static FREED_INITRD: spin::Once<FreedInitrd> = spin::Once::new();
+    /// How this boot's initrd was read.
+    static PLANNED: spin::Once<Plan> = spin::Once::new();
+    static ROOTFS: spin::Once<Option<&'static [u8]>> = spin::Once::new();
+
+    /// The archive pid 1 and execve read files from, once
+    /// [`populate_rootfs`] has run.
+    pub fn rootfs() -> Option<&'static [u8]> {
+        ROOTFS.get().copied().flatten()
+    }
+
+    /// How this boot's initrd was read (None: no initrd, or an unknown format).
+    pub fn planned() -> Option<Plan> {
+        PLANNED.get().copied()
+    }
+
+    /// Reads (or unpacks) the initrd the loader passed; pid 1 calls it once
+    /// before running anything from it.
+    pub fn populate_rootfs() {
+        let free_before = crate::mm::page_alloc::nr_free_pages();
+        ROOTFS.call_once(|| {
+            let (s, e) = crate::init::platform().and_then(|p| p.initrd)?;
+            let va = crate::arch::mmu::__va(s as u32).filter(|_| e > s && s + (e - s) <= u32::MAX as u64);
+            let Some(va) = va else {
+                println!("initramfs: initrd at {:#x}-{:#x} is outside lowmem; ignored", s, e);
+                return None;
+            };
+            // SAFETY: memblock reserved [s, e) at boot; it is lowmem and
+            // nothing writes to it until free_initrd_mem below.
+            let rd: &'static [u8] = unsafe { core::slice::from_raw_parts(va as *const u8, (e - s) as usize) };
+            let planned = plan(rd);
+            if let Ok(p) = planned {
+                PLANNED.call_once(|| p);
+            }
+            let result = match planned {
+                Ok(Plan::InPlace) => match cpio::validate(rd) {
+                    // The initrd is the archive: it stays reserved.
+                    Ok(n) => {
+                        log::info!("initramfs: {} entries, {} KiB, read in place", n, rd.len() >> 10);
+                        return Some(rd);
+                    }
+                    Err(e) => Err(UnpackError::Cpio(e)),
+                },
+                Ok(Plan::Unpack) => unpack_to_pages(rd),
+                Err(e) => Err(e),
+            };
+            free_initrd_mem();
+            match result {
+                Ok(fs) => Some(fs),
+                Err(err) => {
+                    println!("initramfs: unpacking failed: {}; continuing without an initramfs", err);
+                    None
+                }
+            }
+        });
+        ACCOUNT.call_once(|| (free_before, crate::mm::page_alloc::nr_free_pages()));
+    }
+
+    /// Free pages before and after populate_rootfs, for the tests.
+    static ACCOUNT: spin::Once<(u64, u64)> = spin::Once::new();
+
+    /// Pages the unpacked archive keeps (0 when read in place or dropped).
+    pub fn kept_pages() -> u64 {
+        match (planned(), rootfs()) {
+            (Some(Plan::Unpack), Some(fs)) => fs.len().div_ceil(4096).max(1) as u64,
+            _ => 0,
+        }
+    }
+
+    /// (free pages before, after) populate_rootfs.
+    pub fn accounting() -> Option<(u64, u64)> {
+        ACCOUNT.get().copied()
+    }
+
+    /// Unpacks into as many contiguous pages as the archive needs: a first
+    /// pass through a 32 KiB window finds the size (and every error), then
+    /// the pages are allocated and the second pass fills them.
+    fn unpack_to_pages(rd: &[u8]) -> Result<&'static [u8], UnpackError> {
+        let mut state: Box<DecompressorOxide> = Box::default();
+        let mut window = alloc::vec![0u8; gzip::WINDOW];
+        let limit = crate::mm::page_alloc::nr_free_pages() as usize * 4096;
+        let size = unpacked_size(rd, &mut window, &mut state, limit)?;
+        drop(window);
+        let pages = size.div_ceil(4096).max(1);
+        let pa = crate::mm::page_alloc::alloc_contig_pages(pages as u32)
+            .map_err(|_| UnpackError::NoMemory { size })?;
+        let free_all = || (0..pages).for_each(|i| crate::mm::free_pages(pa + (i as u32) * 4096, 0));
+        let Some(va) = crate::arch::mmu::__va(pa) else {
+            free_all();
+            return Err(UnpackError::NoMemory { size });
+        };
+        // SAFETY: `pages` fresh contiguous pages of lowmem, ours alone.
+        let out: &'static mut [u8] = unsafe { core::slice::from_raw_parts_mut(va as *mut u8, pages * 4096) };
+        match unpack(rd, out, &mut state) {
+            Ok(n) if n == size => {
+                log::info!(
+                    "initramfs: unpacked {} KiB from a {} KiB initrd into {} pages at {:#010x}",
+                    n >> 10,
+                    rd.len() >> 10,
+                    pages,
+                    pa
+                );
+                Ok(&out[..n])
+            }
+            r => {
+                free_all();
+                // The two passes read the same bytes: a difference is a bug here.
+                Err(r.err().unwrap_or(UnpackError::TooBig { limit: size }))
+            }
+        }
+    }
+
+    /// Gives the initrd's pages back to the page allocator (all those
+    /// memblock reserved for it alone).
+    fn free_initrd_mem() {
+        let Some((start_pfn, end_pfn)) = crate::mm::page_alloc::initrd_pages() else { return };
+        let managed_before = crate::mm::page_alloc::counters().0;
+        match crate::mm::page_alloc::free_reserved_range(start_pfn, end_pfn) {
+            Ok(n) => {
+                let managed_after = crate::mm::page_alloc::counters().0;
+                FREED_INITRD.call_once(|| FreedInitrd { start_pfn, end_pfn, managed_before, managed_after });
+                log::info!("Freeing initrd memory: {}K", n * 4);
+            }
+            Err(err) => println!("initramfs: cannot free the initrd's memory: {}", err),
+        }
+    }
+}
+
+#[cfg(target_arch = "arm")]
+mod ktests {
+    use super::boot::*;
+    use super::Plan;
+
+    crate::ktest! {
+        fn populate_rootfs_accounts_for_every_page() {
+            // Whatever the initrd was (plain, compressed, broken, absent):
+            // the free pages grew by the initrd's pages it freed, less the
+            // pages the unpacked archive keeps; an error path leaks nothing.
+            let (before, after) = accounting().expect("populate_rootfs did not run");
+            let freed = FREED_INITRD.get().map_or(0, |f| (f.end_pfn - f.start_pfn) as u64);
+            assert_eq!(after as i64 - before as i64, freed as i64 - kept_pages() as i64);
+            if let Some(f) = FREED_INITRD.get() {
+                assert_eq!(f.managed_after - f.managed_before, freed);
+            }
+        }
+    }
+
+    crate::ktest! {
+        fn the_initramfs_has_bin_hello_and_a_compressed_initrd_s_pages_are_freed() {
+            let fs = rootfs().expect("no initramfs: make test boots with one");
+            assert!(matches!(crate::fs::cpio::find(fs, "/bin/hello"), Ok(Some(e)) if e.is_file()));
+            let (s, e) = crate::init::platform().and_then(|p| p.initrd).expect("no initrd");
+            match planned() {
+                Some(Plan::InPlace) => {
+                    // Read in place: the archive is the initrd, still reserved.
+                    assert_eq!(crate::arch::mmu::__va(s as u32), Some(fs.as_ptr() as u32));
+                    assert!(FREED_INITRD.get().is_none());
+                }
+                Some(Plan::Unpack) => {
+                    let f = FREED_INITRD.get().expect("the compressed initrd was not freed");
+                    // Every page of the initrd but an edge page shared with something else.
+                    assert!(f.start_pfn as u64 <= s.div_ceil(4096) && f.start_pfn as u64 >= s / 4096);
+                    assert!(f.end_pfn as u64 >= e / 4096 && f.end_pfn as u64 <= e.div_ceil(4096));
+                    assert!(f.end_pfn > f.start_pfn);
+                    assert_eq!(f.managed_after - f.managed_before, (f.end_pfn - f.start_pfn) as u64);
+                    for pfn in f.start_pfn..f.end_pfn {
+                        let flags = crate::mm::page_alloc::with_page(pfn << 12, |p| p.flags).unwrap();
+                        assert_eq!(flags & crate::mm::buddy::PG_RESERVED, 0, "pfn {:#x} still reserved", pfn);
+                    }
+                    // The unpacked archive lives in pages of its own, outside the initrd.
+                    let pa = crate::arch::mmu::__pa(fs.as_ptr() as u32);
+                    assert!((pa as u64) < s || pa as u64 >= e);
+                    assert_eq!(crate::mm::page_alloc::page_count(pa & !0xfff), 1);
+                }
+                None => panic!("populate_rootfs did not plan"),
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "arm")]
+mod bad_elf_ktests {
+    use crate::errno::Errno;
+    use crate::process::elf::ElfError;
+    use crate::process::exec::{check_executable, exec_path};
+    use crate::process::exit::do_wait;
+    use crate::process::fork::kernel_thread;
+    use crate::process::ktests::snapshot;
+
+    /// The broken executables scripts/bad-fixtures.sh puts in /bad/, what
+    /// the ELF checker must say about each, and execve's error.
+    const BAD: [(&str, Option<ElfError>, Errno); 8] = [
+        ("/bad/not-elf", Some(ElfError::BadMagic), Errno::ENOEXEC),
+        ("/bad/truncated-header", Some(ElfError::TooShort), Errno::ENOEXEC),
+        ("/bad/truncated-segment", Some(ElfError::SegmentOutsideFile { index: 0 }), Errno::ENOEXEC),
+        ("/bad/wrong-machine", Some(ElfError::WrongMachine(3)), Errno::ENOEXEC),
+        ("/bad/overlap", Some(ElfError::Overlap { a: 0, b: 1 }), Errno::ENOEXEC),
+        ("/bad/entry-outside", Some(ElfError::EntryNotInText), Errno::ENOEXEC),
+        ("/bad/kernel-space", Some(ElfError::AboveUserLimit { index: 1 }), Errno::ENOEXEC),
+        // Well formed, but 1.75 GiB of bss: refused before any page is taken.
+        ("/bad/huge", None, Errno::ENOMEM),
+    ];
+
+    fn try_exec(i: usize) -> i32 {
+        exec_path(BAD[i].0, &[BAD[i].0], &[]) as i32
+    }
+
+    crate::ktest! {
+        fn broken_executables_are_refused_with_the_reason_and_nothing_leaks() {
+            let fs = super::rootfs().expect("no initramfs: make test boots with one");
+            for (i, (path, why, errno)) in BAD.iter().enumerate() {
+                let e = crate::fs::cpio::find(fs, path).unwrap().unwrap_or_else(|| panic!("{} missing", path));
+                assert_eq!(check_executable(e.data).err(), *why, "{}", path);
+                let before = snapshot();
+                let pid = kernel_thread(try_exec, i, 17).unwrap();
+                assert_eq!(do_wait(pid as i32, 0), Ok((pid, (*errno as i32) << 8)), "{}", path);
+                assert_eq!(snapshot(), before, "{}: exec leaked", path);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::gzip::tests::gzip;
+
+    fn entry(out: &mut Vec<u8>, name: &str, data: &[u8]) {
+        let fields = [1, 0o100755, 0, 0, 1, 0, data.len() as u32, 0, 0, 0, 0, name.len() as u32 + 1, 0];
+        out.extend_from_slice(b"070701");
+        for f in fields {
+            out.extend_from_slice(format!("{f:08x}").as_bytes());
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        while !out.len().is_multiple_of(4) {
+            out.push(0);
+        }
+        out.extend_from_slice(data);
+        while !out.len().is_multiple_of(4) {
+            out.push(0);
+        }
+    }
+
+    fn archive(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut a = Vec::new();
+        for (n, d) in files {
+            entry(&mut a, n, d);
+        }
+        entry(&mut a, "TRAILER!!!", b"");
+        while !a.len().is_multiple_of(512) {
+            a.push(0);
+        }
+        a
+    }
+
+    /// unpack into `room` bytes; unpacked_size must agree with it.
+    fn run(b: &[u8], room: usize) -> Result<Vec<u8>, UnpackError> {
+        let mut out = vec![0xeeu8; room];
+        let mut st: Box<DecompressorOxide> = Box::default();
+        let mut window = vec![0u8; gzip::WINDOW];
+        let size = unpacked_size(b, &mut window, &mut st, room);
+        let r = unpack(b, &mut out, &mut st);
+        match &r {
+            Ok(n) => assert_eq!(size, Ok(*n), "unpacked_size and unpack disagree"),
+            // Only unpack parses the unpacked archive's entries.
+            Err(UnpackError::Cpio(_)) => {}
+            // Damage may show as a bad distance in one pass and as a CRC
+            // mismatch in the windowed one: an error both ways.
+            Err(e) => assert!(size.is_err(), "unpacked_size accepted what unpack refused: {e}"),
+        }
+        let n = r?;
+        out.truncate(n);
+        Ok(out)
+    }
+
+    fn data_of(a: &[u8], path: &str) -> Vec<u8> {
+        cpio::find(a, path).unwrap().unwrap().data.to_vec()
+    }
+
+    #[test]
+    fn plain_archives_are_read_in_place() {
+        let a = archive(&[("init", b"\x7fELF...")]);
+        assert_eq!(plan(&a), Ok(Plan::InPlace));
+        let mut two = a.clone();
+        two.extend_from_slice(&[0; 12]);
+        two.extend_from_slice(&archive(&[("bin/x", b"x")]));
+        assert_eq!(plan(&two), Ok(Plan::InPlace));
+        // unpack copies them (without the zero padding): the same entries.
+        let out = run(&two, 1 << 16).unwrap();
+        let names = |b: &[u8]| cpio::parse(b).map(|e| e.unwrap().name.to_string()).collect::<Vec<_>>();
+        assert_eq!(names(&out), ["init", "bin/x"]);
+        assert_eq!(names(&out), names(&two));
+        assert_eq!(data_of(&out, "/bin/x"), b"x");
+    }
+
+    #[test]
+    fn a_gzip_archive_unpacks() {
+        let big: Vec<u8> = (0..50_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let a = archive(&[("init", b"the init program"), ("bin/big", &big)]);
+        let Some(gz) = gzip(&a, &["-9"]) else {
+            eprintln!("note: gzip not installed; skipping");
+            return;
+        };
+        assert!(gz.len() < a.len());
+        assert_eq!(plan(&gz), Ok(Plan::Unpack));
+        let out = run(&gz, 1 << 20).unwrap();
+        assert_eq!(out, a);
+        assert_eq!(data_of(&out, "/bin/big"), big);
+    }
+
+    #[test]
+    fn concatenated_plain_and_compressed_archives_with_padding() {
+        let a = archive(&[("init", b"old init"), ("etc/a", b"A")]);
+        let b = archive(&[("init", b"new init"), ("etc/b", b"B")]);
+        let c = archive(&[("etc/c", b"C")]);
+        let (Some(gb), Some(gc)) = (gzip(&b, &[]), gzip(&c, &[])) else { return };
+        // plain, zeros, gzip, zeros of odd length, gzip, plain.
+        let mut rd = a.clone();
+        rd.extend_from_slice(&[0; 16]);
+        rd.extend_from_slice(&gb);
+        rd.extend_from_slice(&[0; 3]);
+        rd.extend_from_slice(&gc);
+        // A plain archive must start 4-byte aligned in the initrd, as in Linux.
+        let mut misaligned = rd.clone();
+        misaligned.extend_from_slice(&vec![0; if rd.len() % 4 == 1 { 4 } else { 1 }]);
+        let at = misaligned.len();
+        misaligned.extend_from_slice(&c);
+        if !at.is_multiple_of(4) {
+            assert_eq!(run(&misaligned, 1 << 16), Err(UnpackError::Cpio(CpioError::BadMagic { offset: at })));
+        }
+        rd.extend_from_slice(&vec![0; (4 - rd.len() % 4) % 4]);
+        rd.extend_from_slice(&c);
+        assert_eq!(plan(&rd), Ok(Plan::Unpack));
+        let out = run(&rd, 1 << 16).unwrap();
+        assert_eq!(data_of(&out, "/init"), b"new init", "a later archive overrides an earlier one");
+        for (p, d) in [("/etc/a", b"A"), ("/etc/b", b"B"), ("/etc/c", b"C")] {
+            assert_eq!(data_of(&out, p), d);
+        }
+        // Two gzip members back to back (what `cat a.gz b.gz` gives).
+        let mut two = gzip(&a, &[]).unwrap();
+        two.extend_from_slice(&gb);
+        let out = run(&two, 1 << 16).unwrap();
+        assert_eq!(data_of(&out, "/etc/a"), b"A");
+        assert_eq!(data_of(&out, "/init"), b"new init");
+    }
+
+    #[test]
+    fn errors_name_the_offset_and_the_cause() {
+        let a = archive(&[("init", b"x")]);
+        let Some(gz) = gzip(&a, &[]) else { return };
+        let mut rd = a.clone();
+        rd.extend_from_slice(&gz[..gz.len() - 10]);
+        assert_eq!(
+            run(&rd, 1 << 16),
+            Err(UnpackError::Gzip { offset: a.len(), err: GzipError::Truncated { offset: gz.len() - 10 } })
+        );
+        let mut bad_crc = gz.clone();
+        let n = bad_crc.len();
+        bad_crc[n - 6] ^= 0x40;
+        assert!(matches!(
+            run(&bad_crc, 1 << 16),
+            Err(UnpackError::Gzip { offset: 0, err: GzipError::CrcMismatch { .. } })
+        ));
+        // Too small an output: the size limit, not a crash.
+        assert_eq!(run(&gz, 200), Err(UnpackError::TooBig { limit: 200 }));
+        assert_eq!(run(&a, 200), Err(UnpackError::TooBig { limit: 200 }));
+        // Other formats are named.
+        let mut xz = a.clone();
+        xz.extend_from_slice(b"\xfd7zXZ\0rest");
+        assert_eq!(
+            plan(&xz),
+            Err(UnpackError::UnknownFormat { offset: a.len(), what: Some("xz-compressed data") })
+        );
+        assert!(plan(&xz).unwrap_err().to_string().contains("xz-compressed data at offset 512"));
+        assert_eq!(plan(b"garbage!"), Err(UnpackError::UnknownFormat { offset: 0, what: None }));
+        // A plain archive with a bad header further on.
+        let mut bad = a.clone();
+        bad.extend_from_slice(&a);
+        bad[a.len() + 120 + 1] = b'9'; // the second archive's trailer header
+        assert_eq!(plan(&bad), Err(UnpackError::Cpio(CpioError::BadMagic { offset: a.len() + 120 })));
+        bad[a.len() + 1] = b'9';
+        assert_eq!(plan(&bad), Err(UnpackError::UnknownFormat { offset: a.len(), what: None }));
+        // A gzip member whose content is not a cpio archive.
+        let Some(junk) = gzip(b"this is not an archive", &[]) else { return };
+        assert!(matches!(run(&junk, 1 << 16), Err(UnpackError::Cpio(CpioError::BadMagic { offset: 0 }))));
+        // Zeros only: an empty initramfs.
+        assert_eq!(run(&[0; 64], 16).unwrap(), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn random_damage_never_panics() {
+        let a = archive(&[("init", &[7u8; 3000]), ("bin/hello", b"hello")]);
+        let Some(gz) = gzip(&a, &[]) else { return };
+        let mut rd = gz.clone();
+        rd.extend_from_slice(&a);
+        let mut seed = 0x1357_9bdfu32;
+        for _ in 0..3000 {
+            let mut d = rd.clone();
+            for _ in 0..2 {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let i = (seed >> 7) as usize % d.len();
+                d[i] = (seed >> 24) as u8;
+            }
+            let cut = (seed as usize >> 2) % (d.len() + 1);
+            let _ = plan(&d[..cut]);
+            if let Err(e) = run(&d[..cut], 1 << 14) {
+                assert!(!e.to_string().is_empty());
+            }
+        }
+    }
+}
