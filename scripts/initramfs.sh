@@ -17,10 +17,12 @@ rm -rf target/initramfs && mkdir -p target/initramfs
 $CC $CFLAGS -o target/user/hello user/start.S user/hello.c
 $CC $CFLAGS -o target/user/init user/start.S user/init.c
 $CC $CFLAGS -o target/user/t_mmap user/start.S user/t_mmap.c
+$CC $CFLAGS -o target/user/t_fuzz user/start.S user/t_fuzz.c
 mkdir -p target/initramfs/bin
 cp target/user/init target/initramfs/init
 cp target/user/hello target/initramfs/bin/hello
 cp target/user/t_mmap target/initramfs/bin/t_mmap
+cp target/user/t_fuzz target/initramfs/bin/t_fuzz
 # Broken executables under /bad/ for the tests (scripts/bad-fixtures.sh).
 scripts/bad-fixtures.sh elves target/initramfs/bad
 (cd target/initramfs && find . | LC_ALL=C sort | cpio -o -H newc --quiet) > target/initramfs.cpio
@@ -30,6 +32,7 @@ rm -rf target/initramfs-parts && mkdir -p target/initramfs-parts/{a,b/bin,c/etc}
 cp target/user/init target/initramfs-parts/a/init
 cp target/user/hello target/initramfs-parts/b/bin/hello
 cp target/user/t_mmap target/initramfs-parts/b/bin/t_mmap
+cp target/user/t_fuzz target/initramfs-parts/b/bin/t_fuzz
 echo "third archive" >target/initramfs-parts/c/etc/motd
 cp -r target/initramfs/bad target/initramfs-parts/c/bad
 newc() { (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet); }
@@ -40,4 +43,4 @@ pad=$(( (4 - $(stat -c %s target/initramfs-parts/b.gz) % 4) % 4 + 4 ))
   newc target/initramfs-parts/c; } >target/initramfs-concat.cpio
 scripts/bad-fixtures.sh initrds target/bad-initrd
 echo "==> target/initramfs.cpio.gz ($(stat -c %s target/initramfs.cpio.gz) bytes), target/initramfs-concat.cpio"
-echo "==> target/initramfs.cpio ($(stat -c %s target/initramfs.cpio) bytes): /init, /bin/hello, /bin/t_mmap, /bad/*"
+echo "==> target/initramfs.cpio ($(stat -c %s target/initramfs.cpio) bytes): /init, /bin/hello, /bin/t_mmap, /bin/t_fuzz, /bad/*"

@@ -12,12 +12,39 @@ use crate::mm::page_alloc::{drain_pages, nr_free_pages, FAIL_ANY_ALLOC};
 use crate::sched::wait::{Completion, WaitQueueHead};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
-/// (threads, slab objects in use, free pages) with every cache settled:
-/// equal before and after a test means nothing leaked.
-pub(crate) fn snapshot() -> (usize, usize, u64) {
+/// (threads, slab objects in use, free pages, objects in use per cache)
+/// with every cache settled: equal before and after a test means nothing
+/// leaked, and when not, the per-cache counts say what.
+pub(crate) fn snapshot() -> (usize, usize, u64, PerCache) {
     shrink_all();
     drain_pages();
-    (NR_THREADS.load(Ordering::SeqCst), total_active_objects(), nr_free_pages())
+    (NR_THREADS.load(Ordering::SeqCst), total_active_objects(), nr_free_pages(), PerCache::now())
+}
+
+/// Objects in use in each cache of `kmem::CACHES`, printed by name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PerCache([u32; 32]);
+
+impl PerCache {
+    fn now() -> PerCache {
+        let mut a = [0; 32];
+        for (i, c) in crate::mm::kmem::CACHES.iter().take(32).enumerate() {
+            a[i] = c.info().active_objs as u32;
+        }
+        PerCache(a)
+    }
+}
+
+impl core::fmt::Debug for PerCache {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut m = f.debug_map();
+        for (i, c) in crate::mm::kmem::CACHES.iter().take(32).enumerate() {
+            if self.0[i] != 0 {
+                m.entry(&c.name(), &self.0[i]);
+            }
+        }
+        m.finish()
+    }
 }
 
 fn spawn(f: fn(usize) -> i32, arg: usize, flags: u32) -> u32 {

@@ -72,13 +72,7 @@ fn get_unmapped_area(vmas: &[(u32, u32, Prot)], len: u32, brk: u32) -> Option<u3
 
 /// Unmaps [start, end) from the page table and trims the regions.
 fn unmap_range(vmas: &mut alloc::vec::Vec<(u32, u32, Prot)>, pt: &mut PageTable, start: u32, end: u32) {
-    let mut va = start;
-    while va < end {
-        if let Some(pa) = pt.unmap(va) {
-            crate::mm::put_page(pa);
-        }
-        va += PAGE;
-    }
+    pt.unmap_range(start, end, crate::mm::put_page);
     let mut i = 0;
     while i < vmas.len() {
         let (s, e, p) = vmas[i];
@@ -235,6 +229,21 @@ mod ktests {
             // user/t_mmap.c exits with the number of its checks that failed
             // (its TAP lines on the console say which).
             assert_eq!(do_wait(pid as i32, 0), Ok((pid, 0)), "t_mmap failed (see its TAP output above)");
+            assert_eq!(snapshot(), before, "pages or objects leaked");
+        }
+    }
+
+    fn run_t_fuzz(_: usize) -> i32 {
+        exec_path("/bin/t_fuzz", &["/bin/t_fuzz"], &[]) as i32 + 1000
+    }
+
+    crate::ktest! {
+        fn hundreds_of_thousands_of_random_system_calls_leave_every_page_accounted_for() {
+            assert!(initramfs().is_some(), "no initramfs: make test boots with -initrd target/initramfs.cpio");
+            let before = snapshot();
+            let pid = kernel_thread(run_t_fuzz, 0, 17).unwrap();
+            // user/t_fuzz.c: 150 children x 2,000 random calls each.
+            assert_eq!(do_wait(pid as i32, 0), Ok((pid, 0)), "t_fuzz failed (see its TAP output above)");
             assert_eq!(snapshot(), before, "pages or objects leaked");
         }
     }

@@ -66,6 +66,24 @@ pub struct Cred {
     pub cap_effective: u64,
     pub user: KRef<UserStruct>,
 }
+
+impl Drop for Cred {
+    /// `free_uid`: when the last credential of a uid goes, so does its
+    /// user_struct (the table's own reference does not keep it alive).
+    fn drop(&mut self) {
+        if KRef::count(&self.user) != 2 {
+            return;
+        }
+        let mut t = USERS.lock();
+        let slot = t.iter_mut().find(|s| s.as_ref().is_some_and(|u| KRef::ptr_eq(u, &self.user)));
+        let unused = match slot {
+            Some(s) if KRef::count(&self.user) == 2 => s.take(),
+            _ => None,
+        };
+        drop(t);
+        drop(unused);
+    }
+}
 slab_object!(Cred, CRED_CACHE, "cred_jar");
 
 impl Cred {
