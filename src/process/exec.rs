@@ -1,10 +1,11 @@
-//! Starting a program in user mode. For now the programs are small ones
-//! built into the kernel (user/*.S, assembled with the kernel); loading ELF
-//! files from the initramfs with execve is the next step of user mode.
+//! Starting a program in user mode: execve of a static ARM ELF executable
+//! from the initramfs (the system call, and pid 1's start), the small
+//! programs built into the kernel (user/builtin.S), and the address-space
+//! work around them: copy-on-write dup_mm, do_page_fault, brk.
 
 use super::kref::KRef;
 use super::resources::MmStruct;
-use super::task::{current, PF_KTHREAD};
+use super::task::{current, PF_FORKNOEXEC, PF_KTHREAD};
 use crate::arch::traps::{PtRegs, ARM_CPSR, ARM_PC, ARM_SP};
 use crate::errno::Errno;
 use crate::mm::pgtable::{PageTable, Prot};
@@ -103,7 +104,7 @@ pub fn sys_brk(addr: u32) -> u32 {
     let me = super::task::current_task();
     let Some(mm) = me.mm.as_ref() else { return 0 };
     let (start, old) = (mm.start_brk.load(Ordering::Relaxed), mm.brk.load(Ordering::Relaxed));
-    if addr < start || addr > USER_STACK_TOP - (STACK_PAGES + 16) * 4096 {
+    if addr < start || addr > USER_STACK_TOP - (MAX_STACK_PAGES + 16) * 4096 {
         return old;
     }
     let (old_end, new_end) = (old.div_ceil(4096) * 4096, addr.div_ceil(4096) * 4096);
@@ -267,8 +268,20 @@ fn write_user(pt: &PageTable, va: u32, bytes: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Pages of stack a new program gets.
+/// Pages of stack a new program gets, besides those its arguments take.
 const STACK_PAGES: u32 = 8;
+/// The most bytes of argument and environment strings (with their NULs,
+/// and the pointers to them) execve takes: Linux's historical ARG_MAX
+/// (32 pages), the least any Linux guarantees. More gives E2BIG.
+pub const MAX_ARG_BYTES: usize = 32 * 4096;
+/// The largest stack exec maps: the arguments and STACK_PAGES more.
+const MAX_STACK_PAGES: u32 = STACK_PAGES + (MAX_ARG_BYTES / 4096) as u32 + 1;
+
+/// What argv and envp take on the new stack: the strings with their NULs
+/// and one pointer each.
+fn arg_bytes(argv: &[&[u8]], envp: &[&[u8]]) -> usize {
+    argv.iter().chain(envp).map(|s| s.len() + 1 + 4).sum()
+}
 
 // Auxiliary vector entries (Linux's numbers).
 const AT_NULL: u32 = 0;
@@ -290,21 +303,17 @@ const AT_RANDOM: u32 = 25;
 fn setup_stack(
     pt: &PageTable,
     exe: &super::elf::Executable,
-    argv: &[&str],
-    envp: &[&str],
+    argv: &[&[u8]],
+    envp: &[&[u8]],
 ) -> Result<u32, Errno> {
     let mut p = USER_STACK_TOP;
     let mut ptrs: alloc::vec::Vec<u32> = alloc::vec::Vec::with_capacity(argv.len() + envp.len());
-    let mut total = 0usize;
-    for s in argv.iter().chain(envp) {
-        total += s.len() + 1;
-    }
-    if total > (STACK_PAGES as usize - 1) * 4096 {
+    if arg_bytes(argv, envp) > MAX_ARG_BYTES {
         return Err(Errno::E2BIG);
     }
     for s in argv.iter().chain(envp) {
         p -= s.len() as u32 + 1;
-        write_user(pt, p, s.as_bytes())?;
+        write_user(pt, p, s)?;
         write_user(pt, p + s.len() as u32, &[0])?;
         ptrs.push(p);
     }
@@ -359,14 +368,32 @@ fn setup_stack(
 /// initramfs): a new address space with its PT_LOAD segments, a stack with
 /// `argv` and `envp`, and user mode at its entry point. Returns only on error.
 pub fn exec_image(image: &[u8], argv: &[&str], envp: &[&str]) -> Errno {
+    let a: alloc::vec::Vec<&[u8]> = argv.iter().map(|s| s.as_bytes()).collect();
+    let e: alloc::vec::Vec<&[u8]> = envp.iter().map(|s| s.as_bytes()).collect();
+    exec_bytes(image, &a, &e, argv.first().map_or(&b""[..], |s| s.as_bytes()))
+}
+
+/// exec_image with byte strings (what execve copies from user space);
+/// `name` gives the task its comm (its last path component).
+fn exec_bytes(image: &[u8], argv: &[&[u8]], envp: &[&[u8]], name: &[u8]) -> Errno {
     match load_elf(image, argv, envp) {
-        Ok((mm, entry, sp)) => enter_at(mm, entry, sp),
+        Ok((mm, entry, sp)) => {
+            let base = name.rsplit(|&c| c == b'/').next().unwrap_or(name);
+            // SAFETY: the current task renames itself.
+            unsafe { (*current()).set_comm(core::str::from_utf8(base).unwrap_or("?")) };
+            enter_at(mm, entry, sp)
+        }
         Err(e) => e,
     }
 }
 
-fn load_elf(image: &[u8], argv: &[&str], envp: &[&str]) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
-    let exe = super::elf::parse(image, USER_STACK_TOP - STACK_PAGES * 4096).map_err(|_| Errno::ENOEXEC)?;
+fn load_elf(image: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
+    let exe =
+        super::elf::parse(image, USER_STACK_TOP - MAX_STACK_PAGES * 4096).map_err(|_| Errno::ENOEXEC)?;
+    if arg_bytes(argv, envp) > MAX_ARG_BYTES {
+        return Err(Errno::E2BIG);
+    }
+    let stack_pages = STACK_PAGES + (arg_bytes(argv, envp) as u32).div_ceil(4096);
     let mm = KRef::new(MmStruct::new())?;
     let mut g = PtGuard::new()?;
     let pt = g.pt();
@@ -409,7 +436,7 @@ fn load_elf(image: &[u8], argv: &[&str], envp: &[&str]) -> Result<(KRef<MmStruct
         }
         mm.vmas.lock().push((start, end, prot));
     }
-    for i in 0..STACK_PAGES {
+    for i in 0..stack_pages {
         map_new_page(&mm, pt, USER_STACK_TOP - (i + 1) * 4096, Prot::READ | Prot::WRITE, &[])?;
     }
     let sp = setup_stack(pt, &exe, argv, envp)?;
@@ -433,25 +460,151 @@ pub fn initramfs() -> Option<&'static [u8]> {
 
 /// execve of `path` from the initramfs.
 pub fn exec_path(path: &str, argv: &[&str], envp: &[&str]) -> Errno {
-    let Some(rd) = initramfs() else { return Errno::ENOENT };
+    match open_exec(path.as_bytes()) {
+        Ok(image) => {
+            let a: alloc::vec::Vec<&[u8]> = argv.iter().map(|s| s.as_bytes()).collect();
+            let e: alloc::vec::Vec<&[u8]> = envp.iter().map(|s| s.as_bytes()).collect();
+            exec_bytes(image, &a, &e, path.as_bytes())
+        }
+        Err(e) => e,
+    }
+}
+
+/// `open_exec`: the contents of initramfs file `path` (ENOENT if it is not
+/// there, EACCES if it is not a regular file, as Linux says for a directory).
+fn open_exec(path: &[u8]) -> Result<&'static [u8], Errno> {
+    let rd = initramfs().ok_or(Errno::ENOENT)?;
+    let path = core::str::from_utf8(path).map_err(|_| Errno::ENOENT)?;
     match crate::fs::cpio::find(rd, path) {
-        Ok(Some(e)) if e.is_file() => exec_image(e.data, argv, envp),
-        Ok(Some(_)) => Errno::ENOEXEC,
-        Ok(None) => Errno::ENOENT,
-        Err(_) => Errno::EIO,
+        Ok(Some(e)) if e.is_file() => Ok(e.data),
+        Ok(Some(_)) => Err(Errno::EACCES),
+        Ok(None) => Err(Errno::ENOENT),
+        Err(_) => Err(Errno::EIO),
+    }
+}
+
+/// Linux's PATH_MAX: a path (with its NUL) longer than this is ENAMETOOLONG.
+const PATH_MAX: usize = 4096;
+
+/// Copies the NUL-terminated user string at `addr` onto the end of `out`,
+/// at most `max` bytes (without the NUL): EFAULT on a bad address, `too_long`
+/// when it does not end in time. Returns its length.
+fn strncpy_from_user(addr: u32, max: usize, too_long: Errno, out: &mut alloc::vec::Vec<u8>) -> Result<usize, Errno> {
+    let mut n = 0usize;
+    let mut a = addr;
+    loop {
+        let w = crate::arch::uaccess::get_user(a & !3)?.to_le_bytes();
+        for &b in &w[(a & 3) as usize..] {
+            if b == 0 {
+                return Ok(n);
+            }
+            if n == max {
+                return Err(too_long);
+            }
+            if out.len() == out.capacity() {
+                // Grow by doubling, but never far past what execve may take.
+                let more = out.capacity().clamp(256, MAX_ARG_BYTES + PATH_MAX);
+                out.try_reserve_exact(more).map_err(|_| Errno::ENOMEM)?;
+            }
+            out.push(b);
+            n += 1;
+        }
+        a = (a & !3).checked_add(4).ok_or(Errno::EFAULT)?;
+    }
+}
+
+/// Copies a user array of string pointers (argv or envp; a NULL array is
+/// empty, as Linux allows) into `buf`, recording each string's span.
+/// E2BIG once the strings and pointers pass `budget` bytes.
+fn copy_strings(
+    array: u32,
+    budget: &mut usize,
+    buf: &mut alloc::vec::Vec<u8>,
+    spans: &mut alloc::vec::Vec<(usize, usize)>,
+) -> Result<(), Errno> {
+    if array == 0 {
+        return Ok(());
+    }
+    let mut i = 0u32;
+    loop {
+        let p = crate::arch::uaccess::get_user(array.checked_add(4 * i).ok_or(Errno::EFAULT)?)?;
+        if p == 0 {
+            return Ok(());
+        }
+        let start = buf.len();
+        let room = budget.checked_sub(5).ok_or(Errno::E2BIG)?;
+        let n = strncpy_from_user(p, room, Errno::E2BIG, buf)?;
+        *budget -= n + 5;
+        spans.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        spans.push((start, n));
+        i += 1;
+    }
+}
+
+/// `execve(filename, argv, envp)` from user space: copies the three from
+/// the caller's memory (EFAULT, ENAMETOOLONG, E2BIG), finds the file
+/// (ENOENT, EACCES), builds the new address space (ENOEXEC for anything
+/// but a static ARM executable, ENOMEM), and only then gives up the old
+/// one, so that a failed execve returns to an intact caller. Returns only
+/// on error.
+pub fn do_execve(filename: u32, argv: u32, envp: u32) -> Errno {
+    let mut name = alloc::vec::Vec::new();
+    match strncpy_from_user(filename, PATH_MAX - 1, Errno::ENAMETOOLONG, &mut name) {
+        Ok(0) => return Errno::ENOENT,
+        Ok(_) => {}
+        Err(e) => return e,
+    }
+    let mut buf = alloc::vec::Vec::new();
+    let (mut a, mut e) = (alloc::vec::Vec::new(), alloc::vec::Vec::new());
+    let mut budget = MAX_ARG_BYTES;
+    if let Err(err) = copy_strings(argv, &mut budget, &mut buf, &mut a) {
+        return err;
+    }
+    if let Err(err) = copy_strings(envp, &mut budget, &mut buf, &mut e) {
+        return err;
+    }
+    let image = match open_exec(&name) {
+        Ok(i) => i,
+        Err(err) => return err,
+    };
+    let mut a: alloc::vec::Vec<&[u8]> = a.iter().map(|&(s, n)| &buf[s..s + n]).collect();
+    if a.is_empty() {
+        // As Linux since 5.18: an empty argv becomes one empty string, so
+        // that argv[0] is never the start of envp.
+        a.push(b"");
+    }
+    let e: alloc::vec::Vec<&[u8]> = e.iter().map(|&(s, n)| &buf[s..s + n]).collect();
+    exec_bytes(image, &a, &e, &name)
+}
+
+/// `exec_mmap`: the point of no return. The old address space is released
+/// as at exit (`mm_release`: the CLONE_CHILD_CLEARTID word, a vfork parent
+/// let go), the new one made current, then the old one dropped; what Linux
+/// resets at exec is reset (PF_FORKNOEXEC, the TLS register).
+fn exec_mmap(mm: KRef<MmStruct>) {
+    let me = current();
+    super::exit::mm_release(me);
+    // SAFETY: the current task takes its new address space; the old one is
+    // dropped only once TTBR0 no longer points at it.
+    let old = unsafe {
+        let pa = mm.pgd_phys.load(Ordering::Relaxed);
+        (*me).active_mm = Some(mm.clone());
+        let old = (*me).mm.replace(mm);
+        crate::mm::pgtable::activate_pgd(pa);
+        (*me).flags.fetch_and(!(PF_KTHREAD | PF_FORKNOEXEC), Ordering::Relaxed);
+        // flush_tls: a new program starts with TPIDRURO 0.
+        (*crate::process::thread_info::current_thread_info_ptr()).tp_value = 0;
+        core::arch::asm!("mcr p15, 0, {0}, c13, c0, 3", in(reg) 0u32, options(nostack));
+        old
+    };
+    if let Some(old) = old {
+        old.mm_users.fetch_sub(1, Ordering::Relaxed);
+        drop(old);
     }
 }
 
 fn enter_at(mm: KRef<MmStruct>, pc: u32, sp: u32) -> ! {
-    let me = current();
-    // SAFETY: the current task takes its new address space.
-    unsafe {
-        (*me).active_mm = Some(mm.clone());
-        (*me).mm = Some(mm);
-        (*me).flags.fetch_and(!PF_KTHREAD, Ordering::Relaxed);
-        let pa = (*me).mm.as_ref().unwrap().pgd_phys.load(Ordering::Relaxed);
-        crate::mm::pgtable::activate_pgd(pa);
-    }
+    exec_mmap(mm);
     let top = super::task::current_task().stack_top();
     let regs = (top - 8 - core::mem::size_of::<PtRegs>()) as *mut PtRegs;
     let mut r = PtRegs::default();

@@ -70,6 +70,27 @@ fn forget_original_parent(dead: *mut TaskStruct) {
     }
 }
 
+/// `mm_release`, at exit and at exec: CLONE_CHILD_CLEARTID clears the tid
+/// word and wakes one futex waiter on it (what pthread_join sleeps on) when
+/// another task still uses the address space; a vfork parent is let go.
+pub fn mm_release(me: *mut TaskStruct) {
+    // SAFETY: the current task.
+    let t = unsafe { &mut *me };
+    if t.clear_child_tid != 0 {
+        // (A kernel thread has no mm of its own: it writes through the one it borrows.)
+        let shared = t.mm.as_ref().is_none_or(|m| m.mm_users.load(Ordering::Relaxed) > 1);
+        if shared && crate::arch::uaccess::put_user(0, t.clear_child_tid).is_ok() {
+            let _ = super::futex::futex_wake(t.clear_child_tid, 1);
+        }
+        t.clear_child_tid = 0;
+    }
+    if !t.vfork_done.is_null() {
+        // SAFETY: the vfork parent's completion lives until it is woken.
+        unsafe { (*t.vfork_done).complete() };
+        t.vfork_done = core::ptr::null();
+    }
+}
+
 /// `do_exit`: releases what the task holds, tells its parent, and never
 /// runs again. `code` is the exit code (the parent sees `code << 8`).
 pub fn do_exit(code: i32) -> ! {
@@ -81,10 +102,35 @@ pub fn do_exit_killed(sig: i32) -> ! {
     do_exit_status(sig & 0x7f)
 }
 
+/// `do_group_exit` (exit_group): the whole thread group ends with `code`.
+/// The first thread to start a group exit sets the group's code and sends
+/// SIGKILL to every other thread; each of them then exits with that code
+/// (a later exit_group in the same group keeps the first one's).
+pub fn do_group_exit(code: i32) -> ! {
+    let me = current_task();
+    let mut status = exit_status(code);
+    if let Some(sig) = &me.signal {
+        let _g = TASKLIST_LOCK.lock();
+        if sig.flags.load(Ordering::SeqCst) & super::resources::SIGNAL_GROUP_EXIT != 0 {
+            status = sig.group_exit_code.load(Ordering::SeqCst);
+        } else {
+            super::signal::zap_thread_group(me, None, status);
+        }
+    }
+    do_exit_status(status)
+}
+
 /// `do_exit` with a ready-made wait status.
 fn do_exit_status(status: i32) -> ! {
-    let code = status;
     let me = current();
+    // A thread of a group that is exiting as a whole leaves with the group's code.
+    // SAFETY: the current task.
+    let code = match unsafe { &(*me).signal } {
+        Some(sig) if sig.flags.load(Ordering::SeqCst) & super::resources::SIGNAL_GROUP_EXIT != 0 => {
+            sig.group_exit_code.load(Ordering::SeqCst)
+        }
+        _ => status,
+    };
     // SAFETY: the current task. Its lists are changed through raw pointers
     // (forget_original_parent) while `t` is not in use.
     let t = unsafe { &mut *me };
@@ -96,25 +142,17 @@ fn do_exit_status(status: i32) -> ! {
     t.exit_code.store(code, Ordering::SeqCst);
     // Release in Linux's order: mm (waking a vfork parent), SysV undo,
     // files, fs, namespaces, io context.
+    // exit_mm: mm_release while the address space is still ours (the tid
+    // word is written through it), then let it go.
+    mm_release(me);
+    // SAFETY: the current task, re-borrowed.
+    let t = unsafe { &mut *me };
     if let Some(mm) = t.mm.take() {
         mm.mm_users.fetch_sub(1, Ordering::Relaxed);
         // Stop translating through this address space before it can go.
         crate::mm::pgtable::deactivate_user();
     }
     t.active_mm = None;
-    // mm_release: CLONE_CHILD_CLEARTID clears the tid word and wakes one
-    // futex waiter on it (what pthread_join sleeps on).
-    if t.clear_child_tid != 0 {
-        if crate::arch::uaccess::put_user(0, t.clear_child_tid).is_ok() {
-            let _ = super::futex::futex_wake(t.clear_child_tid, 1);
-        }
-        t.clear_child_tid = 0;
-    }
-    if !t.vfork_done.is_null() {
-        // SAFETY: the vfork parent's completion lives until it is woken.
-        unsafe { (*t.vfork_done).complete() };
-        t.vfork_done = core::ptr::null();
-    }
     t.sysvsem = None;
     t.files = None;
     t.fs = None;
@@ -173,6 +211,15 @@ pub fn release_task(p: *mut TaskStruct) {
             t.sibling.del_init();
             t.tasks.del_init();
             t.thread_group.del_init();
+            // The last thread of a group whose leader is already a zombie:
+            // the leader's parent may reap it now.
+            let leader = t.group_leader;
+            if !core::ptr::eq(leader, p)
+                && (*leader).exit_state.load(Ordering::SeqCst) == EXIT_ZOMBIE
+                && (*leader).thread_group.is_empty()
+            {
+                notify_parent((*leader).real_parent);
+            }
             if let Some(c) = &t.real_cred {
                 c.user.processes.fetch_sub(1, Ordering::Relaxed);
             }
@@ -225,7 +272,7 @@ pub fn do_wait(pid: i32, options: u32) -> Result<(u32, i32), Errno> {
                         continue;
                     }
                     found_any = true;
-                    if c.exit_state.load(Ordering::SeqCst) == EXIT_ZOMBIE {
+                    if reapable(c) {
                         zombie = Some(c as *const TaskStruct as *mut TaskStruct);
                         break;
                     }
@@ -264,9 +311,15 @@ fn has_zombie(me: &TaskStruct, pid: i32, options: u32) -> bool {
     unsafe {
         me.children.iter().any(|node| {
             let c = &*crate::container_of!(node, TaskStruct, sibling);
-            eligible(c, pid, options) && c.exit_state.load(Ordering::SeqCst) == EXIT_ZOMBIE
+            eligible(c, pid, options) && reapable(c)
         })
     }
+}
+
+/// A zombie the parent may reap: a group leader only once the other
+/// threads of its group are gone (Linux's delay_group_leader).
+fn reapable(c: &TaskStruct) -> bool {
+    c.exit_state.load(Ordering::SeqCst) == EXIT_ZOMBIE && c.thread_group.is_empty()
 }
 
 /// Children of the current task (for tests and the task tree).

@@ -19,6 +19,7 @@ use core::sync::atomic::Ordering;
 pub const NR_EXIT: u32 = 1;
 pub const NR_FORK: u32 = 2;
 pub const NR_READ: u32 = 3;
+pub const NR_EXECVE: u32 = 11;
 pub const NR_WRITE: u32 = 4;
 pub const NR_CLOSE: u32 = 6;
 pub const NR_GETPID: u32 = 20;
@@ -382,14 +383,28 @@ fn sys_setrlimit(resource: u32, rlim: u32) -> Ret {
     Ok(0)
 }
 
+/// FUTEX_WAIT with its optional relative timeout (a struct timespec).
+fn sys_futex_wait(uaddr: u32, val: u32, timeout: u32) -> Ret {
+    let deadline = if timeout == 0 {
+        None
+    } else {
+        let (s, ns) = (get_user(timeout)?, get_user(timeout + 4)?);
+        if ns >= 1_000_000_000 {
+            return Err(Errno::EINVAL);
+        }
+        Some(crate::time::uptime_us() + s as u64 * 1_000_000 + ns as u64 / 1000)
+    };
+    crate::process::futex::futex_wait_until(uaddr, val, deadline).map(|_| 0)
+}
+
 /// Runs system call `regs.r7` and puts the result in r0.
 pub fn dispatch(regs: &mut PtRegs) {
     let r = regs.uregs;
     let me = current_task();
     let ret: Ret = match r[7] {
-        // exit_group ends one thread for now: killing the other threads of
-        // the group comes with signals.
-        NR_EXIT | NR_EXIT_GROUP => do_exit(r[0] as i32),
+        NR_EXIT => do_exit(r[0] as i32),
+        NR_EXIT_GROUP => crate::process::exit::do_group_exit(r[0] as i32),
+        NR_EXECVE => Err(crate::process::exec::do_execve(r[0], r[1], r[2])),
         NR_FORK => sys_fork(regs),
         NR_VFORK => sys_vfork(regs),
         NR_CLONE => sys_clone(regs),
@@ -427,7 +442,7 @@ pub fn dispatch(regs: &mut PtRegs) {
             Ok(pid)
         }),
         NR_FUTEX => match r[1] & !FUTEX_PRIVATE_FLAG {
-            FUTEX_WAIT => crate::process::futex::futex_wait(r[0], r[2]).map(|_| 0),
+            FUTEX_WAIT => sys_futex_wait(r[0], r[2], r[3]),
             FUTEX_WAKE => crate::process::futex::futex_wake(r[0], r[2]),
             _ => Err(Errno::ENOSYS),
         },

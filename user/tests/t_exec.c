@@ -1,0 +1,111 @@
+/* t_exec - execve: argv and envp passed through, the pid kept, the TLS
+ * register reset, a vfork parent released at exec; and its errors (ENOENT,
+ * EACCES, EFAULT, ENOEXEC, E2BIG) leaving the caller intact. */
+#include "t.h"
+
+#define KERNEL_ADDR ((void *)0xC0000000)
+#define PROBE "/bin/t_execprobe"
+
+static volatile int survivor = 1234;
+
+static void fmt_num(char *b, long v)
+{
+    char t[12]; int i = 0;
+    do { t[i++] = '0' + v % 10; v /= 10; } while (v);
+    while (i) *b++ = t[--i];
+    *b = 0;
+}
+
+int test_main(int argc, char **argv, char **envp)
+{
+    (void)argc; (void)envp;
+    tap_init(argv, 17);
+    int st;
+
+    /* argv and envp arrive as given (the probe checks them and its pid). */
+    long c = sys0(NR_fork);
+    if (c == 0) {
+        char pidbuf[12];
+        fmt_num(pidbuf, sys0(NR_getpid));
+        char *av[] = { PROBE, "args", pidbuf, "two words", "", "last", 0 };
+        char *ev[] = { "A=1", "EMPTY=", "B=x y", 0 };
+        sys3(NR_execve, PROBE, av, ev);
+        sys_exit(100);
+    }
+    st = -1;
+    ok(wait4(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+       "execve passes argv and envp through and keeps the pid");
+
+    /* A new program starts with the TLS register 0 and a fresh image. */
+    c = sys0(NR_fork);
+    if (c == 0) {
+        sys1(NR_ARM_set_tls, 0x12345678);
+        if (get_tls() != 0x12345678) sys_exit(101);
+        char *av[] = { PROBE, "tls", 0 };
+        sys3(NR_execve, PROBE, av, 0);
+        sys_exit(100);
+    }
+    st = -1;
+    ok(wait4(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0, "after execve the TLS register is 0 (NULL envp is empty)");
+
+    /* An empty argv: the program still gets a sane argv. */
+    c = sys0(NR_fork);
+    if (c == 0) {
+        char *ev[] = { "ONLY=env", 0 };
+        sys3(NR_execve, PROBE, 0, ev);
+        sys_exit(100);
+    }
+    st = -1;
+    ok(wait4(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0, "execve with a NULL argv works");
+
+    /* vfork + execve: the parent runs again as soon as the child has exec'ed,
+     * while the new program is still running. */
+    long t0 = now_ms();
+    c = sys0(NR_vfork);
+    if (c == 0) {
+        char *av[] = { PROBE, "sleep", 0 };
+        sys3(NR_execve, PROBE, av, 0);
+        sys_exit(100);
+    }
+    ok(c > 0 && wait4(c, &st, WNOHANG) == 0, "vfork: the parent resumes at the child's execve, the child still running");
+    ok(now_ms() - t0 < 200, "... well before the exec'ed program ends");
+    st = -1;
+    ok(wait4(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0, "... which is then reaped as usual");
+
+    /* Errors: the call returns, the caller is intact. */
+    char *av[] = { "x", 0 };
+    ok(sys3(NR_execve, "/no/such/file", av, 0) == -ENOENT, "execve of a missing file: ENOENT");
+    ok(sys3(NR_execve, "", av, 0) == -ENOENT, "execve of an empty path: ENOENT");
+    ok(sys3(NR_execve, "/bin", av, 0) == -EACCES, "execve of a directory: EACCES");
+    ok(sys3(NR_execve, "/bin/notelf", av, 0) == -ENOEXEC, "execve of an executable that is not ELF: ENOEXEC");
+    ok(sys3(NR_execve, KERNEL_ADDR, av, 0) == -EFAULT, "execve with a kernel-space path: EFAULT");
+    ok(sys3(NR_execve, PROBE, KERNEL_ADDR, 0) == -EFAULT, "execve with a kernel-space argv: EFAULT");
+    char *badav[] = { PROBE, (char *)0x1000, 0 };
+    ok(sys3(NR_execve, PROBE, badav, 0) == -EFAULT, "execve with an unmapped argv string: EFAULT");
+    char *badev[] = { (char *)KERNEL_ADDR, 0 };
+    ok(sys3(NR_execve, PROBE, av, badev) == -EFAULT, "execve with a kernel-space envp string: EFAULT");
+
+    /* E2BIG: one string over MAX_ARG_STRLEN (128 KiB), and 7.5 MiB in all. */
+    unsigned long b0 = sys1(NR_brk, 0);
+    unsigned long len = 140000;
+    int big_ok = sys1(NR_brk, b0 + len + 16) == (long)(b0 + len + 16);
+    long r1 = 0, r2 = 0;
+    if (big_ok) {
+        char *s = (char *)b0;
+        for (unsigned long i = 0; i < len; i++) s[i] = 'a';
+        s[len] = 0;
+        char *one[] = { PROBE, s, 0 };
+        r1 = sys3(NR_execve, PROBE, one, 0);
+        s[120000] = 0;
+        static char *many[66];
+        many[0] = PROBE;
+        for (int i = 1; i < 65; i++) many[i] = s;
+        many[65] = 0;
+        r2 = sys3(NR_execve, PROBE, many, 0);
+    }
+    ok(big_ok && r1 == -E2BIG, "execve with a 140,000-byte argument: E2BIG");
+    ok(big_ok && r2 == -E2BIG, "execve with 64 arguments of 120,000 bytes: E2BIG");
+    sys1(NR_brk, b0);
+    ok(survivor == 1234 && sys0(NR_getpid) > 0, "after the failed calls the caller's image is intact");
+    return tap_done();
+}

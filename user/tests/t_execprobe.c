@@ -1,0 +1,24 @@
+/* t_execprobe - what t_exec execs: checks what it was given and exits 0
+ * when all is as t_exec sent it (not a test program of its own). */
+#include "t.h"
+
+int test_main(int argc, char **argv, char **envp)
+{
+    if (argc == 0 || argv[argc] != 0) return 20;
+    if (argc == 1 && argv[0][0] == 0) {
+        /* Exec'ed with a NULL argv: Linux gives one empty string. */
+        return envp[0] && streq(envp[0], "ONLY=env") && !envp[1] ? 0 : 21;
+    }
+    if (argc < 2) return 22;
+    if (streq(argv[1], "args")) {
+        if (argc != 6 || !streq(argv[0], "/bin/t_execprobe")) return 23;
+        if (parse_num(argv[2]) != sys0(NR_getpid)) return 24;
+        if (!streq(argv[3], "two words") || !streq(argv[4], "") || !streq(argv[5], "last")) return 25;
+        if (!envp[0] || !streq(envp[0], "A=1") || !envp[1] || !streq(envp[1], "EMPTY=")) return 26;
+        if (!envp[2] || !streq(envp[2], "B=x y") || envp[3]) return 27;
+        return 0;
+    }
+    if (streq(argv[1], "tls")) return get_tls() == 0 && envp[0] == 0 ? 0 : 28;
+    if (streq(argv[1], "sleep")) { sleep_ms(300); return 0; }
+    return 29;
+}
