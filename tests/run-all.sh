@@ -3,6 +3,7 @@
 #   tests/run-all.sh [all|host|boards|uboot]
 # host:   cargo test on x86_64 (pure logic: DTB/ATAG/command-line parsing, ...)
 # boards: the in-kernel tests (boot argument ktest) on every QEMU board model,
+#         the user-space suite (init=/bin/utest) on each of them too,
 #         plus boots that check the kernel's answers to bad input
 # uboot:  the same image started by U-Boot from a disk, as on a real board
 # Logs go to target/test-logs/.
@@ -79,6 +80,10 @@ run_boards() {
   echo "==> in-kernel tests on every board (boot argument ktest)"
   for b in "${BOARDS[@]}"; do
     boot_ktest "ktest:$b" "$b" "ktest slub_debug" --initrd target/initramfs.cpio
+  done
+  echo "==> user-space test suite on every board (init=/bin/utest: user/tests/ as pid 1's children)"
+  for b in "${BOARDS[@]}"; do
+    boot_ktest "utest:$b" "$b" "init=/bin/utest slub_debug" --initrd target/initramfs.cpio
   done
   echo "==> bad input and odd machines"
   # Without -semihosting the kernel's own SVC handler answers the trap: the

@@ -606,17 +606,39 @@ fn exec_mmap(mm: KRef<MmStruct>) {
 fn enter_at(mm: KRef<MmStruct>, pc: u32, sp: u32) -> ! {
     exec_mmap(mm);
     let top = super::task::current_task().stack_top();
-    let regs = (top - 8 - core::mem::size_of::<PtRegs>()) as *mut PtRegs;
+    let frame = (top - 8 - core::mem::size_of::<PtRegs>()) as *mut PtRegs;
+    // The user frame goes at the top of the kernel stack, where a system
+    // call from user mode would have put it. A kernel thread's own frames
+    // (this one included) may lie there, so move below it first and fill
+    // it in from start_thread, whose frame is then below the user frame.
+    // SAFETY: nothing on this stack is used again; start_thread never returns.
+    unsafe {
+        core::arch::asm!(
+            "mov sp, {f}",
+            "b {start}",
+            f = in(reg) frame,
+            start = sym start_thread,
+            in("r0") frame,
+            in("r1") pc,
+            in("r2") sp,
+            options(noreturn)
+        )
+    }
+}
+
+/// `start_thread`: the user registers of a new program (all zero but pc,
+/// sp and a user-mode cpsr) into `frame`, then to user mode through
+/// ret_from_exception. Runs with sp at `frame`.
+extern "C" fn start_thread(frame: *mut PtRegs, pc: u32, sp: u32) -> ! {
     let mut r = PtRegs::default();
     r.uregs[ARM_PC] = pc;
     r.uregs[ARM_SP] = sp;
     r.uregs[ARM_CPSR] = PSR_USR;
-    // SAFETY: the frame sits at the top of our own kernel stack, where a
-    // system call from user mode would have put it; ret_from_exception
-    // restores it and drops to user mode. Nothing on this stack is used again.
+    // SAFETY: the frame is above this function's stack frame (enter_at
+    // moved sp there); ret_from_exception restores it and drops to user mode.
     unsafe {
-        regs.write(r);
-        core::arch::asm!("mov sp, {0}", "b {1}", in(reg) regs, sym ret_from_exception, options(noreturn));
+        frame.write(r);
+        core::arch::asm!("mov sp, {0}", "b {1}", in(reg) frame, sym ret_from_exception, options(noreturn));
     }
 }
 
@@ -849,6 +871,110 @@ mod kbenches {
         fn user_fork_round_trip_1mib_touched(b: &mut Bencher) {
             let (many, one) = (measure(4), measure(5));
             b.record(many.saturating_sub(one) / 20);
+        }
+    }
+}
+
+mod execve_ktests {
+    use super::*;
+    use crate::arch::uaccess::put_user;
+    use crate::process::exit::do_wait;
+    use crate::process::fork::kernel_thread;
+    use crate::process::ktests::{snapshot, with_user_page};
+
+    const U: u32 = 0x3000_0000;
+
+    /// Writes `s` and a NUL at user address `at`, word by word.
+    fn put_str(at: u32, s: &[u8]) {
+        let mut bytes = alloc::vec::Vec::from(s);
+        bytes.push(0);
+        while bytes.len() % 4 != 0 {
+            bytes.push(0);
+        }
+        for (i, w) in bytes.chunks(4).enumerate() {
+            put_user(u32::from_le_bytes([w[0], w[1], w[2], w[3]]), at + 4 * i as u32).unwrap();
+        }
+    }
+
+    /// Each refused execve, from a task with a user page at U: returns a
+    /// bit per wrong answer (0 when all are right). The task is still here
+    /// to return, which is the point: a failed execve keeps the caller.
+    fn refused(_: usize) -> i32 {
+        let mut bad = 0;
+        with_user_page(U, || {
+            put_str(U + 0x100, b"/bin/hello");
+            put_str(U + 0x120, b"/no/such/file");
+            put_str(U + 0x140, b"/bin");
+            put_str(U + 0x160, b"/bin/notelf");
+            // argv: { "/bin/hello", NULL } at U + 0x200; a bad one at U + 0x210.
+            put_user(U + 0x100, U + 0x200).unwrap();
+            put_user(0, U + 0x204).unwrap();
+            put_user(U + 0x100, U + 0x210).unwrap();
+            put_user(0x1000_0000, U + 0x214).unwrap();
+            put_user(0, U + 0x218).unwrap();
+            // An argv of 50 pointers to one 3,000-byte string (> 128 KiB in all).
+            let long = [b'x'; 3000];
+            put_str(U + 0x400, &long);
+            for i in 0..50 {
+                put_user(U + 0x400, U + 0x300 + 4 * i).unwrap();
+            }
+            put_user(0, U + 0x300 + 4 * 50).unwrap();
+            let checks = [
+                (do_execve(U + 0x120, U + 0x200, 0), Errno::ENOENT),
+                (do_execve(U + 0x140, U + 0x200, 0), Errno::EACCES),
+                (do_execve(U + 0x160, U + 0x200, 0), Errno::ENOEXEC),
+                (do_execve(0xc000_0000, U + 0x200, 0), Errno::EFAULT),
+                (do_execve(0x1000_0000, U + 0x200, 0), Errno::EFAULT),
+                (do_execve(U + 0x100, 0xc000_0000, 0), Errno::EFAULT),
+                (do_execve(U + 0x100, U + 0x210, 0), Errno::EFAULT),
+                (do_execve(U + 0x100, U + 0x200, U + 0x210), Errno::EFAULT),
+                (do_execve(U + 0x100, U + 0x300, 0), Errno::E2BIG),
+                (do_execve(U + 0x400, U + 0x200, 0), Errno::ENOENT),
+            ];
+            for (i, (got, want)) in checks.iter().enumerate() {
+                if got != want {
+                    crate::println!("# execve check {}: got {:?}, wanted {:?}", i, got, want);
+                    bad |= 1 << i;
+                }
+            }
+        });
+        bad
+    }
+
+    crate::ktest! {
+        fn execve_errors_return_to_an_intact_caller_without_leaks() {
+            assert!(initramfs().is_some(), "no initramfs: make test boots with -initrd target/initramfs.cpio");
+            let before = snapshot();
+            let pid = kernel_thread(refused, 0, 17).unwrap();
+            assert_eq!(do_wait(pid as i32, 0), Ok((pid, 0)));
+            assert_eq!(snapshot(), before, "a refused execve leaked");
+        }
+    }
+
+    /// A task with a user page holding "/bin/hello" and its argv execs it
+    /// through do_execve (the system call's path): /bin/hello exits 42 when
+    /// its initial stack is right.
+    fn execs_hello(_: usize) -> i32 {
+        // An address space of our own (one page of code, one of stack) to
+        // hold the strings: the exec releases it as it would a program's.
+        let Ok(mm) = build(&[0u8; 4]) else { return 1 };
+        exec_mmap(mm);
+        let s = USER_STACK_TOP - 4096;
+        put_str(s, b"/bin/hello");
+        put_str(s + 0x20, b"HOME=/");
+        put_str(s + 0x40, b"ktest=1");
+        for (i, w) in [s, 0, s + 0x20, s + 0x40, 0].iter().enumerate() {
+            put_user(*w, s + 0x80 + 4 * i as u32).unwrap();
+        }
+        do_execve(s, s + 0x80, s + 0x88) as i32 + 1000
+    }
+
+    crate::ktest! {
+        fn execve_system_call_path_runs_a_program_with_its_arguments() {
+            let before = snapshot();
+            let pid = kernel_thread(execs_hello, 0, 17).unwrap();
+            assert_eq!(do_wait(pid as i32, 0), Ok((pid, 42 << 8)));
+            assert_eq!(snapshot(), before, "the old or new address space leaked");
         }
     }
 }

@@ -386,3 +386,45 @@ pub fn show_state() {
         crate::sched::NR_SWITCHES.load(Ordering::Relaxed)
     );
 }
+
+mod group_ktests {
+    use super::*;
+    use crate::process::fork::{kernel_thread, CloneFlags};
+    use core::sync::atomic::AtomicBool;
+
+    static THREAD_GO: AtomicBool = AtomicBool::new(false);
+
+    fn lingering_thread(_: usize) -> i32 {
+        while !THREAD_GO.load(Ordering::SeqCst) {
+            crate::sched::yield_now();
+        }
+        0
+    }
+
+    fn leader(_: usize) -> i32 {
+        let f = (CloneFlags::CLONE_THREAD | CloneFlags::CLONE_SIGHAND).bits();
+        if kernel_thread(lingering_thread, 0, f).is_err() {
+            return 1;
+        }
+        5
+    }
+
+    crate::ktest! {
+        fn a_zombie_group_leader_waits_for_its_last_thread() {
+            let before = crate::process::ktests::snapshot();
+            THREAD_GO.store(false, Ordering::SeqCst);
+            let pid = kernel_thread(leader, 0, 17).unwrap();
+            // Let the leader exit; its thread keeps the group alive.
+            for _ in 0..1000 {
+                crate::sched::yield_now();
+            }
+            let t = crate::process::fork::find_task_by_pid(pid).expect("leader gone");
+            // SAFETY: our unreaped child.
+            assert_eq!(unsafe { (*t).exit_state.load(Ordering::SeqCst) }, EXIT_ZOMBIE, "the leader did not exit");
+            assert_eq!(do_wait(pid as i32, WNOHANG), Ok((0, 0)), "leader reaped while its thread runs");
+            THREAD_GO.store(true, Ordering::SeqCst);
+            assert_eq!(do_wait(pid as i32, 0), Ok((pid, 5 << 8)));
+            assert_eq!(crate::process::ktests::snapshot(), before);
+        }
+    }
+}
