@@ -373,10 +373,50 @@ pub fn exec_image(image: &[u8], argv: &[&str], envp: &[&str]) -> Errno {
     exec_bytes(image, &a, &e, argv.first().map_or(&b""[..], |s| s.as_bytes()))
 }
 
+/// `de_thread`: a multithreaded process that execs keeps only the calling
+/// thread; the others get SIGKILL and are gone before the new image starts.
+/// The caller must be the group leader: a thread other than the leader
+/// would have to take over the leader's pid, which is not done yet
+/// (EINVAL). EINTR if the caller itself is being killed meanwhile.
+fn de_thread() -> Result<(), Errno> {
+    use super::task::TASKLIST_LOCK;
+    let me = super::task::current_task();
+    {
+        let _g = TASKLIST_LOCK.lock();
+        if me.thread_group.is_empty() {
+            return Ok(());
+        }
+        if !me.is_thread_group_leader() {
+            return Err(Errno::EINVAL);
+        }
+        // SAFETY: tasklist_lock held: the group's list is stable, its tasks alive.
+        unsafe {
+            for node in me.thread_group.iter() {
+                let t = crate::container_of!(node, super::task::TaskStruct, thread_group);
+                super::signal::send_signal(t, super::resources::SIGKILL);
+            }
+        }
+    }
+    // The killed threads reap themselves (release_task unlinks them).
+    loop {
+        if super::signal::signal_pending() {
+            return Err(Errno::EINTR);
+        }
+        let empty = {
+            let _g = TASKLIST_LOCK.lock();
+            me.thread_group.is_empty()
+        };
+        if empty {
+            return Ok(());
+        }
+        crate::sched::yield_now();
+    }
+}
+
 /// exec_image with byte strings (what execve copies from user space);
 /// `name` gives the task its comm (its last path component).
 fn exec_bytes(image: &[u8], argv: &[&[u8]], envp: &[&[u8]], name: &[u8]) -> Errno {
-    match load_elf(image, argv, envp) {
+    match load_elf(image, argv, envp).and_then(|r| de_thread().map(|_| r)) {
         Ok((mm, entry, sp)) => {
             let base = name.rsplit(|&c| c == b'/').next().unwrap_or(name);
             // SAFETY: the current task renames itself.

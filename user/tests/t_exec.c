@@ -8,6 +8,30 @@
 
 static volatile int survivor = 1234;
 
+static long long stk[2][1024];
+static volatile unsigned counter;
+
+static int count_forever(void *arg)
+{
+    (void)arg;
+    for (;;) counter++;
+    return 0;
+}
+
+/* A process sharing our memory (CLONE_VM) starts a thread that counts in
+ * that memory, then execs: the thread must be gone with the old image. */
+static int exec_with_thread(void *arg)
+{
+    (void)arg;
+    raw_clone(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM,
+              STACK_TOP(stk[1]), 0, 0, 0, count_forever, 0);
+    long end = now_ms() + 2000;
+    while (counter < 1000 && now_ms() < end) sys0(NR_sched_yield);
+    char *av[] = { PROBE, "sleep", 0 };
+    sys3(NR_execve, PROBE, av, 0);
+    return 100;
+}
+
 static void fmt_num(char *b, long v)
 {
     char t[12]; int i = 0;
@@ -19,7 +43,7 @@ static void fmt_num(char *b, long v)
 int test_main(int argc, char **argv, char **envp)
 {
     (void)argc; (void)envp;
-    tap_init(argv, 17);
+    tap_init(argv, 19);
     int st;
 
     /* argv and envp arrive as given (the probe checks them and its pid). */
@@ -71,6 +95,16 @@ int test_main(int argc, char **argv, char **envp)
     ok(now_ms() - t0 < 200, "... well before the exec'ed program ends");
     st = -1;
     ok(wait4(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0, "... which is then reaped as usual");
+
+    /* execve in a process with two threads: the other thread ends. */
+    counter = 0;
+    c = raw_clone(CLONE_VM | SIGCHLD, STACK_TOP(stk[0]), 0, 0, 0, exec_with_thread, 0);
+    sleep_ms(100);
+    unsigned c1 = counter;
+    sleep_ms(50);
+    ok(c > 0 && c1 >= 1000 && counter == c1, "execve in a multithreaded process ends its other thread");
+    st = -1;
+    ok(wait_bounded(c, &st, 3000) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0, "... and runs the new program");
 
     /* Errors: the call returns, the caller is intact. */
     char *av[] = { "x", 0 };
