@@ -264,19 +264,19 @@ pub fn do_wait(pid: i32, options: u32) -> Result<(u32, i32), Errno> {
         let mut zombie = None;
         {
             let _g = TASKLIST_LOCK.lock();
-            // SAFETY: tasklist_lock held: the children list is stable.
+            // SAFETY: tasklist_lock held: the children lists are stable.
             unsafe {
-                for node in me.children.iter() {
-                    let c = &*crate::container_of!(node, TaskStruct, sibling);
+                for_each_child(me, options, |c| {
                     if !eligible(c, pid, options) {
-                        continue;
+                        return false;
                     }
                     found_any = true;
                     if reapable(c) {
                         zombie = Some(c as *const TaskStruct as *mut TaskStruct);
-                        break;
+                        return true;
                     }
-                }
+                    false
+                });
             }
             if let Some(z) = zombie {
                 // SAFETY: a zombie child; it cannot be reaped twice under the lock.
@@ -308,12 +308,28 @@ pub fn do_wait(pid: i32, options: u32) -> Result<(u32, i32), Errno> {
 fn has_zombie(me: &TaskStruct, pid: i32, options: u32) -> bool {
     let _g = TASKLIST_LOCK.lock();
     // SAFETY: tasklist_lock held.
-    unsafe {
-        me.children.iter().any(|node| {
-            let c = &*crate::container_of!(node, TaskStruct, sibling);
-            eligible(c, pid, options) && reapable(c)
-        })
+    unsafe { for_each_child(me, options, |c| eligible(c, pid, options) && reapable(c)) }
+}
+
+/// Calls `f` on each child wait4 may look at until it returns true (and
+/// then returns true): the children of `me` and, unless __WNOTHREAD, of
+/// every other thread of its group, as Linux's do_wait does.
+///
+/// # Safety
+/// The caller holds tasklist_lock.
+unsafe fn for_each_child(me: &TaskStruct, options: u32, mut f: impl FnMut(&TaskStruct) -> bool) -> bool {
+    // SAFETY: (for the whole body) tasklist_lock held: the lists are stable and their tasks alive.
+    let scan = |t: &TaskStruct, f: &mut dyn FnMut(&TaskStruct) -> bool| unsafe {
+        t.children.iter().any(|node| f(&*crate::container_of!(node, TaskStruct, sibling)))
+    };
+    if scan(me, &mut f) {
+        return true;
     }
+    if options & WNOTHREAD != 0 {
+        return false;
+    }
+    // SAFETY: as above.
+    unsafe { me.thread_group.iter().any(|node| scan(&*crate::container_of!(node, TaskStruct, thread_group), &mut f)) }
 }
 
 /// A zombie the parent may reap: a group leader only once the other

@@ -69,6 +69,20 @@ static int group_main(void *arg)
     return 99;
 }
 
+static volatile int thread_child, release_thread;
+
+/* Forks a child from a thread, then stays alive until told to go. */
+static int forking_thread(void *arg)
+{
+    (void)arg;
+    long c = sys0(NR_fork);
+    if (c == 0) sys_exit(12);
+    thread_child = (int)c;
+    long end = now_ms() + 3000;
+    while (!release_thread && now_ms() < end) sleep_ms(5);
+    return 0;
+}
+
 static int group_exit_from_thread(void *arg)
 {
     sleep_ms(20);
@@ -93,7 +107,7 @@ static int late_thread(void *arg)
 int test_main(int argc, char **argv, char **envp)
 {
     (void)argc; (void)envp;
-    tap_init(argv, 22);
+    tap_init(argv, 26);
     long me = sys0(NR_getpid);
 
     /* Flag rules: refused with EINVAL before anything is created. */
@@ -119,6 +133,26 @@ int test_main(int argc, char **argv, char **envp)
        "in the thread: getpid is the group's, gettid its own, getppid the process's parent");
     ok(wait4(t, &st, 0) == -ECHILD && wait4(t, &st, WALL) == -ECHILD, "wait4 on a thread: ECHILD");
     ok(wait4(-1, &st, WNOHANG | WALL) == -ECHILD, "a thread is never a child to wait for");
+
+    /* A child forked by one thread is waitable by another (the group's children are shared). */
+    tid_word = -1;
+    t = raw_clone(THREAD_FLAGS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID, STACK_TOP(stk[0]),
+                  (int *)&tid_word, 0, (int *)&tid_word, forking_thread, 0);
+    long end = now_ms() + 3000;
+    while (!thread_child && now_ms() < end) sleep_ms(5);
+    st = -1;
+    ok(t > 0 && thread_child > 0 && wait_bounded(thread_child, &st, 3000) == thread_child &&
+       WIFEXITED(st) && WEXITSTATUS(st) == 12, "the main thread reaps a child that another (live) thread forked");
+    release_thread = 1;
+    ok(join(&tid_word), "... and that thread is joined afterwards");
+
+    /* FUTEX_WAIT: EAGAIN when the value differs, ETIMEDOUT after its timeout. */
+    static int fword = 5;
+    struct timespec32 ft = { 0, 50000000 };
+    ok(sys4(NR_futex, &fword, FUTEX_WAIT, 6, &ft) == -EAGAIN, "FUTEX_WAIT with another value: EAGAIN");
+    long f0 = now_ms();
+    long fr = sys4(NR_futex, &fword, FUTEX_WAIT, 5, &ft);
+    ok(fr == -ETIMEDOUT && now_ms() - f0 >= 50, "FUTEX_WAIT with a 50 ms timeout: ETIMEDOUT after 50 ms");
 
     /* exit_group from the main thread ends threads that spin (without a
      * system call) and that sleep. The process shares our memory

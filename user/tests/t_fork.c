@@ -34,10 +34,15 @@ static int vm_child(void *arg)
     return 0;
 }
 
+static int sibling_child(void *parent)
+{
+    return sys0(NR_getppid) == (long)parent ? 33 : 34;
+}
+
 int test_main(int argc, char **argv, char **envp)
 {
     (void)argc; (void)envp;
-    tap_init(argv, 14);
+    tap_init(argv, 15);
     long me = sys0(NR_getpid), parent = sys0(NR_getppid);
 
     /* fork: 0 in the child, the child's pid in the parent; the child's
@@ -97,6 +102,18 @@ int test_main(int argc, char **argv, char **envp)
     c = raw_clone(CLONE_VM | SIGCHLD, STACK_TOP(stack_a), 0, 0, 0, vm_child, (void *)77);
     ok(c > 0 && wait4(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0, "clone(CLONE_VM) child runs and is reaped");
     ok(shared_word == 77, "clone(CLONE_VM): the parent sees the child's write");
+
+    /* CLONE_PARENT: a child's child that is ours, not its parent's. */
+    c = sys0(NR_fork);
+    if (c == 0) {
+        long g = raw_clone(CLONE_PARENT | SIGCHLD, 0, 0, 0, 0, sibling_child, (void *)me);
+        sys_exit(g > 0 ? 0 : 1);
+    }
+    int st2 = -1;
+    long g = -1;
+    if (wait4(c, &st, 0) == c) g = wait4(-1, &st2, 0);
+    ok(WIFEXITED(st) && WEXITSTATUS(st) == 0 && g > 0 && g != c && WIFEXITED(st2) && WEXITSTATUS(st2) == 33,
+       "CLONE_PARENT: the grandchild is our child, and its getppid is us");
 
     /* Without CLONE_VM (clone as fork), the write stays in the child. */
     shared_word = 0;
