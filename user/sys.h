@@ -85,8 +85,10 @@ static inline long now_ms(void)
  *                   closing "N passed, M failed"; exits 0 if all passed
  *   prog --plan     (for /bin/utest) exits with the number of tests, runs none
  *   prog --tap=B    (for /bin/utest) numbers its tests from B+1, no closing
- *                   line; exits with the number that failed */
-struct tap { int n, failed, base, quiet_end, plan; const char *prog; };
+ *                   line; exits with the number that failed
+ *   prog --quiet    (for the in-kernel leak check) prints nothing; exits
+ *                   with the number that failed */
+struct tap { int n, failed, base, quiet_end, quiet, plan; const char *prog; };
 static inline struct tap *tap_state(void) { static struct tap t; return &t; }
 static inline void tap_init(char **argv, int plan)
 {
@@ -97,6 +99,7 @@ static inline void tap_init(char **argv, int plan)
     t->plan = plan;
     if (argv[0] && argv[1] && streq(argv[1], "--plan")) sys_exit(plan);
     if (argv[0] && argv[1] && starts_with(argv[1], "--tap=")) { t->base = parse_num(argv[1] + 6); t->quiet_end = 1; }
+    if (argv[0] && argv[1] && streq(argv[1], "--quiet")) t->quiet_end = t->quiet = 1;
 }
 /* Lines are put together first and written with one write(), so that the
  * output of several processes does not interleave within a line. */
@@ -113,7 +116,9 @@ static inline int ok(int cond, const char *name)
     struct tap *t = tap_state();
     struct line l; l.n = 0;
     t->n++;
-    if (!cond) { t->failed++; l_str(&l, "not "); }
+    if (!cond) t->failed++;
+    if (t->quiet) return cond;
+    if (!cond) l_str(&l, "not ");
     l_str(&l, "ok "); l_num(&l, t->base + t->n); l_str(&l, " - "); l_str(&l, t->prog); l_str(&l, ": ");
     l_str(&l, name); l_str(&l, "\n");
     sys3(NR_write, 1, l.b, l.n);
@@ -123,6 +128,7 @@ static inline int ok(int cond, const char *name)
 static inline void diag(const char *what, long v)
 {
     struct line l; l.n = 0;
+    if (tap_state()->quiet) return;
     l_str(&l, "# "); l_str(&l, tap_state()->prog); l_str(&l, ": "); l_str(&l, what); l_str(&l, " ");
     if (v < 0) { l_str(&l, "-"); v = -v; }
     l_num(&l, v); l_str(&l, "\n");

@@ -375,42 +375,83 @@ pub fn exec_image(image: &[u8], argv: &[&str], envp: &[&str]) -> Errno {
 
 /// `de_thread`: a multithreaded process that execs keeps only the calling
 /// thread; the others get SIGKILL and are gone before the new image starts.
-/// The caller must be the group leader: a thread other than the leader
-/// would have to take over the leader's pid, which is not done yet
-/// (EINVAL). EINTR if the caller itself is being killed meanwhile.
+/// A thread other than the leader then takes the leader's place: its pid
+/// (so getpid == gettid again), its parent's child slot, its start time,
+/// and the leader, a zombie by then, is released without its parent ever
+/// seeing it. EINTR if the caller itself is being killed meanwhile.
 fn de_thread() -> Result<(), Errno> {
-    use super::task::TASKLIST_LOCK;
+    use super::task::{TaskStruct, TASKLIST_LOCK};
+    let me_ptr = current();
     let me = super::task::current_task();
     {
         let _g = TASKLIST_LOCK.lock();
         if me.thread_group.is_empty() {
             return Ok(());
         }
-        if !me.is_thread_group_leader() {
-            return Err(Errno::EINVAL);
-        }
         // SAFETY: tasklist_lock held: the group's list is stable, its tasks alive.
         unsafe {
             for node in me.thread_group.iter() {
-                let t = crate::container_of!(node, super::task::TaskStruct, thread_group);
-                super::signal::send_signal(t, super::resources::SIGKILL);
+                let t = crate::container_of!(node, TaskStruct, thread_group);
+                if (*t).exit_state.load(Ordering::SeqCst) == 0 {
+                    super::signal::send_signal(t, super::resources::SIGKILL);
+                }
             }
         }
     }
-    // The killed threads reap themselves (release_task unlinks them).
+    let leader = me.group_leader;
+    // Wait until the killed threads have reaped themselves and the leader
+    // (if it is not us) is a zombie: it cannot be reaped while we are in its group.
     loop {
         if super::signal::signal_pending() {
             return Err(Errno::EINTR);
         }
-        let empty = {
+        let done = {
             let _g = TASKLIST_LOCK.lock();
-            me.thread_group.is_empty()
+            // SAFETY: tasklist_lock held.
+            unsafe {
+                me.thread_group.iter().all(|node| {
+                    let t = crate::container_of!(node, TaskStruct, thread_group);
+                    core::ptr::eq(t, leader) && (*t).exit_state.load(Ordering::SeqCst) == super::task::EXIT_ZOMBIE
+                })
+            }
         };
-        if empty {
-            return Ok(());
+        if done {
+            break;
         }
         crate::sched::yield_now();
     }
+    if core::ptr::eq(leader, me_ptr) {
+        return Ok(());
+    }
+    {
+        let _g = TASKLIST_LOCK.lock();
+        // SAFETY: tasklist_lock held; the leader is a zombie nobody may reap
+        // (it is in our group), we are the current task.
+        unsafe {
+            let (t, l) = (&mut *me_ptr, &mut *leader);
+            core::mem::swap(&mut t.pid, &mut l.pid);
+            core::mem::swap(&mut t.pids[0], &mut l.pids[0]);
+            if let Some(p) = &t.pids[0] {
+                p.attach(me_ptr);
+            }
+            if let Some(p) = &l.pids[0] {
+                p.attach(leader);
+            }
+            t.start_time = l.start_time;
+            t.group_leader = me_ptr;
+            l.group_leader = me_ptr;
+            // Our place in the parent's children and in the task list is the leader's.
+            l.sibling.add_tail(&mut t.sibling);
+            l.sibling.del_init();
+            l.tasks.add_tail(&mut t.tasks);
+            l.tasks.del_init();
+            t.exit_signal = super::resources::SIGCHLD;
+            l.exit_signal = -1;
+            l.exit_state.store(super::task::EXIT_DEAD, Ordering::SeqCst);
+        }
+    }
+    super::exit::release_task(leader);
+    Ok(())
 }
 
 /// exec_image with byte strings (what execve copies from user space);
@@ -1007,6 +1048,49 @@ mod execve_ktests {
             put_user(*w, s + 0x80 + 4 * i as u32).unwrap();
         }
         do_execve(s, s + 0x80, s + 0x88) as i32 + 1000
+    }
+
+    /// Runs initramfs program `arg` (an index into the /bin/t_* test
+    /// programs) with --quiet: it prints nothing, exits with its failures.
+    fn run_suite_program(arg: usize) -> i32 {
+        let Some((_, path)) = suite_programs().nth(arg) else { return 200 };
+        exec_path(path, &[path, "--quiet"], &[]) as i32 + 1000
+    }
+
+    /// The user-space suite's test programs: /bin/t_* but the exec probe.
+    fn suite_programs() -> impl Iterator<Item = (usize, &'static str)> {
+        crate::fs::cpio::parse(initramfs().unwrap_or(&[]))
+            .filter_map(|e| e.ok())
+            .map(|e| e.name.trim_start_matches("./").trim_start_matches('/'))
+            .filter(|n| n.starts_with("bin/t_") && *n != "bin/t_execprobe")
+            .enumerate()
+            .map(|(i, n)| (i, n))
+    }
+
+    crate::ktest! {
+        fn the_user_space_suite_leaves_nothing_behind() {
+            // Each program of user/tests/ (fork storms, threads, exec, faults,
+            // orphans...) run from here: all its tests pass and, once it and
+            // any orphans it left to us are reaped, the task count, slab
+            // objects and free pages are back where they were.
+            assert!(initramfs().is_some(), "no initramfs: make test boots with -initrd target/initramfs.cpio");
+            let n = suite_programs().count();
+            assert!(n >= 6, "only {} test programs in the initramfs", n);
+            // t_rlimit runs as uid 1000, whose user_struct then stays in the
+            // uid table as a cache (resources::find_user): create it first.
+            let _uid_1000 = crate::process::resources::find_user(1000).unwrap();
+            let before = snapshot();
+            for (i, name) in suite_programs() {
+                let pid = kernel_thread(run_suite_program, i, 17).unwrap();
+                let (p, status) = do_wait(pid as i32, 0).unwrap();
+                assert_eq!((p, status), (pid, 0), "/{} failed ({} tests; status {:#x})", name, status >> 8, status);
+                // Orphans it left are our children now: reap them.
+                while let Ok((p, _)) = do_wait(-1, 0) {
+                    assert_ne!(p, 0);
+                }
+                assert_eq!(snapshot(), before, "/{} leaked", name);
+            }
+        }
     }
 
     crate::ktest! {

@@ -32,6 +32,30 @@ static int exec_with_thread(void *arg)
     return 100;
 }
 
+static void fmt_num(char *b, long v);
+static char leader_pid[12], test_pid[12];
+
+/* A thread that is not the leader execs: the main thread counts meanwhile. */
+static int exec_from_thread(void *arg)
+{
+    (void)arg;
+    long end = now_ms() + 2000;
+    while (counter < 1000 && now_ms() < end) sys0(NR_sched_yield);
+    char *av[] = { PROBE, "leader", leader_pid, test_pid, 0 };
+    sys3(NR_execve, PROBE, av, 0);
+    return 100;
+}
+
+static int leader_counts(void *arg)
+{
+    (void)arg;
+    fmt_num(leader_pid, sys0(NR_getpid));
+    raw_clone(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM,
+              STACK_TOP(stk[1]), 0, 0, 0, exec_from_thread, 0);
+    for (;;) counter++;
+    return 0;
+}
+
 static void fmt_num(char *b, long v)
 {
     char t[12]; int i = 0;
@@ -43,7 +67,7 @@ static void fmt_num(char *b, long v)
 int test_main(int argc, char **argv, char **envp)
 {
     (void)argc; (void)envp;
-    tap_init(argv, 19);
+    tap_init(argv, 22);
     int st;
 
     /* argv and envp arrive as given (the probe checks them and its pid). */
@@ -105,6 +129,20 @@ int test_main(int argc, char **argv, char **envp)
     ok(c > 0 && c1 >= 1000 && counter == c1, "execve in a multithreaded process ends its other thread");
     st = -1;
     ok(wait_bounded(c, &st, 3000) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0, "... and runs the new program");
+
+    /* execve from a thread that is not the leader: the leader goes, the
+     * thread takes its pid; the parent sees one process exiting normally. */
+    counter = 0;
+    fmt_num(test_pid, sys0(NR_getpid));
+    c = raw_clone(CLONE_VM | SIGCHLD, STACK_TOP(stk[0]), 0, 0, 0, leader_counts, 0);
+    sleep_ms(100);
+    c1 = counter;
+    sleep_ms(50);
+    ok(c > 0 && c1 >= 1000 && counter == c1, "execve from a non-leader thread ends the leader");
+    st = -1;
+    ok(wait_bounded(c, &st, 3000) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+       "... the program runs with the process's pid as pid and tid, and the same parent");
+    ok(wait4(-1, &st, WNOHANG) == -ECHILD, "... and nothing else is left to reap");
 
     /* Errors: the call returns, the caller is intact. */
     char *av[] = { "x", 0 };

@@ -18,6 +18,13 @@ int test_main(int argc, char **argv, char **envp)
         if (!envp[2] || !streq(envp[2], "B=x y") || envp[3]) return 27;
         return 0;
     }
+    if (streq(argv[1], "leader")) {
+        /* Exec'ed by a thread that was not the group leader: it now has
+         * the process's pid as its tid, and the process's parent. */
+        if (argc != 4) return 30;
+        if (sys0(NR_getpid) != parse_num(argv[2]) || sys0(NR_gettid) != sys0(NR_getpid)) return 31;
+        return sys0(NR_getppid) == parse_num(argv[3]) ? 0 : 32;
+    }
     if (streq(argv[1], "tls")) return get_tls() == 0 && envp[0] == 0 ? 0 : 28;
     if (streq(argv[1], "sleep")) { sleep_ms(300); return 0; }
     return 29;
