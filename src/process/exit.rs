@@ -254,6 +254,12 @@ fn eligible(child: &TaskStruct, pid: i32, options: u32) -> bool {
 /// `do_wait` (wait4): waits for a child matching `pid` to exit; returns
 /// (its pid, wait status), or (0, 0) with WNOHANG and no child ready.
 pub fn do_wait(pid: i32, options: u32) -> Result<(u32, i32), Errno> {
+    do_wait_times(pid, options).map(|(p, st, _)| (p, st))
+}
+
+/// do_wait, also giving the reaped child's (user, system) time in ticks
+/// (for wait4's rusage).
+pub fn do_wait_times(pid: i32, options: u32) -> Result<(u32, i32, (u64, u64)), Errno> {
     if options & !(WNOHANG | WUNTRACED | WEXITED | WNOTHREAD | WALL | WCLONE) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -285,16 +291,17 @@ pub fn do_wait(pid: i32, options: u32) -> Result<(u32, i32), Errno> {
         }
         if let Some(z) = zombie {
             // SAFETY: the zombie is ours to reap.
-            let (nr, status) =
-                unsafe { ((*z).pid_nr_ns(me.pid_ns()), (*z).exit_code.load(Ordering::SeqCst)) };
+            let (nr, status, times) = unsafe {
+                ((*z).pid_nr_ns(me.pid_ns()), (*z).exit_code.load(Ordering::SeqCst), ((*z).utime, (*z).stime))
+            };
             release_task(z);
-            return Ok((nr, status));
+            return Ok((nr, status, times));
         }
         if !found_any {
             return Err(Errno::ECHILD);
         }
         if options & WNOHANG != 0 {
-            return Ok((0, 0));
+            return Ok((0, 0, (0, 0)));
         }
         // Sleep until a child changes state (the condition re-checks the
         // list) or a signal arrives.

@@ -38,7 +38,7 @@ static int middle(void *arg)
 int test_main(int argc, char **argv, char **envp)
 {
     (void)argc; (void)envp;
-    tap_init(argv, 19);
+    tap_init(argv, 21);
     int st;
     ok(wait4(-1, &st, 0) == -ECHILD, "wait4(-1) with no children: ECHILD");
     ok(wait4(-1, &st, WNOHANG) == -ECHILD, "wait4(-1, WNOHANG) with no children: ECHILD");
@@ -75,6 +75,25 @@ int test_main(int argc, char **argv, char **envp)
     /* NULL status pointer (and NULL rusage) are fine. */
     a = child_exiting(0, 0);
     ok(sys4(NR_wait4, a, 0, 0, 0) == a, "wait4 with NULL status and rusage");
+
+    /* rusage: the child's CPU time; a bad pointer is EFAULT (the child is reaped all the same). */
+    a = sys0(NR_fork);
+    if (a == 0) {
+        long end = now_ms() + 200;
+        volatile unsigned n = 0;
+        while (now_ms() < end) for (int i = 0; i < 10000; i++) n++;
+        sys_exit(0);
+    }
+    static long ru[18];
+    for (int i = 0; i < 18; i++) ru[i] = -1;
+    long r = sys4(NR_wait4, a, &st, 0, ru);
+    long cpu_ms = (ru[0] + ru[2]) * 1000 + (ru[1] + ru[3]) / 1000;
+    diag("child CPU time (ms)", cpu_ms);
+    ok(r == a && ru[1] >= 0 && ru[1] < 1000000 && ru[3] >= 0 && ru[3] < 1000000 && cpu_ms >= 100 && cpu_ms < 5000,
+       "wait4 fills rusage with the child's user + system time (about 200 ms)");
+    a = child_exiting(0, 0);
+    ok(sys4(NR_wait4, a, &st, 0, 0xC0000000) == -EFAULT && wait4(a, &st, WNOHANG) == -ECHILD,
+       "wait4 with a kernel-space rusage pointer: EFAULT, the child reaped");
 
     /* Status encodings. */
     a = child_exiting(256 + 5, 0);
