@@ -368,9 +368,30 @@ fn setup_stack(
 /// initramfs): a new address space with its PT_LOAD segments, a stack with
 /// `argv` and `envp`, and user mode at its entry point. Returns only on error.
 pub fn exec_image(image: &[u8], argv: &[&str], envp: &[&str]) -> Errno {
+    let name = argv.first().map_or("", |s| s);
+    start_or_fail(prepare_str(image, argv, envp, name))
+}
+
+/// The exec after its point of no return: user mode at the new program's
+/// entry (the caller has dropped everything it allocated: this never
+/// returns), or the error.
+fn start_or_fail(prepared: Result<(KRef<MmStruct>, u32, u32), Errno>) -> Errno {
+    match prepared {
+        Ok((mm, entry, sp)) => enter_at(mm, entry, sp),
+        Err(e) => e,
+    }
+}
+
+/// prepare_exec with `&str` arguments (the kernel's own callers).
+fn prepare_str(
+    image: &[u8],
+    argv: &[&str],
+    envp: &[&str],
+    name: &str,
+) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
     let a: alloc::vec::Vec<&[u8]> = argv.iter().map(|s| s.as_bytes()).collect();
     let e: alloc::vec::Vec<&[u8]> = envp.iter().map(|s| s.as_bytes()).collect();
-    exec_bytes(image, &a, &e, argv.first().map_or(&b""[..], |s| s.as_bytes()))
+    prepare_exec(image, &a, &e, name.as_bytes())
 }
 
 /// `de_thread`: a multithreaded process that execs keeps only the calling
@@ -454,18 +475,24 @@ fn de_thread() -> Result<(), Errno> {
     Ok(())
 }
 
-/// exec_image with byte strings (what execve copies from user space);
-/// `name` gives the task its comm (its last path component).
-fn exec_bytes(image: &[u8], argv: &[&[u8]], envp: &[&[u8]], name: &[u8]) -> Errno {
-    match load_elf(image, argv, envp).and_then(|r| de_thread().map(|_| r)) {
-        Ok((mm, entry, sp)) => {
-            let base = name.rsplit(|&c| c == b'/').next().unwrap_or(name);
-            // SAFETY: the current task renames itself.
-            unsafe { (*current()).set_comm(core::str::from_utf8(base).unwrap_or("?")) };
-            enter_at(mm, entry, sp)
-        }
-        Err(e) => e,
-    }
+/// Everything an exec does before it starts the new program: the new
+/// address space (load_elf), the other threads gone (de_thread), the comm
+/// (`name`'s last path component). Returns the address space, entry point
+/// and stack pointer for start_or_fail. It returns, rather than starting the
+/// program itself, so that its callers drop their buffers first: nothing
+/// after the jump to user mode would ever free them.
+fn prepare_exec(
+    image: &[u8],
+    argv: &[&[u8]],
+    envp: &[&[u8]],
+    name: &[u8],
+) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
+    let r = load_elf(image, argv, envp)?;
+    de_thread()?;
+    let base = name.rsplit(|&c| c == b'/').next().unwrap_or(name);
+    // SAFETY: the current task renames itself.
+    unsafe { (*current()).set_comm(core::str::from_utf8(base).unwrap_or("?")) };
+    Ok(r)
 }
 
 fn load_elf(image: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
@@ -541,14 +568,7 @@ pub fn initramfs() -> Option<&'static [u8]> {
 
 /// execve of `path` from the initramfs.
 pub fn exec_path(path: &str, argv: &[&str], envp: &[&str]) -> Errno {
-    match open_exec(path.as_bytes()) {
-        Ok(image) => {
-            let a: alloc::vec::Vec<&[u8]> = argv.iter().map(|s| s.as_bytes()).collect();
-            let e: alloc::vec::Vec<&[u8]> = envp.iter().map(|s| s.as_bytes()).collect();
-            exec_bytes(image, &a, &e, path.as_bytes())
-        }
-        Err(e) => e,
-    }
+    start_or_fail(open_exec(path.as_bytes()).and_then(|image| prepare_str(image, argv, envp, path)))
 }
 
 /// `open_exec`: the contents of initramfs file `path` (ENOENT if it is not
@@ -629,25 +649,21 @@ fn copy_strings(
 /// one, so that a failed execve returns to an intact caller. Returns only
 /// on error.
 pub fn do_execve(filename: u32, argv: u32, envp: u32) -> Errno {
+    // The copies live in this call only: they are dropped before the jump.
+    start_or_fail(copy_and_prepare(filename, argv, envp))
+}
+
+fn copy_and_prepare(filename: u32, argv: u32, envp: u32) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
     let mut name = alloc::vec::Vec::new();
-    match strncpy_from_user(filename, PATH_MAX - 1, Errno::ENAMETOOLONG, &mut name) {
-        Ok(0) => return Errno::ENOENT,
-        Ok(_) => {}
-        Err(e) => return e,
+    if strncpy_from_user(filename, PATH_MAX - 1, Errno::ENAMETOOLONG, &mut name)? == 0 {
+        return Err(Errno::ENOENT);
     }
     let mut buf = alloc::vec::Vec::new();
     let (mut a, mut e) = (alloc::vec::Vec::new(), alloc::vec::Vec::new());
     let mut budget = MAX_ARG_BYTES;
-    if let Err(err) = copy_strings(argv, &mut budget, &mut buf, &mut a) {
-        return err;
-    }
-    if let Err(err) = copy_strings(envp, &mut budget, &mut buf, &mut e) {
-        return err;
-    }
-    let image = match open_exec(&name) {
-        Ok(i) => i,
-        Err(err) => return err,
-    };
+    copy_strings(argv, &mut budget, &mut buf, &mut a)?;
+    copy_strings(envp, &mut budget, &mut buf, &mut e)?;
+    let image = open_exec(&name)?;
     let mut a: alloc::vec::Vec<&[u8]> = a.iter().map(|&(s, n)| &buf[s..s + n]).collect();
     if a.is_empty() {
         // As Linux since 5.18: an empty argv becomes one empty string, so
@@ -655,7 +671,7 @@ pub fn do_execve(filename: u32, argv: u32, envp: u32) -> Errno {
         a.push(b"");
     }
     let e: alloc::vec::Vec<&[u8]> = e.iter().map(|&(s, n)| &buf[s..s + n]).collect();
-    exec_bytes(image, &a, &e, &name)
+    prepare_exec(image, &a, &e, &name)
 }
 
 /// `exec_mmap`: the point of no return. The old address space is released
@@ -1025,10 +1041,10 @@ mod execve_ktests {
     crate::ktest! {
         fn execve_errors_return_to_an_intact_caller_without_leaks() {
             assert!(initramfs().is_some(), "no initramfs: make test boots with -initrd target/initramfs.cpio");
-            let before = snapshot();
+            let before = (snapshot(), crate::mm::heap::stats().1);
             let pid = kernel_thread(refused, 0, 17).unwrap();
             assert_eq!(do_wait(pid as i32, 0), Ok((pid, 0)));
-            assert_eq!(snapshot(), before, "a refused execve leaked");
+            assert_eq!((snapshot(), crate::mm::heap::stats().1), before, "a refused execve leaked");
         }
     }
 
@@ -1080,6 +1096,7 @@ mod execve_ktests {
             // uid table as a cache (resources::find_user): create it first.
             let _uid_1000 = crate::process::resources::find_user(1000).unwrap();
             let before = snapshot();
+            let heap_before = crate::mm::heap::stats().1;
             for (i, name) in suite_programs() {
                 let pid = kernel_thread(run_suite_program, i, 17).unwrap();
                 let (p, status) = do_wait(pid as i32, 0).unwrap();
@@ -1089,16 +1106,17 @@ mod execve_ktests {
                     assert_ne!(p, 0);
                 }
                 assert_eq!(snapshot(), before, "/{} leaked", name);
+                assert_eq!(crate::mm::heap::stats().1, heap_before, "/{} leaked kernel heap", name);
             }
         }
     }
 
     crate::ktest! {
         fn execve_system_call_path_runs_a_program_with_its_arguments() {
-            let before = snapshot();
+            let before = (snapshot(), crate::mm::heap::stats().1);
             let pid = kernel_thread(execs_hello, 0, 17).unwrap();
             assert_eq!(do_wait(pid as i32, 0), Ok((pid, 42 << 8)));
-            assert_eq!(snapshot(), before, "the old or new address space leaked");
+            assert_eq!((snapshot(), crate::mm::heap::stats().1), before, "the old or new address space, or the copied arguments, leaked");
         }
     }
 }
