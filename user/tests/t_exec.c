@@ -67,7 +67,7 @@ static void fmt_num(char *b, long v)
 int test_main(int argc, char **argv, char **envp)
 {
     (void)argc; (void)envp;
-    tap_init(argv, 22);
+    tap_init(argv, 23);
     int st;
 
     /* argv and envp arrive as given (the probe checks them and its pid). */
@@ -119,6 +119,19 @@ int test_main(int argc, char **argv, char **envp)
     ok(now_ms() - t0 < 200, "... well before the exec'ed program ends");
     st = -1;
     ok(wait4(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0, "... which is then reaped as usual");
+
+    /* mm_release at exec: a vfork child's clear_child_tid word (in the
+     * memory it shares with us) is zeroed when it execs. */
+    volatile int tidw = 1;
+    c = sys0(NR_vfork);
+    if (c == 0) {
+        sys1(NR_set_tid_address, &tidw);
+        char *av2[] = { PROBE, "tls", 0 };
+        sys3(NR_execve, PROBE, av2, 0);
+        sys_exit(100);
+    }
+    ok(c > 0 && tidw == 0, "execve by a vfork child zeroes its set_tid_address word in the shared memory");
+    wait4(c, &st, 0);
 
     /* execve in a process with two threads: the other thread ends. */
     counter = 0;
