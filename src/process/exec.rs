@@ -1066,47 +1066,72 @@ mod execve_ktests {
         do_execve(s, s + 0x80, s + 0x88) as i32 + 1000
     }
 
-    /// Runs initramfs program `arg` (an index into the /bin/t_* test
-    /// programs) with --quiet: it prints nothing, exits with its failures.
+    /// The user-space suite's test programs (user/tests/t_*.c but the exec probe).
+    const SUITE: [&str; 6] = ["/bin/t_basic", "/bin/t_fork", "/bin/t_clone", "/bin/t_wait", "/bin/t_exec", "/bin/t_rlimit"];
+
+    /// Runs SUITE[arg] with --quiet: it prints nothing, exits with its failures.
     fn run_suite_program(arg: usize) -> i32 {
-        let Some((_, path)) = suite_programs().nth(arg) else { return 200 };
-        exec_path(path, &[path, "--quiet"], &[]) as i32 + 1000
+        exec_path(SUITE[arg], &[SUITE[arg], "--quiet"], &[]) as i32 + 1000
     }
 
-    /// The user-space suite's test programs: /bin/t_* but the exec probe.
-    fn suite_programs() -> impl Iterator<Item = (usize, &'static str)> {
-        crate::fs::cpio::parse(initramfs().unwrap_or(&[]))
-            .filter_map(|e| e.ok())
-            .map(|e| e.name.trim_start_matches("./").trim_start_matches('/'))
-            .filter(|n| n.starts_with("bin/t_") && *n != "bin/t_execprobe")
-            .enumerate()
-            .map(|(i, n)| (i, n))
+    /// Runs one program of the suite from a kernel thread: all its tests
+    /// pass and, once it and any orphans it left to us are reaped, the task
+    /// count, slab objects, free pages and kernel heap are back where they were.
+    fn suite_program_leaves_nothing_behind(i: usize) {
+        assert!(initramfs().is_some(), "no initramfs: make test boots with -initrd target/initramfs.cpio");
+        // t_rlimit runs as uid 1000, whose user_struct then stays in the
+        // uid table as a cache (resources::find_user): create it first.
+        let _uid_1000 = crate::process::resources::find_user(1000).unwrap();
+        let before = (snapshot(), crate::mm::heap::stats().1);
+        let pid = kernel_thread(run_suite_program, i, 17).unwrap();
+        let (p, status) = do_wait(pid as i32, 0).unwrap();
+        assert_eq!((p, status), (pid, 0), "{} failed ({} tests; status {:#x})", SUITE[i], status >> 8, status);
+        // Orphans it left are our children now: reap them.
+        while let Ok((p, _)) = do_wait(-1, 0) {
+            assert_ne!(p, 0);
+        }
+        assert_eq!((snapshot(), crate::mm::heap::stats().1), before, "{} leaked", SUITE[i]);
     }
 
     crate::ktest! {
-        fn the_user_space_suite_leaves_nothing_behind() {
-            // Each program of user/tests/ (fork storms, threads, exec, faults,
-            // orphans...) run from here: all its tests pass and, once it and
-            // any orphans it left to us are reaped, the task count, slab
-            // objects and free pages are back where they were.
-            assert!(initramfs().is_some(), "no initramfs: make test boots with -initrd target/initramfs.cpio");
-            let n = suite_programs().count();
-            assert!(n >= 6, "only {} test programs in the initramfs", n);
-            // t_rlimit runs as uid 1000, whose user_struct then stays in the
-            // uid table as a cache (resources::find_user): create it first.
-            let _uid_1000 = crate::process::resources::find_user(1000).unwrap();
-            let before = snapshot();
-            let heap_before = crate::mm::heap::stats().1;
-            for (i, name) in suite_programs() {
-                let pid = kernel_thread(run_suite_program, i, 17).unwrap();
-                let (p, status) = do_wait(pid as i32, 0).unwrap();
-                assert_eq!((p, status), (pid, 0), "/{} failed ({} tests; status {:#x})", name, status >> 8, status);
-                // Orphans it left are our children now: reap them.
-                while let Ok((p, _)) = do_wait(-1, 0) {
-                    assert_ne!(p, 0);
+        fn suite_t_basic_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(0);
+        }
+    }
+    crate::ktest! {
+        fn suite_t_fork_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(1);
+        }
+    }
+    crate::ktest! {
+        fn suite_t_clone_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(2);
+        }
+    }
+    crate::ktest! {
+        fn suite_t_wait_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(3);
+        }
+    }
+    crate::ktest! {
+        fn suite_t_exec_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(4);
+        }
+    }
+    crate::ktest! {
+        fn suite_t_rlimit_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(5);
+        }
+    }
+
+    crate::ktest! {
+        fn suite_covers_every_test_program_of_the_initramfs() {
+            let rd = initramfs().expect("no initramfs");
+            for e in crate::fs::cpio::parse(rd).filter_map(|e| e.ok()) {
+                let n = e.name.trim_start_matches("./").trim_start_matches('/');
+                if n.starts_with("bin/t_") && n != "bin/t_execprobe" {
+                    assert!(SUITE.iter().any(|s| s[1..] == *n), "/{} has no leak check here", n);
                 }
-                assert_eq!(snapshot(), before, "/{} leaked", name);
-                assert_eq!(crate::mm::heap::stats().1, heap_before, "/{} leaked kernel heap", name);
             }
         }
     }

@@ -30,6 +30,20 @@ static inline long wait_bounded(long pid, int *status, long ms)
     }
 }
 
+/* Waits (up to `ms`) until *c has moved past `min` and then stays still
+ * for 50 ms: how a test sees that a thread counting in shared memory is
+ * gone. 1 if it stopped, 0 if it kept moving (or never got going). */
+static inline int counter_stops(volatile unsigned *c, unsigned min, long ms)
+{
+    long end = now_ms() + ms;
+    while (now_ms() < end) {
+        unsigned v = *c;
+        sleep_ms(50);
+        if (v >= min && *c == v) return 1;
+    }
+    return 0;
+}
+
 static inline unsigned get_tls(void)
 {
     unsigned v;

@@ -22,7 +22,7 @@ static int report_ids(void *arg)
 
 /* Waits until *w becomes 0, as pthread_join does with the tid word: futex
  * waits of 2 s each, 4 s at most. Returns 1 when the word was cleared within
- * 1 s (a lost futex wake would cost the 2 s timeout). */
+ * 1.5 s (a lost futex wake would cost the 2 s timeout). */
 static int join(volatile int *w)
 {
     long t0 = now_ms();
@@ -31,7 +31,7 @@ static int join(volatile int *w)
         struct timespec32 t = { 2, 0 };
         sys4(NR_futex, w, FUTEX_WAIT, v, &t);
     }
-    return *w == 0 && now_ms() - t0 < 1000;
+    return *w == 0 && now_ms() - t0 < 1500;
 }
 
 static int spin_forever(void *arg)
@@ -193,7 +193,7 @@ int test_main(int argc, char **argv, char **envp)
      * process is reaped only once the thread is gone, with the main thread's code. */
     c = sys0(NR_fork);
     if (c == 0) {
-        raw_clone(THREAD_FLAGS, STACK_TOP(stk[1]), 0, 0, 0, late_thread, (void *)300);
+        raw_clone(THREAD_FLAGS, STACK_TOP(stk[1]), 0, 0, 0, late_thread, (void *)800);
         sys_exit(3);
     }
     sleep_ms(100);

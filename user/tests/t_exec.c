@@ -116,7 +116,7 @@ int test_main(int argc, char **argv, char **envp)
         sys_exit(100);
     }
     ok(c > 0 && wait4(c, &st, WNOHANG) == 0, "vfork: the parent resumes at the child's execve, the child still running");
-    ok(now_ms() - t0 < 200, "... well before the exec'ed program ends");
+    ok(now_ms() - t0 < 1000, "... well before the exec'ed program (sleeping 1 s) ends");
     st = -1;
     ok(wait4(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0, "... which is then reaped as usual");
 
@@ -136,10 +136,7 @@ int test_main(int argc, char **argv, char **envp)
     /* execve in a process with two threads: the other thread ends. */
     counter = 0;
     c = raw_clone(CLONE_VM | SIGCHLD, STACK_TOP(stk[0]), 0, 0, 0, exec_with_thread, 0);
-    sleep_ms(100);
-    unsigned c1 = counter;
-    sleep_ms(50);
-    ok(c > 0 && c1 >= 1000 && counter == c1, "execve in a multithreaded process ends its other thread");
+    ok(c > 0 && counter_stops(&counter, 1000, 3000), "execve in a multithreaded process ends its other thread");
     st = -1;
     ok(wait_bounded(c, &st, 3000) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0, "... and runs the new program");
 
@@ -148,10 +145,7 @@ int test_main(int argc, char **argv, char **envp)
     counter = 0;
     fmt_num(test_pid, sys0(NR_getpid));
     c = raw_clone(CLONE_VM | SIGCHLD, STACK_TOP(stk[0]), 0, 0, 0, leader_counts, 0);
-    sleep_ms(100);
-    c1 = counter;
-    sleep_ms(50);
-    ok(c > 0 && c1 >= 1000 && counter == c1, "execve from a non-leader thread ends the leader");
+    ok(c > 0 && counter_stops(&counter, 1000, 3000), "execve from a non-leader thread ends the leader");
     st = -1;
     ok(wait_bounded(c, &st, 3000) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0,
        "... the program runs with the process's pid as pid and tid, and the same parent");

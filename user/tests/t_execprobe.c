@@ -26,6 +26,6 @@ int test_main(int argc, char **argv, char **envp)
         return sys0(NR_getppid) == parse_num(argv[3]) ? 0 : 32;
     }
     if (streq(argv[1], "tls")) return get_tls() == 0 && envp[0] == 0 ? 0 : 28;
-    if (streq(argv[1], "sleep")) { sleep_ms(300); return 0; }
+    if (streq(argv[1], "sleep")) { sleep_ms(1000); return 0; }
     return 29;
 }

