@@ -270,17 +270,129 @@ fn write_user(pt: &PageTable, va: u32, bytes: &[u8]) -> Result<(), Errno> {
 
 /// Pages of stack a new program gets, besides those its arguments take.
 const STACK_PAGES: u32 = 8;
-/// The most bytes of argument and environment strings (with their NULs,
-/// and the pointers to them) execve takes: Linux's historical ARG_MAX
-/// (32 pages), the least any Linux guarantees. More gives E2BIG.
-pub const MAX_ARG_BYTES: usize = 32 * 4096;
+/// Linux's MAX_ARG_STRLEN: one argument or environment string (with its
+/// NUL) may be at most 32 pages.
+pub const MAX_ARG_STRLEN: usize = 32 * 4096;
+/// Linux's ARG_MAX, the least room execve gives the strings and pointers.
+const ARG_MAX: usize = 32 * 4096;
+/// The most room: Linux's 3/4 of _STK_LIM (8 MiB).
+const ARG_LIMIT_MAX: usize = 6 << 20;
 /// The largest stack exec maps: the arguments and STACK_PAGES more.
-const MAX_STACK_PAGES: u32 = STACK_PAGES + (MAX_ARG_BYTES / 4096) as u32 + 1;
+const MAX_STACK_PAGES: u32 = STACK_PAGES + (ARG_LIMIT_MAX / 4096) as u32 + 1;
 
-/// What argv and envp take on the new stack: the strings with their NULs
-/// and one pointer each.
-fn arg_bytes(argv: &[&[u8]], envp: &[&[u8]]) -> usize {
-    argv.iter().chain(envp).map(|s| s.len() + 1 + 4).sum()
+/// How much argv and envp may take (strings, NULs and pointers), as Linux
+/// computes it: a quarter of the stack limit, between ARG_MAX and 6 MiB.
+fn arg_limit() -> usize {
+    let stack = super::task::current_task().signal.as_ref().map_or(8 << 20, |s| s.rlimit(3).cur as usize);
+    (stack / 4).clamp(ARG_MAX, ARG_LIMIT_MAX)
+}
+
+/// Where the strings of argv or envp come from.
+#[derive(Clone, Copy)]
+enum ArgSrc<'a> {
+    /// The kernel's own (pid 1's arguments, the tests).
+    Kernel(&'a [&'a [u8]]),
+    /// A user array of string pointers ending with NULL, in the caller's
+    /// address space (still the active one while the new stack is built).
+    User(u32),
+}
+
+/// argv or envp, measured: `count` strings taking `bytes` with their NULs.
+#[derive(Clone, Copy)]
+struct ArgList<'a> {
+    src: ArgSrc<'a>,
+    count: usize,
+    bytes: usize,
+}
+
+impl<'a> ArgList<'a> {
+    fn kernel(list: &'a [&'a [u8]]) -> ArgList<'a> {
+        ArgList { src: ArgSrc::Kernel(list), count: list.len(), bytes: list.iter().map(|s| s.len() + 1).sum() }
+    }
+
+    /// Measures a user array (`array` 0 is an empty one, as Linux allows):
+    /// EFAULT on a bad pointer, E2BIG for a string over MAX_ARG_STRLEN or
+    /// once the strings and pointers pass `*room`, which shrinks by them.
+    fn user(array: u32, room: &mut usize) -> Result<ArgList<'a>, Errno> {
+        let mut l = ArgList { src: ArgSrc::User(array), count: 0, bytes: 0 };
+        if array == 0 {
+            return Ok(l);
+        }
+        loop {
+            let p = crate::arch::uaccess::get_user(array.checked_add(4 * l.count as u32).ok_or(Errno::EFAULT)?)?;
+            if p == 0 {
+                return Ok(l);
+            }
+            let len = strnlen_user(p, MAX_ARG_STRLEN)?;
+            if len >= MAX_ARG_STRLEN {
+                return Err(Errno::E2BIG);
+            }
+            *room = room.checked_sub(len + 1 + 4).ok_or(Errno::E2BIG)?;
+            l.count += 1;
+            l.bytes += len + 1;
+        }
+    }
+
+    /// Copies string `i` to `dst` of the new address space `pt`, with its
+    /// NUL, in at most `max` bytes; returns the bytes written. A user string
+    /// that grew since it was measured gives EFAULT.
+    fn copy_one(&self, i: usize, pt: &PageTable, dst: u32, max: usize) -> Result<usize, Errno> {
+        match self.src {
+            ArgSrc::Kernel(list) => {
+                let s = list[i];
+                if s.len() + 1 > max {
+                    return Err(Errno::EFAULT);
+                }
+                write_user(pt, dst, s)?;
+                write_user(pt, dst + s.len() as u32, &[0])?;
+                Ok(s.len() + 1)
+            }
+            ArgSrc::User(array) => {
+                let mut src = crate::arch::uaccess::get_user(array + 4 * i as u32)?;
+                let mut chunk = [0u8; 64];
+                let (mut n, mut done) = (0usize, 0usize);
+                loop {
+                    let w = crate::arch::uaccess::get_user(src & !3)?.to_le_bytes();
+                    for &b in &w[(src & 3) as usize..] {
+                        if done + n == max {
+                            return Err(Errno::EFAULT);
+                        }
+                        chunk[n] = b;
+                        n += 1;
+                        if b == 0 || n == chunk.len() {
+                            write_user(pt, dst + done as u32, &chunk[..n])?;
+                            done += n;
+                            n = 0;
+                            if b == 0 {
+                                return Ok(done);
+                            }
+                        }
+                    }
+                    src = (src & !3).checked_add(4).ok_or(Errno::EFAULT)?;
+                }
+            }
+        }
+    }
+}
+
+/// The length of the NUL-terminated user string at `addr`, or `max` if it
+/// is at least that long; EFAULT on a bad address.
+fn strnlen_user(addr: u32, max: usize) -> Result<usize, Errno> {
+    let mut n = 0usize;
+    let mut a = addr;
+    loop {
+        let w = crate::arch::uaccess::get_user(a & !3)?.to_le_bytes();
+        for &b in &w[(a & 3) as usize..] {
+            if b == 0 {
+                return Ok(n);
+            }
+            n += 1;
+            if n == max {
+                return Ok(max);
+            }
+        }
+        a = (a & !3).checked_add(4).ok_or(Errno::EFAULT)?;
+    }
 }
 
 // Auxiliary vector entries (Linux's numbers).
@@ -297,37 +409,18 @@ const AT_EGID: u32 = 14;
 const AT_SECURE: u32 = 23;
 const AT_RANDOM: u32 = 25;
 
-/// Lays out Linux's initial stack below USER_STACK_TOP: the strings, 16
-/// random bytes, then (8-byte aligned, at sp) argc, argv[], NULL, envp[],
-/// NULL, auxv pairs ending with AT_NULL. Returns sp.
+/// Lays out Linux's initial stack below USER_STACK_TOP: the strings of
+/// argv then envp (copied straight from where they are, the caller's user
+/// memory for execve), 16 random bytes, then (8-byte aligned, at sp) argc,
+/// argv[], NULL, envp[], NULL, auxv pairs ending with AT_NULL. Returns sp.
 fn setup_stack(
     pt: &PageTable,
     exe: &super::elf::Executable,
-    argv: &[&[u8]],
-    envp: &[&[u8]],
+    argv: &ArgList<'_>,
+    envp: &ArgList<'_>,
 ) -> Result<u32, Errno> {
-    let mut p = USER_STACK_TOP;
-    let mut ptrs: alloc::vec::Vec<u32> = alloc::vec::Vec::with_capacity(argv.len() + envp.len());
-    if arg_bytes(argv, envp) > MAX_ARG_BYTES {
-        return Err(Errno::E2BIG);
-    }
-    for s in argv.iter().chain(envp) {
-        p -= s.len() as u32 + 1;
-        write_user(pt, p, s)?;
-        write_user(pt, p + s.len() as u32, &[0])?;
-        ptrs.push(p);
-    }
-    p -= 16;
-    let random = p;
-    let mut seed = crate::time::uptime_us() as u32 ^ 0x5a5a_1234;
-    let mut rnd = [0u8; 16];
-    for b in rnd.iter_mut() {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        *b = seed as u8;
-    }
-    write_user(pt, random, &rnd)?;
+    let strings = (argv.bytes + envp.bytes) as u32;
+    let random = (USER_STACK_TOP - strings - 16) & !3;
     let cred = super::task::current_task()
         .cred
         .as_ref()
@@ -347,21 +440,41 @@ fn setup_stack(
         (AT_RANDOM, random),
         (AT_NULL, 0),
     ];
-    let words = 1 + argv.len() + 1 + envp.len() + 1 + auxv.len() * 2;
-    p = (p - 4 * words as u32) & !7;
-    let mut v: alloc::vec::Vec<u32> = alloc::vec::Vec::with_capacity(words);
-    v.push(argv.len() as u32);
-    v.extend_from_slice(&ptrs[..argv.len()]);
-    v.push(0);
-    v.extend_from_slice(&ptrs[argv.len()..]);
-    v.push(0);
-    for (k, val) in auxv {
-        v.push(k);
-        v.push(val);
+    let words = 1 + argv.count + 1 + envp.count + 1 + auxv.len() * 2;
+    let sp = (random - 4 * words as u32) & !7;
+    // argc, then each string with its pointer.
+    write_user(pt, sp, &(argv.count as u32).to_le_bytes())?;
+    let mut dst = USER_STACK_TOP - strings;
+    let mut slot = sp + 4;
+    for list in [argv, envp] {
+        for i in 0..list.count {
+            let n = list.copy_one(i, pt, dst, (USER_STACK_TOP - dst) as usize)?;
+            write_user(pt, slot, &dst.to_le_bytes())?;
+            dst += n as u32;
+            slot += 4;
+        }
+        write_user(pt, slot, &0u32.to_le_bytes())?;
+        slot += 4;
     }
-    let bytes: alloc::vec::Vec<u8> = v.iter().flat_map(|w| w.to_le_bytes()).collect();
-    write_user(pt, p, &bytes)?;
-    Ok(p)
+    if dst != USER_STACK_TOP {
+        return Err(Errno::EFAULT); // a user string shrank since it was measured
+    }
+    let mut seed = crate::time::uptime_us() as u32 ^ 0x5a5a_1234;
+    let mut rnd = [0u8; 16];
+    for b in rnd.iter_mut() {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        *b = seed as u8;
+    }
+    write_user(pt, random, &rnd)?;
+    let mut aux = [0u8; 12 * 8];
+    for (i, (k, v)) in auxv.iter().enumerate() {
+        aux[8 * i..8 * i + 4].copy_from_slice(&k.to_le_bytes());
+        aux[8 * i + 4..8 * i + 8].copy_from_slice(&v.to_le_bytes());
+    }
+    write_user(pt, slot, &aux)?;
+    Ok(sp)
 }
 
 /// `execve` of the static ARM ELF executable `image` (in memory: the
@@ -391,6 +504,10 @@ fn prepare_str(
 ) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
     let a: alloc::vec::Vec<&[u8]> = argv.iter().map(|s| s.as_bytes()).collect();
     let e: alloc::vec::Vec<&[u8]> = envp.iter().map(|s| s.as_bytes()).collect();
+    let (a, e) = (ArgList::kernel(&a), ArgList::kernel(&e));
+    if a.bytes + e.bytes + 4 * (a.count + e.count) > arg_limit() {
+        return Err(Errno::E2BIG);
+    }
     prepare_exec(image, &a, &e, name.as_bytes())
 }
 
@@ -483,8 +600,8 @@ fn de_thread() -> Result<(), Errno> {
 /// after the jump to user mode would ever free them.
 fn prepare_exec(
     image: &[u8],
-    argv: &[&[u8]],
-    envp: &[&[u8]],
+    argv: &ArgList<'_>,
+    envp: &ArgList<'_>,
     name: &[u8],
 ) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
     let r = load_elf(image, argv, envp)?;
@@ -495,13 +612,11 @@ fn prepare_exec(
     Ok(r)
 }
 
-fn load_elf(image: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
+fn load_elf(image: &[u8], argv: &ArgList<'_>, envp: &ArgList<'_>) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
     let exe =
         super::elf::parse(image, USER_STACK_TOP - MAX_STACK_PAGES * 4096).map_err(|_| Errno::ENOEXEC)?;
-    if arg_bytes(argv, envp) > MAX_ARG_BYTES {
-        return Err(Errno::E2BIG);
-    }
-    let stack_pages = STACK_PAGES + (arg_bytes(argv, envp) as u32).div_ceil(4096);
+    let arg_bytes = argv.bytes + envp.bytes + 4 * (argv.count + envp.count);
+    let stack_pages = STACK_PAGES + (arg_bytes as u32).div_ceil(4096);
     let mm = KRef::new(MmStruct::new())?;
     let mut g = PtGuard::new()?;
     let pt = g.pt();
@@ -604,7 +719,7 @@ fn strncpy_from_user(addr: u32, max: usize, too_long: Errno, out: &mut alloc::ve
             }
             if out.len() == out.capacity() {
                 // Grow by doubling, but never far past what execve may take.
-                let more = out.capacity().clamp(256, MAX_ARG_BYTES + PATH_MAX);
+                let more = out.capacity().clamp(256, PATH_MAX);
                 out.try_reserve_exact(more).map_err(|_| Errno::ENOMEM)?;
             }
             out.push(b);
@@ -614,42 +729,15 @@ fn strncpy_from_user(addr: u32, max: usize, too_long: Errno, out: &mut alloc::ve
     }
 }
 
-/// Copies a user array of string pointers (argv or envp; a NULL array is
-/// empty, as Linux allows) into `buf`, recording each string's span.
-/// E2BIG once the strings and pointers pass `budget` bytes.
-fn copy_strings(
-    array: u32,
-    budget: &mut usize,
-    buf: &mut alloc::vec::Vec<u8>,
-    spans: &mut alloc::vec::Vec<(usize, usize)>,
-) -> Result<(), Errno> {
-    if array == 0 {
-        return Ok(());
-    }
-    let mut i = 0u32;
-    loop {
-        let p = crate::arch::uaccess::get_user(array.checked_add(4 * i).ok_or(Errno::EFAULT)?)?;
-        if p == 0 {
-            return Ok(());
-        }
-        let start = buf.len();
-        let room = budget.checked_sub(5).ok_or(Errno::E2BIG)?;
-        let n = strncpy_from_user(p, room, Errno::E2BIG, buf)?;
-        *budget -= n + 5;
-        spans.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
-        spans.push((start, n));
-        i += 1;
-    }
-}
-
-/// `execve(filename, argv, envp)` from user space: copies the three from
-/// the caller's memory (EFAULT, ENAMETOOLONG, E2BIG), finds the file
-/// (ENOENT, EACCES), builds the new address space (ENOEXEC for anything
-/// but a static ARM executable, ENOMEM), and only then gives up the old
-/// one, so that a failed execve returns to an intact caller. Returns only
-/// on error.
+/// `execve(filename, argv, envp)` from user space, in Linux's order: the
+/// path (EFAULT, ENAMETOOLONG), the file (ENOENT, EACCES), the argument
+/// and environment strings measured (EFAULT, E2BIG), then the new address
+/// space built with them copied straight onto its stack (ENOEXEC for
+/// anything but a static ARM executable, ENOMEM); only then is the old one
+/// given up, so that a failed execve returns to an intact caller. Returns
+/// only on error.
 pub fn do_execve(filename: u32, argv: u32, envp: u32) -> Errno {
-    // The copies live in this call only: they are dropped before the jump.
+    // The path copy lives in this call only: it is dropped before the jump.
     start_or_fail(copy_and_prepare(filename, argv, envp))
 }
 
@@ -658,19 +746,15 @@ fn copy_and_prepare(filename: u32, argv: u32, envp: u32) -> Result<(KRef<MmStruc
     if strncpy_from_user(filename, PATH_MAX - 1, Errno::ENAMETOOLONG, &mut name)? == 0 {
         return Err(Errno::ENOENT);
     }
-    let mut buf = alloc::vec::Vec::new();
-    let (mut a, mut e) = (alloc::vec::Vec::new(), alloc::vec::Vec::new());
-    let mut budget = MAX_ARG_BYTES;
-    copy_strings(argv, &mut budget, &mut buf, &mut a)?;
-    copy_strings(envp, &mut budget, &mut buf, &mut e)?;
     let image = open_exec(&name)?;
-    let mut a: alloc::vec::Vec<&[u8]> = a.iter().map(|&(s, n)| &buf[s..s + n]).collect();
-    if a.is_empty() {
+    let mut room = arg_limit();
+    let mut a = ArgList::user(argv, &mut room)?;
+    let e = ArgList::user(envp, &mut room)?;
+    if a.count == 0 {
         // As Linux since 5.18: an empty argv becomes one empty string, so
         // that argv[0] is never the start of envp.
-        a.push(b"");
+        a = ArgList::kernel(&[b""]);
     }
-    let e: alloc::vec::Vec<&[u8]> = e.iter().map(|&(s, n)| &buf[s..s + n]).collect();
     prepare_exec(image, &a, &e, &name)
 }
 
@@ -977,9 +1061,7 @@ mod execve_ktests {
     use crate::arch::uaccess::put_user;
     use crate::process::exit::do_wait;
     use crate::process::fork::kernel_thread;
-    use crate::process::ktests::{snapshot, with_user_page};
-
-    const U: u32 = 0x3000_0000;
+    use crate::process::ktests::snapshot;
 
     /// Writes `s` and a NUL at user address `at`, word by word.
     fn put_str(at: u32, s: &[u8]) {
@@ -997,44 +1079,59 @@ mod execve_ktests {
     /// bit per wrong answer (0 when all are right). The task is still here
     /// to return, which is the point: a failed execve keeps the caller.
     fn refused(_: usize) -> i32 {
+        // An address space of our own with a 192 KiB heap to hold the
+        // strings (released at our exit like any program's).
+        let Ok(mm) = build(&[0u8; 4]) else { return 1 << 20 };
+        exec_mmap(mm);
+        let u = sys_brk(0);
+        if sys_brk(u + 0x30000) != u + 0x30000 {
+            return 1 << 21;
+        }
+        put_str(u + 0x100, b"/bin/hello");
+        put_str(u + 0x120, b"/no/such/file");
+        put_str(u + 0x140, b"/bin");
+        put_str(u + 0x160, b"/bin/notelf");
+        // argv: { "/bin/hello", NULL } at u + 0x200; a bad one at u + 0x210.
+        put_user(u + 0x100, u + 0x200).unwrap();
+        put_user(0, u + 0x204).unwrap();
+        put_user(u + 0x100, u + 0x210).unwrap();
+        put_user(0x1000_0000, u + 0x214).unwrap();
+        put_user(0, u + 0x218).unwrap();
+        // A 140,000-byte string (over MAX_ARG_STRLEN) at u + 0x1000; its
+        // last 120,000 bytes 20 times over (2.4 MB, over the 2 MB limit).
+        let long = alloc::vec![b'x'; 140_000];
+        put_str(u + 0x1000, &long);
+        drop(long);
+        put_user(u + 0x100, u + 0x300).unwrap();
+        put_user(u + 0x1000, u + 0x304).unwrap();
+        put_user(0, u + 0x308).unwrap();
+        for i in 0..20 {
+            put_user(u + 0x1000 + 20_000, u + 0x380 + 4 * i).unwrap();
+        }
+        put_user(0, u + 0x380 + 4 * 20).unwrap();
+        let checks = [
+            (do_execve(u + 0x120, u + 0x200, 0), Errno::ENOENT),
+            (do_execve(u + 0x140, u + 0x200, 0), Errno::EACCES),
+            (do_execve(u + 0x160, u + 0x200, 0), Errno::ENOEXEC),
+            (do_execve(0xc000_0000, u + 0x200, 0), Errno::EFAULT),
+            (do_execve(0x1000_0000, u + 0x200, 0), Errno::EFAULT),
+            (do_execve(u + 0x100, 0xc000_0000, 0), Errno::EFAULT),
+            (do_execve(u + 0x100, u + 0x210, 0), Errno::EFAULT),
+            (do_execve(u + 0x100, u + 0x200, u + 0x210), Errno::EFAULT),
+            (do_execve(u + 0x100, u + 0x300, 0), Errno::E2BIG),
+            (do_execve(u + 0x100, u + 0x380, 0), Errno::E2BIG),
+            (do_execve(u + 0x100, u + 0x200, u + 0x380), Errno::E2BIG),
+            (do_execve(u + 0x1000, u + 0x200, 0), Errno::ENAMETOOLONG),
+            // The file is looked at before the arguments, as Linux does.
+            (do_execve(u + 0x120, 0xc000_0000, 0), Errno::ENOENT),
+        ];
         let mut bad = 0;
-        with_user_page(U, || {
-            put_str(U + 0x100, b"/bin/hello");
-            put_str(U + 0x120, b"/no/such/file");
-            put_str(U + 0x140, b"/bin");
-            put_str(U + 0x160, b"/bin/notelf");
-            // argv: { "/bin/hello", NULL } at U + 0x200; a bad one at U + 0x210.
-            put_user(U + 0x100, U + 0x200).unwrap();
-            put_user(0, U + 0x204).unwrap();
-            put_user(U + 0x100, U + 0x210).unwrap();
-            put_user(0x1000_0000, U + 0x214).unwrap();
-            put_user(0, U + 0x218).unwrap();
-            // An argv of 50 pointers to one 3,000-byte string (> 128 KiB in all).
-            let long = [b'x'; 3000];
-            put_str(U + 0x400, &long);
-            for i in 0..50 {
-                put_user(U + 0x400, U + 0x300 + 4 * i).unwrap();
+        for (i, (got, want)) in checks.iter().enumerate() {
+            if got != want {
+                crate::println!("# execve check {}: got {:?}, wanted {:?}", i, got, want);
+                bad |= 1 << i;
             }
-            put_user(0, U + 0x300 + 4 * 50).unwrap();
-            let checks = [
-                (do_execve(U + 0x120, U + 0x200, 0), Errno::ENOENT),
-                (do_execve(U + 0x140, U + 0x200, 0), Errno::EACCES),
-                (do_execve(U + 0x160, U + 0x200, 0), Errno::ENOEXEC),
-                (do_execve(0xc000_0000, U + 0x200, 0), Errno::EFAULT),
-                (do_execve(0x1000_0000, U + 0x200, 0), Errno::EFAULT),
-                (do_execve(U + 0x100, 0xc000_0000, 0), Errno::EFAULT),
-                (do_execve(U + 0x100, U + 0x210, 0), Errno::EFAULT),
-                (do_execve(U + 0x100, U + 0x200, U + 0x210), Errno::EFAULT),
-                (do_execve(U + 0x100, U + 0x300, 0), Errno::E2BIG),
-                (do_execve(U + 0x400, U + 0x200, 0), Errno::ENOENT),
-            ];
-            for (i, (got, want)) in checks.iter().enumerate() {
-                if got != want {
-                    crate::println!("# execve check {}: got {:?}, wanted {:?}", i, got, want);
-                    bad |= 1 << i;
-                }
-            }
-        });
+        }
         bad
     }
 

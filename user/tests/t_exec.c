@@ -67,7 +67,7 @@ static void fmt_num(char *b, long v)
 int test_main(int argc, char **argv, char **envp)
 {
     (void)argc; (void)envp;
-    tap_init(argv, 23);
+    tap_init(argv, 24);
     int st;
 
     /* argv and envp arrive as given (the probe checks them and its pid). */
@@ -167,7 +167,7 @@ int test_main(int argc, char **argv, char **envp)
     /* E2BIG: one string over MAX_ARG_STRLEN (128 KiB), and 7.5 MiB in all. */
     unsigned long b0 = sys1(NR_brk, 0);
     unsigned long len = 140000;
-    int big_ok = sys1(NR_brk, b0 + len + 16) == (long)(b0 + len + 16);
+    int big_ok = sys1(NR_brk, b0 + 200016) == (long)(b0 + 200016);
     long r1 = 0, r2 = 0;
     if (big_ok) {
         char *s = (char *)b0;
@@ -182,6 +182,25 @@ int test_main(int argc, char **argv, char **envp)
         many[65] = 0;
         r2 = sys3(NR_execve, PROBE, many, 0);
     }
+    /* 200 KB of arguments and environment (two 100,000-byte strings) is
+     * well within Linux's limits (128 KiB a string, 2 MB in all). */
+    long big_pid = -1;
+    if (big_ok) {
+        char *s = (char *)b0;
+        big_pid = sys0(NR_fork);
+        if (big_pid == 0) {
+            for (unsigned long i = 0; i < 100000; i++) { s[i] = 'a'; s[100001 + i] = 'b'; }
+            s[100000] = 0;
+            s[200001] = 0;
+            char *av[] = { PROBE, "big", s, 0 };
+            char *ev[] = { s + 100001, 0 };
+            sys3(NR_execve, PROBE, av, ev);
+            sys_exit(100);
+        }
+    }
+    st = -1;
+    ok(big_pid > 0 && wait4(big_pid, &st, 0) == big_pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+       "execve with 200 KB of arguments and environment passes them through");
     ok(big_ok && r1 == -E2BIG, "execve with a 140,000-byte argument: E2BIG");
     ok(big_ok && r2 == -E2BIG, "execve with 64 arguments of 120,000 bytes: E2BIG");
     sys1(NR_brk, b0);

@@ -25,6 +25,15 @@ int test_main(int argc, char **argv, char **envp)
         if (sys0(NR_getpid) != parse_num(argv[2]) || sys0(NR_gettid) != sys0(NR_getpid)) return 31;
         return sys0(NR_getppid) == parse_num(argv[3]) ? 0 : 32;
     }
+    if (streq(argv[1], "big")) {
+        /* 100,000 'a's as argv[2], 100,000 'b's as envp[0]. */
+        if (argc != 3 || !envp[0] || envp[1]) return 33;
+        unsigned long i;
+        for (i = 0; argv[2][i] == 'a'; i++) ;
+        if (i != 100000 || argv[2][i]) return 34;
+        for (i = 0; envp[0][i] == 'b'; i++) ;
+        return i == 100000 && !envp[0][i] ? 0 : 35;
+    }
     if (streq(argv[1], "tls")) return get_tls() == 0 && envp[0] == 0 ? 0 : 28;
     if (streq(argv[1], "sleep")) { sleep_ms(1000); return 0; }
     return 29;
