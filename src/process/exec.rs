@@ -307,7 +307,11 @@ struct ArgList<'a> {
 
 impl<'a> ArgList<'a> {
     fn kernel(list: &'a [&'a [u8]]) -> ArgList<'a> {
-        ArgList { src: ArgSrc::Kernel(list), count: list.len(), bytes: list.iter().map(|s| s.len() + 1).sum() }
+        ArgList {
+            src: ArgSrc::Kernel(list),
+            count: list.len(),
+            bytes: list.iter().map(|s| s.len() + 1).sum(),
+        }
     }
 
     /// Measures a user array (`array` 0 is an empty one, as Linux allows):
@@ -319,7 +323,8 @@ impl<'a> ArgList<'a> {
             return Ok(l);
         }
         loop {
-            let p = crate::arch::uaccess::get_user(array.checked_add(4 * l.count as u32).ok_or(Errno::EFAULT)?)?;
+            let p =
+                crate::arch::uaccess::get_user(array.checked_add(4 * l.count as u32).ok_or(Errno::EFAULT)?)?;
             if p == 0 {
                 return Ok(l);
             }
@@ -549,7 +554,8 @@ fn de_thread() -> Result<(), Errno> {
             unsafe {
                 me.thread_group.iter().all(|node| {
                     let t = crate::container_of!(node, TaskStruct, thread_group);
-                    core::ptr::eq(t, leader) && (*t).exit_state.load(Ordering::SeqCst) == super::task::EXIT_ZOMBIE
+                    core::ptr::eq(t, leader)
+                        && (*t).exit_state.load(Ordering::SeqCst) == super::task::EXIT_ZOMBIE
                 })
             }
         };
@@ -612,7 +618,11 @@ fn prepare_exec(
     Ok(r)
 }
 
-fn load_elf(image: &[u8], argv: &ArgList<'_>, envp: &ArgList<'_>) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
+fn load_elf(
+    image: &[u8],
+    argv: &ArgList<'_>,
+    envp: &ArgList<'_>,
+) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
     let exe =
         super::elf::parse(image, USER_STACK_TOP - MAX_STACK_PAGES * 4096).map_err(|_| Errno::ENOEXEC)?;
     let arg_bytes = argv.bytes + envp.bytes + 4 * (argv.count + envp.count);
@@ -705,7 +715,12 @@ const PATH_MAX: usize = 4096;
 /// Copies the NUL-terminated user string at `addr` onto the end of `out`,
 /// at most `max` bytes (without the NUL): EFAULT on a bad address, `too_long`
 /// when it does not end in time. Returns its length.
-fn strncpy_from_user(addr: u32, max: usize, too_long: Errno, out: &mut alloc::vec::Vec<u8>) -> Result<usize, Errno> {
+fn strncpy_from_user(
+    addr: u32,
+    max: usize,
+    too_long: Errno,
+    out: &mut alloc::vec::Vec<u8>,
+) -> Result<usize, Errno> {
     let mut n = 0usize;
     let mut a = addr;
     loop {
@@ -1164,7 +1179,8 @@ mod execve_ktests {
     }
 
     /// The user-space suite's test programs (user/tests/t_*.c but the exec probe).
-    const SUITE: [&str; 6] = ["/bin/t_basic", "/bin/t_fork", "/bin/t_clone", "/bin/t_wait", "/bin/t_exec", "/bin/t_rlimit"];
+    const SUITE: [&str; 6] =
+        ["/bin/t_basic", "/bin/t_fork", "/bin/t_clone", "/bin/t_wait", "/bin/t_exec", "/bin/t_rlimit"];
 
     /// Runs SUITE[arg] with --quiet: it prints nothing, exits with its failures.
     fn run_suite_program(arg: usize) -> i32 {
@@ -1182,7 +1198,14 @@ mod execve_ktests {
         let before = (snapshot(), crate::mm::heap::stats().1);
         let pid = kernel_thread(run_suite_program, i, 17).unwrap();
         let (p, status) = do_wait(pid as i32, 0).unwrap();
-        assert_eq!((p, status), (pid, 0), "{} failed ({} tests; status {:#x})", SUITE[i], status >> 8, status);
+        assert_eq!(
+            (p, status),
+            (pid, 0),
+            "{} failed ({} tests; status {:#x})",
+            SUITE[i],
+            status >> 8,
+            status
+        );
         // Orphans it left are our children now: reap them.
         while let Ok((p, _)) = do_wait(-1, 0) {
             assert_ne!(p, 0);

@@ -336,7 +336,11 @@ unsafe fn for_each_child(me: &TaskStruct, options: u32, mut f: impl FnMut(&TaskS
         return false;
     }
     // SAFETY: as above.
-    unsafe { me.thread_group.iter().any(|node| scan(&*crate::container_of!(node, TaskStruct, thread_group), &mut f)) }
+    unsafe {
+        me.thread_group
+            .iter()
+            .any(|node| scan(&*crate::container_of!(node, TaskStruct, thread_group), &mut f))
+    }
 }
 
 /// A zombie the parent may reap: a group leader only once the other
