@@ -1,17 +1,32 @@
 #!/usr/bin/env bash
 # make bench: the in-kernel benchmarks (boot argument kbench) on QEMU virt,
 # Cortex-A15, 512 MiB, under -icount shift=0: one cycle is one instruction,
-# exactly and repeatably. Prints one "name value" line per figure.
+# exactly and repeatably. Prints one "name value" line per figure. Then
+# /init's own `bench` command in the same set-up: a user program timing N
+# iterations with clock_gettime(CLOCK_MONOTONIC), where a nanosecond is one
+# guest instruction (those lines start with "init_").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 filter=${1:-}
 append="kbench${filter:+=$filter} loglevel=4"
 out=$(timeout 600 scripts/qemu.sh virt target/kernel.img "$append" -m 512M \
   -icount shift=0,align=off,sleep=off -rtc base=2024-01-01T00:00:00,clock=vm -seed 1)
+if [ -z "$filter" ] || [ "$filter" = init ]; then
+  init_out=$(printf '\nbench\nexit 0\n' | timeout 600 qemu-system-arm -M virt -cpu cortex-a15 -m 512M \
+    -kernel target/kernel.img -initrd target/initramfs.cpio -append "loglevel=4" -semihosting \
+    -display none -monitor none -serial stdio -nic none \
+    -icount shift=0,align=off,sleep=off -rtc base=2024-01-01T00:00:00,clock=vm -seed 1 2>&1 || true)
+  out+=$'\n'$(grep -aE '^[a-z0-9_]+ [0-9]+' <<<"$init_out" | tr -d '\r' | sed 's/^/init_/')
+fi
 # Linux 6.1.176 (Debian armmp) measured in exactly this QEMU set-up, for the
 # figures that have a Linux counterpart: each such line gets the ratio.
 declare -A linux=(
   [user_getppid_round_trip]=152
+  [init_getppid_round_trip]=152
+  [init_fork_exit_wait4_round_trip]=65273
+  [init_vfork_exit_wait4_round_trip]=37197
+  [init_thread_clone_exit_futex_join_round_trip]=26698
+  [init_fork_round_trip_1mib_touched]=178697
   [user_fork_exit_wait4_round_trip]=65273
   [user_vfork_exit_wait4_round_trip]=37197
   [user_thread_clone_exit_futex_join_round_trip]=26698

@@ -2,37 +2,49 @@
 # Builds target/initramfs.cpio (newc): the user programs of user/, built with
 # Debian's arm-linux-gnueabihf-gcc as static -nostdlib binaries, so that the
 # system-call ABI they use is the real Linux one: /init (user/init.c, a small
-# interactive command loop) and /bin/hello (user/hello.c, checks the initial
-# stack; the tests run it). Also target/initramfs.cpio.gz (the same archive,
-# gzip-compressed, as Linux accepts it) and target/initramfs-concat.cpio
-# (three archives back to back, as a bootloader may concatenate them: a plain
-# one with /init, zero padding, a gzip one with /bin/hello, a plain one with /bad/),
+# interactive command loop), /bin/hello (user/hello.c, checks the initial
+# stack; the in-kernel tests run it), /bin/t_mmap and /bin/t_fuzz (mmap and
+# the syscall fuzzer, run by in-kernel tests), and the user-space test suite
+# of user/tests/: /bin/utest (the runner, init=/bin/utest) and the /bin/t_*
+# programs it runs, plus /bin/notelf (an executable file that is not ELF).
+# Also target/initramfs.cpio.gz (the same archive, gzip-compressed, as Linux
+# accepts it) and target/initramfs-concat.cpio (three archives back to back,
+# as a bootloader may concatenate them: a plain one with /init, zero padding,
+# a gzip one with /bin/hello and the test programs, a plain one with /bad/),
 # and broken initrds in target/bad-initrd/ (scripts/bad-fixtures.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CC=arm-linux-gnueabihf-gcc
-CFLAGS="-static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin -marm -O2 -Wall -Werror"
+# -mgeneral-regs-only: armfork does not enable VFP for user mode yet (a VFP
+# instruction there is undefined: SIGILL), so GCC must not use it even for copies.
+CFLAGS="-static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin -marm -mgeneral-regs-only -O2 -Wall -Werror"
 mkdir -p target/user
-rm -rf target/initramfs && mkdir -p target/initramfs
+rm -rf target/initramfs && mkdir -p target/initramfs/bin
 $CC $CFLAGS -o target/user/hello user/start.S user/hello.c
 $CC $CFLAGS -o target/user/init user/start.S user/init.c
 $CC $CFLAGS -o target/user/t_mmap user/start.S user/t_mmap.c
 $CC $CFLAGS -o target/user/t_fuzz user/start.S user/t_fuzz.c
-mkdir -p target/initramfs/bin
 cp target/user/init target/initramfs/init
 cp target/user/hello target/initramfs/bin/hello
 cp target/user/t_mmap target/initramfs/bin/t_mmap
 cp target/user/t_fuzz target/initramfs/bin/t_fuzz
+tests=()
+for src in user/tests/*.c; do
+  name=$(basename "$src" .c)
+  $CC $CFLAGS -o "target/user/$name" user/start.S user/tests/clone.S "$src"
+  cp "target/user/$name" "target/initramfs/bin/$name"
+  tests+=("/bin/$name")
+done
+printf 'not an ELF file, not a script either\n' > target/initramfs/bin/notelf
 # Broken executables under /bad/ for the tests (scripts/bad-fixtures.sh).
 scripts/bad-fixtures.sh elves target/initramfs/bad
+chmod 755 target/initramfs/bin/* target/initramfs/init
 (cd target/initramfs && find . | LC_ALL=C sort | cpio -o -H newc --quiet) > target/initramfs.cpio
 gzip -9 -n -c target/initramfs.cpio >target/initramfs.cpio.gz
 # The concatenated one, built from the same files.
-rm -rf target/initramfs-parts && mkdir -p target/initramfs-parts/{a,b/bin,c/etc}
+rm -rf target/initramfs-parts && mkdir -p target/initramfs-parts/{a,b,c/etc}
 cp target/user/init target/initramfs-parts/a/init
-cp target/user/hello target/initramfs-parts/b/bin/hello
-cp target/user/t_mmap target/initramfs-parts/b/bin/t_mmap
-cp target/user/t_fuzz target/initramfs-parts/b/bin/t_fuzz
+cp -r target/initramfs/bin target/initramfs-parts/b/bin
 echo "third archive" >target/initramfs-parts/c/etc/motd
 cp -r target/initramfs/bad target/initramfs-parts/c/bad
 newc() { (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet); }
@@ -43,4 +55,4 @@ pad=$(( (4 - $(stat -c %s target/initramfs-parts/b.gz) % 4) % 4 + 4 ))
   newc target/initramfs-parts/c; } >target/initramfs-concat.cpio
 scripts/bad-fixtures.sh initrds target/bad-initrd
 echo "==> target/initramfs.cpio.gz ($(stat -c %s target/initramfs.cpio.gz) bytes), target/initramfs-concat.cpio"
-echo "==> target/initramfs.cpio ($(stat -c %s target/initramfs.cpio) bytes): /init, /bin/hello, /bin/t_mmap, /bin/t_fuzz, /bad/*"
+echo "==> target/initramfs.cpio ($(stat -c %s target/initramfs.cpio) bytes): /init, /bin/hello, /bin/t_mmap, /bin/t_fuzz, ${tests[*]}, /bin/notelf, /bad/*"

@@ -15,6 +15,7 @@ pub enum Errno {
     ECHILD = 10,
     EAGAIN = 11,
     ENOMEM = 12,
+    EACCES = 13,
     EFAULT = 14,
     EBUSY = 16,
     EEXIST = 17,
@@ -24,7 +25,9 @@ pub enum Errno {
     ENOTTY = 25,
     ENOSPC = 28,
     ERANGE = 34,
+    ENAMETOOLONG = 36,
     ENOSYS = 38,
+    ETIMEDOUT = 110,
 }
 
 impl Errno {
@@ -43,6 +46,8 @@ impl Errno {
             Errno::EIO => "EIO",
             Errno::E2BIG => "E2BIG",
             Errno::ENOEXEC => "ENOEXEC",
+            Errno::EACCES => "EACCES",
+            Errno::ENAMETOOLONG => "ENAMETOOLONG",
             Errno::EBADF => "EBADF",
             Errno::ECHILD => "ECHILD",
             Errno::EAGAIN => "EAGAIN",
@@ -57,6 +62,7 @@ impl Errno {
             Errno::ENOSPC => "ENOSPC",
             Errno::ERANGE => "ERANGE",
             Errno::ENOSYS => "ENOSYS",
+            Errno::ETIMEDOUT => "ETIMEDOUT",
         }
     }
 }

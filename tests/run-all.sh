@@ -3,6 +3,7 @@
 #   tests/run-all.sh [all|host|boards|uboot]
 # host:   cargo test on x86_64 (pure logic: DTB/ATAG/command-line parsing, ...)
 # boards: the in-kernel tests (boot argument ktest) on every QEMU board model,
+#         the user-space suite (init=/bin/utest) on each of them too,
 #         plus boots that check the kernel's answers to bad input
 # uboot:  the same image started by U-Boot from a disk, as on a real board
 # Logs go to target/test-logs/.
@@ -121,6 +122,10 @@ run_boards() {
       echo "  unpacked:$b: no unpacking or freeing message in $LOGS/ktest:$b.log"; count "unpacked:$b" 0 1
     fi
   done
+  echo "==> user-space test suite on every board (init=/bin/utest: user/tests/ as pid 1's children)"
+  for b in "${BOARDS[@]}"; do
+    boot_ktest "utest:$b" "$b" "init=/bin/utest slub_debug" --initrd target/initramfs.cpio
+  done
   echo "==> bad input and odd machines"
   # Without -semihosting the kernel's own SVC handler answers the trap: the
   # run must finish its tests, say so and halt (QEMU is then stopped by timeout).
@@ -138,10 +143,11 @@ run_boards() {
   expect "bad-cmdline-quote" 1 "cannot boot: bad boot arguments: unclosed" virt 'init="/x'
   expect "bad-loglevel" 1 "loglevel= takes a number" vexpress-a9 "loglevel=42"
   # /init from the initramfs as pid 1, driven through the console, with the
-  # SysRq keys (Ctrl-O, then m, s, t) pressed while it runs.
+  # SysRq keys (Ctrl-O, then m, s, t) pressed while it runs, and its
+  # commands for a process tree, threads, vfork and a fork storm.
   local ilog=$LOGS/init-console.log
   # (A first byte that arrives while the UART is being set up may be lost.)
-  printf '\npid\nfork 5\n\017m\017s\017t\npid\nexit 7\n' | timeout 60 qemu-system-arm -M virt -cpu cortex-a15 -m 256M -kernel "$IMG" \
+  printf '\npid\nfork 5\n\017m\017s\017t\npid\ntree 2 2\nthreads 3\nvfork\nstorm 10\nexit 7\n' | timeout 60 qemu-system-arm -M virt -cpu cortex-a15 -m 256M -kernel "$IMG" \
     -initrd target/initramfs.cpio -append "" -semihosting -display none -monitor none -serial stdio -nic none >"$ilog" 2>&1
   local irc=$?
   if [ $irc = 7 ] && grep -aq 'forked and reaped 5 children' "$ilog" && grep -aq 'init exited with status 7' "$ilog"; then
@@ -149,6 +155,18 @@ run_boards() {
   else
     echo "  init-console: status $irc"; tail -n 8 "$ilog" | sed 's/^/    /'; count "init-console" 0 1
   fi
+  # tree 2 2: 7 processes, 4 of them grandchildren; threads 3: same pid,
+  # joined; vfork: the parent saw the child's write; storm 10: 9 forks
+  # (the tenth process is the stormer itself), EAGAIN, then fork again.
+  local cmds=(
+    '^    \\_ pid [0-9]+ \(parent [0-9]+\)' 'thread 2: tid [0-9]+, getpid 1 \(joined'
+    'all 3 threads share pid 1' 'resumed after child [0-9]+ exited; I see what it wrote'
+    'RLIMIT_NPROC 10: 9 forks, then EAGAIN' 'reaped 9 zombies' 'fork works again'
+  )
+  local c missing=0
+  for c in "${cmds[@]}"; do grep -aqE "$c" "$ilog" || { echo "  init commands: no /$c/ in $ilog"; missing=1; }; done
+  [ "$(grep -acE '^    \\_ pid' "$ilog")" = 4 ] || { echo "  init commands: tree 2 2 did not print 4 grandchildren"; missing=1; }
+  count "init-commands" $((1 - missing)) $missing
   # What the SysRq keys printed: meminfo, slabinfo, the task tree (init is
   # sleeping in read() or, if the key arrived while it ran, running).
   if grep -aq '^MemFree: ' "$ilog" && grep -aqE '^task_struct +[0-9]+' "$ilog" && grep -aqE '^ +1 +1 +0 +[RS] .*init' "$ilog"; then
@@ -184,8 +202,8 @@ run_boards() {
   expect "rdinit-hello" 42 "^[0-9]+ passed, 0 failed" virt "rdinit=/bin/hello" --initrd target/initramfs.cpio.gz
   # 5 MiB unpacked: more than the largest block of the page allocator.
   boot_ktest "initrd-5mib" virt "ktest=initramfs,initial_stack slub_debug" --initrd $bad/big-5mib.cpio.gz
-  if grep -aq 'initramfs: unpacked 51[0-9][0-9] KiB' "$LOGS/initrd-5mib.log"; then count "initrd-5mib-unpacked" 1 0
-  else echo "  initrd-5mib: no 'unpacked 51xx KiB' in $LOGS/initrd-5mib.log"; count "initrd-5mib-unpacked" 0 1; fi
+  if grep -aq 'initramfs: unpacked 5[0-9][0-9][0-9] KiB' "$LOGS/initrd-5mib.log"; then count "initrd-5mib-unpacked" 1 0
+  else echo "  initrd-5mib: no 'unpacked 5xxx KiB' in $LOGS/initrd-5mib.log"; count "initrd-5mib-unpacked" 0 1; fi
   # After a failed unpacking every page is accounted for (nothing leaked).
   boot_ktest "initrd-error-accounting" vexpress-a9 "ktest=populate_rootfs slub_debug" --initrd $bad/gz-crc.cpio.gz
   # A device tree without a UART: the board table's UART takes over.

@@ -25,12 +25,6 @@ static void check(int ok, const char *what)
     puts1("\n");
 }
 
-static int streq(const char *a, const char *b)
-{
-    while (*a && *a == *b) { a++; b++; }
-    return *a == *b;
-}
-
 int main_sp(long *sp)
 {
     long argc = sp[0];

@@ -4,24 +4,12 @@
  * benchmarks. `help` lists the commands. */
 #include "sys.h"
 
-enum {
-    NR_exit = 1, NR_fork = 2, NR_read = 3, NR_getpid = 20, NR_brk = 45, NR_getppid = 64,
-    NR_setrlimit = 75, NR_wait4 = 114, NR_clone = 120, NR_vfork = 190, NR_mmap2 = 192,
-    NR_setuid32 = 213, NR_gettid = 224, NR_futex = 240, NR_exit_group = 248, NR_clock_gettime = 263,
-};
-enum { EAGAIN = 11, RLIMIT_NPROC = 6, CLOCK_MONOTONIC = 1 };
 /* pthread_create's flags: VM, FS, FILES, SIGHAND, THREAD, SYSVSEM, SETTLS,
  * PARENT_SETTID, CHILD_CLEARTID. */
 #define PTHREAD_FLAGS 0x3d0f00
 
-/* Decimal printing without a divide instruction (not every ARMv7 has one). */
-static unsigned long div10(unsigned long v) { return (unsigned long)(((unsigned long long)v * 0xCCCCCCCDull) >> 35); }
-static void putu(unsigned long v)
-{
-    char b[12]; int i = 11; b[i] = 0;
-    do { unsigned long q = div10(v); b[--i] = '0' + (v - q * 10); v = q; } while (v);
-    puts1(b + i);
-}
+#define putu putnum
+enum { RLIMIT_NPROC = 6, CLOCK_MONOTONIC = 1 };
 static void spaces(long n) { while (n-- > 0) puts1("  "); }
 
 static long atoi1(const char *s, const char **end)

@@ -18,7 +18,6 @@
 #include "sys.h"
 
 enum { CHILDREN = 150, CALLS = 2000 };
-enum { NR_exit = 1, NR_fork = 2, NR_wait4 = 114, NR_mmap2 = 192, NR_brk = 45 };
 
 static int n, failed;
 static void check(int ok, const char *name)

@@ -1,10 +1,11 @@
-//! Starting a program in user mode. For now the programs are small ones
-//! built into the kernel (user/*.S, assembled with the kernel); loading ELF
-//! files from the initramfs with execve is the next step of user mode.
+//! Starting a program in user mode: execve of a static ARM ELF executable
+//! from the initramfs (the system call, and pid 1's start), the small
+//! programs built into the kernel (user/builtin.S), and the address-space
+//! work around them: copy-on-write dup_mm, do_page_fault, brk.
 
 use super::kref::KRef;
 use super::resources::MmStruct;
-use super::task::{current, PF_KTHREAD};
+use super::task::{current, PF_FORKNOEXEC, PF_KTHREAD};
 use crate::arch::traps::{PtRegs, ARM_CPSR, ARM_PC, ARM_SP};
 use crate::errno::Errno;
 use crate::mm::pgtable::{PageTable, Prot};
@@ -88,7 +89,7 @@ pub fn sys_brk(addr: u32) -> u32 {
     let me = super::task::current_task();
     let Some(mm) = me.mm.as_ref() else { return 0 };
     let (start, old) = (mm.start_brk.load(Ordering::Relaxed), mm.brk.load(Ordering::Relaxed));
-    if addr < start || addr > USER_STACK_TOP - (STACK_PAGES + 16) * 4096 {
+    if addr < start || addr > USER_STACK_TOP - (MAX_STACK_PAGES + 16) * 4096 {
         return old;
     }
     let (old_end, new_end) = (old.div_ceil(4096) * 4096, addr.div_ceil(4096) * 4096);
@@ -263,8 +264,137 @@ fn write_user(pt: &PageTable, va: u32, bytes: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Pages of stack a new program gets.
+/// Pages of stack a new program gets, besides those its arguments take.
 const STACK_PAGES: u32 = 8;
+/// Linux's MAX_ARG_STRLEN: one argument or environment string (with its
+/// NUL) may be at most 32 pages.
+pub const MAX_ARG_STRLEN: usize = 32 * 4096;
+/// Linux's ARG_MAX, the least room execve gives the strings and pointers.
+const ARG_MAX: usize = 32 * 4096;
+/// The most room: Linux's 3/4 of _STK_LIM (8 MiB).
+const ARG_LIMIT_MAX: usize = 6 << 20;
+/// The largest stack exec maps: the arguments and STACK_PAGES more.
+const MAX_STACK_PAGES: u32 = STACK_PAGES + (ARG_LIMIT_MAX / 4096) as u32 + 1;
+
+/// How much argv and envp may take (strings, NULs and pointers), as Linux
+/// computes it: a quarter of the stack limit, between ARG_MAX and 6 MiB.
+fn arg_limit() -> usize {
+    let stack = super::task::current_task().signal.as_ref().map_or(8 << 20, |s| s.rlimit(3).cur as usize);
+    (stack / 4).clamp(ARG_MAX, ARG_LIMIT_MAX)
+}
+
+/// Where the strings of argv or envp come from.
+#[derive(Clone, Copy)]
+enum ArgSrc<'a> {
+    /// The kernel's own (pid 1's arguments, the tests).
+    Kernel(&'a [&'a [u8]]),
+    /// A user array of string pointers ending with NULL, in the caller's
+    /// address space (still the active one while the new stack is built).
+    User(u32),
+}
+
+/// argv or envp, measured: `count` strings taking `bytes` with their NULs.
+#[derive(Clone, Copy)]
+struct ArgList<'a> {
+    src: ArgSrc<'a>,
+    count: usize,
+    bytes: usize,
+}
+
+impl<'a> ArgList<'a> {
+    fn kernel(list: &'a [&'a [u8]]) -> ArgList<'a> {
+        ArgList {
+            src: ArgSrc::Kernel(list),
+            count: list.len(),
+            bytes: list.iter().map(|s| s.len() + 1).sum(),
+        }
+    }
+
+    /// Measures a user array (`array` 0 is an empty one, as Linux allows):
+    /// EFAULT on a bad pointer, E2BIG for a string over MAX_ARG_STRLEN or
+    /// once the strings and pointers pass `*room`, which shrinks by them.
+    fn user(array: u32, room: &mut usize) -> Result<ArgList<'a>, Errno> {
+        let mut l = ArgList { src: ArgSrc::User(array), count: 0, bytes: 0 };
+        if array == 0 {
+            return Ok(l);
+        }
+        loop {
+            let p =
+                crate::arch::uaccess::get_user(array.checked_add(4 * l.count as u32).ok_or(Errno::EFAULT)?)?;
+            if p == 0 {
+                return Ok(l);
+            }
+            let len = strnlen_user(p, MAX_ARG_STRLEN)?;
+            if len >= MAX_ARG_STRLEN {
+                return Err(Errno::E2BIG);
+            }
+            *room = room.checked_sub(len + 1 + 4).ok_or(Errno::E2BIG)?;
+            l.count += 1;
+            l.bytes += len + 1;
+        }
+    }
+
+    /// Copies string `i` to `dst` of the new address space `pt`, with its
+    /// NUL, in at most `max` bytes; returns the bytes written. A user string
+    /// that grew since it was measured gives EFAULT.
+    fn copy_one(&self, i: usize, pt: &PageTable, dst: u32, max: usize) -> Result<usize, Errno> {
+        match self.src {
+            ArgSrc::Kernel(list) => {
+                let s = list[i];
+                if s.len() + 1 > max {
+                    return Err(Errno::EFAULT);
+                }
+                write_user(pt, dst, s)?;
+                write_user(pt, dst + s.len() as u32, &[0])?;
+                Ok(s.len() + 1)
+            }
+            ArgSrc::User(array) => {
+                let mut src = crate::arch::uaccess::get_user(array + 4 * i as u32)?;
+                let mut chunk = [0u8; 64];
+                let (mut n, mut done) = (0usize, 0usize);
+                loop {
+                    let w = crate::arch::uaccess::get_user(src & !3)?.to_le_bytes();
+                    for &b in &w[(src & 3) as usize..] {
+                        if done + n == max {
+                            return Err(Errno::EFAULT);
+                        }
+                        chunk[n] = b;
+                        n += 1;
+                        if b == 0 || n == chunk.len() {
+                            write_user(pt, dst + done as u32, &chunk[..n])?;
+                            done += n;
+                            n = 0;
+                            if b == 0 {
+                                return Ok(done);
+                            }
+                        }
+                    }
+                    src = (src & !3).checked_add(4).ok_or(Errno::EFAULT)?;
+                }
+            }
+        }
+    }
+}
+
+/// The length of the NUL-terminated user string at `addr`, or `max` if it
+/// is at least that long; EFAULT on a bad address.
+fn strnlen_user(addr: u32, max: usize) -> Result<usize, Errno> {
+    let mut n = 0usize;
+    let mut a = addr;
+    loop {
+        let w = crate::arch::uaccess::get_user(a & !3)?.to_le_bytes();
+        for &b in &w[(a & 3) as usize..] {
+            if b == 0 {
+                return Ok(n);
+            }
+            n += 1;
+            if n == max {
+                return Ok(max);
+            }
+        }
+        a = (a & !3).checked_add(4).ok_or(Errno::EFAULT)?;
+    }
+}
 
 // Auxiliary vector entries (Linux's numbers).
 const AT_NULL: u32 = 0;
@@ -280,41 +410,18 @@ const AT_EGID: u32 = 14;
 const AT_SECURE: u32 = 23;
 const AT_RANDOM: u32 = 25;
 
-/// Lays out Linux's initial stack below USER_STACK_TOP: the strings, 16
-/// random bytes, then (8-byte aligned, at sp) argc, argv[], NULL, envp[],
-/// NULL, auxv pairs ending with AT_NULL. Returns sp.
+/// Lays out Linux's initial stack below USER_STACK_TOP: the strings of
+/// argv then envp (copied straight from where they are, the caller's user
+/// memory for execve), 16 random bytes, then (8-byte aligned, at sp) argc,
+/// argv[], NULL, envp[], NULL, auxv pairs ending with AT_NULL. Returns sp.
 fn setup_stack(
     pt: &PageTable,
     exe: &super::elf::Executable,
-    argv: &[&str],
-    envp: &[&str],
+    argv: &ArgList<'_>,
+    envp: &ArgList<'_>,
 ) -> Result<u32, Errno> {
-    let mut p = USER_STACK_TOP;
-    let mut ptrs: alloc::vec::Vec<u32> = alloc::vec::Vec::with_capacity(argv.len() + envp.len());
-    let mut total = 0usize;
-    for s in argv.iter().chain(envp) {
-        total += s.len() + 1;
-    }
-    if total > (STACK_PAGES as usize - 1) * 4096 {
-        return Err(Errno::E2BIG);
-    }
-    for s in argv.iter().chain(envp) {
-        p -= s.len() as u32 + 1;
-        write_user(pt, p, s.as_bytes())?;
-        write_user(pt, p + s.len() as u32, &[0])?;
-        ptrs.push(p);
-    }
-    p -= 16;
-    let random = p;
-    let mut seed = crate::time::uptime_us() as u32 ^ 0x5a5a_1234;
-    let mut rnd = [0u8; 16];
-    for b in rnd.iter_mut() {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        *b = seed as u8;
-    }
-    write_user(pt, random, &rnd)?;
+    let strings = (argv.bytes + envp.bytes) as u32;
+    let random = (USER_STACK_TOP - strings - 16) & !3;
     let cred = super::task::current_task()
         .cred
         .as_ref()
@@ -334,28 +441,56 @@ fn setup_stack(
         (AT_RANDOM, random),
         (AT_NULL, 0),
     ];
-    let words = 1 + argv.len() + 1 + envp.len() + 1 + auxv.len() * 2;
-    p = (p - 4 * words as u32) & !7;
-    let mut v: alloc::vec::Vec<u32> = alloc::vec::Vec::with_capacity(words);
-    v.push(argv.len() as u32);
-    v.extend_from_slice(&ptrs[..argv.len()]);
-    v.push(0);
-    v.extend_from_slice(&ptrs[argv.len()..]);
-    v.push(0);
-    for (k, val) in auxv {
-        v.push(k);
-        v.push(val);
+    let words = 1 + argv.count + 1 + envp.count + 1 + auxv.len() * 2;
+    let sp = (random - 4 * words as u32) & !7;
+    // argc, then each string with its pointer.
+    write_user(pt, sp, &(argv.count as u32).to_le_bytes())?;
+    let mut dst = USER_STACK_TOP - strings;
+    let mut slot = sp + 4;
+    for list in [argv, envp] {
+        for i in 0..list.count {
+            let n = list.copy_one(i, pt, dst, (USER_STACK_TOP - dst) as usize)?;
+            write_user(pt, slot, &dst.to_le_bytes())?;
+            dst += n as u32;
+            slot += 4;
+        }
+        write_user(pt, slot, &0u32.to_le_bytes())?;
+        slot += 4;
     }
-    let bytes: alloc::vec::Vec<u8> = v.iter().flat_map(|w| w.to_le_bytes()).collect();
-    write_user(pt, p, &bytes)?;
-    Ok(p)
+    if dst != USER_STACK_TOP {
+        return Err(Errno::EFAULT); // a user string shrank since it was measured
+    }
+    let mut seed = crate::time::uptime_us() as u32 ^ 0x5a5a_1234;
+    let mut rnd = [0u8; 16];
+    for b in rnd.iter_mut() {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        *b = seed as u8;
+    }
+    write_user(pt, random, &rnd)?;
+    let mut aux = [0u8; 12 * 8];
+    for (i, (k, v)) in auxv.iter().enumerate() {
+        aux[8 * i..8 * i + 4].copy_from_slice(&k.to_le_bytes());
+        aux[8 * i + 4..8 * i + 8].copy_from_slice(&v.to_le_bytes());
+    }
+    write_user(pt, slot, &aux)?;
+    Ok(sp)
 }
 
 /// `execve` of the static ARM ELF executable `image` (in memory: the
 /// initramfs): a new address space with its PT_LOAD segments, a stack with
 /// `argv` and `envp`, and user mode at its entry point. Returns only on error.
 pub fn exec_image(image: &[u8], argv: &[&str], envp: &[&str]) -> Errno {
-    match load_elf(image, argv, envp) {
+    let name = argv.first().map_or("", |s| s);
+    start_or_fail(prepare_str(image, argv, envp, name))
+}
+
+/// The exec after its point of no return: user mode at the new program's
+/// entry (the caller has dropped everything it allocated: this never
+/// returns), or the error.
+fn start_or_fail(prepared: Result<(KRef<MmStruct>, u32, u32), Errno>) -> Errno {
+    match prepared {
         Ok((mm, entry, sp)) => enter_at(mm, entry, sp),
         Err(e) => e,
     }
@@ -364,7 +499,7 @@ pub fn exec_image(image: &[u8], argv: &[&str], envp: &[&str]) -> Errno {
 /// Checks `image` as execve would: a static ARM executable whose segments
 /// stay below the stack. `Err` says why not (execve's ENOEXEC).
 pub fn check_executable(image: &[u8]) -> Result<super::elf::Executable, super::elf::ElfError> {
-    super::elf::parse(image, USER_STACK_TOP - STACK_PAGES * 4096)
+    super::elf::parse(image, USER_STACK_TOP - MAX_STACK_PAGES * 4096)
 }
 
 /// Pages a program's segments and stack take when loaded.
@@ -373,13 +508,137 @@ pub fn pages_needed(exe: &super::elf::Executable) -> u64 {
     exe.segments().iter().map(seg).sum::<u64>() + STACK_PAGES as u64
 }
 
-fn load_elf(image: &[u8], argv: &[&str], envp: &[&str]) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
+/// prepare_exec with `&str` arguments (the kernel's own callers).
+fn prepare_str(
+    image: &[u8],
+    argv: &[&str],
+    envp: &[&str],
+    name: &str,
+) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
+    let a: alloc::vec::Vec<&[u8]> = argv.iter().map(|s| s.as_bytes()).collect();
+    let e: alloc::vec::Vec<&[u8]> = envp.iter().map(|s| s.as_bytes()).collect();
+    let (a, e) = (ArgList::kernel(&a), ArgList::kernel(&e));
+    if a.bytes + e.bytes + 4 * (a.count + e.count) > arg_limit() {
+        return Err(Errno::E2BIG);
+    }
+    prepare_exec(image, &a, &e, name.as_bytes())
+}
+
+/// `de_thread`: a multithreaded process that execs keeps only the calling
+/// thread; the others get SIGKILL and are gone before the new image starts.
+/// A thread other than the leader then takes the leader's place: its pid
+/// (so getpid == gettid again), its parent's child slot, its start time,
+/// and the leader, a zombie by then, is released without its parent ever
+/// seeing it. EINTR if the caller itself is being killed meanwhile.
+fn de_thread() -> Result<(), Errno> {
+    use super::task::{TaskStruct, TASKLIST_LOCK};
+    let me_ptr = current();
+    let me = super::task::current_task();
+    {
+        let _g = TASKLIST_LOCK.lock();
+        if me.thread_group.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: tasklist_lock held: the group's list is stable, its tasks alive.
+        unsafe {
+            for node in me.thread_group.iter() {
+                let t = crate::container_of!(node, TaskStruct, thread_group);
+                if (*t).exit_state.load(Ordering::SeqCst) == 0 {
+                    super::signal::send_signal(t, super::resources::SIGKILL);
+                }
+            }
+        }
+    }
+    let leader = me.group_leader;
+    // Wait until the killed threads have reaped themselves and the leader
+    // (if it is not us) is a zombie: it cannot be reaped while we are in its group.
+    loop {
+        if super::signal::signal_pending() {
+            return Err(Errno::EINTR);
+        }
+        let done = {
+            let _g = TASKLIST_LOCK.lock();
+            // SAFETY: tasklist_lock held.
+            unsafe {
+                me.thread_group.iter().all(|node| {
+                    let t = crate::container_of!(node, TaskStruct, thread_group);
+                    core::ptr::eq(t, leader)
+                        && (*t).exit_state.load(Ordering::SeqCst) == super::task::EXIT_ZOMBIE
+                })
+            }
+        };
+        if done {
+            break;
+        }
+        crate::sched::yield_now();
+    }
+    if core::ptr::eq(leader, me_ptr) {
+        return Ok(());
+    }
+    {
+        let _g = TASKLIST_LOCK.lock();
+        // SAFETY: tasklist_lock held; the leader is a zombie nobody may reap
+        // (it is in our group), we are the current task.
+        unsafe {
+            let (t, l) = (&mut *me_ptr, &mut *leader);
+            core::mem::swap(&mut t.pid, &mut l.pid);
+            core::mem::swap(&mut t.pids[0], &mut l.pids[0]);
+            if let Some(p) = &t.pids[0] {
+                p.attach(me_ptr);
+            }
+            if let Some(p) = &l.pids[0] {
+                p.attach(leader);
+            }
+            t.start_time = l.start_time;
+            t.group_leader = me_ptr;
+            l.group_leader = me_ptr;
+            // Our place in the parent's children and in the task list is the leader's.
+            l.sibling.add_tail(&mut t.sibling);
+            l.sibling.del_init();
+            l.tasks.add_tail(&mut t.tasks);
+            l.tasks.del_init();
+            t.exit_signal = super::resources::SIGCHLD;
+            l.exit_signal = -1;
+            l.exit_state.store(super::task::EXIT_DEAD, Ordering::SeqCst);
+        }
+    }
+    super::exit::release_task(leader);
+    Ok(())
+}
+
+/// Everything an exec does before it starts the new program: the new
+/// address space (load_elf), the other threads gone (de_thread), the comm
+/// (`name`'s last path component). Returns the address space, entry point
+/// and stack pointer for start_or_fail. It returns, rather than starting the
+/// program itself, so that its callers drop their buffers first: nothing
+/// after the jump to user mode would ever free them.
+fn prepare_exec(
+    image: &[u8],
+    argv: &ArgList<'_>,
+    envp: &ArgList<'_>,
+    name: &[u8],
+) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
+    let r = load_elf(image, argv, envp)?;
+    de_thread()?;
+    let base = name.rsplit(|&c| c == b'/').next().unwrap_or(name);
+    // SAFETY: the current task renames itself.
+    unsafe { (*current()).set_comm(core::str::from_utf8(base).unwrap_or("?")) };
+    Ok(r)
+}
+
+fn load_elf(
+    image: &[u8],
+    argv: &ArgList<'_>,
+    envp: &ArgList<'_>,
+) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
     let exe = check_executable(image).map_err(|_| Errno::ENOEXEC)?;
-    // Segments are loaded at once (no demand paging yet): refuse a program
-    // bigger than free memory before taking any of it.
+    // Segments are loaded at once (no demand paging of files): refuse a
+    // program bigger than free memory before taking any of it.
     if pages_needed(&exe) > crate::mm::page_alloc::nr_free_pages() {
         return Err(Errno::ENOMEM);
     }
+    let arg_bytes = argv.bytes + envp.bytes + 4 * (argv.count + envp.count);
+    let stack_pages = STACK_PAGES + (arg_bytes as u32).div_ceil(4096);
     let mm = KRef::new(MmStruct::new())?;
     let mut g = PtGuard::new()?;
     let pt = g.pt();
@@ -422,7 +681,7 @@ fn load_elf(image: &[u8], argv: &[&str], envp: &[&str]) -> Result<(KRef<MmStruct
         }
         mm.vmas.lock().push((start, end, prot));
     }
-    for i in 0..STACK_PAGES {
+    for i in 0..stack_pages {
         map_new_page(&mm, pt, USER_STACK_TOP - (i + 1) * 4096, Prot::READ | Prot::WRITE, &[])?;
     }
     let sp = setup_stack(pt, &exe, argv, envp)?;
@@ -444,37 +703,148 @@ pub fn initramfs() -> Option<&'static [u8]> {
 
 /// execve of `path` from the initramfs.
 pub fn exec_path(path: &str, argv: &[&str], envp: &[&str]) -> Errno {
-    let Some(rd) = initramfs() else { return Errno::ENOENT };
+    start_or_fail(open_exec(path.as_bytes()).and_then(|image| prepare_str(image, argv, envp, path)))
+}
+
+/// `open_exec`: the contents of initramfs file `path` (ENOENT if it is not
+/// there, EACCES if it is not a regular file, as Linux says for a directory).
+fn open_exec(path: &[u8]) -> Result<&'static [u8], Errno> {
+    let rd = initramfs().ok_or(Errno::ENOENT)?;
+    let path = core::str::from_utf8(path).map_err(|_| Errno::ENOENT)?;
     match crate::fs::cpio::find(rd, path) {
-        Ok(Some(e)) if e.is_file() => exec_image(e.data, argv, envp),
-        Ok(Some(_)) => Errno::ENOEXEC,
-        Ok(None) => Errno::ENOENT,
-        Err(_) => Errno::EIO,
+        Ok(Some(e)) if e.is_file() => Ok(e.data),
+        Ok(Some(_)) => Err(Errno::EACCES),
+        Ok(None) => Err(Errno::ENOENT),
+        Err(_) => Err(Errno::EIO),
+    }
+}
+
+/// Linux's PATH_MAX: a path (with its NUL) longer than this is ENAMETOOLONG.
+const PATH_MAX: usize = 4096;
+
+/// Copies the NUL-terminated user string at `addr` onto the end of `out`,
+/// at most `max` bytes (without the NUL): EFAULT on a bad address, `too_long`
+/// when it does not end in time. Returns its length.
+fn strncpy_from_user(
+    addr: u32,
+    max: usize,
+    too_long: Errno,
+    out: &mut alloc::vec::Vec<u8>,
+) -> Result<usize, Errno> {
+    let mut n = 0usize;
+    let mut a = addr;
+    loop {
+        let w = crate::arch::uaccess::get_user(a & !3)?.to_le_bytes();
+        for &b in &w[(a & 3) as usize..] {
+            if b == 0 {
+                return Ok(n);
+            }
+            if n == max {
+                return Err(too_long);
+            }
+            if out.len() == out.capacity() {
+                // Grow by doubling, but never far past what execve may take.
+                let more = out.capacity().clamp(256, PATH_MAX);
+                out.try_reserve_exact(more).map_err(|_| Errno::ENOMEM)?;
+            }
+            out.push(b);
+            n += 1;
+        }
+        a = (a & !3).checked_add(4).ok_or(Errno::EFAULT)?;
+    }
+}
+
+/// `execve(filename, argv, envp)` from user space, in Linux's order: the
+/// path (EFAULT, ENAMETOOLONG), the file (ENOENT, EACCES), the argument
+/// and environment strings measured (EFAULT, E2BIG), then the new address
+/// space built with them copied straight onto its stack (ENOEXEC for
+/// anything but a static ARM executable, ENOMEM); only then is the old one
+/// given up, so that a failed execve returns to an intact caller. Returns
+/// only on error.
+pub fn do_execve(filename: u32, argv: u32, envp: u32) -> Errno {
+    // The path copy lives in this call only: it is dropped before the jump.
+    start_or_fail(copy_and_prepare(filename, argv, envp))
+}
+
+fn copy_and_prepare(filename: u32, argv: u32, envp: u32) -> Result<(KRef<MmStruct>, u32, u32), Errno> {
+    let mut name = alloc::vec::Vec::new();
+    if strncpy_from_user(filename, PATH_MAX - 1, Errno::ENAMETOOLONG, &mut name)? == 0 {
+        return Err(Errno::ENOENT);
+    }
+    let image = open_exec(&name)?;
+    let mut room = arg_limit();
+    let mut a = ArgList::user(argv, &mut room)?;
+    let e = ArgList::user(envp, &mut room)?;
+    if a.count == 0 {
+        // As Linux since 5.18: an empty argv becomes one empty string, so
+        // that argv[0] is never the start of envp.
+        a = ArgList::kernel(&[b""]);
+    }
+    prepare_exec(image, &a, &e, &name)
+}
+
+/// `exec_mmap`: the point of no return. The old address space is released
+/// as at exit (`mm_release`: the CLONE_CHILD_CLEARTID word, a vfork parent
+/// let go), the new one made current, then the old one dropped; what Linux
+/// resets at exec is reset (PF_FORKNOEXEC, the TLS register).
+fn exec_mmap(mm: KRef<MmStruct>) {
+    let me = current();
+    super::exit::mm_release(me);
+    // SAFETY: the current task takes its new address space; the old one is
+    // dropped only once TTBR0 no longer points at it.
+    let old = unsafe {
+        let pa = mm.pgd_phys.load(Ordering::Relaxed);
+        (*me).active_mm = Some(mm.clone());
+        let old = (*me).mm.replace(mm);
+        crate::mm::pgtable::activate_pgd(pa);
+        (*me).flags.fetch_and(!(PF_KTHREAD | PF_FORKNOEXEC), Ordering::Relaxed);
+        // flush_tls: a new program starts with TPIDRURO 0.
+        (*crate::process::thread_info::current_thread_info_ptr()).tp_value = 0;
+        core::arch::asm!("mcr p15, 0, {0}, c13, c0, 3", in(reg) 0u32, options(nostack));
+        old
+    };
+    if let Some(old) = old {
+        old.mm_users.fetch_sub(1, Ordering::Relaxed);
+        drop(old);
     }
 }
 
 fn enter_at(mm: KRef<MmStruct>, pc: u32, sp: u32) -> ! {
-    let me = current();
-    // SAFETY: the current task takes its new address space.
-    unsafe {
-        (*me).active_mm = Some(mm.clone());
-        (*me).mm = Some(mm);
-        (*me).flags.fetch_and(!PF_KTHREAD, Ordering::Relaxed);
-        let pa = (*me).mm.as_ref().unwrap().pgd_phys.load(Ordering::Relaxed);
-        crate::mm::pgtable::activate_pgd(pa);
-    }
+    exec_mmap(mm);
     let top = super::task::current_task().stack_top();
-    let regs = (top - 8 - core::mem::size_of::<PtRegs>()) as *mut PtRegs;
+    let frame = (top - 8 - core::mem::size_of::<PtRegs>()) as *mut PtRegs;
+    // The user frame goes at the top of the kernel stack, where a system
+    // call from user mode would have put it. A kernel thread's own frames
+    // (this one included) may lie there, so move below it first and fill
+    // it in from start_thread, whose frame is then below the user frame.
+    // SAFETY: nothing on this stack is used again; start_thread never returns.
+    unsafe {
+        core::arch::asm!(
+            "mov sp, {f}",
+            "b {start}",
+            f = in(reg) frame,
+            start = sym start_thread,
+            in("r0") frame,
+            in("r1") pc,
+            in("r2") sp,
+            options(noreturn)
+        )
+    }
+}
+
+/// `start_thread`: the user registers of a new program (all zero but pc,
+/// sp and a user-mode cpsr) into `frame`, then to user mode through
+/// ret_from_exception. Runs with sp at `frame`.
+extern "C" fn start_thread(frame: *mut PtRegs, pc: u32, sp: u32) -> ! {
     let mut r = PtRegs::default();
     r.uregs[ARM_PC] = pc;
     r.uregs[ARM_SP] = sp;
     r.uregs[ARM_CPSR] = PSR_USR;
-    // SAFETY: the frame sits at the top of our own kernel stack, where a
-    // system call from user mode would have put it; ret_from_exception
-    // restores it and drops to user mode. Nothing on this stack is used again.
+    // SAFETY: the frame is above this function's stack frame (enter_at
+    // moved sp there); ret_from_exception restores it and drops to user mode.
     unsafe {
-        regs.write(r);
-        core::arch::asm!("mov sp, {0}", "b {1}", in(reg) regs, sym ret_from_exception, options(noreturn));
+        frame.write(r);
+        core::arch::asm!("mov sp, {0}", "b {1}", in(reg) frame, sym ret_from_exception, options(noreturn));
     }
 }
 
@@ -774,6 +1144,199 @@ mod kbenches {
         fn user_first_fork_after_touching_64mib(b: &mut Bencher) {
             let (one, none) = (measure(9), measure(10));
             b.record(one.saturating_sub(none));
+        }
+    }
+}
+
+mod execve_ktests {
+    use super::*;
+    use crate::arch::uaccess::put_user;
+    use crate::process::exit::do_wait;
+    use crate::process::fork::kernel_thread;
+    use crate::process::ktests::snapshot;
+
+    /// Writes `s` and a NUL at user address `at`, word by word.
+    fn put_str(at: u32, s: &[u8]) {
+        let mut bytes = alloc::vec::Vec::from(s);
+        bytes.push(0);
+        while bytes.len() % 4 != 0 {
+            bytes.push(0);
+        }
+        for (i, w) in bytes.chunks(4).enumerate() {
+            put_user(u32::from_le_bytes([w[0], w[1], w[2], w[3]]), at + 4 * i as u32).unwrap();
+        }
+    }
+
+    /// Each refused execve, from a task with a user page at U: returns a
+    /// bit per wrong answer (0 when all are right). The task is still here
+    /// to return, which is the point: a failed execve keeps the caller.
+    fn refused(_: usize) -> i32 {
+        // An address space of our own with a 192 KiB heap to hold the
+        // strings (released at our exit like any program's).
+        let Ok(mm) = build(&[0u8; 4]) else { return 1 << 20 };
+        exec_mmap(mm);
+        let u = sys_brk(0);
+        if sys_brk(u + 0x30000) != u + 0x30000 {
+            return 1 << 21;
+        }
+        put_str(u + 0x100, b"/bin/hello");
+        put_str(u + 0x120, b"/no/such/file");
+        put_str(u + 0x140, b"/bin");
+        put_str(u + 0x160, b"/bin/notelf");
+        // argv: { "/bin/hello", NULL } at u + 0x200; a bad one at u + 0x210.
+        put_user(u + 0x100, u + 0x200).unwrap();
+        put_user(0, u + 0x204).unwrap();
+        put_user(u + 0x100, u + 0x210).unwrap();
+        put_user(0x1000_0000, u + 0x214).unwrap();
+        put_user(0, u + 0x218).unwrap();
+        // A 140,000-byte string (over MAX_ARG_STRLEN) at u + 0x1000; its
+        // last 120,000 bytes 20 times over (2.4 MB, over the 2 MB limit).
+        let long = alloc::vec![b'x'; 140_000];
+        put_str(u + 0x1000, &long);
+        drop(long);
+        put_user(u + 0x100, u + 0x300).unwrap();
+        put_user(u + 0x1000, u + 0x304).unwrap();
+        put_user(0, u + 0x308).unwrap();
+        for i in 0..20 {
+            put_user(u + 0x1000 + 20_000, u + 0x380 + 4 * i).unwrap();
+        }
+        put_user(0, u + 0x380 + 4 * 20).unwrap();
+        let checks = [
+            (do_execve(u + 0x120, u + 0x200, 0), Errno::ENOENT),
+            (do_execve(u + 0x140, u + 0x200, 0), Errno::EACCES),
+            (do_execve(u + 0x160, u + 0x200, 0), Errno::ENOEXEC),
+            (do_execve(0xc000_0000, u + 0x200, 0), Errno::EFAULT),
+            (do_execve(0x1000_0000, u + 0x200, 0), Errno::EFAULT),
+            (do_execve(u + 0x100, 0xc000_0000, 0), Errno::EFAULT),
+            (do_execve(u + 0x100, u + 0x210, 0), Errno::EFAULT),
+            (do_execve(u + 0x100, u + 0x200, u + 0x210), Errno::EFAULT),
+            (do_execve(u + 0x100, u + 0x300, 0), Errno::E2BIG),
+            (do_execve(u + 0x100, u + 0x380, 0), Errno::E2BIG),
+            (do_execve(u + 0x100, u + 0x200, u + 0x380), Errno::E2BIG),
+            (do_execve(u + 0x1000, u + 0x200, 0), Errno::ENAMETOOLONG),
+            // The file is looked at before the arguments, as Linux does.
+            (do_execve(u + 0x120, 0xc000_0000, 0), Errno::ENOENT),
+        ];
+        let mut bad = 0;
+        for (i, (got, want)) in checks.iter().enumerate() {
+            if got != want {
+                crate::println!("# execve check {}: got {:?}, wanted {:?}", i, got, want);
+                bad |= 1 << i;
+            }
+        }
+        bad
+    }
+
+    crate::ktest! {
+        fn execve_errors_return_to_an_intact_caller_without_leaks() {
+            assert!(initramfs().is_some(), "no initramfs: make test boots with -initrd target/initramfs.cpio");
+            let before = (snapshot(), crate::mm::heap::stats().1);
+            let pid = kernel_thread(refused, 0, 17).unwrap();
+            assert_eq!(do_wait(pid as i32, 0), Ok((pid, 0)));
+            assert_eq!((snapshot(), crate::mm::heap::stats().1), before, "a refused execve leaked");
+        }
+    }
+
+    /// A task with a user page holding "/bin/hello" and its argv execs it
+    /// through do_execve (the system call's path): /bin/hello exits 42 when
+    /// its initial stack is right.
+    fn execs_hello(_: usize) -> i32 {
+        // An address space of our own (one page of code, one of stack) to
+        // hold the strings: the exec releases it as it would a program's.
+        let Ok(mm) = build(&[0u8; 4]) else { return 1 };
+        exec_mmap(mm);
+        let s = USER_STACK_TOP - 4096;
+        put_str(s, b"/bin/hello");
+        put_str(s + 0x20, b"HOME=/");
+        put_str(s + 0x40, b"ktest=1");
+        for (i, w) in [s, 0, s + 0x20, s + 0x40, 0].iter().enumerate() {
+            put_user(*w, s + 0x80 + 4 * i as u32).unwrap();
+        }
+        do_execve(s, s + 0x80, s + 0x88) as i32 + 1000
+    }
+
+    /// The user-space suite's test programs (user/tests/t_*.c but the exec probe).
+    const SUITE: [&str; 6] =
+        ["/bin/t_basic", "/bin/t_fork", "/bin/t_clone", "/bin/t_wait", "/bin/t_exec", "/bin/t_rlimit"];
+
+    /// Runs SUITE[arg] with --quiet: it prints nothing, exits with its failures.
+    fn run_suite_program(arg: usize) -> i32 {
+        exec_path(SUITE[arg], &[SUITE[arg], "--quiet"], &[]) as i32 + 1000
+    }
+
+    /// Runs one program of the suite from a kernel thread: all its tests
+    /// pass and, once it and any orphans it left to us are reaped, the task
+    /// count, slab objects, free pages and kernel heap are back where they were.
+    fn suite_program_leaves_nothing_behind(i: usize) {
+        assert!(initramfs().is_some(), "no initramfs: make test boots with -initrd target/initramfs.cpio");
+        let before = (snapshot(), crate::mm::heap::stats().1);
+        let pid = kernel_thread(run_suite_program, i, 17).unwrap();
+        let (p, status) = do_wait(pid as i32, 0).unwrap();
+        assert_eq!(
+            (p, status),
+            (pid, 0),
+            "{} failed ({} tests; status {:#x})",
+            SUITE[i],
+            status >> 8,
+            status
+        );
+        // Orphans it left are our children now: reap them.
+        while let Ok((p, _)) = do_wait(-1, 0) {
+            assert_ne!(p, 0);
+        }
+        assert_eq!((snapshot(), crate::mm::heap::stats().1), before, "{} leaked", SUITE[i]);
+    }
+
+    crate::ktest! {
+        fn suite_t_basic_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(0);
+        }
+    }
+    crate::ktest! {
+        fn suite_t_fork_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(1);
+        }
+    }
+    crate::ktest! {
+        fn suite_t_clone_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(2);
+        }
+    }
+    crate::ktest! {
+        fn suite_t_wait_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(3);
+        }
+    }
+    crate::ktest! {
+        fn suite_t_exec_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(4);
+        }
+    }
+    crate::ktest! {
+        fn suite_t_rlimit_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(5);
+        }
+    }
+
+    crate::ktest! {
+        fn suite_covers_every_test_program_of_the_initramfs() {
+            let rd = initramfs().expect("no initramfs");
+            for e in crate::fs::cpio::parse(rd).filter_map(|e| e.ok()) {
+                let n = e.name.trim_start_matches("./").trim_start_matches('/');
+                // (t_mmap and t_fuzz have theirs in process::mmap.)
+                if n.starts_with("bin/t_") && !["bin/t_execprobe", "bin/t_mmap", "bin/t_fuzz"].contains(&n) {
+                    assert!(SUITE.iter().any(|s| s[1..] == *n), "/{} has no leak check here", n);
+                }
+            }
+        }
+    }
+
+    crate::ktest! {
+        fn execve_system_call_path_runs_a_program_with_its_arguments() {
+            let before = (snapshot(), crate::mm::heap::stats().1);
+            let pid = kernel_thread(execs_hello, 0, 17).unwrap();
+            assert_eq!(do_wait(pid as i32, 0), Ok((pid, 42 << 8)));
+            assert_eq!((snapshot(), crate::mm::heap::stats().1), before, "the old or new address space, or the copied arguments, leaked");
         }
     }
 }

@@ -70,6 +70,27 @@ fn forget_original_parent(dead: *mut TaskStruct) {
     }
 }
 
+/// `mm_release`, at exit and at exec: CLONE_CHILD_CLEARTID clears the tid
+/// word and wakes one futex waiter on it (what pthread_join sleeps on) when
+/// another task still uses the address space; a vfork parent is let go.
+pub fn mm_release(me: *mut TaskStruct) {
+    // SAFETY: the current task.
+    let t = unsafe { &mut *me };
+    if t.clear_child_tid != 0 {
+        // (A kernel thread has no mm of its own: it writes through the one it borrows.)
+        let shared = t.mm.as_ref().is_none_or(|m| m.mm_users.load(Ordering::Relaxed) > 1);
+        if shared && crate::arch::uaccess::put_user(0, t.clear_child_tid).is_ok() {
+            let _ = super::futex::futex_wake(t.clear_child_tid, 1);
+        }
+        t.clear_child_tid = 0;
+    }
+    if !t.vfork_done.is_null() {
+        // SAFETY: the vfork parent's completion lives until it is woken.
+        unsafe { (*t.vfork_done).complete() };
+        t.vfork_done = core::ptr::null();
+    }
+}
+
 /// `do_exit`: releases what the task holds, tells its parent, and never
 /// runs again. `code` is the exit code (the parent sees `code << 8`).
 pub fn do_exit(code: i32) -> ! {
@@ -81,10 +102,35 @@ pub fn do_exit_killed(sig: i32) -> ! {
     do_exit_status(sig & 0x7f)
 }
 
+/// `do_group_exit` (exit_group): the whole thread group ends with `code`.
+/// The first thread to start a group exit sets the group's code and sends
+/// SIGKILL to every other thread; each of them then exits with that code
+/// (a later exit_group in the same group keeps the first one's).
+pub fn do_group_exit(code: i32) -> ! {
+    let me = current_task();
+    let mut status = exit_status(code);
+    if let Some(sig) = &me.signal {
+        let _g = TASKLIST_LOCK.lock();
+        if sig.flags.load(Ordering::SeqCst) & super::resources::SIGNAL_GROUP_EXIT != 0 {
+            status = sig.group_exit_code.load(Ordering::SeqCst);
+        } else {
+            super::signal::zap_thread_group(me, None, status);
+        }
+    }
+    do_exit_status(status)
+}
+
 /// `do_exit` with a ready-made wait status.
 fn do_exit_status(status: i32) -> ! {
-    let code = status;
     let me = current();
+    // A thread of a group that is exiting as a whole leaves with the group's code.
+    // SAFETY: the current task.
+    let code = match unsafe { &(*me).signal } {
+        Some(sig) if sig.flags.load(Ordering::SeqCst) & super::resources::SIGNAL_GROUP_EXIT != 0 => {
+            sig.group_exit_code.load(Ordering::SeqCst)
+        }
+        _ => status,
+    };
     // SAFETY: the current task. Its lists are changed through raw pointers
     // (forget_original_parent) while `t` is not in use.
     let t = unsafe { &mut *me };
@@ -96,25 +142,17 @@ fn do_exit_status(status: i32) -> ! {
     t.exit_code.store(code, Ordering::SeqCst);
     // Release in Linux's order: mm (waking a vfork parent), SysV undo,
     // files, fs, namespaces, io context.
+    // exit_mm: mm_release while the address space is still ours (the tid
+    // word is written through it), then let it go.
+    mm_release(me);
+    // SAFETY: the current task, re-borrowed.
+    let t = unsafe { &mut *me };
     if let Some(mm) = t.mm.take() {
         mm.mm_users.fetch_sub(1, Ordering::Relaxed);
         // Stop translating through this address space before it can go.
         crate::mm::pgtable::deactivate_user();
     }
     t.active_mm = None;
-    // mm_release: CLONE_CHILD_CLEARTID clears the tid word and wakes one
-    // futex waiter on it (what pthread_join sleeps on).
-    if t.clear_child_tid != 0 {
-        if crate::arch::uaccess::put_user(0, t.clear_child_tid).is_ok() {
-            let _ = super::futex::futex_wake(t.clear_child_tid, 1);
-        }
-        t.clear_child_tid = 0;
-    }
-    if !t.vfork_done.is_null() {
-        // SAFETY: the vfork parent's completion lives until it is woken.
-        unsafe { (*t.vfork_done).complete() };
-        t.vfork_done = core::ptr::null();
-    }
     let undo = t.sysvsem.lock().take();
     drop(undo);
     t.files = None;
@@ -174,6 +212,15 @@ pub fn release_task(p: *mut TaskStruct) {
             t.sibling.del_init();
             t.tasks.del_init();
             t.thread_group.del_init();
+            // The last thread of a group whose leader is already a zombie:
+            // the leader's parent may reap it now.
+            let leader = t.group_leader;
+            if !core::ptr::eq(leader, p)
+                && (*leader).exit_state.load(Ordering::SeqCst) == EXIT_ZOMBIE
+                && (*leader).thread_group.is_empty()
+            {
+                notify_parent((*leader).real_parent);
+            }
             if let Some(c) = &t.real_cred {
                 c.user.processes.fetch_sub(1, Ordering::Relaxed);
             }
@@ -187,7 +234,7 @@ pub fn release_task(p: *mut TaskStruct) {
 }
 
 /// Which children a wait4 `pid` argument selects, worked out once per scan
-/// of the children list (under tasklist_lock) instead of once per child.
+/// of the children (under tasklist_lock) instead of once per child.
 #[derive(Clone, Copy)]
 enum WaitTarget {
     Any,
@@ -226,6 +273,12 @@ fn eligible(child: &TaskStruct, target: WaitTarget, options: u32) -> bool {
 /// `do_wait` (wait4): waits for a child matching `pid` to exit; returns
 /// (its pid, wait status), or (0, 0) with WNOHANG and no child ready.
 pub fn do_wait(pid: i32, options: u32) -> Result<(u32, i32), Errno> {
+    do_wait_times(pid, options).map(|(p, st, _)| (p, st))
+}
+
+/// do_wait, also giving the reaped child's (user, system) time in ticks
+/// (for wait4's rusage).
+pub fn do_wait_times(pid: i32, options: u32) -> Result<(u32, i32, (u64, u64)), Errno> {
     if options & !(WNOHANG | WUNTRACED | WEXITED | WNOTHREAD | WALL | WCLONE) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -237,22 +290,27 @@ pub fn do_wait(pid: i32, options: u32) -> Result<(u32, i32), Errno> {
         let _g = TASKLIST_LOCK.lock();
         let target = wait_target(me, pid);
         let mut found_any = false;
-        // SAFETY: tasklist_lock held: the children list is stable.
+        let mut zombie = None;
+        // SAFETY: tasklist_lock held: the children lists are stable.
         unsafe {
-            for node in me.children.iter() {
-                let c = &*crate::container_of!(node, TaskStruct, sibling);
+            for_each_child(me, options, |c| {
                 if !eligible(c, target, options) {
-                    continue;
+                    return false;
                 }
                 found_any = true;
-                if c.exit_state.load(Ordering::SeqCst) == EXIT_ZOMBIE {
-                    // Claimed under the lock: it cannot be reaped twice.
-                    c.exit_state.store(EXIT_DEAD, Ordering::SeqCst);
-                    return Some(Ok(Some(c as *const TaskStruct as *mut TaskStruct)));
+                if reapable(c) {
+                    zombie = Some(c as *const TaskStruct as *mut TaskStruct);
+                    return true;
                 }
-            }
+                false
+            });
         }
-        if !found_any {
+        if let Some(z) = zombie {
+            // Claimed under the lock: it cannot be reaped twice.
+            // SAFETY: a zombie child, alive until released.
+            unsafe { (*z).exit_state.store(EXIT_DEAD, Ordering::SeqCst) };
+            Some(Ok(Some(z)))
+        } else if !found_any {
             Some(Err(Errno::ECHILD))
         } else if options & WNOHANG != 0 {
             Some(Ok(None))
@@ -262,11 +320,44 @@ pub fn do_wait(pid: i32, options: u32) -> Result<(u32, i32), Errno> {
             None
         }
     })?;
-    let Some(z) = z else { return Ok((0, 0)) };
+    let Some(z) = z else { return Ok((0, 0, (0, 0))) };
     // SAFETY: the zombie is ours to reap (claimed above).
-    let (nr, status) = unsafe { ((*z).pid_nr_ns(me.pid_ns()), (*z).exit_code.load(Ordering::SeqCst)) };
+    let (nr, status, times) = unsafe {
+        ((*z).pid_nr_ns(me.pid_ns()), (*z).exit_code.load(Ordering::SeqCst), ((*z).utime, (*z).stime))
+    };
     release_task(z);
-    Ok((nr, status))
+    Ok((nr, status, times))
+}
+
+/// Calls `f` on each child wait4 may look at until it returns true (and
+/// then returns true): the children of `me` and, unless __WNOTHREAD, of
+/// every other thread of its group, as Linux's do_wait does.
+///
+/// # Safety
+/// The caller holds tasklist_lock.
+unsafe fn for_each_child(me: &TaskStruct, options: u32, mut f: impl FnMut(&TaskStruct) -> bool) -> bool {
+    // SAFETY: (for the whole body) tasklist_lock held: the lists are stable and their tasks alive.
+    let scan = |t: &TaskStruct, f: &mut dyn FnMut(&TaskStruct) -> bool| unsafe {
+        t.children.iter().any(|node| f(&*crate::container_of!(node, TaskStruct, sibling)))
+    };
+    if scan(me, &mut f) {
+        return true;
+    }
+    if options & WNOTHREAD != 0 {
+        return false;
+    }
+    // SAFETY: as above.
+    unsafe {
+        me.thread_group
+            .iter()
+            .any(|node| scan(&*crate::container_of!(node, TaskStruct, thread_group), &mut f))
+    }
+}
+
+/// A zombie the parent may reap: a group leader only once the other
+/// threads of its group are gone (Linux's delay_group_leader).
+fn reapable(c: &TaskStruct) -> bool {
+    c.exit_state.load(Ordering::SeqCst) == EXIT_ZOMBIE && c.thread_group.is_empty()
 }
 
 /// Children of the current task (for tests and the task tree).
@@ -332,4 +423,46 @@ pub fn show_state() {
         TOTAL_FORKS.load(Ordering::Relaxed),
         crate::sched::NR_SWITCHES.load(Ordering::Relaxed)
     );
+}
+
+mod group_ktests {
+    use super::*;
+    use crate::process::fork::{kernel_thread, CloneFlags};
+    use core::sync::atomic::AtomicBool;
+
+    static THREAD_GO: AtomicBool = AtomicBool::new(false);
+
+    fn lingering_thread(_: usize) -> i32 {
+        while !THREAD_GO.load(Ordering::SeqCst) {
+            crate::sched::yield_now();
+        }
+        0
+    }
+
+    fn leader(_: usize) -> i32 {
+        let f = (CloneFlags::CLONE_THREAD | CloneFlags::CLONE_SIGHAND).bits();
+        if kernel_thread(lingering_thread, 0, f).is_err() {
+            return 1;
+        }
+        5
+    }
+
+    crate::ktest! {
+        fn a_zombie_group_leader_waits_for_its_last_thread() {
+            let before = crate::process::ktests::snapshot();
+            THREAD_GO.store(false, Ordering::SeqCst);
+            let pid = kernel_thread(leader, 0, 17).unwrap();
+            // Let the leader exit; its thread keeps the group alive.
+            for _ in 0..1000 {
+                crate::sched::yield_now();
+            }
+            let t = crate::process::fork::find_task_by_pid(pid).expect("leader gone");
+            // SAFETY: our unreaped child.
+            assert_eq!(unsafe { (*t).exit_state.load(Ordering::SeqCst) }, EXIT_ZOMBIE, "the leader did not exit");
+            assert_eq!(do_wait(pid as i32, WNOHANG), Ok((0, 0)), "leader reaped while its thread runs");
+            THREAD_GO.store(true, Ordering::SeqCst);
+            assert_eq!(do_wait(pid as i32, 0), Ok((pid, 5 << 8)));
+            assert_eq!(crate::process::ktests::snapshot(), before);
+        }
+    }
 }

@@ -37,8 +37,16 @@ fn bucket(key: (usize, u32)) -> &'static SpinLockIrq<ListHead> {
 }
 
 /// FUTEX_WAIT: sleeps while `*uaddr == val`. EAGAIN if it already differs,
-/// EFAULT for a bad address, EINVAL for a misaligned one.
+/// EFAULT for a bad address, EINVAL for a misaligned one, EINTR when a
+/// signal arrives.
 pub fn futex_wait(uaddr: u32, val: u32) -> Result<(), Errno> {
+    futex_wait_until(uaddr, val, None)
+}
+
+/// FUTEX_WAIT with a deadline (`uptime_us`): ETIMEDOUT once it passes.
+/// Until a timer can wake a sleeper, a waiter with a deadline stays
+/// runnable and gives the CPU away, as nanosleep does.
+pub fn futex_wait_until(uaddr: u32, val: u32, deadline: Option<u64>) -> Result<(), Errno> {
     if uaddr & 3 != 0 {
         return Err(Errno::EINVAL);
     }
@@ -63,6 +71,39 @@ pub fn futex_wait(uaddr: u32, val: u32) -> Result<(), Errno> {
     loop {
         if q.woken.load(Ordering::SeqCst) {
             break;
+        }
+        if super::signal::signal_pending() {
+            // Interrupted (a fatal signal, a group exit): leave the queue
+            // unless a waker got there first.
+            let _b = bucket(key).lock();
+            if !q.woken.load(Ordering::SeqCst) {
+                // SAFETY: the bucket lock is held; the entry is still linked.
+                unsafe {
+                    q.link.del_init();
+                    (*me).state.store(TASK_RUNNING, Ordering::SeqCst);
+                }
+                return Err(Errno::EINTR);
+            }
+            break;
+        }
+        if let Some(end) = deadline {
+            // SAFETY: the current task stays runnable while it polls the clock.
+            unsafe { (*me).state.store(TASK_RUNNING, Ordering::SeqCst) };
+            if crate::time::uptime_us() >= end {
+                let _b = bucket(key).lock();
+                if q.woken.load(Ordering::SeqCst) {
+                    break;
+                }
+                // SAFETY: the bucket lock is held; the entry is still linked.
+                unsafe { q.link.del_init() };
+                return Err(Errno::ETIMEDOUT);
+            }
+            if crate::sched::nr_running() == 0 {
+                crate::arch::wfi();
+            } else {
+                crate::sched::yield_now();
+            }
+            continue;
         }
         crate::sched::schedule();
         // SAFETY: the current task.

@@ -77,6 +77,37 @@ impl<T: SlabObject> KRef<T> {
         &this.inner().value
     }
 
+    /// The object without a handle: for a lookup table that must not keep
+    /// it alive (T's Drop takes it out of the table before the memory goes).
+    pub fn as_raw(this: &Self) -> NonNull<RcBox<T>> {
+        this.ptr
+    }
+
+    /// A new handle on `raw` if the object still has one
+    /// (`refcount_inc_not_zero`); None once its last handle is gone.
+    ///
+    /// # Safety
+    /// `raw` must still be the object's memory: the table holding it is
+    /// cleared by T's Drop, under the lock the caller holds.
+    pub unsafe fn upgrade(raw: NonNull<RcBox<T>>) -> Option<KRef<T>> {
+        // SAFETY: per the caller, the RcBox is still there.
+        let count = unsafe { &raw.as_ref().count };
+        let mut c = count.load(Ordering::Relaxed);
+        while c != 0 {
+            match count.compare_exchange_weak(c, c + 1, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return Some(KRef { ptr: raw }),
+                Err(now) => c = now,
+            }
+        }
+        None
+    }
+
+    /// The value inside `raw` (for identity checks).
+    pub fn raw_value(raw: NonNull<RcBox<T>>) -> *const T {
+        // SAFETY: only an address computation.
+        unsafe { core::ptr::addr_of!((*raw.as_ptr()).value) }
+    }
+
     fn inner(&self) -> &RcBox<T> {
         // SAFETY: the object lives while any handle does.
         unsafe { self.ptr.as_ref() }

@@ -41,21 +41,45 @@ pub struct UserStruct {
 }
 slab_object!(UserStruct, USER_CACHE, "uid_cache");
 
-/// A small uid -> user_struct table (Linux hashes; a few users suffice here).
-static USERS: SpinLockIrq<[Option<KRef<UserStruct>>; 16]> = SpinLockIrq::new([const { None }; 16]);
+/// A small uid -> user_struct table (Linux hashes; a few users suffice
+/// here). It holds no reference: a user_struct lives while credentials
+/// point to it, and its Drop (`free_uid`) takes it out of the table.
+struct UserTable([Option<core::ptr::NonNull<super::kref::RcBox<UserStruct>>>; 16]);
+// SAFETY: only touched under the USERS lock.
+unsafe impl Send for UserTable {}
+static USERS: SpinLockIrq<UserTable> = SpinLockIrq::new(UserTable([None; 16]));
 
-/// The user_struct of `uid`, created on first use.
+/// The user_struct of `uid`, created on first use (`alloc_uid`).
 pub fn find_user(uid: u32) -> Result<KRef<UserStruct>, Errno> {
     let mut t = USERS.lock();
-    if let Some(u) = t.iter().flatten().find(|u| u.uid == uid) {
-        return Ok(u.clone());
+    for raw in t.0.iter().flatten() {
+        // SAFETY: entries are live objects (UserStruct's Drop removes its
+        // entry under this lock before the memory is freed).
+        if unsafe { (*KRef::raw_value(*raw)).uid } == uid {
+            // One on its way out (count 0) is passed over: a new one is made.
+            // SAFETY: as above.
+            if let Some(k) = unsafe { KRef::upgrade(*raw) } {
+                return Ok(k);
+            }
+        }
     }
+    let slot = t.0.iter().position(|s| s.is_none()).ok_or(Errno::EAGAIN)?;
     let u = KRef::new(UserStruct { uid, processes: AtomicU32::new(0) })?;
-    match t.iter_mut().find(|s| s.as_ref().is_none_or(|x| KRef::count(x) == 1)) {
-        Some(slot) => *slot = Some(u.clone()),
-        None => return Err(Errno::EAGAIN),
-    }
+    t.0[slot] = Some(KRef::as_raw(&u));
     Ok(u)
+}
+
+impl Drop for UserStruct {
+    /// `free_uid`: the last credential of this uid is gone.
+    fn drop(&mut self) {
+        let me = self as *const UserStruct;
+        let mut t = USERS.lock();
+        for s in t.0.iter_mut() {
+            if s.is_some_and(|raw| KRef::raw_value(raw) == me) {
+                *s = None;
+            }
+        }
+    }
 }
 
 pub struct Cred {
@@ -67,23 +91,6 @@ pub struct Cred {
     pub user: KRef<UserStruct>,
 }
 
-impl Drop for Cred {
-    /// `free_uid`: when the last credential of a uid goes, so does its
-    /// user_struct (the table's own reference does not keep it alive).
-    fn drop(&mut self) {
-        if KRef::count(&self.user) != 2 {
-            return;
-        }
-        let mut t = USERS.lock();
-        let slot = t.iter_mut().find(|s| s.as_ref().is_some_and(|u| KRef::ptr_eq(u, &self.user)));
-        let unused = match slot {
-            Some(s) if KRef::count(&self.user) == 2 => s.take(),
-            _ => None,
-        };
-        drop(t);
-        drop(unused);
-    }
-}
 slab_object!(Cred, CRED_CACHE, "cred_jar");
 
 impl Cred {

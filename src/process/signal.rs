@@ -34,6 +34,29 @@ pub fn send_signal(t: *mut TaskStruct, sig: i32) {
     }
 }
 
+/// Starts the group exit of `t`'s thread group with wait status `status`
+/// (SIGNAL_GROUP_EXIT, group_exit_code) and sends SIGKILL to every thread
+/// of it but `t` itself; `t_sig`, if given, goes to `t`. The caller holds
+/// tasklist_lock.
+pub fn zap_thread_group(t: &TaskStruct, t_sig: Option<i32>, status: i32) {
+    if let Some(sig) = &t.signal {
+        sig.group_exit_code.store(status, Ordering::SeqCst);
+        sig.flags.fetch_or(super::resources::SIGNAL_GROUP_EXIT, Ordering::SeqCst);
+    }
+    // SAFETY: tasklist_lock held: the group's list is stable and its tasks alive.
+    unsafe {
+        for node in t.thread_group.iter() {
+            let o = crate::container_of!(node, TaskStruct, thread_group);
+            if (*o).exit_state.load(Ordering::SeqCst) == 0 {
+                send_signal(o, SIGKILL);
+            }
+        }
+    }
+    if let Some(s) = t_sig {
+        send_signal(t as *const TaskStruct as *mut TaskStruct, s);
+    }
+}
+
 /// `kill(pid, sig)` for pid > 0 (process groups come with sessions).
 pub fn sys_kill(pid: i32, sig: i32) -> Result<u32, Errno> {
     if !(0..=64).contains(&sig) {
@@ -64,7 +87,21 @@ pub fn sys_kill(pid: i32, sig: i32) -> Result<u32, Errno> {
     if unkillable && core::ptr::eq(t, tk.pid_ns().child_reaper.load(Ordering::Acquire)) {
         return Ok(0);
     }
-    send_signal(t, sig);
+    if sig == SIGKILL || sig == SIGTERM {
+        // A fatal signal ends the whole thread group, each thread with it.
+        let _g = super::task::TASKLIST_LOCK.lock();
+        let exiting = tk
+            .signal
+            .as_ref()
+            .is_some_and(|s| s.flags.load(Ordering::SeqCst) & super::resources::SIGNAL_GROUP_EXIT != 0);
+        if exiting {
+            send_signal(t, sig);
+        } else {
+            zap_thread_group(tk, Some(sig), sig);
+        }
+    } else {
+        send_signal(t, sig);
+    }
     Ok(0)
 }
 

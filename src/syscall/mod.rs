@@ -19,6 +19,7 @@ use core::sync::atomic::Ordering;
 pub const NR_EXIT: u32 = 1;
 pub const NR_FORK: u32 = 2;
 pub const NR_READ: u32 = 3;
+pub const NR_EXECVE: u32 = 11;
 pub const NR_WRITE: u32 = 4;
 pub const NR_CLOSE: u32 = 6;
 pub const NR_GETPID: u32 = 20;
@@ -413,14 +414,58 @@ fn sys_setrlimit(resource: u32, rlim: u32) -> Ret {
     Ok(0)
 }
 
+/// `wait4(pid, status, options, rusage)`: the wait status and, for a
+/// reaped child, a struct rusage with its user and system time (the other
+/// fields 0: nothing counts them yet). A bad pointer gives EFAULT after
+/// the child was reaped, as Linux.
+fn sys_wait4(pid: i32, status: u32, options: u32, rusage: u32) -> Ret {
+    let (nr, st, (utime, stime)) = crate::process::exit::do_wait_times(pid, options)?;
+    if nr == 0 {
+        return Ok(0);
+    }
+    if status != 0 {
+        put_user(st as u32, status)?;
+    }
+    if rusage != 0 {
+        // struct rusage on 32-bit ARM: ru_utime, ru_stime (timevals), 14 longs.
+        let tick_us = 1_000_000 / crate::time::HZ as u64;
+        let tv = |ticks: u64| {
+            let us = ticks * tick_us;
+            ((us / 1_000_000) as u32, (us % 1_000_000) as u32)
+        };
+        let mut ru = [0u8; 72];
+        let (us, uu) = tv(utime);
+        let (ss, su) = tv(stime);
+        for (i, w) in [us, uu, ss, su].iter().enumerate() {
+            ru[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
+        }
+        copy_to_user(rusage, &ru)?;
+    }
+    Ok(nr)
+}
+
+/// FUTEX_WAIT with its optional relative timeout (a struct timespec).
+fn sys_futex_wait(uaddr: u32, val: u32, timeout: u32) -> Ret {
+    let deadline = if timeout == 0 {
+        None
+    } else {
+        let (s, ns) = (get_user(timeout)?, get_user(timeout + 4)?);
+        if ns >= 1_000_000_000 {
+            return Err(Errno::EINVAL);
+        }
+        Some(crate::time::uptime_us() + s as u64 * 1_000_000 + ns as u64 / 1000)
+    };
+    crate::process::futex::futex_wait_until(uaddr, val, deadline).map(|_| 0)
+}
+
 /// Runs system call `regs.r7` and puts the result in r0.
 pub fn dispatch(regs: &mut PtRegs) {
     let r = regs.uregs;
     let me = current_task();
     let ret: Ret = match r[7] {
-        // exit_group ends one thread for now: killing the other threads of
-        // the group comes with signals.
-        NR_EXIT | NR_EXIT_GROUP => do_exit(r[0] as i32),
+        NR_EXIT => do_exit(r[0] as i32),
+        NR_EXIT_GROUP => crate::process::exit::do_group_exit(r[0] as i32),
+        NR_EXECVE => Err(crate::process::exec::do_execve(r[0], r[1], r[2])),
         NR_FORK => sys_fork(regs),
         NR_VFORK => sys_vfork(regs),
         NR_CLONE => sys_clone(regs),
@@ -454,14 +499,9 @@ pub fn dispatch(regs: &mut PtRegs) {
         NR_SETRLIMIT => sys_setrlimit(r[0], r[1]),
         NR_PRLIMIT64 => sys_prlimit64(r[0], r[1], r[2], r[3]),
         NR_IOCTL => sys_ioctl(r[0], r[1], r[2]),
-        NR_WAIT4 => do_wait(r[0] as i32, r[2]).and_then(|(pid, status)| {
-            if r[1] != 0 && pid != 0 {
-                put_user(status as u32, r[1])?;
-            }
-            Ok(pid)
-        }),
+        NR_WAIT4 => sys_wait4(r[0] as i32, r[1], r[2], r[3]),
         NR_FUTEX => match r[1] & !FUTEX_PRIVATE_FLAG {
-            FUTEX_WAIT => crate::process::futex::futex_wait(r[0], r[2]).map(|_| 0),
+            FUTEX_WAIT => sys_futex_wait(r[0], r[2], r[3]),
             FUTEX_WAKE => crate::process::futex::futex_wake(r[0], r[2]),
             _ => Err(Errno::ENOSYS),
         },
