@@ -223,12 +223,12 @@ user_vfork_end:
     .global \name\()_end
 \name\()_start:
     ldr     r5, =\count
-    sub     sp, sp, #16             @ [sp]: parent tid word, [sp, #4]: child tid word
+    sub     sp, sp, #16             @ [sp, #4]: the thread's tid word (pthread's pd->tid)
 1:  ldr     r0, =0x3d0f00           @ the pthread flags
     sub     r1, sp, #1024           @ the thread's stack (it never uses it)
-    mov     r2, sp                  @ parent_tidptr
+    add     r2, sp, #4              @ parent_tidptr: the kernel writes the tid there...
     ldr     r3, =0x1234             @ tls
-    add     r4, sp, #4              @ child_tidptr
+    add     r4, sp, #4              @ ...and clears it at the thread's exit (child_tidptr)
     mov     r7, #120                @ clone
     svc     #0
     cmp     r0, #0
