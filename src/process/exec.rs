@@ -589,6 +589,12 @@ fn de_thread() -> Result<(), Errno> {
             if let Some(p) = &l.pids[0] {
                 p.attach(leader);
             }
+            // The process group and session go with the leadership.
+            for ty in [super::pid::PIDTYPE_PGID, super::pid::PIDTYPE_SID] {
+                if let Some(g) = super::pid::detach_pid(leader, ty) {
+                    super::pid::attach_pid(me_ptr, ty, g);
+                }
+            }
             t.start_time = l.start_time;
             t.group_leader = me_ptr;
             l.group_leader = me_ptr;
@@ -1256,8 +1262,8 @@ mod execve_ktests {
     }
 
     /// The user-space suite's test programs (user/tests/t_*.c but the exec probe).
-    const SUITE: [&str; 6] =
-        ["/bin/t_basic", "/bin/t_fork", "/bin/t_clone", "/bin/t_wait", "/bin/t_exec", "/bin/t_rlimit"];
+    const SUITE: [&str; 7] =
+        ["/bin/t_basic", "/bin/t_fork", "/bin/t_clone", "/bin/t_wait", "/bin/t_exec", "/bin/t_rlimit", "/bin/t_pgrp"];
 
     /// Runs SUITE[arg] with --quiet: it prints nothing, exits with its failures.
     fn run_suite_program(arg: usize) -> i32 {
@@ -1315,6 +1321,11 @@ mod execve_ktests {
     crate::ktest! {
         fn suite_t_rlimit_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(5);
+        }
+    }
+    crate::ktest! {
+        fn suite_t_pgrp_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(6);
         }
     }
 

@@ -201,10 +201,15 @@ fn do_exit_status(status: i32) -> ! {
 
 /// `release_task`: unlinks a dead task and drops the reaper's reference.
 pub fn release_task(p: *mut TaskStruct) {
+    let groups;
     {
         let _g = TASKLIST_LOCK.lock();
         // SAFETY: tasklist_lock held; p is dead and still linked.
         unsafe {
+            groups = (
+                super::pid::detach_pid(p, super::pid::PIDTYPE_PGID),
+                super::pid::detach_pid(p, super::pid::PIDTYPE_SID),
+            );
             let t = &mut *p;
             if let Some(pid) = &t.pids[0] {
                 pid.detach();
@@ -232,6 +237,7 @@ pub fn release_task(p: *mut TaskStruct) {
         }
         NR_THREADS.fetch_sub(1, Ordering::Relaxed);
     }
+    drop(groups);
     put_task_struct(p);
 }
 

@@ -156,6 +156,7 @@ pub fn dup_task_struct(orig: &TaskStruct) -> Result<NewTask, Errno> {
         core::ptr::copy_nonoverlapping(orig as *const TaskStruct, tsk, 1);
         let t = &mut *tsk;
         core::ptr::write(&mut t.pids, [None, None, None]);
+        t.pid_links = [crate::list::ListHead::new(), crate::list::ListHead::new()];
         core::ptr::write(&mut t.real_cred, None);
         core::ptr::write(&mut t.cred, None);
         core::ptr::write(&mut t.files, None);
@@ -556,9 +557,18 @@ fn attach(task: *mut TaskStruct, flags: CloneFlags) {
             if flags.contains(CloneFlags::CLONE_NEWPID) {
                 p.pid_ns().child_reaper.store(task, Ordering::Release);
             }
+            // The parent's process group and session (attach_pid for
+            // PIDTYPE_PGID and PIDTYPE_SID); 0 (init_task's) is no list.
             let cur = &*current();
             p.pgrp = cur.pgrp;
             p.session = cur.session;
+            let leader = &*cur.group_leader;
+            if let Some(g) = &leader.pids[super::pid::PIDTYPE_PGID] {
+                super::pid::attach_pid(task, super::pid::PIDTYPE_PGID, g.clone());
+            }
+            if let Some(sid) = &leader.pids[super::pid::PIDTYPE_SID] {
+                super::pid::attach_pid(task, super::pid::PIDTYPE_SID, sid.clone());
+            }
             (*p.real_parent).children.add_tail(&mut p.sibling);
             (*super::init_task()).tasks.add_tail(&mut p.tasks);
             PROCESS_COUNTS[crate::arch::smp_processor_id() & 3].fetch_add(1, Ordering::Relaxed);

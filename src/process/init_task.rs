@@ -74,6 +74,7 @@ pub fn init(total_pages: u64) -> Result<(), crate::errno::Errno> {
         pid: 0,
         tgid: 0,
         pids: [None, None, None],
+        pid_links: [crate::list::ListHead::new(), crate::list::ListHead::new()],
         pgrp: 0,
         session: 0,
         real_parent: t,

@@ -13,6 +13,8 @@ pub mod exec;
 #[cfg(target_arch = "arm")]
 pub mod mmap;
 #[cfg(target_arch = "arm")]
+pub mod pgrp;
+#[cfg(target_arch = "arm")]
 pub mod exit;
 #[cfg(target_arch = "arm")]
 pub mod fork;

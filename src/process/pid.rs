@@ -5,6 +5,7 @@
 //! table from number to task (128 KiB, one order-5 block): `find_task_by_pid`
 //! is one load, whatever the number of tasks alive.
 
+use crate::list::ListHead;
 use super::kref::{slab_size, KRef, SlabObject};
 use super::pidmap::{PidMap, PID_MAX_DEFAULT, PID_MAX_LIMIT};
 use super::task::TaskStruct;
@@ -123,7 +124,16 @@ pub struct Pid {
     pub numbers: [u32; MAX_PID_NS_LEVEL],
     /// The namespace at the pid's own (deepest) level.
     pub ns: KRef<PidNamespace>,
+    /// The tasks that have this pid as their process group (PIDTYPE_PGID)
+    /// and as their session (PIDTYPE_SID): Linux's `pid->tasks[]` lists,
+    /// through `TaskStruct::pid_links`. Changed under tasklist_lock only.
+    tasks: [core::cell::UnsafeCell<ListHead>; 2],
 }
+
+/// The kinds of pid a task has (`enum pid_type`).
+pub const PIDTYPE_PID: usize = 0;
+pub const PIDTYPE_PGID: usize = 1;
+pub const PIDTYPE_SID: usize = 2;
 
 pub static PID_CACHE: Cache = Cache::new("pid", slab_size::<Pid>(), 8, SlabFlags::NONE);
 impl SlabObject for Pid {
@@ -156,7 +166,7 @@ pub fn alloc_pid(ns: &KRef<PidNamespace>) -> Result<KRef<Pid>, Errno> {
             }
         }
     }
-    let pid = Pid { level, numbers, ns: ns.clone() };
+    let pid = Pid { level, numbers, ns: ns.clone(), tasks: [const { core::cell::UnsafeCell::new(ListHead::new()) }; 2] };
     KRef::new(pid)
 }
 
@@ -168,7 +178,91 @@ impl Drop for Pid {
     }
 }
 
+/// `attach_pid` for PIDTYPE_PGID or PIDTYPE_SID: `task` joins `pid`'s
+/// process group or session (the number fields follow).
+///
+/// # Safety
+/// tasklist_lock held; `task` is alive and not on that list yet.
+pub unsafe fn attach_pid(task: *mut TaskStruct, ty: usize, pid: KRef<Pid>) {
+    // SAFETY: per the caller; the list head lives in the pid's slab object,
+    // which the task's handle keeps alive while the task is on the list.
+    unsafe {
+        let head = &mut *pid.tasks[ty - 1].get();
+        if head.next.is_null() {
+            head.init();
+        }
+        let link = &mut (*task).pid_links[ty - 1];
+        link.init();
+        head.add_tail(link);
+        let nr = pid.nr();
+        if ty == PIDTYPE_PGID {
+            (*task).pgrp = nr;
+        } else {
+            (*task).session = nr;
+        }
+        (*task).pids[ty] = Some(pid);
+    }
+}
+
+/// `detach_pid`: `task` leaves its process group or session list; the
+/// pid handle goes back to the caller (dropped later, outside the lock).
+///
+/// # Safety
+/// tasklist_lock held; `task` is alive.
+pub unsafe fn detach_pid(task: *mut TaskStruct, ty: usize) -> Option<KRef<Pid>> {
+    // SAFETY: per the caller.
+    unsafe {
+        let link = &mut (*task).pid_links[ty - 1];
+        if link.is_linked() {
+            link.del_init();
+        }
+        (*task).pids[ty].take()
+    }
+}
+
+/// `change_pid`: moves `task` to another process group or session.
+///
+/// # Safety
+/// As attach_pid.
+pub unsafe fn change_pid(task: *mut TaskStruct, ty: usize, pid: KRef<Pid>) -> Option<KRef<Pid>> {
+    // SAFETY: per the caller.
+    unsafe {
+        let old = detach_pid(task, ty);
+        attach_pid(task, ty, pid);
+        old
+    }
+}
+
 impl Pid {
+    /// Calls `f` on every task in this pid's process group (PIDTYPE_PGID)
+    /// or session (PIDTYPE_SID): `do_each_pid_task`.
+    ///
+    /// # Safety
+    /// tasklist_lock held.
+    pub unsafe fn for_each_task(&self, ty: usize, mut f: impl FnMut(*mut TaskStruct)) {
+        // SAFETY: per the caller: the list is stable and its tasks alive.
+        unsafe {
+            let head = &*self.tasks[ty - 1].get();
+            if head.next.is_null() {
+                return;
+            }
+            for node in head.iter() {
+                // The node is pid_links[ty - 1]: step back to pid_links[0].
+                let first = (node as *mut crate::list::ListHead).wrapping_sub(ty - 1);
+                f(crate::container_of!(first, TaskStruct, pid_links));
+            }
+        }
+    }
+
+    /// True when some task uses this pid as `ty` (PGID or SID).
+    ///
+    /// # Safety
+    /// tasklist_lock held.
+    pub unsafe fn has_tasks(&self, ty: usize) -> bool {
+        // SAFETY: per the caller.
+        unsafe { !(*self.tasks[ty - 1].get()).is_empty() }
+    }
+
     /// The number as seen from `ns` (0 if the pid is not visible there).
     pub fn nr_ns(&self, ns: &PidNamespace) -> u32 {
         if ns.level <= self.level && core::ptr::eq(ns_at_level(&self.ns, ns.level), ns) {

@@ -57,16 +57,72 @@ pub fn zap_thread_group(t: &TaskStruct, t_sig: Option<i32>, status: i32) {
     }
 }
 
-/// `kill(pid, sig)` for pid > 0 (process groups come with sessions).
+/// `kill(pid, sig)`: pid > 0 one process; 0 the caller's process group;
+/// -1 every process but init and the caller; < -1 the process group -pid.
 pub fn sys_kill(pid: i32, sig: i32) -> Result<u32, Errno> {
     if !(0..=64).contains(&sig) {
         return Err(Errno::EINVAL);
     }
-    if pid <= 0 {
-        return Err(Errno::ESRCH);
-    }
     let me = current_task();
-    let t = me.pid_ns().find_task(pid as u32).ok_or(Errno::ESRCH)?;
+    if pid > 0 {
+        let t = me.pid_ns().find_task(pid as u32).ok_or(Errno::ESRCH)?;
+        return kill_one(me, t, sig).map(|_| 0);
+    }
+    // Several targets: gathered (each held by a reference) under
+    // tasklist_lock, signalled after it (a fatal signal takes it again).
+    let mut targets: alloc::vec::Vec<*mut TaskStruct> = alloc::vec::Vec::new();
+    {
+        let _g = super::task::TASKLIST_LOCK.lock();
+        let mut take = |t: *mut TaskStruct| {
+            super::task::get_task_struct(t);
+            targets.push(t);
+        };
+        // SAFETY: tasklist_lock held: the lists are stable, their tasks alive.
+        unsafe {
+            let leader = &*me.group_leader;
+            match pid {
+                0 => {
+                    if let Some(g) = &leader.pids[super::pid::PIDTYPE_PGID] {
+                        g.for_each_task(super::pid::PIDTYPE_PGID, &mut take);
+                    }
+                }
+                _ => {
+                    let pgrp = if pid == -1 { None } else { Some(pid.unsigned_abs()) };
+                    for node in (*super::init_task()).tasks.iter() {
+                        let t = crate::container_of!(node, TaskStruct, tasks);
+                        let in_group = match pgrp {
+                            Some(g) => (*t).pgrp == g,
+                            // kill(-1): all but init (pid 1) and ourselves.
+                            None => (*t).pid != 1 && (*t).tgid != me.tgid,
+                        };
+                        if in_group {
+                            take(t);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let (mut sent, mut denied) = (0, 0);
+    for &t in &targets {
+        match kill_one(me, t, sig) {
+            Ok(()) => sent += 1,
+            Err(Errno::EPERM) => denied += 1,
+            Err(_) => {}
+        }
+    }
+    for &t in &targets {
+        super::task::put_task_struct(t);
+    }
+    match (sent, denied) {
+        (0, 0) => Err(Errno::ESRCH),
+        (0, _) => Err(Errno::EPERM),
+        _ => Ok(0),
+    }
+}
+
+/// One process: permission, then the signal's action.
+fn kill_one(me: &TaskStruct, t: *mut TaskStruct, sig: i32) -> Result<(), Errno> {
     // SAFETY: a task found in the pid table is alive until released.
     let tk = unsafe { &*t };
     let st = tk.exit_state.load(Ordering::SeqCst);
@@ -77,7 +133,7 @@ pub fn sys_kill(pid: i32, sig: i32) -> Result<u32, Errno> {
         return Err(Errno::EPERM);
     }
     if sig == 0 || st == EXIT_ZOMBIE {
-        return Ok(0);
+        return Ok(());
     }
     // init ignores signals it has no handler for (SIGNAL_UNKILLABLE).
     let unkillable = tk
@@ -85,7 +141,7 @@ pub fn sys_kill(pid: i32, sig: i32) -> Result<u32, Errno> {
         .as_ref()
         .is_some_and(|s| s.flags.load(Ordering::Relaxed) & super::resources::SIGNAL_UNKILLABLE != 0);
     if unkillable && core::ptr::eq(t, tk.pid_ns().child_reaper.load(Ordering::Acquire)) {
-        return Ok(0);
+        return Ok(());
     }
     if sig == SIGKILL || sig == SIGTERM {
         // A fatal signal ends the whole thread group, each thread with it.
@@ -102,7 +158,7 @@ pub fn sys_kill(pid: i32, sig: i32) -> Result<u32, Errno> {
     } else {
         send_signal(t, sig);
     }
-    Ok(0)
+    Ok(())
 }
 
 /// True when the current task has a signal to act on.

@@ -62,7 +62,11 @@ pub struct TaskStruct {
     // Identity and relations.
     pub pid: u32,
     pub tgid: u32,
+    /// PIDTYPE_PID, PIDTYPE_PGID, PIDTYPE_SID (pid.rs): the task's own
+    /// pid, and its process group's and session's (shared handles).
     pub pids: [Option<KRef<Pid>>; 3],
+    /// Links in the PGID and SID pids' task lists.
+    pub pid_links: [crate::list::ListHead; 2],
     pub pgrp: u32,
     pub session: u32,
     pub real_parent: *mut TaskStruct,

@@ -47,6 +47,11 @@ pub const NR_EXIT_GROUP: u32 = 248;
 pub const NR_SET_TID_ADDRESS: u32 = 256;
 pub const NR_PRLIMIT64: u32 = 369;
 pub const NR_MUNMAP: u32 = 91;
+pub const NR_SETPGID: u32 = 57;
+pub const NR_GETPGRP: u32 = 65;
+pub const NR_SETSID: u32 = 66;
+pub const NR_GETPGID: u32 = 132;
+pub const NR_GETSID: u32 = 147;
 pub const NR_WRITEV: u32 = 146;
 pub const NR_MMAP2: u32 = 192;
 /// ARM private: set the TLS register.
@@ -474,6 +479,11 @@ pub fn dispatch(regs: &mut PtRegs) {
         NR_WRITEV => sys_writev(r[0], r[1], r[2]),
         NR_MMAP2 => crate::process::mmap::sys_mmap2(r[0], r[1], r[2], r[3], r[4] as i32, r[5]),
         NR_MUNMAP => crate::process::mmap::sys_munmap(r[0], r[1]),
+        NR_SETPGID => crate::process::pgrp::sys_setpgid(r[0] as i32, r[1] as i32),
+        NR_GETPGRP => crate::process::pgrp::sys_getpgid(0),
+        NR_GETPGID => crate::process::pgrp::sys_getpgid(r[0] as i32),
+        NR_SETSID => crate::process::pgrp::sys_setsid(),
+        NR_GETSID => crate::process::pgrp::sys_getsid(r[0] as i32),
         NR_CLOSE => sys_close(r[0]),
         NR_KILL => crate::process::signal::sys_kill(r[0] as i32, r[1] as i32),
         NR_DUP => sys_dup(r[0]),
