@@ -109,6 +109,13 @@ pub fn do_exit_killed(sig: i32) -> ! {
 pub fn do_group_exit(code: i32) -> ! {
     let me = current_task();
     let mut status = exit_status(code);
+    // A process of one thread has no one else to stop (Linux's
+    // thread_group_empty test): straight to do_exit.
+    let alone = me.thread_group.is_empty()
+        && me.signal.as_ref().is_none_or(|s| s.flags.load(Ordering::Relaxed) & super::resources::SIGNAL_GROUP_EXIT == 0);
+    if alone {
+        do_exit_status(status);
+    }
     if let Some(sig) = &me.signal {
         let _g = TASKLIST_LOCK.lock();
         if sig.flags.load(Ordering::SeqCst) & super::resources::SIGNAL_GROUP_EXIT != 0 {

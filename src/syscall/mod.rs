@@ -240,37 +240,76 @@ fn sys_ioctl(fd: u32, cmd: u32, arg: u32) -> Ret {
     }
 }
 
+/// `prlimit64(pid, resource, new, old)`: get and/or set a limit of the
+/// caller (pid 0) or of another process the caller may act on (the same
+/// real and effective uid as its target's, or CAP_SYS_RESOURCE: EPERM
+/// otherwise). Limits travel as 64-bit pairs; RLIM_INFINITY is all ones.
 fn sys_prlimit64(pid: u32, resource: u32, new: u32, old: u32) -> Ret {
-    let me = current_task();
-    if pid != 0 && pid != me.tgid {
-        return Err(Errno::ESRCH);
-    }
+    use crate::process::resources::{CAP_SYS_RESOURCE, RLIM_INFINITY};
+    use crate::process::task::{get_task_struct, put_task_struct, TaskStruct, TASKLIST_LOCK};
     let r = rlimit_of(resource)?;
-    let sig = me.signal.as_ref().ok_or(Errno::EINVAL)?;
-    let cur = sig.rlimit(r);
-    let widen = |v: u32| if v == crate::process::resources::RLIM_INFINITY { u64::MAX } else { v as u64 };
+    let me = current_task();
+    // The new value is read (and checked) before anything else is touched.
+    let new_lim = if new != 0 {
+        let narrow = |lo: u32, hi: u32| if hi != 0 { RLIM_INFINITY } else { lo };
+        let c = narrow(get_user(new)?, get_user(new + 4)?);
+        let m = narrow(get_user(new + 8)?, get_user(new + 12)?);
+        if c > m {
+            return Err(Errno::EINVAL);
+        }
+        Some(Rlimit { cur: c, max: m })
+    } else {
+        None
+    };
+    let privileged = me.cred.as_ref().is_some_and(|cr| cr.capable(CAP_SYS_RESOURCE));
+    let target: *mut TaskStruct = if pid == 0 || pid == me.tgid {
+        me.group_leader
+    } else {
+        let _g = TASKLIST_LOCK.lock();
+        let t = me.pid_ns().find_task(pid).ok_or(Errno::ESRCH)?;
+        // SAFETY: alive under tasklist_lock; the reference keeps it so after.
+        let tk = unsafe { &*t };
+        let same_user = match (&me.cred, &tk.cred) {
+            (Some(a), Some(b)) => a.uid == b.uid && a.uid == b.euid && a.gid == b.gid && a.gid == b.egid,
+            _ => false,
+        };
+        if !same_user && !privileged {
+            return Err(Errno::EPERM);
+        }
+        get_task_struct(t);
+        t
+    };
+    let release = |t: *mut TaskStruct| {
+        if !core::ptr::eq(t, me.group_leader) {
+            put_task_struct(t);
+        }
+    };
+    // SAFETY: the target is held (ourselves, or by the reference taken above).
+    let Some(sig) = (unsafe { (*target).signal.as_ref() }) else {
+        release(target);
+        return Err(Errno::ESRCH);
+    };
+    let cur = {
+        let mut lims = sig.rlim.lock();
+        let cur = lims[r];
+        if let Some(n) = new_lim {
+            if n.max > cur.max && !privileged {
+                drop(lims);
+                release(target);
+                return Err(Errno::EPERM);
+            }
+            lims[r] = n;
+        }
+        cur
+    };
+    release(target);
     if old != 0 {
+        let widen = |v: u32| if v == RLIM_INFINITY { u64::MAX } else { v as u64 };
         let (c, m) = (widen(cur.cur), widen(cur.max));
         put_user(c as u32, old)?;
         put_user((c >> 32) as u32, old + 4)?;
         put_user(m as u32, old + 8)?;
         put_user((m >> 32) as u32, old + 12)?;
-    }
-    if new != 0 {
-        let narrow = |lo: u32, hi: u32| if hi != 0 { crate::process::resources::RLIM_INFINITY } else { lo };
-        let c = narrow(get_user(new)?, get_user(new + 4)?);
-        let m = narrow(get_user(new + 8)?, get_user(new + 12)?);
-        // The same rules as setrlimit (limits are kept in 32 bits).
-        let mut lims = sig.rlim.lock();
-        if c > m {
-            return Err(Errno::EINVAL);
-        }
-        let privileged =
-            me.cred.as_ref().is_some_and(|cr| cr.capable(crate::process::resources::CAP_SYS_RESOURCE));
-        if m > lims[r].max && !privileged {
-            return Err(Errno::EPERM);
-        }
-        lims[r] = Rlimit { cur: c, max: m };
     }
     Ok(0)
 }
@@ -465,7 +504,8 @@ fn sys_futex_wait(uaddr: u32, val: u32, timeout: u32) -> Ret {
 
 /// Runs system call `regs.r7` and puts the result in r0.
 pub fn dispatch(regs: &mut PtRegs) {
-    let r = regs.uregs;
+    // (Six arguments and the number, not a copy of all eighteen registers.)
+    let r: [u32; 8] = regs.uregs[..8].try_into().expect("pt_regs has r0-r7");
     let me = current_task();
     let ret: Ret = match r[7] {
         NR_EXIT => do_exit(r[0] as i32),

@@ -48,7 +48,7 @@ static int user_side(void)
 int test_main(int argc, char **argv, char **envp)
 {
     (void)argc; (void)envp;
-    tap_init(argv, 4);
+    tap_init(argv, 7);
     int st = -1;
     ok(sys0(NR_getuid32) == 0, "the test starts as root (uid 0)");
     long c = sys0(NR_fork);
@@ -66,5 +66,24 @@ int test_main(int argc, char **argv, char **envp)
         sys_exit(n == 4 * LIMIT && e == 0 && reaped == n ? 0 : 1);
     }
     ok(wait4(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0, "root is not bound by RLIMIT_NPROC");
+
+    /* prlimit64 on another process: set a child's RLIMIT_NOFILE, read it back. */
+    enum { NR_prlimit64 = 369, RLIMIT_NOFILE = 7 };
+    struct { unsigned long long cur, max; } nl = { 64, 64 }, ol = { 0, 0 };
+    c = sys0(NR_fork);
+    if (c == 0) { sleep_ms(300); sys_exit(0); }
+    long r1 = sys4(NR_prlimit64, c, RLIMIT_NOFILE, &nl, 0);
+    long r2 = sys4(NR_prlimit64, c, RLIMIT_NOFILE, 0, &ol);
+    ok(r1 == 0 && r2 == 0 && ol.cur == 64 && ol.max == 64, "prlimit64 sets and reads another process's limit");
+    ok(sys4(NR_prlimit64, 999999, RLIMIT_NOFILE, 0, &ol) == -ESRCH, "prlimit64 of no such process: ESRCH");
+    wait4(c, &st, 0);
+    /* A non-root process may not change root's limits. */
+    long parent = sys0(NR_getpid);
+    c = sys0(NR_fork);
+    if (c == 0) {
+        sys1(NR_setuid32, 1000);
+        sys_exit(sys4(NR_prlimit64, parent, RLIMIT_NOFILE, &nl, 0) == -EPERM ? 0 : 1);
+    }
+    ok(wait4(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0, "prlimit64 on a process of another user: EPERM");
     return tap_done();
 }
