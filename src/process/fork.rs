@@ -34,6 +34,16 @@ macro_rules! trace_step {
     };
 }
 
+/// trace_step! inside copy_process_steps: there the choice is a const
+/// generic parameter, so a fork that is not traced tests nothing.
+macro_rules! trace_step_if {
+    ($t:expr, $($arg:tt)*) => {
+        if $t {
+            crate::println!("  copy_process: {}", format_args!($($arg)*));
+        }
+    };
+}
+
 /// The fork tracepoint (`trace_sched_process_fork`): a count tests can read,
 /// and a line when tracing.
 pub static FORK_EVENTS: AtomicU32 = AtomicU32::new(0);
@@ -374,7 +384,7 @@ pub fn copy_process(a: &ForkArgs<'_>) -> Result<*mut TaskStruct, Errno> {
     let current = current_task();
     let tracing = TRACE_NEXT_FORK.swap(false, Ordering::Relaxed);
     TRACING.store(tracing, Ordering::Relaxed);
-    let r = copy_process_steps(a, current);
+    let r = if tracing { copy_process_steps::<true>(a, current) } else { copy_process_steps::<false>(a, current) };
     if r.is_err() {
         TRACING.store(false, Ordering::Relaxed);
     }
@@ -395,17 +405,25 @@ fn caller_of(t: &TaskStruct) -> Caller {
     }
 }
 
-fn copy_process_steps(a: &ForkArgs<'_>, current: &TaskStruct) -> Result<*mut TaskStruct, Errno> {
-    trace_step!("pid {} ({}) forks, clone_flags {:#010x}", current.pid, current.comm(), a.clone_flags);
+fn copy_process_steps<const TRACE: bool>(a: &ForkArgs<'_>, current: &TaskStruct) -> Result<*mut TaskStruct, Errno> {
+    trace_step_if!(TRACE, "pid {} ({}) forks, clone_flags {:#010x}", current.pid, current.comm(), a.clone_flags);
     // 1. flag rules
-    let flags = check_clone_flags(a.clone_flags, caller_of(current))?;
-    trace_step!("1. clone flags accepted: {:?}", flags);
+    // (Only the namespace flags and CLONE_PARENT have rules that look at
+    // the caller's capabilities and signal flags.)
+    let needs_caller = NEW_NS | CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_PARENT;
+    let caller = if a.clone_flags & needs_caller.bits() != 0 {
+        caller_of(current)
+    } else {
+        Caller { cap_sys_admin: false, cap_setuid: false, cap_setgid: false, unkillable: false }
+    };
+    let flags = check_clone_flags(a.clone_flags, caller)?;
+    trace_step_if!(TRACE, "1. clone flags accepted: {:?}", flags);
     // 2. security hook
     security_task_create(flags)?;
-    trace_step!("2. security_task_create: allowed");
+    trace_step_if!(TRACE, "2. security_task_create: allowed");
     // 3. dup_task_struct
     let mut nt = dup_task_struct(current)?;
-    trace_step!(
+    trace_step_if!(TRACE, 
         "3. dup_task_struct: task_struct at {:#x}, thread_info + stack at {:#x} (8 KiB), STACK_END_MAGIC at {:#x}, usage 2",
         nt.task as usize,
         nt.get().stack as usize,
@@ -424,7 +442,7 @@ fn copy_process_steps(a: &ForkArgs<'_>, current: &TaskStruct) -> Result<*mut Tas
     if NR_THREADS.load(Ordering::Relaxed) as u32 >= MAX_THREADS.load(Ordering::Relaxed) {
         return Err(Errno::EAGAIN);
     }
-    trace_step!(
+    trace_step_if!(TRACE, 
         "4. RLIMIT_NPROC ({}) and max_threads ({}) allow it",
         nproc,
         MAX_THREADS.load(Ordering::Relaxed)
@@ -472,13 +490,13 @@ fn copy_process_steps(a: &ForkArgs<'_>, current: &TaskStruct) -> Result<*mut Tas
         p.flags.fetch_and(!PF_KTHREAD, Ordering::Relaxed);
         p.kthread_fn = 0;
     }
-    trace_step!(
+    trace_step_if!(TRACE, 
         "5. copy_creds ({}), copy_flags (PF_FORKNOEXEC | PF_STARTING), lists and times",
         if flags.contains(CloneFlags::CLONE_THREAD) { "shared" } else { "new cred" }
     );
     // 6. sched_fork
     crate::sched::sched_fork(p, current);
-    trace_step!("6. sched_fork: TASK_RUNNING, preempt_count 1, prio {}", p.prio);
+    trace_step_if!(TRACE, "6. sched_fork: TASK_RUNNING, preempt_count 1, prio {}", p.prio);
     // 7. copy_* (each shares or copies per its flag)
     copy_semundo(flags, current, p)?;
     copy_files(flags, current, p)?;
@@ -488,7 +506,7 @@ fn copy_process_steps(a: &ForkArgs<'_>, current: &TaskStruct) -> Result<*mut Tas
     copy_mm(flags, current, p)?;
     copy_namespaces(flags, current, p)?;
     copy_io(flags, current, p)?;
-    trace_step!(
+    trace_step_if!(TRACE, 
         "7. copy_semundo, copy_files ({}), copy_fs ({}), copy_sighand ({}), copy_signal ({}), copy_mm ({}), copy_namespaces ({}), copy_io",
         if flags.contains(CloneFlags::CLONE_FILES) { "shared" } else { "copied" },
         if flags.contains(CloneFlags::CLONE_FS) { "shared" } else { "copied" },
@@ -499,13 +517,13 @@ fn copy_process_steps(a: &ForkArgs<'_>, current: &TaskStruct) -> Result<*mut Tas
     );
     // 8. copy_thread
     copy_thread(flags, a.stack_start, a.regs, a.tls, p);
-    trace_step!("8. copy_thread: starts at ret_from_fork, sp {:#x}", p.thread_info().cpu_context.sp);
+    trace_step_if!(TRACE, "8. copy_thread: starts at ret_from_fork, sp {:#x}", p.thread_info().cpu_context.sp);
     // 9. alloc_pid
     let pid = alloc_pid(p.pid_ns())?;
     p.pid = pid.nr();
     p.tgid = if flags.contains(CloneFlags::CLONE_THREAD) { current.tgid } else { p.pid };
     p.pids[0] = Some(pid);
-    trace_step!("9. alloc_pid: pid {} (tgid {})", p.pid, p.tgid);
+    trace_step_if!(TRACE, "9. alloc_pid: pid {} (tgid {})", p.pid, p.tgid);
     // 10. child tid pointers, exit signal, parent
     p.set_child_tid = if flags.contains(CloneFlags::CLONE_CHILD_SETTID) { a.child_tidptr } else { 0 };
     p.clear_child_tid = if flags.contains(CloneFlags::CLONE_CHILD_CLEARTID) { a.child_tidptr } else { 0 };
@@ -524,7 +542,7 @@ fn copy_process_steps(a: &ForkArgs<'_>, current: &TaskStruct) -> Result<*mut Tas
     if flags.contains(CloneFlags::CLONE_THREAD) {
         p.group_leader = current.group_leader;
     }
-    trace_step!(
+    trace_step_if!(TRACE, 
         "10. exit_signal {}, real_parent pid {}",
         p.exit_signal,
         // SAFETY: real_parent is a live task (the parent or its parent).
@@ -535,7 +553,7 @@ fn copy_process_steps(a: &ForkArgs<'_>, current: &TaskStruct) -> Result<*mut Tas
     attach(task, flags);
     // SAFETY: task is published but not running; we still own its setup.
     let p = unsafe { &*task };
-    trace_step!(
+    trace_step_if!(TRACE, 
         "11. attached: nr_threads {}, total_forks {}",
         NR_THREADS.load(Ordering::Relaxed),
         TOTAL_FORKS.load(Ordering::Relaxed)
