@@ -79,6 +79,19 @@ static int dregs_survive(u64 seed, void (*between)(void), int rounds)
     return 1;
 }
 
+/* The same from Thumb state (32-bit Thumb-2 VFP and NEON encodings): the
+ * trap handler must find the instruction at the right address. */
+__attribute__((target("thumb"), noinline)) static int thumb_vfp_ok(void)
+{
+    double r, a = vd[0], b = vd[2];   /* 1.5 + 3.0 */
+    __asm__ volatile("vadd.f64 %P0, %P1, %P2" : "=w"(r) : "w"(a), "w"(b));
+    static int x[4] = { 5, 6, 7, 8 };
+    int y[4];
+    __asm__ volatile("vld1.32 {d0-d1}, [%1]\n\tvadd.i32 q0, q0, q0\n\tvst1.32 {d0-d1}, [%0]"
+                     : : "r"(y), "r"(x) : "d0", "d1", "memory");
+    return r == 4.5 && y[0] == 10 && y[3] == 16;
+}
+
 static void yield(void) { sys0(NR_sched_yield); }
 static void spin(void) { for (volatile int i = 0; i < 200000; i++) { } }
 
@@ -102,7 +115,7 @@ static int exec_probe(void)
 int test_main(int argc, char **argv, char **envp)
 {
     if (argc > 1 && streq(argv[1], "--exec-probe")) return exec_probe();
-    tap_init(argv, 12);
+    tap_init(argv, 13);
 
     ok(doubles_ok(), "double arithmetic (vmul, vdiv, vadd, vsub) gives exact results");
     ok(float_loop_ok(), "a float loop sums to 249750");
@@ -167,6 +180,13 @@ int test_main(int argc, char **argv, char **envp)
     st = -1;
     w = wait4(c, &st, 0);
     ok(w == c && WIFEXITED(st) && WEXITSTATUS(st) == 0, "execve: the new program starts with FPSCR 0 and zeroed D registers");
+
+    /* Thumb: a fresh child's first VFP instruction is a Thumb-2 one. */
+    c = sys0(NR_fork);
+    if (c == 0) sys_exit(thumb_vfp_ok() ? 0 : 1);
+    st = -1;
+    w = wait4(c, &st, 0);
+    ok(w == c && WIFEXITED(st) && WEXITSTATUS(st) == 0, "VFP and NEON in Thumb state, trapped first in Thumb");
 
     /* A coprocessor-10 encoding the unit does not have (vmrs from system
      * register 3): SIGILL, first use or not. */

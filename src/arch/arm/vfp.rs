@@ -318,6 +318,12 @@ fn vfp_claim(me: *mut ThreadInfo) {
             }
             vfp_load_hw(&t.vfpstate, D32.load(Ordering::Relaxed) as u32);
             vfp_current_hw_state.store(me, Ordering::Relaxed);
+            log::debug!(
+                "VFP: {}[{}] takes the unit from {}",
+                t.comm(),
+                t.pid,
+                if old.is_null() { 0 } else { (*(*old).task).pid }
+            );
         }
     }
     super::local_irq_restore(flags);
@@ -343,12 +349,20 @@ pub fn vfp_sync_hwstate(t: &TaskStruct) {
 /// Drops the current task's claim on the unit (exit, and exec where the
 /// new program starts from `VfpState::INIT`): the owner pointer never
 /// names a task that is gone or a program that is gone.
+#[inline]
 pub fn vfp_release_current() {
     let me = crate::process::thread_info::current_thread_info_ptr();
     vfp_release(me);
 }
 
+#[inline]
 fn vfp_release(ti: *mut ThreadInfo) {
+    // Only a task itself makes itself the owner (vfp_claim), so if `ti` is
+    // not the owner now, it cannot become it under us: the common case
+    // (a task that is not the owner) costs a load and a compare.
+    if owner() != ti {
+        return;
+    }
     let flags = super::local_irq_save();
     if owner() == ti && !ti.is_null() {
         vfp_current_hw_state.store(core::ptr::null_mut(), Ordering::Relaxed);
@@ -366,11 +380,17 @@ pub fn vfp_flush_thread(t: &mut TaskStruct) {
 
 /// The last check before a task's thread_info block is freed: it must not
 /// be the owner (do_exit released it). Clears it if it were, loudly.
+#[inline]
 pub fn vfp_check_free(ti: *mut ThreadInfo) {
     if owner() == ti {
-        log::error!("VFP: freeing the thread_info at {:p}, still the VFP owner; released", ti);
-        vfp_release(ti);
+        check_free_failed(ti);
     }
+}
+
+#[cold]
+fn check_free_failed(ti: *mut ThreadInfo) {
+    log::error!("VFP: freeing the thread_info at {:p}, still the VFP owner; released", ti);
+    vfp_release(ti);
 }
 
 /// For tests: the owner as a raw address (0: none).
