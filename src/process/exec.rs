@@ -1258,8 +1258,15 @@ mod execve_ktests {
     }
 
     /// The user-space suite's test programs (user/tests/t_*.c but the exec probe).
-    const SUITE: [&str; 7] =
-        ["/bin/t_basic", "/bin/t_fork", "/bin/t_clone", "/bin/t_wait", "/bin/t_exec", "/bin/t_rlimit", "/bin/t_vfp"];
+    const SUITE: [&str; 7] = [
+        "/bin/t_basic",
+        "/bin/t_fork",
+        "/bin/t_clone",
+        "/bin/t_wait",
+        "/bin/t_exec",
+        "/bin/t_rlimit",
+        "/bin/t_vfp",
+    ];
 
     /// Runs SUITE[arg] with --quiet: it prints nothing, exits with its failures.
     fn run_suite_program(arg: usize) -> i32 {

@@ -135,14 +135,18 @@ pub fn vfp_present() -> bool {
 fn cpacr_read() -> u32 {
     let v: u32;
     // SAFETY: reading CPACR has no side effects.
-    unsafe { core::arch::asm!("mrc p15, 0, {0}, c1, c0, 2", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mrc p15, 0, {0}, c1, c0, 2", out(reg) v, options(nomem, nostack, preserves_flags))
+    };
     v
 }
 
 fn cpacr_write(v: u32) {
     // SAFETY: CPACR only grants or denies coprocessor access; the ISB makes
     // the change visible to the following instructions.
-    unsafe { core::arch::asm!("mcr p15, 0, {0}, c1, c0, 2", "isb", in(reg) v, options(nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mcr p15, 0, {0}, c1, c0, 2", "isb", in(reg) v, options(nostack, preserves_flags))
+    };
 }
 
 /// CPACR cp10 and cp11: full access (PL0 and PL1).
@@ -170,7 +174,11 @@ pub fn vfp_init() {
     };
     if fpsid & FPSID_SW != 0 || mvfr0 & 0xf == 0 {
         cpacr_write(old);
-        log::info!("VFP: no hardware (FPSID {:#010x}, MVFR0 {:#010x}); VFP instructions are SIGILL", fpsid, mvfr0);
+        log::info!(
+            "VFP: no hardware (FPSID {:#010x}, MVFR0 {:#010x}); VFP instructions are SIGILL",
+            fpsid,
+            mvfr0
+        );
         return;
     }
     let d32 = mvfr0 & 0xf == 2;
