@@ -15,9 +15,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CC=arm-linux-gnueabihf-gcc
-# -mgeneral-regs-only: armfork does not enable VFP for user mode yet (a VFP
-# instruction there is undefined: SIGILL), so GCC must not use it even for copies.
-CFLAGS="-static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin -marm -mgeneral-regs-only -O2 -Wall -Werror"
+# Ordinary hard-float code: armfork gives user tasks VFP and NEON (lazily
+# switched), so GCC may use them anywhere (-mfpu=neon: NEON for copies and
+# loops too); user/tests/t_vfp.c uses them on purpose.
+CFLAGS="-static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin -marm -mfpu=neon -O2 -Wall -Werror"
 mkdir -p target/user
 rm -rf target/initramfs && mkdir -p target/initramfs/bin
 $CC $CFLAGS -o target/user/hello user/start.S user/hello.c

@@ -89,6 +89,8 @@ pub extern "C" fn start_kernel(params_phys: u32, machine: u32, kimage_phys: u32,
         time::tick_irq().unwrap_or(0)
     );
 
+    crate::arch::arm::vfp::vfp_init();
+
     let pages = crate::mm::page_alloc::counters().0;
     if let Err(e) = crate::process::init(pages) {
         boot_fail(None, format_args!("process: {}", e));

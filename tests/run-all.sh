@@ -46,6 +46,14 @@ run_host() {
   else
     tail -n 20 "$LOGS/smp-build.log"; count "build-smp-locks" 0 1
   fi
+  # The kernel itself uses no VFP/NEON (only the lazy-switch code does).
+  if [ ! -f target/kernel.elf ]; then
+    :   # make test-host alone: no kernel built
+  elif scripts/check-no-vfp.sh target/kernel.elf >"$LOGS/no-vfp.log" 2>&1; then
+    count "kernel-uses-no-vfp" 1 0
+  else
+    cat "$LOGS/no-vfp.log"; count "kernel-uses-no-vfp" 0 1
+  fi
 }
 
 # boot_ktest NAME BOARD APPEND [qemu args...]: in-kernel tests on one board.
@@ -142,6 +150,14 @@ run_boards() {
   expect "bad-cmdline-too-long" 1 "cannot boot: bad boot arguments: command line is 1100 bytes" virt "$long"
   expect "bad-cmdline-quote" 1 "cannot boot: bad boot arguments: unclosed" virt 'init="/x'
   expect "bad-loglevel" 1 "loglevel= takes a number" vexpress-a9 "loglevel=42"
+  # A CPU without VFP: the kernel says so and leaves it off; a user VFP
+  # instruction is SIGILL (here pid 1, /bin/t_vfp: status 128 + 4).
+  expect "no-vfp-unit" 132 "VFP: not present" virt-novfp "init=/bin/t_vfp" --initrd target/initramfs.cpio
+  if ! grep -aq 'unhandled undefined instruction .* killed by SIGILL' "$LOGS/no-vfp-unit.log"; then
+    echo "  no-vfp-unit: no SIGILL report in $LOGS/no-vfp-unit.log"; count "no-vfp-sigill" 0 1
+  else
+    count "no-vfp-sigill" 1 0
+  fi
   # /init from the initramfs as pid 1, driven through the console, with the
   # SysRq keys (Ctrl-O, then m, s, t) pressed while it runs, and its
   # commands for a process tree, threads, vfork and a fork storm.

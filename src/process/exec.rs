@@ -807,6 +807,8 @@ fn exec_mmap(mm: KRef<MmStruct>) {
         // flush_tls: a new program starts with TPIDRURO 0.
         (*crate::process::thread_info::current_thread_info_ptr()).tp_value = 0;
         core::arch::asm!("mcr p15, 0, {0}, c13, c0, 3", in(reg) 0u32, options(nostack));
+        // The VFP registers: the new program starts from FPSCR 0, zeroes.
+        crate::arch::arm::vfp::vfp_flush_thread(&mut *me);
         old
     };
     if let Some(old) = old {
@@ -1262,8 +1264,16 @@ mod execve_ktests {
     }
 
     /// The user-space suite's test programs (user/tests/t_*.c but the exec probe).
-    const SUITE: [&str; 7] =
-        ["/bin/t_basic", "/bin/t_fork", "/bin/t_clone", "/bin/t_wait", "/bin/t_exec", "/bin/t_rlimit", "/bin/t_pgrp"];
+    const SUITE: [&str; 8] = [
+        "/bin/t_basic",
+        "/bin/t_fork",
+        "/bin/t_clone",
+        "/bin/t_wait",
+        "/bin/t_exec",
+        "/bin/t_rlimit",
+        "/bin/t_pgrp",
+        "/bin/t_vfp",
+    ];
 
     /// Runs SUITE[arg] with --quiet: it prints nothing, exits with its failures.
     fn run_suite_program(arg: usize) -> i32 {
@@ -1326,6 +1336,13 @@ mod execve_ktests {
     crate::ktest! {
         fn suite_t_pgrp_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(6);
+        }
+    }
+    crate::ktest! {
+        fn suite_t_vfp_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(7);
+            // Nobody who has gone is left owning the VFP unit.
+            assert_eq!(crate::arch::arm::vfp::current_owner(), 0, "t_vfp's processes are gone, the VFP owner is not");
         }
     }
 

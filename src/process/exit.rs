@@ -147,6 +147,9 @@ fn do_exit_status(status: i32) -> ! {
     crate::sched::check_stack_end(me);
     t.flags.fetch_or(PF_EXITING, Ordering::SeqCst);
     t.exit_code.store(code, Ordering::SeqCst);
+    // exit_thread: the VFP unit no longer holds this task's registers (the
+    // owner pointer must never outlive the task).
+    crate::arch::arm::vfp::vfp_release_current();
     // Release in Linux's order: mm (waking a vfork parent), SysV undo,
     // files, fs, namespaces, io context.
     // exit_mm: mm_release while the address space is still ours (the tid

@@ -127,6 +127,7 @@ pub fn free_task(t: *mut TaskStruct) {
     // releases every resource handle and pid it still holds.
     unsafe {
         let stack = (*t).stack;
+        crate::arch::arm::vfp::vfp_check_free(stack);
         core::ptr::drop_in_place(t);
         crate::mm::free_pages(crate::arch::mmu::__pa(stack as u32), THREAD_SIZE_ORDER);
     }
@@ -158,12 +159,24 @@ pub fn dup_task_struct(orig: &TaskStruct) -> Result<NewTask, Errno> {
             return Err(e);
         }
     };
+    // The parent's VFP registers may be live in the unit: write them to its
+    // task_struct first, so that the child starts with what the parent had.
+    if orig.vfp_used {
+        crate::arch::arm::vfp::vfp_sync_hwstate(orig);
+    }
     // SAFETY: `tsk` is a fresh object of the right size. The copy is
     // bitwise (`*tsk = *orig`, arch_dup_task_struct); every field that owns
     // something is overwritten with ptr::write below before anything can
     // drop it, so nothing is released twice.
     unsafe {
-        core::ptr::copy_nonoverlapping(orig as *const TaskStruct, tsk, 1);
+        // Everything up to the VFP state; that only if the parent used it
+        // (read volatile: vfp_sync_hwstate just wrote it behind `orig`).
+        let head = core::mem::offset_of!(TaskStruct, vfpstate);
+        core::ptr::copy_nonoverlapping(orig as *const TaskStruct as *const u8, tsk as *mut u8, head);
+        if orig.vfp_used {
+            let st = core::ptr::read_volatile(core::ptr::addr_of!(orig.vfpstate));
+            core::ptr::write(&mut (*tsk).vfpstate, st);
+        }
         let t = &mut *tsk;
         core::ptr::write(&mut t.pids, [None, None, None]);
         t.pid_links = [crate::list::ListHead::new(), crate::list::ListHead::new()];

@@ -126,6 +126,8 @@ pub fn init(total_pages: u64) -> Result<(), crate::errno::Errno> {
         sysvsem: crate::sync::SpinLockIrq::new(None),
         kthread_fn: 0,
         kthread_arg: 0,
+        vfp_used: false,
+        vfpstate: crate::arch::arm::vfp::VfpState::INIT,
     };
     // SAFETY: the first and only write of init_task, before any other task exists.
     unsafe {

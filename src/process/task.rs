@@ -116,7 +116,19 @@ pub struct TaskStruct {
     /// For kernel threads: the function and its argument.
     pub kthread_fn: usize,
     pub kthread_arg: usize,
+
+    /// The task has executed a VFP/NEON instruction since its program
+    /// started: `vfpstate` holds (or the unit holds) its registers.
+    pub vfp_used: bool,
+    /// VFP registers while another task owns the unit (arch::arm::vfp).
+    /// The last field: dup_task_struct copies it only when `vfp_used`.
+    pub vfpstate: crate::arch::arm::vfp::VfpState,
 }
+
+const _: () = assert!(
+    core::mem::offset_of!(TaskStruct, vfpstate) + core::mem::size_of::<crate::arch::arm::vfp::VfpState>()
+        == core::mem::size_of::<TaskStruct>()
+);
 
 // SAFETY: tasks are shared between CPUs and IRQ context under the scheduler
 // and tasklist locks; the raw pointers are links those locks protect.

@@ -170,14 +170,35 @@ arch_semihost:
     @ next's context with r0 = prev (the task switched away from).
     .equ TI_CPU_SAVE, 16
     .equ TI_TP_VALUE, 56
+    @ Lazy VFP (arch::arm::vfp): the unit keeps its owner's registers; if
+    @ prev owns it, FPEXC.EN goes off (next's first VFP instruction traps);
+    @ if next owns it, EN comes back on. Nothing is saved here. Without a
+    @ VFP unit the owner is always null and FPEXC is never touched.
     .global __switch_to
 __switch_to:
     add     ip, r0, #TI_CPU_SAVE
     stmia   ip, {r4 - r11, sp, lr}
     ldr     ip, [r1, #TI_TP_VALUE]
     mcr     p15, 0, ip, c13, c0, 3  @ TPIDRURO: the user TLS value of next
+    ldr     r2, =vfp_current_hw_state
+    ldr     r2, [r2]
+    cmp     r2, r0
+    beq     vfp_switch_off
+    cmp     r2, r1
+    beq     vfp_switch_on
+switch_to_next:
     add     ip, r1, #TI_CPU_SAVE
     ldmia   ip, {r4 - r11, sp, pc}
+    .fpu    neon
+vfp_switch_off:
+    mov     r3, #0
+    vmsr    fpexc, r3
+    b       switch_to_next
+vfp_switch_on:
+    mov     r3, #0x40000000         @ FPEXC.EN
+    vmsr    fpexc, r3
+    b       switch_to_next
+    .ltorg
 
     @ Where a new task starts (copy_thread points cpu_context.pc here).
     @ r0 = the task switched from; r4 = function, r5 = argument for a kernel

@@ -5,6 +5,7 @@ pub mod recover;
 pub mod semihosting;
 pub mod traps;
 pub mod uaccess;
+pub mod vfp;
 
 use core::arch::{asm, global_asm};
 

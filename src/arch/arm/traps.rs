@@ -184,6 +184,18 @@ extern "C" fn handle_exception(regs: &mut PtRegs, kind: u32) {
             }
         }
         ExceptionKind::Undefined | ExceptionKind::PrefetchAbort | ExceptionKind::DataAbort => {
+            if kind == ExceptionKind::Undefined && regs.user_mode() {
+                // entry.S takes 4 from lr_und; in Thumb state lr_und is the
+                // instruction + 2, so the instruction is 2 further on.
+                if regs.cpsr() & PSR_T_BIT != 0 {
+                    regs.uregs[ARM_PC] = regs.uregs[ARM_PC].wrapping_add(2);
+                }
+                match super::vfp::do_vfp_undef(regs) {
+                    super::vfp::UndefOutcome::Retry => return,
+                    super::vfp::UndefOutcome::Signal(sig) => vfp_fault(regs, sig),
+                    super::vfp::UndefOutcome::NotVfp => {}
+                }
+            }
             let info = fault_info(kind, regs);
             // A page never touched, or a write to a copy-on-write page
             // (from user mode, or from the kernel's get_user/put_user):
@@ -242,6 +254,23 @@ fn user_fault(regs: &PtRegs, kind: ExceptionKind, f: FaultInfo) -> ! {
         f.far,
         if f.fsr == 0 { "-" } else { fsr_name(f.status()) },
         name
+    );
+    crate::process::exit::do_exit_killed(sig)
+}
+
+/// CPSR T bit: Thumb state.
+const PSR_T_BIT: u32 = 1 << 5;
+
+/// A VFP instruction the enabled unit rejected (a bounce that needs
+/// support code, or an encoding it does not have): the task gets `sig`.
+fn vfp_fault(regs: &PtRegs, sig: i32) -> ! {
+    let t = crate::process::task::current_task();
+    kprintln!(
+        "{}[{}]: VFP instruction at pc {:#010x} rejected by the unit, killed by {}",
+        t.comm(),
+        t.pid,
+        regs.pc(),
+        if sig == 8 { "SIGFPE" } else { "SIGILL" }
     );
     crate::process::exit::do_exit_killed(sig)
 }
