@@ -45,6 +45,7 @@ fn find_new_reaper(dead: &TaskStruct) -> *mut TaskStruct {
 fn notify_parent(parent: *mut TaskStruct) {
     // SAFETY: parents outlive the notification (tasklist_lock held).
     if let Some(sig) = unsafe { &(*parent).signal } {
+        sig.chld_gen.fetch_add(1, Ordering::Release);
         sig.wait_chldexit.wake_up();
     }
 }
@@ -302,9 +303,13 @@ pub fn do_wait_times(pid: i32, options: u32) -> Result<(u32, i32, (u64, u64)), E
     }
     let me = current_task();
     let sig = me.signal.as_ref().ok_or(Errno::ECHILD)?;
-    // As Linux's do_wait: queued on wait_chldexit and marked asleep first,
-    // then one scan of the children; a child's exit wakes us for the next.
-    let z = sig.wait_chldexit.wait_until(TASK_INTERRUPTIBLE, || {
+    // One scan of the children first: a child that is already a zombie
+    // (after vfork, or when the child ran first) costs no queueing. If none
+    // is ready, as Linux's do_wait: queued on wait_chldexit and marked
+    // asleep, then a scan per wake-up. The scan just made is not repeated
+    // once queued unless a child changed meanwhile (chld_gen) or a signal came.
+    let gen0 = sig.chld_gen.load(Ordering::Acquire);
+    let scan = || {
         let _g = TASKLIST_LOCK.lock();
         let target = wait_target(me, pid);
         let mut found_any = false;
@@ -337,7 +342,22 @@ pub fn do_wait_times(pid: i32, options: u32) -> Result<(u32, i32, (u64, u64)), E
         } else {
             None
         }
-    })?;
+    };
+    let z = match scan() {
+        Some(r) => r,
+        None => {
+            let mut first = true;
+            sig.wait_chldexit.wait_until(TASK_INTERRUPTIBLE, || {
+                if core::mem::take(&mut first)
+                    && sig.chld_gen.load(Ordering::Acquire) == gen0
+                    && !super::signal::signal_pending()
+                {
+                    return None;
+                }
+                scan()
+            })
+        }
+    }?;
     let Some(z) = z else { return Ok((0, 0, (0, 0))) };
     // SAFETY: the zombie is ours to reap (claimed above).
     let (nr, status, times) = unsafe {

@@ -286,6 +286,7 @@ fn copy_signal(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Re
                 let limits: [Rlimit; RLIM_NLIMITS] = *old.rlim.lock();
                 addr_of_mut!((*s).rlim).write(crate::sync::SpinLockIrq::new(limits));
                 addr_of_mut!((*s).wait_chldexit).write(crate::sched::wait::WaitQueueHead::new());
+                addr_of_mut!((*s).chld_gen).write(AtomicU32::new(0));
                 addr_of_mut!((*s).group_exit_code).write(core::sync::atomic::AtomicI32::new(0));
             })?
         }

@@ -110,6 +110,7 @@ pub fn init(total_pages: u64) -> Result<(), crate::errno::Errno> {
             flags: AtomicU32::new(0),
             rlim: crate::sync::SpinLockIrq::new(default_rlimits(max_threads)),
             wait_chldexit: crate::sched::wait::WaitQueueHead::new(),
+            chld_gen: core::sync::atomic::AtomicU32::new(0),
             group_exit_code: AtomicI32::new(0),
         })?),
         mm: None,

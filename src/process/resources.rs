@@ -159,6 +159,10 @@ pub struct SignalStruct {
     pub rlim: SpinLockIrq<[Rlimit; RLIM_NLIMITS]>,
     /// Parents sleep here in wait4 until a child changes state.
     pub wait_chldexit: WaitQueueHead,
+    /// Bumped each time a child of the group becomes reapable (before the
+    /// wake-up on wait_chldexit): do_wait's first scan need not be repeated
+    /// after it queues itself unless this moved.
+    pub chld_gen: AtomicU32,
     pub group_exit_code: AtomicI32,
 }
 slab_object!(SignalStruct, SIGNAL_CACHE, "signal_cache");
