@@ -112,7 +112,7 @@ static inline void l_str(struct line *l, const char *s) { while (*s && l->n < (i
 static inline void l_num(struct line *l, unsigned long v)
 {
     char b[12]; int i = 11; b[i] = 0;
-    do { unsigned long q = 0, r = v; while (r >= 10) { r -= 10; q++; } b[--i] = '0' + r; v = q; } while (v);
+    do { unsigned long q = div10(v); b[--i] = '0' + (v - q * 10); v = q; } while (v);
     l_str(l, b + i);
 }
 static inline int ok(int cond, const char *name)

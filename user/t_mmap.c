@@ -7,14 +7,6 @@
 enum { PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_FIXED = 0x10, MAP_ANON = 0x20 };
 enum { EBADF = 9, ENODEV = 19 };
 
-static int n, failed;
-
-static void check(int ok, const char *name)
-{
-    n++;
-    if (!ok) { failed++; puts1("not "); }
-    puts1("ok "); putnum(n); puts1(" - "); puts1(name); puts1("\n");
-}
 
 static long mmap(long addr, long len, long prot, long flags, long fd)
 {
@@ -39,69 +31,67 @@ static int child_reads(volatile int *p) { return p[0]; }
 
 int main_sp(long *sp)
 {
-    (void)sp;
+    char **argv = (char **)(sp + 1);
     long rw = PROT_READ | PROT_WRITE;
-    puts1("TAP version 13\n");
+    tap_init(argv, 27);
 
     /* Anonymous private memory: zeroed, page-aligned, ours. */
     volatile int *p = (volatile int *)mmap(0, 3 * 4096, rw, MAP_PRIVATE | MAP_ANON, -1);
-    check(mapped(p) && ((long)p & 4095) == 0, "mmap2 anonymous private returns a page-aligned address");
-    check(p[0] == 0 && p[1024] == 0 && p[2047 + 1024] == 0, "its pages read as zero");
+    ok(mapped(p) && ((long)p & 4095) == 0, "mmap2 anonymous private returns a page-aligned address");
+    ok(p[0] == 0 && p[1024] == 0 && p[2047 + 1024] == 0, "its pages read as zero");
     p[0] = 11; p[1024] = 22; p[2048] = 33;
-    check(p[0] == 11 && p[1024] == 22 && p[2048] == 33, "and keep what is written");
+    ok(p[0] == 11 && p[1024] == 22 && p[2048] == 33, "and keep what is written");
 
     /* fork: a private mapping is copied (on write): the child's writes stay its own. */
     int st = in_child(child_writes, p);
-    check(st == 7 << 8, "the child writes its copy of a private mapping");
-    check(p[0] == 11 && p[1024] == 22, "the parent's private pages are unchanged");
+    ok(st == 7 << 8, "the child writes its copy of a private mapping");
+    ok(p[0] == 11 && p[1024] == 22, "the parent's private pages are unchanged");
 
     /* A shared mapping is the same memory in both. */
     volatile int *s = (volatile int *)mmap(0, 2 * 4096, rw, MAP_SHARED | MAP_ANON, -1);
-    check(mapped(s) && s[0] == 0, "mmap2 anonymous shared");
+    ok(mapped(s) && s[0] == 0, "mmap2 anonymous shared");
     st = in_child(child_writes, s);
-    check(st == 7 << 8 && s[0] == 0x1234 && s[1024] == 0x5678, "the parent sees the child's writes to a shared mapping");
+    ok(st == 7 << 8 && s[0] == 0x1234 && s[1024] == 0x5678, "the parent sees the child's writes to a shared mapping");
     s[0] = 99;
     st = in_child(child_reads, s);
-    check(st == 99 << 8, "and the child sees the parent's");
+    ok(st == 99 << 8, "and the child sees the parent's");
 
     /* munmap the middle page: touching it now kills the toucher with SIGSEGV. */
-    check(sys6(NR_munmap, (long)p + 4096, 4096, 0, 0, 0, 0) == 0, "munmap of one page of three");
+    ok(sys6(NR_munmap, (long)p + 4096, 4096, 0, 0, 0, 0) == 0, "munmap of one page of three");
     st = in_child(child_reads, p + 1024);
-    check((st & 0x7f) == 11, "a child touching the unmapped page dies of SIGSEGV");
-    check(p[0] == 11 && p[2048] == 33, "the pages around it are still there");
-    check(sys6(NR_munmap, (long)p, 3 * 4096, 0, 0, 0, 0) == 0, "munmap over a hole is fine");
+    ok((st & 0x7f) == 11, "a child touching the unmapped page dies of SIGSEGV");
+    ok(p[0] == 11 && p[2048] == 33, "the pages around it are still there");
+    ok(sys6(NR_munmap, (long)p, 3 * 4096, 0, 0, 0, 0) == 0, "munmap over a hole is fine");
 
     /* A big mapping costs nothing until touched. */
     volatile char *big = (volatile char *)mmap(0, 64 << 20, rw, MAP_PRIVATE | MAP_ANON, -1);
-    check(mapped(big), "64 MiB anonymous mapping");
+    ok(mapped(big), "64 MiB anonymous mapping");
     big[32 << 20] = 5;
-    check(big[32 << 20] == 5 && big[0] == 0 && big[(64 << 20) - 1] == 0, "its pages appear on first touch");
-    check(sys6(NR_munmap, (long)big, 64 << 20, 0, 0, 0, 0) == 0, "and go with munmap");
+    ok(big[32 << 20] == 5 && big[0] == 0 && big[(64 << 20) - 1] == 0, "its pages appear on first touch");
+    ok(sys6(NR_munmap, (long)big, 64 << 20, 0, 0, 0, 0) == 0, "and go with munmap");
 
     /* MAP_FIXED replaces what was there. */
     volatile int *q = (volatile int *)mmap(0, 2 * 4096, rw, MAP_PRIVATE | MAP_ANON, -1);
     q[0] = 1; q[1024] = 2;
     volatile int *r = (volatile int *)mmap((long)q, 4096, rw, MAP_PRIVATE | MAP_ANON | MAP_FIXED, -1);
-    check(r == q && r[0] == 0 && q[1024] == 2, "MAP_FIXED maps fresh zeroed memory over the old");
+    ok(r == q && r[0] == 0 && q[1024] == 2, "MAP_FIXED maps fresh zeroed memory over the old");
 
     /* Errors, as Linux gives them. */
-    check(mmap(0, 0, rw, MAP_PRIVATE | MAP_ANON, -1) == -EINVAL, "length 0: EINVAL");
-    check(mmap(0, 4096, rw, MAP_ANON, -1) == -EINVAL, "neither MAP_SHARED nor MAP_PRIVATE: EINVAL");
-    check(mmap(0, 4096, rw, MAP_PRIVATE, 99) == -EBADF, "a file mapping of a closed fd: EBADF");
-    check(mmap(4097, 4096, rw, MAP_PRIVATE | MAP_FIXED | MAP_ANON, -1) == -EINVAL, "MAP_FIXED at an unaligned address: EINVAL");
-    check(mmap(0, 0xfffff000, rw, MAP_PRIVATE | MAP_ANON, -1) == -ENOMEM, "more than the address space: ENOMEM");
-    check(sys6(NR_munmap, 4097, 4096, 0, 0, 0, 0) == -EINVAL, "munmap of an unaligned address: EINVAL");
-    check(sys6(NR_munmap, 0x10000, 0, 0, 0, 0, 0) == -EINVAL, "munmap of length 0: EINVAL");
+    ok(mmap(0, 0, rw, MAP_PRIVATE | MAP_ANON, -1) == -EINVAL, "length 0: EINVAL");
+    ok(mmap(0, 4096, rw, MAP_ANON, -1) == -EINVAL, "neither MAP_SHARED nor MAP_PRIVATE: EINVAL");
+    ok(mmap(0, 4096, rw, MAP_PRIVATE, 99) == -EBADF, "a file mapping of a closed fd: EBADF");
+    ok(mmap(4097, 4096, rw, MAP_PRIVATE | MAP_FIXED | MAP_ANON, -1) == -EINVAL, "MAP_FIXED at an unaligned address: EINVAL");
+    ok(mmap(0, 0xfffff000, rw, MAP_PRIVATE | MAP_ANON, -1) == -ENOMEM, "more than the address space: ENOMEM");
+    ok(sys6(NR_munmap, 4097, 4096, 0, 0, 0, 0) == -EINVAL, "munmap of an unaligned address: EINVAL");
+    ok(sys6(NR_munmap, 0x10000, 0, 0, 0, 0, 0) == -EINVAL, "munmap of length 0: EINVAL");
 
     /* writev: the buffers in order; the total returned. */
     static const char a[] = "writev: one ", b[] = "two\n";
     struct { const char *base; unsigned long len; } iov[2] = { { a, sizeof a - 1 }, { b, sizeof b - 1 } };
-    check(sys3(NR_writev, 1, iov, 2) == (long)(sizeof a + sizeof b - 2), "writev returns the bytes of every buffer");
-    check(sys3(NR_writev, 1, iov, 1025) == -EINVAL, "writev of more than 1024 buffers: EINVAL");
-    check(sys3(NR_writev, 1, 0xc0000000, 1) == -EFAULT, "writev with an iovec in kernel memory: EFAULT");
-    check(sys3(NR_writev, 99, iov, 1) == -EBADF, "writev on a closed fd: EBADF");
+    ok(sys3(NR_writev, 1, iov, 2) == (long)(sizeof a + sizeof b - 2), "writev returns the bytes of every buffer");
+    ok(sys3(NR_writev, 1, iov, 1025) == -EINVAL, "writev of more than 1024 buffers: EINVAL");
+    ok(sys3(NR_writev, 1, 0xc0000000, 1) == -EFAULT, "writev with an iovec in kernel memory: EFAULT");
+    ok(sys3(NR_writev, 99, iov, 1) == -EBADF, "writev on a closed fd: EBADF");
 
-    puts1(failed ? "# t_mmap: FAILED\n" : "# t_mmap: all passed\n");
-    putnum(n - failed); puts1(" passed, "); putnum(failed); puts1(" failed\n");
-    return failed;
+    return tap_done();
 }

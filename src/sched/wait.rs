@@ -33,30 +33,7 @@ impl WaitQueueHead {
         if cond() {
             return;
         }
-        let me = current();
-        let mut entry = WaitQueueEntry { link: ListHead::new(), task: me };
-        entry.link.init();
-        {
-            let mut l = self.list.lock();
-            if l.next.is_null() {
-                l.init();
-            }
-            // SAFETY: the entry lives on this stack until it is unlinked below.
-            unsafe { l.add_tail(&mut entry.link) };
-        }
-        loop {
-            // SAFETY: the current task is alive while it runs.
-            unsafe { (*me).state.store(state, Ordering::SeqCst) };
-            if cond() {
-                break;
-            }
-            super::schedule();
-        }
-        // SAFETY: as above.
-        unsafe { (*me).state.store(TASK_RUNNING, Ordering::SeqCst) };
-        let _l = self.list.lock();
-        // SAFETY: the entry is on this queue, whose lock is held.
-        unsafe { entry.link.del_init() };
+        self.wait_until(state, || cond().then_some(()));
     }
 
     /// Sleeps until `f` returns a value, and returns it. `f` runs with the
