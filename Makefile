@@ -2,6 +2,7 @@
 #   make run     build and boot QEMU virt (cortex-a15) with the console on stdio
 #   make test    host tests, in-kernel tests on every board, U-Boot boot; ends "N passed, M failed"
 #   make image   target/kernel.img (zImage protocol) and target/kernel.elf (symbols)
+#   make profile where a benchmark's instructions go (FILTER=name PER=iterations)
 #   make bench   benchmarks under -icount
 #   make gdb     QEMU halted with a gdb server, gdb-multiarch attached
 #   make sdcard  the files a Raspberry Pi 2B boot partition needs (target/sdcard/)
@@ -18,6 +19,8 @@ QEMU     := qemu-system-arm
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
+
+.PHONY: profile
 .PHONY: all setup image initramfs run test test-host test-boards test-uboot test-linux bench gdb sdcard clean FORCE
 
 all: image
@@ -56,6 +59,9 @@ test-linux: initramfs
 
 bench: image initramfs
 	@scripts/bench.sh "$(FILTER)"
+
+profile: image initramfs
+	@FILTER="$(FILTER)" PER="$(PER)" scripts/profile.sh
 
 gdb: image
 	@scripts/gdb.sh $(BOARD) "$(APPEND)"

@@ -316,17 +316,38 @@ pub fn do_wait_times(pid: i32, options: u32) -> Result<(u32, i32, (u64, u64)), E
         let mut zombie = None;
         // SAFETY: tasklist_lock held: the children lists are stable.
         unsafe {
-            for_each_child(me, options, |c| {
-                if !eligible(c, target, options) {
-                    return false;
+            if let WaitTarget::Task(t) = target {
+                // One pid: look at that process alone (Linux's do_wait_pid:
+                // a thread group leader, PIDTYPE_TGID), if it is a child of
+                // ours (of our thread group, unless __WNOTHREAD).
+                if !t.is_null() && (*t).is_thread_group_leader() {
+                    let c = &*t;
+                    let parent = c.real_parent;
+                    let ours = if options & WNOTHREAD != 0 {
+                        core::ptr::eq(parent, me)
+                    } else {
+                        (*parent).tgid == me.tgid
+                    };
+                    if ours && eligible(c, target, options) {
+                        found_any = true;
+                        if reapable(c) {
+                            zombie = Some(t as *mut TaskStruct);
+                        }
+                    }
                 }
-                found_any = true;
-                if reapable(c) {
-                    zombie = Some(c as *const TaskStruct as *mut TaskStruct);
-                    return true;
-                }
-                false
-            });
+            } else {
+                for_each_child(me, options, |c| {
+                    if !eligible(c, target, options) {
+                        return false;
+                    }
+                    found_any = true;
+                    if reapable(c) {
+                        zombie = Some(c as *const TaskStruct as *mut TaskStruct);
+                        return true;
+                    }
+                    false
+                });
+            }
         }
         if let Some(z) = zombie {
             // Claimed under the lock: it cannot be reaped twice.
