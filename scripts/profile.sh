@@ -13,6 +13,10 @@ if [ -z "$filter" ]; then echo "usage: make profile FILTER=benchmark-name [PER=i
 out=target/profile
 mkdir -p "$out"
 plugin=$out/insn_prof.so
+if ! command -v gcc >/dev/null; then
+  echo "==> installing gcc (Debian package gcc) to build the QEMU plugin"
+  apt-get install -y -qq gcc >/dev/null
+fi
 if [ ! -f "$plugin" ] || [ tools/insn-prof/insn_prof.c -nt "$plugin" ]; then
   echo "==> building the instruction-counting plugin ($plugin)"
   gcc -shared -fPIC -O2 -Wall -o "$plugin" tools/insn-prof/insn_prof.c
