@@ -8,14 +8,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 filter=${1:-}
-append="kbench${filter:+=$filter} loglevel=4"
-out=$(timeout 600 scripts/qemu.sh virt target/kernel.img "$append" -m 512M \
-  -icount shift=0,align=off,sleep=off -rtc base=2024-01-01T00:00:00,clock=vm -seed 1)
+# bench_qemu APPEND [qemu.sh options]: virt, 512 MiB, one instruction per cycle.
+bench_qemu() {
+  timeout 600 scripts/qemu.sh virt target/kernel.img "$1" "${@:2}" -m 512M \
+    -icount shift=0,align=off,sleep=off -rtc base=2024-01-01T00:00:00,clock=vm -seed 1
+}
+out=$(bench_qemu "kbench${filter:+=$filter} loglevel=4")
 if [ -z "$filter" ] || [ "$filter" = init ]; then
-  init_out=$(printf '\nbench\nexit 0\n' | timeout 600 qemu-system-arm -M virt -cpu cortex-a15 -m 512M \
-    -kernel target/kernel.img -initrd target/initramfs.cpio -append "loglevel=4" -semihosting \
-    -display none -monitor none -serial stdio -nic none \
-    -icount shift=0,align=off,sleep=off -rtc base=2024-01-01T00:00:00,clock=vm -seed 1 2>&1 || true)
+  init_out=$(printf '\nbench\nexit 0\n' | bench_qemu "loglevel=4" --initrd target/initramfs.cpio --stdin 2>&1 || true)
   out+=$'\n'$(grep -aE '^[a-z0-9_]+ [0-9]+' <<<"$init_out" | tr -d '\r' | sed 's/^/init_/')
 fi
 # Linux 6.1.176 (Debian armmp) measured in exactly this QEMU set-up, for the

@@ -3,8 +3,7 @@
 # Debian's arm-linux-gnueabihf-gcc as static -nostdlib binaries, so that the
 # system-call ABI they use is the real Linux one: /init (user/init.c, a small
 # interactive command loop), /bin/hello (user/hello.c, checks the initial
-# stack; the in-kernel tests run it), /bin/t_mmap and /bin/t_fuzz (mmap and
-# the syscall fuzzer, run by in-kernel tests), and the user-space test suite
+# stack; the in-kernel tests run it), and the user-space test suite
 # of user/tests/: /bin/utest (the runner, init=/bin/utest) and the /bin/t_*
 # programs it runs, plus /bin/notelf (an executable file that is not ELF).
 # Also target/initramfs.cpio.gz (the same archive, gzip-compressed, as Linux
@@ -23,12 +22,8 @@ mkdir -p target/user
 rm -rf target/initramfs && mkdir -p target/initramfs/bin
 $CC $CFLAGS -o target/user/hello user/start.S user/hello.c
 $CC $CFLAGS -o target/user/init user/start.S user/init.c
-$CC $CFLAGS -o target/user/t_mmap user/start.S user/t_mmap.c
-$CC $CFLAGS -o target/user/t_fuzz user/start.S user/t_fuzz.c
 cp target/user/init target/initramfs/init
 cp target/user/hello target/initramfs/bin/hello
-cp target/user/t_mmap target/initramfs/bin/t_mmap
-cp target/user/t_fuzz target/initramfs/bin/t_fuzz
 tests=()
 for src in user/tests/*.c; do
   name=$(basename "$src" .c)
@@ -56,4 +51,4 @@ pad=$(( (4 - $(stat -c %s target/initramfs-parts/b.gz) % 4) % 4 + 4 ))
   newc target/initramfs-parts/c; } >target/initramfs-concat.cpio
 scripts/bad-fixtures.sh initrds target/bad-initrd
 echo "==> target/initramfs.cpio.gz ($(stat -c %s target/initramfs.cpio.gz) bytes), target/initramfs-concat.cpio"
-echo "==> target/initramfs.cpio ($(stat -c %s target/initramfs.cpio) bytes): /init, /bin/hello, /bin/t_mmap, /bin/t_fuzz, ${tests[*]}, /bin/notelf, /bad/*"
+echo "==> target/initramfs.cpio ($(stat -c %s target/initramfs.cpio) bytes): /init, /bin/hello, ${tests[*]}, /bin/notelf, /bad/*"

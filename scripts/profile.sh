@@ -22,9 +22,8 @@ if [ ! -f "$plugin" ] || [ tools/insn-prof/insn_prof.c -nt "$plugin" ]; then
   gcc -shared -fPIC -O2 -Wall -o "$plugin" tools/insn-prof/insn_prof.c
 fi
 run() { # run NAME APPEND
-  timeout 600 qemu-system-arm -M virt -cpu cortex-a15 -m 512M -kernel target/kernel.img \
-    -initrd target/initramfs.cpio -append "$2 loglevel=4" -semihosting -display none -monitor none \
-    -serial stdio -nic none -icount shift=0,align=off,sleep=off -rtc base=2024-01-01T00:00:00,clock=vm -seed 1 \
+  timeout 600 scripts/qemu.sh virt target/kernel.img "$2 loglevel=4" --initrd target/initramfs.cpio -m 512M \
+    -icount shift=0,align=off,sleep=off -rtc base=2024-01-01T00:00:00,clock=vm -seed 1 \
     -plugin "$plugin,arg=out=$out/$1.counts" >"$out/$1.log" 2>&1 || true
   [ -s "$out/$1.counts" ] || { echo "no counts from the $1 run (QEMU without plugin support?); see $out/$1.log" >&2; exit 1; }
 }

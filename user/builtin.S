@@ -157,13 +157,15 @@ user_vfork_end:
     getppid_loop user_getppid_1000, 1001
     getppid_loop user_getppid_1, 1
 
-    .macro fork_loop name, count
+    @ fork (nr 2) or vfork (nr 190) + child exit_group + parent wait4,
+    @ `count` times (a vfork parent resumes once the child is gone).
+    .macro fork_loop name, count, nr
     .global \name\()_start
     .global \name\()_end
 \name\()_start:
     ldr     r5, =\count
     sub     sp, sp, #8
-1:  mov     r7, #2                  @ fork
+1:  mov     r7, #\nr
     svc     #0
     cmp     r0, #0
     bne     2f
@@ -182,37 +184,10 @@ user_vfork_end:
     .ltorg
 \name\()_end:
     .endm
-    fork_loop user_fork_101, 101
-    fork_loop user_fork_1, 1
-
-    @ vfork + child exit_group + parent wait4, r5 times.
-    .macro vfork_loop name, count
-    .global \name\()_start
-    .global \name\()_end
-\name\()_start:
-    ldr     r5, =\count
-    sub     sp, sp, #8
-1:  mov     r7, #190                @ vfork
-    svc     #0
-    cmp     r0, #0
-    bne     2f
-    mov     r7, #248                @ child: exit_group(0)
-    svc     #0
-2:  mov     r1, sp                  @ parent (resumed once the child is gone): wait4
-    mov     r2, #0
-    mov     r3, #0
-    mov     r7, #114
-    svc     #0
-    subs    r5, r5, #1
-    bne     1b
-    mov     r0, #0
-    mov     r7, #1
-    svc     #0
-    .ltorg
-\name\()_end:
-    .endm
-    vfork_loop user_vfork_101, 101
-    vfork_loop user_vfork_1, 1
+    fork_loop user_fork_101, 101, 2
+    fork_loop user_fork_1, 1, 2
+    fork_loop user_vfork_101, 101, 190
+    fork_loop user_vfork_1, 1, 190
 
     @ A thread as pthread_create makes one (CLONE_VM | FS | FILES | SIGHAND |
     @ THREAD | SYSVSEM | SETTLS | PARENT_SETTID | CHILD_CLEARTID), which

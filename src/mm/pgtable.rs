@@ -414,29 +414,29 @@ impl PageTable {
         self.pte_table_mut(va, false).map(|_| ())
     }
 
-    /// Rewrites the entry of mapped page `va` with `f(old)`, then drops its TLB entry.
-    fn update(&mut self, va: u32, f: impl FnOnce(u32) -> u32) -> Result<(), Errno> {
+    /// Rewrites the entry of mapped page `va` with `f(old)`, then drops its
+    /// TLB entry; returns the old entry.
+    fn update(&mut self, va: u32, f: impl FnOnce(u32) -> u32) -> Result<u32, Errno> {
         check_va(va)?;
         self.walk(va).ok_or(Errno::EFAULT)?;
         let t = self.pte_table_mut(va, false)?.ok_or(Errno::EFAULT)?;
         let j = ((va >> 12) & 0xff) as usize;
-        t.set(j, f(t.hw[j]));
+        let old = t.hw[j];
+        t.set(j, f(old));
         flush_tlb_page(va);
-        Ok(())
+        Ok(old)
     }
 
     /// Points mapped page `va` at `pa` with `prot` (a copy-on-write break);
     /// the table's reference moves from the old page to `pa`: the caller
     /// gives one for `pa` and gets back the old page's (its address).
     pub fn replace(&mut self, va: u32, pa: u32, prot: Prot) -> Result<u32, Errno> {
-        let (old, _) = self.walk(va).ok_or(Errno::EFAULT)?;
-        self.update(va, |_| pa | pte_bits(prot))?;
-        Ok(old & !0xfff)
+        self.update(va, |_| pa | pte_bits(prot)).map(|old| old & !0xfff)
     }
 
     /// Changes the permissions of mapped page `va`.
     pub fn protect(&mut self, va: u32, prot: Prot) -> Result<(), Errno> {
-        self.update(va, |old| (old & !0xfff) | pte_bits(prot))
+        self.update(va, |old| (old & !0xfff) | pte_bits(prot)).map(|_| ())
     }
 
     /// The page-table half of fork (`copy_page_range`): `child`, empty,

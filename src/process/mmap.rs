@@ -71,7 +71,7 @@ fn get_unmapped_area(vmas: &[(u32, u32, Prot)], len: u32, brk: u32) -> Option<u3
 }
 
 /// Unmaps [start, end) from the page table and trims the regions.
-fn unmap_range(vmas: &mut alloc::vec::Vec<(u32, u32, Prot)>, pt: &mut PageTable, start: u32, end: u32) {
+pub(crate) fn unmap_range(vmas: &mut alloc::vec::Vec<(u32, u32, Prot)>, pt: &mut PageTable, start: u32, end: u32) {
     pt.unmap_range(start, end, crate::mm::put_page);
     let mut i = 0;
     while i < vmas.len() {
@@ -140,20 +140,7 @@ pub fn sys_mmap2(addr: u32, len: u32, prot: u32, flags: u32, fd: i32, _pgoff: u3
     };
     if shared && !vprot.is_empty() {
         // Populate now: both sides of a later fork must find the same pages.
-        let mut va = start;
-        while va < start + len {
-            let ok = crate::mm::alloc_pages(0).ok().and_then(|pa| {
-                let lin = crate::arch::mmu::__va(pa)?;
-                // SAFETY: a fresh page of ours, in the linear map.
-                unsafe { core::ptr::write_bytes(lin as *mut u8, 0, PAGE as usize) };
-                pt.map(va, pa, vprot - Prot::SHARED).inspect_err(|_| crate::mm::put_page(pa)).ok()
-            });
-            if ok.is_none() {
-                unmap_range(&mut vmas, pt, start, va);
-                return Err(Errno::ENOMEM);
-            }
-            va += PAGE;
-        }
+        populate(pt, start, start + len, vprot)?;
     }
     vmas.push((start, start + len, vprot));
     mm.total_vm.fetch_add(len / PAGE, Ordering::Relaxed);
@@ -178,29 +165,40 @@ pub fn sys_munmap(addr: u32, len: u32) -> Result<u32, Errno> {
     Ok(0)
 }
 
-/// A fault at user address `far` that the regions allow: a page never
-/// touched gets a zeroed one (`do_anonymous_page`). True when resolved.
-pub fn do_anonymous_page(pt: &mut PageTable, far: u32, vprot: Prot) -> bool {
-    let Ok(pa) = crate::mm::alloc_pages(0) else { return false };
+/// A zeroed page at `va` with the region's permissions: what a first
+/// touch (`do_anonymous_page`), a shared mapping and brk all need.
+fn map_zeroed_page(pt: &mut PageTable, va: u32, vprot: Prot) -> Result<(), Errno> {
+    let pa = crate::mm::alloc_pages(0)?;
     let Some(lin) = crate::arch::mmu::__va(pa) else {
         crate::mm::put_page(pa);
-        return false;
+        return Err(Errno::ENOMEM);
     };
     // SAFETY: a fresh page of ours, in the linear map.
     unsafe { core::ptr::write_bytes(lin as *mut u8, 0, PAGE as usize) };
-    if pt.map(far & !(PAGE - 1), pa, vprot - Prot::SHARED).is_err() {
-        crate::mm::put_page(pa);
-        return false;
+    pt.map(va, pa, vprot - Prot::SHARED).inspect_err(|_| crate::mm::put_page(pa))
+}
+
+/// Zeroed pages over [start, end); on failure the ones this call mapped
+/// go again (the range was empty) and the error is returned.
+pub(crate) fn populate(pt: &mut PageTable, start: u32, end: u32, vprot: Prot) -> Result<(), Errno> {
+    let mut va = start;
+    while va < end {
+        if let Err(e) = map_zeroed_page(pt, va, vprot) {
+            pt.unmap_range(start, va, crate::mm::put_page);
+            return Err(e);
+        }
+        va += PAGE;
     }
-    true
+    Ok(())
+}
+
+/// A fault at user address `far` that the regions allow on a page never
+/// touched: a zeroed one (`do_anonymous_page`). True when resolved.
+pub fn do_anonymous_page(pt: &mut PageTable, far: u32, vprot: Prot) -> bool {
+    map_zeroed_page(pt, far & !(PAGE - 1), vprot).is_ok()
 }
 
 mod ktests {
-    use crate::process::exec::{exec_path, initramfs};
-    use crate::process::exit::do_wait;
-    use crate::process::fork::kernel_thread;
-    use crate::process::ktests::snapshot;
-
     use super::*;
 
     crate::ktest! {
@@ -214,37 +212,6 @@ mod ktests {
             assert_eq!(get_unmapped_area(&vmas, 0x3000, 0x10000), Some(MMAP_BASE - 0x8000));
             // Nothing fits above the heap.
             assert_eq!(get_unmapped_area(&[], MMAP_BASE, 0x10000), None);
-        }
-    }
-
-    fn run_t_mmap(_: usize) -> i32 {
-        exec_path("/bin/t_mmap", &["/bin/t_mmap"], &[]) as i32 + 1000
-    }
-
-    crate::ktest! {
-        fn user_mmap_munmap_and_writev_behave_as_on_linux_and_leak_nothing() {
-            assert!(initramfs().is_some(), "no initramfs: make test boots with -initrd target/initramfs.cpio");
-            let before = snapshot();
-            let pid = kernel_thread(run_t_mmap, 0, 17).unwrap();
-            // user/t_mmap.c exits with the number of its checks that failed
-            // (its TAP lines on the console say which).
-            assert_eq!(do_wait(pid as i32, 0), Ok((pid, 0)), "t_mmap failed (see its TAP output above)");
-            assert_eq!(snapshot(), before, "pages or objects leaked");
-        }
-    }
-
-    fn run_t_fuzz(_: usize) -> i32 {
-        exec_path("/bin/t_fuzz", &["/bin/t_fuzz"], &[]) as i32 + 1000
-    }
-
-    crate::ktest! {
-        fn hundreds_of_thousands_of_random_system_calls_leave_every_page_accounted_for() {
-            assert!(initramfs().is_some(), "no initramfs: make test boots with -initrd target/initramfs.cpio");
-            let before = snapshot();
-            let pid = kernel_thread(run_t_fuzz, 0, 17).unwrap();
-            // user/t_fuzz.c: 150 children x 2,000 random calls each.
-            assert_eq!(do_wait(pid as i32, 0), Ok((pid, 0)), "t_fuzz failed (see its TAP output above)");
-            assert_eq!(snapshot(), before, "pages or objects leaked");
         }
     }
 }

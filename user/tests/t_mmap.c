@@ -2,7 +2,7 @@
  * TAP on the console; exits with the number of failed checks (0: all passed).
  * Only Linux's documented behaviour is checked, so the same binary passes
  * on real Linux (make test-linux). */
-#include "sys.h"
+#include "../sys.h"
 
 enum { PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_FIXED = 0x10, MAP_ANON = 0x20 };
 enum { EBADF = 9, ENODEV = 19 };
@@ -33,7 +33,7 @@ int main_sp(long *sp)
 {
     char **argv = (char **)(sp + 1);
     long rw = PROT_READ | PROT_WRITE;
-    tap_init(argv, 27);
+    tap_init(argv, 28);
 
     /* Anonymous private memory: zeroed, page-aligned, ours. */
     volatile int *p = (volatile int *)mmap(0, 3 * 4096, rw, MAP_PRIVATE | MAP_ANON, -1);
@@ -75,6 +75,14 @@ int main_sp(long *sp)
     q[0] = 1; q[1024] = 2;
     volatile int *r = (volatile int *)mmap((long)q, 4096, rw, MAP_PRIVATE | MAP_ANON | MAP_FIXED, -1);
     ok(r == q && r[0] == 0 && q[1024] == 2, "MAP_FIXED maps fresh zeroed memory over the old");
+
+    /* brk gives back the pages above a lowered break: touching them is SIGSEGV. */
+    char *heap = (char *)sys1(NR_brk, 0);
+    sys1(NR_brk, heap + 2 * 4096);
+    heap[4096] = 1;
+    sys1(NR_brk, heap + 4096);
+    st = in_child(child_reads, (volatile int *)(heap + 4096));
+    ok((st & 0x7f) == 11, "memory above a lowered brk is gone (SIGSEGV)");
 
     /* Errors, as Linux gives them. */
     ok(mmap(0, 0, rw, MAP_PRIVATE | MAP_ANON, -1) == -EINVAL, "length 0: EINVAL");

@@ -15,7 +15,7 @@
  * brk and mmap lengths are kept small so that one call cannot spend
  * seconds zeroing memory. Unknown numbers come from above Linux's table (1000 and up).
  * The same binary runs on Linux (make test-linux). */
-#include "sys.h"
+#include "../sys.h"
 
 enum { CHILDREN = 150, CALLS = 2000 };
 
@@ -94,7 +94,7 @@ int main_sp(long *sp)
      * makes a failure reproducible (it is printed). */
     stack_low = ((u32)sp & ~0xfffffu) - 0x100000u;
     seed = 0x2545f491u;
-    puts1("# seed "); putnum(seed); puts1("\n");
+    diag("seed", (long)seed);
     volatile u32 *count = (volatile u32 *)sys6(NR_mmap2, 0, 4096, 3, 0x21 /* MAP_SHARED|MAP_ANON */, -1, 0);
     ok((unsigned long)count < 0xfffff000ul, "a shared page to count the calls in");
     count_page = (u32)count;
@@ -119,9 +119,9 @@ int main_sp(long *sp)
     }
     ok(reaped == CHILDREN, "every fuzzing child was forked and reaped");
     ok(bad_exit == 0, "no child exited with an unexpected status");
-    puts1("# children killed by a signal of their own doing: "); putnum(signalled);
-    puts1(" (the first by signal "); putnum(first_sig); puts1(")\n");
-    puts1("# system calls made: "); putnum(count[0]); puts1("\n");
+    diag("children killed by a signal of their own doing", signalled);
+    diag("the first of them by signal", first_sig);
+    diag("system calls made", (long)count[0]);
     ok(count[0] >= (u32)(CHILDREN - signalled) * CALLS, "every call of every surviving child returned");
     ok(count[0] >= 100000, "hundreds of thousands of random system calls");
     return tap_done();
