@@ -597,13 +597,14 @@ mod tests {
     fn display() {
         let e = CpioError::Truncated { offset: 42 };
         assert!(e.to_string().contains("42"));
-        for e in [
-            CpioError::BadMagic { offset: 1 },
-            CpioError::BadHex { offset: 2 },
-            CpioError::NameNotUtf8 { offset: 3 },
-            CpioError::NameNotTerminated { offset: 4 },
+        // Every message names the offset it is about.
+        for (e, at) in [
+            (CpioError::BadMagic { offset: 1001 }, "1001"),
+            (CpioError::BadHex { offset: 1002 }, "1002"),
+            (CpioError::NameNotUtf8 { offset: 1003 }, "1003"),
+            (CpioError::NameNotTerminated { offset: 1004 }, "1004"),
         ] {
-            assert!(!e.to_string().is_empty());
+            assert!(e.to_string().contains(at), "{e}");
         }
     }
 

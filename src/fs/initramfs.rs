@@ -524,10 +524,7 @@ mod tests {
     fn a_gzip_archive_unpacks() {
         let big: Vec<u8> = (0..50_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
         let a = archive(&[("init", b"the init program"), ("bin/big", &big)]);
-        let Some(gz) = gzip(&a, &["-9"]) else {
-            eprintln!("note: gzip not installed; skipping");
-            return;
-        };
+        let gz = gzip(&a, &["-9"]);
         assert!(gz.len() < a.len());
         assert_eq!(plan(&gz), Ok(Plan::Unpack));
         let out = run(&gz, 1 << 20).unwrap();
@@ -540,7 +537,7 @@ mod tests {
         let a = archive(&[("init", b"old init"), ("etc/a", b"A")]);
         let b = archive(&[("init", b"new init"), ("etc/b", b"B")]);
         let c = archive(&[("etc/c", b"C")]);
-        let (Some(gb), Some(gc)) = (gzip(&b, &[]), gzip(&c, &[])) else { return };
+        let (gb, gc) = (gzip(&b, &[]), gzip(&c, &[]));
         // plain, zeros, gzip, zeros of odd length, gzip, plain.
         let mut rd = a.clone();
         rd.extend_from_slice(&[0; 16]);
@@ -549,12 +546,11 @@ mod tests {
         rd.extend_from_slice(&gc);
         // A plain archive must start 4-byte aligned in the initrd, as in Linux.
         let mut misaligned = rd.clone();
-        misaligned.extend_from_slice(&vec![0; if rd.len() % 4 == 1 { 4 } else { 1 }]);
+        misaligned.extend_from_slice(&vec![0; (4 - rd.len() % 4) % 4 + 1]);
         let at = misaligned.len();
+        assert_eq!(at % 4, 1);
         misaligned.extend_from_slice(&c);
-        if !at.is_multiple_of(4) {
-            assert_eq!(run(&misaligned, 1 << 16), Err(UnpackError::Cpio(CpioError::BadMagic { offset: at })));
-        }
+        assert_eq!(run(&misaligned, 1 << 16), Err(UnpackError::Cpio(CpioError::BadMagic { offset: at })));
         rd.extend_from_slice(&vec![0; (4 - rd.len() % 4) % 4]);
         rd.extend_from_slice(&c);
         assert_eq!(plan(&rd), Ok(Plan::Unpack));
@@ -564,7 +560,7 @@ mod tests {
             assert_eq!(data_of(&out, p), d);
         }
         // Two gzip members back to back (what `cat a.gz b.gz` gives).
-        let mut two = gzip(&a, &[]).unwrap();
+        let mut two = gzip(&a, &[]);
         two.extend_from_slice(&gb);
         let out = run(&two, 1 << 16).unwrap();
         assert_eq!(data_of(&out, "/etc/a"), b"A");
@@ -574,7 +570,7 @@ mod tests {
     #[test]
     fn errors_name_the_offset_and_the_cause() {
         let a = archive(&[("init", b"x")]);
-        let Some(gz) = gzip(&a, &[]) else { return };
+        let gz = gzip(&a, &[]);
         let mut rd = a.clone();
         rd.extend_from_slice(&gz[..gz.len() - 10]);
         assert_eq!(
@@ -608,7 +604,7 @@ mod tests {
         bad[a.len() + 1] = b'9';
         assert_eq!(plan(&bad), Err(UnpackError::UnknownFormat { offset: a.len(), what: None }));
         // A gzip member whose content is not a cpio archive.
-        let Some(junk) = gzip(b"this is not an archive", &[]) else { return };
+        let junk = gzip(b"this is not an archive", &[]);
         assert!(matches!(run(&junk, 1 << 16), Err(UnpackError::Cpio(CpioError::BadMagic { offset: 0 }))));
         // Zeros only: an empty initramfs.
         assert_eq!(run(&[0; 64], 16).unwrap(), Vec::<u8>::new());
@@ -617,7 +613,7 @@ mod tests {
     #[test]
     fn random_damage_never_panics() {
         let a = archive(&[("init", &[7u8; 3000]), ("bin/hello", b"hello")]);
-        let Some(gz) = gzip(&a, &[]) else { return };
+        let gz = gzip(&a, &[]);
         let mut rd = gz.clone();
         rd.extend_from_slice(&a);
         let mut seed = 0x1357_9bdfu32;
@@ -629,10 +625,9 @@ mod tests {
                 d[i] = (seed >> 24) as u8;
             }
             let cut = (seed as usize >> 2) % (d.len() + 1);
+            // The check: damaged input is an error, never a panic.
             let _ = plan(&d[..cut]);
-            if let Err(e) = run(&d[..cut], 1 << 14) {
-                assert!(!e.to_string().is_empty());
-            }
+            let _ = run(&d[..cut], 1 << 14);
         }
     }
 }
