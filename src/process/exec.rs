@@ -1137,16 +1137,10 @@ mod execve_ktests {
     use crate::process::fork::kernel_thread;
     use crate::process::ktests::snapshot;
 
-    /// Writes `s` and a NUL at user address `at`, word by word.
+    /// Writes `s` and a NUL at user address `at`.
     fn put_str(at: u32, s: &[u8]) {
-        let mut bytes = alloc::vec::Vec::from(s);
-        bytes.push(0);
-        while bytes.len() % 4 != 0 {
-            bytes.push(0);
-        }
-        for (i, w) in bytes.chunks(4).enumerate() {
-            put_user(u32::from_le_bytes([w[0], w[1], w[2], w[3]]), at + 4 * i as u32).unwrap();
-        }
+        crate::arch::uaccess::copy_to_user(at, s).unwrap();
+        crate::arch::uaccess::copy_to_user(at + s.len() as u32, &[0]).unwrap();
     }
 
     /// Each refused execve, from a task with a user page at U: returns a

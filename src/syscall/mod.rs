@@ -8,7 +8,7 @@
 //! clone are wired as the articles show but only reachable from user mode.
 
 use crate::arch::traps::{PtRegs, ARM_SP};
-use crate::arch::uaccess::{get_user, put_user};
+use crate::arch::uaccess::{copy_to_user, get_user, put_user};
 use crate::errno::Errno;
 use crate::process::exit::{do_exit, do_wait};
 use crate::process::fork::{do_fork, CloneFlags, ForkArgs};
@@ -128,25 +128,6 @@ fn set_rlimit(r: usize, new: Rlimit) -> Result<(), Errno> {
     Ok(())
 }
 
-fn copy_to_user(dst: u32, src: &[u8]) -> Result<(), Errno> {
-    // Word by word through put_user (fault-checked); a faster path comes
-    // with the user-mode work.
-    if dst & 3 != 0 {
-        return Err(Errno::EFAULT);
-    }
-    for (i, chunk) in src.chunks(4).enumerate() {
-        let mut w = [0u8; 4];
-        w[..chunk.len()].copy_from_slice(chunk);
-        let addr = dst + 4 * i as u32;
-        if chunk.len() < 4 {
-            // Keep the bytes past the end.
-            let old = get_user(addr)?.to_le_bytes();
-            w[chunk.len()..].copy_from_slice(&old[chunk.len()..]);
-        }
-        put_user(u32::from_le_bytes(w), addr)?;
-    }
-    Ok(())
-}
 
 fn sys_write(fd: u32, buf: u32, count: u32) -> Ret {
     fget(fd)?;

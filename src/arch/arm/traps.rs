@@ -237,25 +237,29 @@ fn ret_to_user_work() {
     }
 }
 
-/// A fault in user mode kills only that process, as a signal would: SIGSEGV
-/// for aborts, SIGILL for undefined instructions; its parent sees it in wait4.
-fn user_fault(regs: &PtRegs, kind: ExceptionKind, f: FaultInfo) -> ! {
+/// Ends the current process as killed by `sig` after saying why, in
+/// one line naming it (comm[pid]) and the pc: a fault in user mode kills
+/// only that process, and its parent sees the signal in wait4.
+fn kill_user(regs: &PtRegs, sig: i32, why: core::fmt::Arguments<'_>) -> ! {
     let t = crate::process::task::current_task();
-    let (sig, name) = match kind {
-        ExceptionKind::Undefined => (4, "SIGILL"),
-        _ => (11, "SIGSEGV"),
+    let name = match sig {
+        SIGILL => "SIGILL",
+        SIGFPE => "SIGFPE",
+        _ => "SIGSEGV",
     };
-    kprintln!(
-        "{}[{}]: unhandled {} at pc {:#010x}, address {:#010x} ({}), killed by {}",
-        t.comm(),
-        t.pid,
-        kind.name(),
-        regs.pc(),
-        f.far,
-        if f.fsr == 0 { "-" } else { fsr_name(f.status()) },
-        name
-    );
+    kprintln!("{}[{}]: {} at pc {:#010x}, killed by {}", t.comm(), t.pid, why, regs.pc(), name);
     crate::process::exit::do_exit_killed(sig)
+}
+
+const SIGILL: i32 = 4;
+const SIGFPE: i32 = 8;
+const SIGSEGV: i32 = 11;
+
+/// SIGSEGV for aborts, SIGILL for undefined instructions.
+fn user_fault(regs: &PtRegs, kind: ExceptionKind, f: FaultInfo) -> ! {
+    let sig = if kind == ExceptionKind::Undefined { SIGILL } else { SIGSEGV };
+    let status = if f.fsr == 0 { "-" } else { fsr_name(f.status()) };
+    kill_user(regs, sig, format_args!("unhandled {}, address {:#010x} ({})", kind.name(), f.far, status))
 }
 
 /// CPSR T bit: Thumb state.
@@ -264,15 +268,7 @@ const PSR_T_BIT: u32 = 1 << 5;
 /// A VFP instruction the enabled unit rejected (a bounce that needs
 /// support code, or an encoding it does not have): the task gets `sig`.
 fn vfp_fault(regs: &PtRegs, sig: i32) -> ! {
-    let t = crate::process::task::current_task();
-    kprintln!(
-        "{}[{}]: VFP instruction at pc {:#010x} rejected by the unit, killed by {}",
-        t.comm(),
-        t.pid,
-        regs.pc(),
-        if sig == 8 { "SIGFPE" } else { "SIGILL" }
-    );
-    crate::process::exit::do_exit_killed(sig)
+    kill_user(regs, sig, format_args!("VFP instruction rejected by the unit"))
 }
 
 /// Prints everything known about an exception the kernel cannot handle, then panics.

@@ -29,6 +29,46 @@ pub fn get_user(addr: u32) -> Result<u32, Errno> {
     Ok(v)
 }
 
+/// Copies `src` to user memory at `dst` (any alignment), word by word
+/// through put_user; the words at a ragged start or end keep the user's
+/// other bytes. EFAULT if any word of the range is not writable user memory.
+pub fn copy_to_user(dst: u32, src: &[u8]) -> Result<(), Errno> {
+    if src.is_empty() {
+        return Ok(());
+    }
+    let end = dst.checked_add(src.len() as u32).ok_or(Errno::EFAULT)?;
+    let mut word = dst & !3;
+    while word < end {
+        let mut w = if word >= dst && word + 4 <= end { [0; 4] } else { get_user(word)?.to_le_bytes() };
+        for (k, b) in w.iter_mut().enumerate() {
+            let a = word + k as u32;
+            if a >= dst && a < end {
+                *b = src[(a - dst) as usize];
+            }
+        }
+        put_user(u32::from_le_bytes(w), word)?;
+        word += 4;
+    }
+    Ok(())
+}
+
+crate::ktest! {
+    fn copy_to_user_keeps_the_bytes_around_a_ragged_range() {
+        const U: u32 = 0x2100_0000;
+        crate::process::ktests::with_user_page(U, || {
+            put_user(0xaaaa_aaaa, U).unwrap();
+            put_user(0xbbbb_bbbb, U + 4).unwrap();
+            put_user(0xcccc_cccc, U + 8).unwrap();
+            copy_to_user(U + 3, &[1, 2, 3, 4, 5, 6]).unwrap();
+            assert_eq!(get_user(U), Ok(0x01aa_aaaa));
+            assert_eq!(get_user(U + 4), Ok(0x0504_0302));
+            assert_eq!(get_user(U + 8), Ok(0xcccc_cc06));
+            assert_eq!(copy_to_user(U + 4094, &[0; 4]), Err(Errno::EFAULT), "runs off the page");
+            assert_eq!(copy_to_user(0xf000_0001, &[0; 2]), Err(Errno::EFAULT), "kernel address");
+        });
+    }
+}
+
 crate::ktest! {
     fn bad_user_pointers_give_efault() {
         assert_eq!(put_user(1, 0x1000_0000), Err(Errno::EFAULT), "unmapped");
