@@ -2,17 +2,24 @@
 //!
 //! armfork runs on one CPU (secondary cores are parked at boot), so, as in
 //! Linux built without `CONFIG_SMP`, taking a lock with IRQs masked is all
-//! mutual exclusion needs: [`RawSpinLock`] is then a "held" flag that only
-//! catches a recursive acquisition (a deadlock on SMP) with a panic. The
-//! `smp` cargo feature makes it a real spin lock (ldrex/strex, barriers)
-//! for the day secondary cores run; `make test` checks that it builds.
+//! mutual exclusion needs, and [`RawSpinLock`] compiles to nothing.
+//! Two cargo features change that, as Linux's config options do:
+//! - `debug_spinlock` (Linux's `CONFIG_DEBUG_SPINLOCK`): the lock keeps a
+//!   "held" flag and a recursive acquisition (a deadlock on SMP) panics
+//!   naming the lock. `make test` runs every in-kernel test in this build too.
+//! - `smp`: a real spin lock (ldrex/strex, barriers) for the day secondary
+//!   cores run; `make test` checks that it builds.
 
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{compiler_fence, AtomicBool, Ordering};
+use core::sync::atomic::compiler_fence;
+#[cfg(any(feature = "smp", feature = "debug_spinlock"))]
+use core::sync::atomic::AtomicBool;
+use core::sync::atomic::Ordering;
 
 /// The bare lock word (`arch_spinlock_t`). Callers mask IRQs first.
 pub struct RawSpinLock {
+    #[cfg(any(feature = "smp", feature = "debug_spinlock"))]
     held: AtomicBool,
 }
 
@@ -24,7 +31,10 @@ impl Default for RawSpinLock {
 
 impl RawSpinLock {
     pub const fn new() -> Self {
-        RawSpinLock { held: AtomicBool::new(false) }
+        RawSpinLock {
+            #[cfg(any(feature = "smp", feature = "debug_spinlock"))]
+            held: AtomicBool::new(false),
+        }
     }
 
     /// Takes the lock (IRQs must be masked on this CPU).
@@ -34,14 +44,14 @@ impl RawSpinLock {
         while self.held.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
             core::hint::spin_loop();
         }
-        #[cfg(not(feature = "smp"))]
+        #[cfg(all(not(feature = "smp"), feature = "debug_spinlock"))]
         {
             if self.held.load(Ordering::Relaxed) {
                 recursive_lock(self);
             }
             self.held.store(true, Ordering::Relaxed);
-            compiler_fence(Ordering::Acquire);
         }
+        compiler_fence(Ordering::Acquire);
     }
 
     /// Releases the lock.
@@ -50,15 +60,12 @@ impl RawSpinLock {
         compiler_fence(Ordering::Release);
         #[cfg(feature = "smp")]
         self.held.store(false, Ordering::Release);
-        #[cfg(not(feature = "smp"))]
+        #[cfg(all(not(feature = "smp"), feature = "debug_spinlock"))]
         self.held.store(false, Ordering::Relaxed);
-    }
-
-    pub fn is_locked(&self) -> bool {
-        self.held.load(Ordering::Relaxed)
     }
 }
 
+#[cfg(all(not(feature = "smp"), feature = "debug_spinlock"))]
 #[cold]
 #[inline(never)]
 fn recursive_lock(l: &RawSpinLock) -> ! {
@@ -140,4 +147,26 @@ impl<T> Drop for SpinLockIrqGuard<'_, T> {
         self.owner.lock.unlock();
         crate::arch::local_irq_restore(self.flags);
     }
+}
+
+#[cfg(all(not(feature = "smp"), feature = "debug_spinlock"))]
+crate::ktest! {
+    fn debug_spinlock_catches_a_lock_taken_twice_by_its_holder() {
+        let l = SpinLockIrq::new(0u32);
+        let caught = crate::arch::recover::try_catch(|| {
+            let _a = l.lock();
+            let _b = l.lock();
+        });
+        assert!(caught.is_err(), "a recursive spin lock was not caught");
+    }
+}
+
+/// Adds `delta` (wrapping) to a counter that only changes under a lock the
+/// caller holds, as Linux's `nr_threads++` under tasklist_lock: a plain
+/// load and store instead of an exclusive-access loop. Lockless readers
+/// still read it atomically.
+#[inline(always)]
+pub fn locked_add(counter: &core::sync::atomic::AtomicUsize, delta: isize) {
+    let v = counter.load(Ordering::Relaxed);
+    counter.store(v.wrapping_add_signed(delta), Ordering::Relaxed);
 }

@@ -122,6 +122,22 @@ run_boards() {
   for b in "${BOARDS[@]}"; do
     boot_ktest "ktest:$b" "$b" "ktest slub_debug" --initrd "$(initrd_for "$b")"
   done
+  # Every in-kernel test again with Linux's CONFIG_DEBUG_SPINLOCK (cargo
+  # feature debug_spinlock): a lock taken twice by its holder panics.
+  echo "==> in-kernel tests with debug spin locks (cargo feature debug_spinlock), on virt"
+  local dl=target/debug-spinlock
+  if cargo build --quiet --release --features debug_spinlock --target-dir "$dl" >"$LOGS/debug-spinlock-build.log" 2>&1 &&
+    scripts/objcopy.sh -O binary "$dl/armv7a-none-eabi/release/kernel" "$dl/kernel.img"; then
+    IMG=$dl/kernel.img boot_ktest "ktest:virt:debug_spinlock" virt "ktest slub_debug" --initrd target/initramfs.cpio
+    if grep -aq '^ok .*debug_spinlock_catches_a_lock_taken_twice' "$LOGS/ktest:virt:debug_spinlock.log"; then
+      count "debug-spinlock-recursion" 1 0
+    else
+      echo "  debug-spinlock-recursion: the recursion test did not pass in $LOGS/ktest:virt:debug_spinlock.log"
+      count "debug-spinlock-recursion" 0 1
+    fi
+  else
+    tail -n 20 "$LOGS/debug-spinlock-build.log"; count "build-debug-spinlock" 0 1
+  fi
   # The compressed ones were unpacked (and their memory freed), not read in place.
   for b in virt-a7 vexpress-a15; do
     if grep -aq 'initramfs: unpacked .* KiB from a .* KiB initrd' "$LOGS/ktest:$b.log" && grep -aq 'Freeing initrd memory' "$LOGS/ktest:$b.log"; then

@@ -134,8 +134,8 @@ fn do_exit_status(status: i32) -> ! {
     // A thread of a group that is exiting as a whole leaves with the group's code.
     // SAFETY: the current task.
     let code = match unsafe { &(*me).signal } {
-        Some(sig) if sig.flags.load(Ordering::SeqCst) & super::resources::SIGNAL_GROUP_EXIT != 0 => {
-            sig.group_exit_code.load(Ordering::SeqCst)
+        Some(sig) if sig.flags.load(Ordering::Acquire) & super::resources::SIGNAL_GROUP_EXIT != 0 => {
+            sig.group_exit_code.load(Ordering::Relaxed)
         }
         _ => status,
     };
@@ -146,8 +146,8 @@ fn do_exit_status(status: i32) -> ! {
         panic!("attempted to kill the idle task (exit code {})", code);
     }
     crate::sched::check_stack_end(me);
-    t.flags.fetch_or(PF_EXITING, Ordering::SeqCst);
-    t.exit_code.store(code, Ordering::SeqCst);
+    t.flags.fetch_or(PF_EXITING, Ordering::Relaxed);
+    t.exit_code.store(code, Ordering::Relaxed);
     // exit_thread: the VFP unit no longer holds this task's registers (the
     // owner pointer must never outlive the task).
     crate::arch::arm::vfp::vfp_release_current();
@@ -192,7 +192,7 @@ fn do_exit_status(status: i32) -> ! {
         }
         // A thread (exit_signal -1) reaps itself; a process waits for its parent.
         autoreap = t.exit_signal == -1;
-        t.exit_state.store(if autoreap { EXIT_DEAD } else { EXIT_ZOMBIE }, Ordering::SeqCst);
+        t.exit_state.store(if autoreap { EXIT_DEAD } else { EXIT_ZOMBIE }, Ordering::Release);
         if !autoreap {
             notify_parent(t.real_parent);
         }
@@ -205,7 +205,7 @@ fn do_exit_status(status: i32) -> ! {
     // Keep the nsproxy until now (reaper lookups need it); the pid stays
     // until release_task.
     crate::arch::local_irq_disable();
-    t.state.store(TASK_DEAD, Ordering::SeqCst);
+    t.state.store(TASK_DEAD, Ordering::Release);
     crate::sched::schedule();
     unreachable!("a dead task ran again");
 }
@@ -233,20 +233,20 @@ pub fn release_task(p: *mut TaskStruct) {
             // sees the exit code of this last thread, not the leader's.
             let leader = t.group_leader;
             if !core::ptr::eq(leader, p)
-                && (*leader).exit_state.load(Ordering::SeqCst) == EXIT_ZOMBIE
+                && (*leader).exit_state.load(Ordering::Relaxed) == EXIT_ZOMBIE
                 && (*leader).thread_group.is_empty()
             {
-                (*leader).exit_code.store(t.exit_code.load(Ordering::SeqCst), Ordering::SeqCst);
+                (*leader).exit_code.store(t.exit_code.load(Ordering::Relaxed), Ordering::Relaxed);
                 notify_parent((*leader).real_parent);
             }
             if let Some(c) = &t.real_cred {
                 c.user.processes.fetch_sub(1, Ordering::Relaxed);
             }
             if t.is_thread_group_leader() {
-                PROCESS_COUNTS[crate::arch::smp_processor_id() & 3].fetch_sub(1, Ordering::Relaxed);
+                crate::sync::locked_add(&PROCESS_COUNTS[crate::arch::smp_processor_id() & 3], -1);
             }
         }
-        NR_THREADS.fetch_sub(1, Ordering::Relaxed);
+        crate::sync::locked_add(&NR_THREADS, -1);
     }
     drop(groups);
     put_task_struct(p);
@@ -352,7 +352,7 @@ pub fn do_wait_times(pid: i32, options: u32) -> Result<(u32, i32, (u64, u64)), E
         if let Some(z) = zombie {
             // Claimed under the lock: it cannot be reaped twice.
             // SAFETY: a zombie child, alive until released.
-            unsafe { (*z).exit_state.store(EXIT_DEAD, Ordering::SeqCst) };
+            unsafe { (*z).exit_state.store(EXIT_DEAD, Ordering::Relaxed) };
             Some(Ok(Some(z)))
         } else if !found_any {
             Some(Err(Errno::ECHILD))
@@ -382,7 +382,7 @@ pub fn do_wait_times(pid: i32, options: u32) -> Result<(u32, i32, (u64, u64)), E
     let Some(z) = z else { return Ok((0, 0, (0, 0))) };
     // SAFETY: the zombie is ours to reap (claimed above).
     let (nr, status, times) = unsafe {
-        ((*z).pid_nr_ns(me.pid_ns()), (*z).exit_code.load(Ordering::SeqCst), ((*z).utime, (*z).stime))
+        ((*z).pid_nr_ns(me.pid_ns()), (*z).exit_code.load(Ordering::Relaxed), ((*z).utime, (*z).stime))
     };
     release_task(z);
     Ok((nr, status, times))
@@ -416,7 +416,7 @@ unsafe fn for_each_child(me: &TaskStruct, options: u32, mut f: impl FnMut(&TaskS
 /// A zombie the parent may reap: a group leader only once the other
 /// threads of its group are gone (Linux's delay_group_leader).
 fn reapable(c: &TaskStruct) -> bool {
-    c.exit_state.load(Ordering::SeqCst) == EXIT_ZOMBIE && c.thread_group.is_empty()
+    c.exit_state.load(Ordering::Acquire) == EXIT_ZOMBIE && c.thread_group.is_empty()
 }
 
 /// Children of the current task (for tests and the task tree).
@@ -480,7 +480,7 @@ pub fn show_state() {
         "{} threads, {} forks since boot, {} context switches",
         NR_THREADS.load(Ordering::Relaxed),
         TOTAL_FORKS.load(Ordering::Relaxed),
-        crate::sched::NR_SWITCHES.load(Ordering::Relaxed)
+        crate::sched::nr_switches()
     );
 }
 

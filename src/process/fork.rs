@@ -63,15 +63,35 @@ fn trace_sched_process_fork(parent: &TaskStruct, child: &TaskStruct) {
 
 // ---- security hook -------------------------------------------------------------------
 
-/// `security_task_create`: a policy may refuse a fork (the default allows all).
-pub static SECURITY_TASK_CREATE: spin::Mutex<Option<fn(CloneFlags) -> Result<(), Errno>>> =
-    spin::Mutex::new(None);
+/// A `security_task_create` policy: may refuse a fork.
+pub type SecurityHook = fn(CloneFlags) -> Result<(), Errno>;
+
+/// The installed policy (null: allow all): one load on the fork path.
+static SECURITY_TASK_CREATE: core::sync::atomic::AtomicPtr<()> = core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+
+/// Installs (or with None removes) the `security_task_create` policy.
+pub fn set_security_task_create(hook: Option<SecurityHook>) {
+    let p = hook.map_or(core::ptr::null_mut(), |f| f as *mut ());
+    SECURITY_TASK_CREATE.store(p, Ordering::Release);
+}
 
 fn security_task_create(flags: CloneFlags) -> Result<(), Errno> {
-    match *SECURITY_TASK_CREATE.lock() {
-        Some(hook) => hook(flags),
-        None => Ok(()),
+    let p = SECURITY_TASK_CREATE.load(Ordering::Acquire);
+    if p.is_null() {
+        return Ok(());
     }
+    // SAFETY: only set_security_task_create stores here, and it stores a
+    // SecurityHook (a non-null fn pointer of that type) or null.
+    let hook: SecurityHook = unsafe { core::mem::transmute::<*mut (), SecurityHook>(p) };
+    hook(flags)
+}
+
+/// Fills a resource slot of the child that dup_task_struct left empty.
+/// (Plain assignment would drop the old value: a call for a None.)
+#[inline(always)]
+fn fill<T>(slot: &mut Option<T>, v: T) {
+    debug_assert!(slot.is_none());
+    core::mem::forget(core::mem::replace(slot, Some(v)));
 }
 
 // ---- the task under construction ------------------------------------------------
@@ -197,8 +217,9 @@ pub fn dup_task_struct(orig: &TaskStruct) -> Result<NewTask, Errno> {
         (*ti).task = tsk;
         (*ti).recover = core::ptr::null_mut();
         (*ti).ktest_deadline = 0;
-        (*ti).clear_flag(TIF_USER_RETURN_NOTIFY);
-        (*ti).clear_flag(TIF_NEED_RESCHED);
+        // (No one else sees the new block yet: a plain read-modify-write.)
+        let f = (*ti).flags.load(Ordering::Relaxed);
+        (*ti).flags.store(f & !(1 << TIF_USER_RETURN_NOTIFY | 1 << TIF_NEED_RESCHED), Ordering::Relaxed);
         // For overflow detection.
         core::ptr::write_volatile((*ti).end_of_stack(), STACK_END_MAGIC);
         t.stack_canary = get_random_int();
@@ -223,14 +244,14 @@ fn copy_semundo(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> R
             }
         };
         drop(slot);
-        *p.sysvsem.lock() = Some(list);
+        fill(&mut *p.sysvsem.lock(), list);
     }
     Ok(())
 }
 
 fn copy_files(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result<(), Errno> {
     let Some(old) = &parent.files else { return Ok(()) };
-    p.files = Some(if flags.contains(CloneFlags::CLONE_FILES) {
+    fill(&mut p.files, if flags.contains(CloneFlags::CLONE_FILES) {
         old.clone()
     } else {
         // dup_fd: a table of the child's own with the same open files.
@@ -242,7 +263,7 @@ fn copy_files(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Res
 
 fn copy_fs(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result<(), Errno> {
     let Some(old) = &parent.fs else { return Ok(()) };
-    p.fs = Some(if flags.contains(CloneFlags::CLONE_FS) {
+    fill(&mut p.fs, if flags.contains(CloneFlags::CLONE_FS) {
         old.clone()
     } else {
         KRef::new(FsStruct { umask: AtomicU32::new(old.umask.load(Ordering::Relaxed)) })?
@@ -252,7 +273,7 @@ fn copy_fs(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result
 
 fn copy_sighand(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result<(), Errno> {
     let Some(old) = &parent.sighand else { return Ok(()) };
-    p.sighand = Some(if flags.contains(CloneFlags::CLONE_SIGHAND) {
+    fill(&mut p.sighand, if flags.contains(CloneFlags::CLONE_SIGHAND) {
         old.clone()
     } else {
         // SAFETY: the one field is written: the 1 KiB table is copied
@@ -270,7 +291,7 @@ fn copy_sighand(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> R
 
 fn copy_signal(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result<(), Errno> {
     let old = parent.signal.as_ref().ok_or(Errno::EINVAL)?;
-    p.signal = Some(if flags.contains(CloneFlags::CLONE_THREAD) {
+    fill(&mut p.signal, if flags.contains(CloneFlags::CLONE_THREAD) {
         old.live.fetch_add(1, Ordering::Relaxed);
         old.nr_threads.fetch_add(1, Ordering::Relaxed);
         old.clone()
@@ -283,8 +304,11 @@ fn copy_signal(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Re
                 addr_of_mut!((*s).live).write(core::sync::atomic::AtomicI32::new(1));
                 addr_of_mut!((*s).nr_threads).write(core::sync::atomic::AtomicI32::new(1));
                 addr_of_mut!((*s).flags).write(AtomicU32::new(0));
-                let limits: [Rlimit; RLIM_NLIMITS] = *old.rlim.lock();
-                addr_of_mut!((*s).rlim).write(crate::sync::SpinLockIrq::new(limits));
+                // The limits straight from the parent's table, under its lock.
+                let dst = crate::sync::SpinLockIrq::init_in_place(addr_of_mut!((*s).rlim));
+                let src = old.rlim.lock();
+                core::ptr::copy_nonoverlapping(&*src as *const [Rlimit; RLIM_NLIMITS], dst, 1);
+                drop(src);
                 addr_of_mut!((*s).wait_chldexit).write(crate::sched::wait::WaitQueueHead::new());
                 addr_of_mut!((*s).chld_gen).write(AtomicU32::new(0));
                 addr_of_mut!((*s).group_exit_code).write(core::sync::atomic::AtomicI32::new(0));
@@ -297,7 +321,9 @@ fn copy_signal(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Re
 fn copy_mm(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result<(), Errno> {
     // A kernel thread has no address space of its own; it borrows one.
     let Some(old) = &parent.mm else {
-        p.active_mm = parent.active_mm.clone();
+        if let Some(a) = &parent.active_mm {
+            fill(&mut p.active_mm, a.clone());
+        }
         return Ok(());
     };
     let mm = if flags.contains(CloneFlags::CLONE_VM) {
@@ -306,15 +332,15 @@ fn copy_mm(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result
     } else {
         super::exec::dup_mm(old)?
     };
-    p.active_mm = Some(mm.clone());
-    p.mm = Some(mm);
+    fill(&mut p.active_mm, mm.clone());
+    fill(&mut p.mm, mm);
     Ok(())
 }
 
 fn copy_namespaces(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result<(), Errno> {
     let old = parent.nsproxy.as_ref().ok_or(Errno::EINVAL)?;
     if !flags.intersects(NEW_NS | CloneFlags::CLONE_NEWUSER) {
-        p.nsproxy = Some(old.clone());
+        fill(&mut p.nsproxy, old.clone());
         return Ok(());
     }
     let pick = |f: CloneFlags, cur: u32| if flags.contains(f) { new_ns_id() } else { cur };
@@ -323,7 +349,7 @@ fn copy_namespaces(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -
     } else {
         old.pid_ns.clone()
     };
-    p.nsproxy = Some(KRef::new(NsProxy {
+    fill(&mut p.nsproxy, KRef::new(NsProxy {
         uts_ns: pick(CloneFlags::CLONE_NEWUTS, old.uts_ns),
         ipc_ns: pick(CloneFlags::CLONE_NEWIPC, old.ipc_ns),
         mnt_ns: pick(CloneFlags::CLONE_NEWNS, old.mnt_ns),
@@ -337,7 +363,7 @@ fn copy_namespaces(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -
 fn copy_io(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Result<(), Errno> {
     if flags.contains(CloneFlags::CLONE_IO) {
         if let Some(io) = &parent.io_context {
-            p.io_context = Some(io.clone());
+            fill(&mut p.io_context, io.clone());
         }
     }
     Ok(())
@@ -396,7 +422,8 @@ pub struct ForkArgs<'a> {
 /// `copy_process`: builds the child; it is not running yet.
 pub fn copy_process(a: &ForkArgs<'_>) -> Result<*mut TaskStruct, Errno> {
     let current = current_task();
-    let tracing = TRACE_NEXT_FORK.swap(false, Ordering::Relaxed);
+    // (A load first: the swap's exclusive access only when a trace is asked for.)
+    let tracing = TRACE_NEXT_FORK.load(Ordering::Relaxed) && TRACE_NEXT_FORK.swap(false, Ordering::Relaxed);
     TRACING.store(tracing, Ordering::Relaxed);
     let r = if tracing { copy_process_steps::<true>(a, current) } else { copy_process_steps::<false>(a, current) };
     if r.is_err() {
@@ -464,8 +491,12 @@ fn copy_process_steps<const TRACE: bool>(a: &ForkArgs<'_>, current: &TaskStruct)
     // 5. copy_creds, copy_flags, lists, times
     let p = nt.get();
     if flags.contains(CloneFlags::CLONE_THREAD) {
-        p.real_cred = current.real_cred.clone();
-        p.cred = current.cred.clone();
+        if let Some(r) = &current.real_cred {
+            fill(&mut p.real_cred, r.clone());
+        }
+        if let Some(c) = &current.cred {
+            fill(&mut p.cred, c.clone());
+        }
     } else {
         let c = current.cred.as_ref().ok_or(Errno::EINVAL)?;
         let new = KRef::new(Cred {
@@ -476,14 +507,19 @@ fn copy_process_steps<const TRACE: bool>(a: &ForkArgs<'_>, current: &TaskStruct)
             cap_effective: c.cap_effective,
             user: c.user.clone(),
         })?;
-        p.real_cred = Some(new.clone());
-        p.cred = Some(new);
+        fill(&mut p.real_cred, new.clone());
+        fill(&mut p.cred, new);
     }
     cred.user.processes.fetch_add(1, Ordering::Relaxed);
     nt.counted_user = true;
     let p = nt.get();
-    let f = p.flags.load(Ordering::Relaxed) & !(PF_SUPERPRIV | PF_WQ_WORKER | PF_EXITING);
-    p.flags.store(f | PF_FORKNOEXEC | PF_STARTING, Ordering::Relaxed);
+    // copy_flags (and PF_KTHREAD for a kernel thread), in one store.
+    let mut f = p.flags.load(Ordering::Relaxed) & !(PF_SUPERPRIV | PF_WQ_WORKER | PF_EXITING | PF_KTHREAD);
+    f |= PF_FORKNOEXEC | PF_STARTING;
+    if a.kthread.is_some() {
+        f |= PF_KTHREAD;
+    }
+    p.flags.store(f, Ordering::Relaxed);
     p.vfork_done = core::ptr::null();
     p.children = crate::list::ListHead::new();
     p.sibling = crate::list::ListHead::new();
@@ -499,9 +535,7 @@ fn copy_process_steps<const TRACE: bool>(a: &ForkArgs<'_>, current: &TaskStruct)
     if let Some((f, arg)) = a.kthread {
         p.kthread_fn = f as usize;
         p.kthread_arg = arg;
-        p.flags.fetch_or(PF_KTHREAD, Ordering::Relaxed);
     } else {
-        p.flags.fetch_and(!PF_KTHREAD, Ordering::Relaxed);
         p.kthread_fn = 0;
     }
     trace_step_if!(TRACE, 
@@ -536,7 +570,7 @@ fn copy_process_steps<const TRACE: bool>(a: &ForkArgs<'_>, current: &TaskStruct)
     let pid = alloc_pid(p.pid_ns())?;
     p.pid = pid.nr();
     p.tgid = if flags.contains(CloneFlags::CLONE_THREAD) { current.tgid } else { p.pid };
-    p.pids[0] = Some(pid);
+    fill(&mut p.pids[0], pid);
     trace_step_if!(TRACE, "9. alloc_pid: pid {} (tgid {})", p.pid, p.tgid);
     // 10. child tid pointers, exit signal, parent
     p.set_child_tid = if flags.contains(CloneFlags::CLONE_CHILD_SETTID) { a.child_tidptr } else { 0 };
@@ -603,7 +637,7 @@ fn attach(task: *mut TaskStruct, flags: CloneFlags) {
             }
             (*p.real_parent).children.add_tail(&mut p.sibling);
             (*super::init_task()).tasks.add_tail(&mut p.tasks);
-            PROCESS_COUNTS[crate::arch::smp_processor_id() & 3].fetch_add(1, Ordering::Relaxed);
+            crate::sync::locked_add(&PROCESS_COUNTS[crate::arch::smp_processor_id() & 3], 1);
         } else {
             (*p.group_leader).thread_group.add_tail(&mut p.thread_group);
         }
@@ -611,8 +645,8 @@ fn attach(task: *mut TaskStruct, flags: CloneFlags) {
             pid.attach(task);
         }
     }
-    NR_THREADS.fetch_add(1, Ordering::Relaxed);
-    TOTAL_FORKS.fetch_add(1, Ordering::Relaxed);
+    crate::sync::locked_add(&NR_THREADS, 1);
+    crate::sync::locked_add(&TOTAL_FORKS, 1);
 }
 
 /// `do_fork`: copy_process, then the parent's side: the fork tracepoint,

@@ -342,9 +342,9 @@ crate::ktest! {
             Err(Errno::EPERM)
         }
         let before = snapshot();
-        *SECURITY_TASK_CREATE.lock() = Some(deny);
+        set_security_task_create(Some(deny));
         let r = kernel_thread(exit_with_arg, 0, 0);
-        *SECURITY_TASK_CREATE.lock() = None;
+        set_security_task_create(None);
         assert_eq!(r, Err(Errno::EPERM));
         assert_eq!(snapshot(), before);
     }
@@ -531,7 +531,7 @@ crate::ktest! {
         SPIN_B.store(0, Ordering::SeqCst);
         let a = spawn(spinner, 0, 0);
         let b = spawn(spinner, 1, 0);
-        let switches = crate::sched::NR_SWITCHES.load(Ordering::SeqCst);
+        let switches = crate::sched::nr_switches();
         // We sleep in wfi between ticks; the spinners never yield, so only
         // preemption lets us (and each of them) run.
         crate::time::wait_ticks(20);
@@ -540,7 +540,7 @@ crate::ktest! {
         assert!(x > 0 && y > 0, "a spinner never ran: {} {}", x, y);
         let (lo, hi) = (x.min(y), x.max(y));
         assert!(hi < lo * 4, "unfair: {} vs {}", x, y);
-        assert!(crate::sched::NR_SWITCHES.load(Ordering::SeqCst) > switches + 10);
+        assert!(crate::sched::nr_switches() > switches + 10);
         assert!(do_wait(a as i32, 0).is_ok());
         assert!(do_wait(b as i32, 0).is_ok());
     }
@@ -567,12 +567,12 @@ crate::ktest! {
         let s = spawn(spinner, 0, 0);
         crate::time::wait_ticks(1);
         preempt_disable();
-        let switches = crate::sched::NR_SWITCHES.load(Ordering::SeqCst);
+        let switches = crate::sched::nr_switches();
         let j = crate::time::jiffies();
         while crate::time::jiffies() < j + 4 {
             core::hint::spin_loop();
         }
-        let after = crate::sched::NR_SWITCHES.load(Ordering::SeqCst);
+        let after = crate::sched::nr_switches();
         preempt_enable();
         STOP_SPIN.store(true, Ordering::SeqCst);
         assert_eq!(after, switches, "preempted while preempt_count > 0");

@@ -200,7 +200,8 @@ pub unsafe fn attach_pid(task: *mut TaskStruct, ty: usize, pid: KRef<Pid>) {
         } else {
             (*task).session = nr;
         }
-        (*task).pids[ty] = Some(pid);
+        // (The slot is empty: detach_pid took any old pid.)
+        core::mem::forget(core::mem::replace(&mut (*task).pids[ty], Some(pid)));
     }
 }
 

@@ -56,8 +56,8 @@ pub struct TaskStruct {
     pub policy: u32,
     pub sched_reset_on_fork: bool,
     pub time_slice: u32,
-    pub nvcsw: u64,
-    pub nivcsw: u64,
+    pub nvcsw: usize,
+    pub nivcsw: usize,
 
     // Identity and relations.
     pub pid: u32,

@@ -10,7 +10,7 @@ use crate::process::task::{
     current, put_task_struct, TaskStruct, DEFAULT_PRIO, SCHED_NORMAL, TASK_DEAD, TASK_RUNNING,
 };
 use crate::process::thread_info::{current_thread_info, ThreadInfo, TIF_NEED_RESCHED};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 
 /// Ticks a task runs before another runnable task gets the CPU.
 pub const TIMESLICE: u32 = 2;
@@ -20,6 +20,8 @@ struct Rq {
     nr_running: u32,
     curr: *mut TaskStruct,
     idle: *mut TaskStruct,
+    /// Context switches since boot (`rq->nr_switches`).
+    nr_switches: u64,
 }
 
 struct RqCell(core::cell::UnsafeCell<Rq>);
@@ -31,12 +33,20 @@ static RQ: RqCell = RqCell(core::cell::UnsafeCell::new(Rq {
     nr_running: 0,
     curr: core::ptr::null_mut(),
     idle: core::ptr::null_mut(),
+    nr_switches: 0,
 }));
 /// The run-queue lock. `schedule` takes it and the task switched to
 /// releases it (`finish_task_switch`), as Linux hands the lock over a switch.
 static RQ_LOCK: crate::sync::RawSpinLock = crate::sync::RawSpinLock::new();
 
-pub static NR_SWITCHES: AtomicU64 = AtomicU64::new(0);
+/// Context switches since boot.
+pub fn nr_switches() -> u64 {
+    let flags = crate::arch::local_irq_save();
+    let n = rq_lock().nr_switches;
+    rq_unlock();
+    crate::arch::local_irq_restore(flags);
+    n
+}
 
 extern "C" {
     fn __switch_to(prev: *mut u8, next: *mut u8) -> *mut u8;
@@ -146,7 +156,7 @@ fn schedule_common(preempted: bool) {
         crate::arch::local_irq_restore(flags);
         return;
     }
-    check_stack_end(next);
+    // (next's stack was checked when it last switched out.)
     // SAFETY: next is a runnable task.
     unsafe { (*next).time_slice = TIMESLICE };
     // switch_mm: a task with an address space gets its tables in TTBR0;
@@ -161,7 +171,7 @@ fn schedule_common(preempted: bool) {
         }
     }
     rq.curr = next;
-    NR_SWITCHES.fetch_add(1, Ordering::Relaxed);
+    rq.nr_switches += 1;
     // SAFETY: both tasks have valid thread_info blocks; __switch_to saves
     // prev's callee-saved registers and resumes next where it switched out
     // (or at ret_from_fork). It returns here when prev runs again.
@@ -177,7 +187,7 @@ fn finish_task_switch(last: *mut ThreadInfo) {
     // SAFETY: `last` is the thread_info of the task we came from.
     let prev = unsafe { (*last).task };
     // SAFETY: prev is alive until its references are gone.
-    if unsafe { (*prev).state.load(Ordering::SeqCst) } == TASK_DEAD {
+    if unsafe { (*prev).state.load(Ordering::Acquire) } == TASK_DEAD {
         // The reference a task holds on itself while it runs.
         put_task_struct(prev);
     }
@@ -223,7 +233,7 @@ pub fn wake_up_process(t: *mut TaskStruct) -> bool {
 
 /// `sched_fork`: the scheduler's part of copy_process.
 pub fn sched_fork(p: &mut TaskStruct, parent: &TaskStruct) {
-    p.state.store(TASK_RUNNING, Ordering::SeqCst);
+    p.state.store(TASK_RUNNING, Ordering::Relaxed);
     p.on_rq = false;
     p.run_list = ListHead::new();
     // Not preemptible until schedule_tail: the new task may not be switched

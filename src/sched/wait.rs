@@ -61,8 +61,9 @@ impl WaitQueueHead {
             }
             super::schedule();
         };
+        // (__set_current_state: no barrier needed on the way out.)
         // SAFETY: as above.
-        unsafe { (*me).state.store(TASK_RUNNING, Ordering::SeqCst) };
+        unsafe { (*me).state.store(TASK_RUNNING, Ordering::Relaxed) };
         let _l = self.list.lock();
         // SAFETY: the entry is on this queue, whose lock is held.
         unsafe { entry.link.del_init() };
