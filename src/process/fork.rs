@@ -11,7 +11,8 @@ use super::pid::{alloc_pid, PidNamespace};
 use super::resources::*;
 use super::task::*;
 use super::thread_info::{
-    ThreadInfo, STACK_END_MAGIC, THREAD_SIZE_ORDER, THREAD_START_SP, TIF_NEED_RESCHED, TIF_USER_RETURN_NOTIFY,
+    ThreadInfo, STACK_END_MAGIC, THREAD_SIZE_ORDER, THREAD_START_SP, TIF_NEED_RESCHED, TIF_SIGPENDING,
+    TIF_USER_RETURN_NOTIFY,
 };
 use crate::arch::PtRegs;
 use crate::errno::Errno;
@@ -218,8 +219,11 @@ pub fn dup_task_struct(orig: &TaskStruct) -> Result<NewTask, Errno> {
         (*ti).recover = core::ptr::null_mut();
         (*ti).ktest_deadline = 0;
         // (No one else sees the new block yet: a plain read-modify-write.)
+        // TIF_SIGPENDING too: the child starts with no signal pending
+        // (copy_process's init_sigpending, done here in the same store).
         let f = (*ti).flags.load(Ordering::Relaxed);
-        (*ti).flags.store(f & !(1 << TIF_USER_RETURN_NOTIFY | 1 << TIF_NEED_RESCHED), Ordering::Relaxed);
+        let clear = 1 << TIF_USER_RETURN_NOTIFY | 1 << TIF_NEED_RESCHED | 1 << TIF_SIGPENDING;
+        (*ti).flags.store(f & !clear, Ordering::Relaxed);
         // For overflow detection.
         core::ptr::write_volatile((*ti).end_of_stack(), STACK_END_MAGIC);
         t.stack_canary = get_random_int();

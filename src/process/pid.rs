@@ -150,31 +150,68 @@ fn ns_at_level(ns: &KRef<PidNamespace>, level: u32) -> &PidNamespace {
     n
 }
 
+/// Calls `f` on `ns` and each namespace above it, up to the initial one
+/// (a pid has a number in each).
+fn for_each_level<'a>(ns: &'a PidNamespace, mut f: impl FnMut(&'a PidNamespace)) {
+    let mut n = ns;
+    loop {
+        f(n);
+        match &n.parent {
+            Some(p) => n = p,
+            None => break,
+        }
+    }
+}
+
+/// Frees the numbers `numbers` holds at levels `from..` (a failed alloc_pid).
+fn free_pid_numbers(ns: &PidNamespace, numbers: &[u32; MAX_PID_NS_LEVEL], from: u32) {
+    for_each_level(ns, |n| {
+        if n.level >= from {
+            let _ = n.with_pidmap(|m| m.free(numbers[n.level as usize]));
+        }
+    });
+}
+
 /// `alloc_pid`: one number in `ns` and in every ancestor namespace.
 pub fn alloc_pid(ns: &KRef<PidNamespace>) -> Result<KRef<Pid>, Errno> {
     let level = ns.level;
     let mut numbers = [0u32; MAX_PID_NS_LEVEL];
-    for l in (0..=level).rev() {
-        let n = ns_at_level(ns, l);
-        match n.with_pidmap(|m| m.alloc()) {
-            Ok(nr) => numbers[l as usize] = nr,
-            Err(_) => {
-                for done in l + 1..=level {
-                    let _ = ns_at_level(ns, done).with_pidmap(|m| m.free(numbers[done as usize]));
-                }
-                return Err(Errno::EAGAIN);
+    let mut failed_at = None;
+    for_each_level(ns, |n| {
+        if failed_at.is_none() {
+            match n.with_pidmap(|m| m.alloc()) {
+                Ok(nr) => numbers[n.level as usize] = nr,
+                Err(_) => failed_at = Some(n.level),
             }
         }
+    });
+    if let Some(l) = failed_at {
+        free_pid_numbers(ns, &numbers, l + 1);
+        return Err(Errno::EAGAIN);
     }
-    let pid = Pid { level, numbers, ns: ns.clone(), tasks: [const { core::cell::UnsafeCell::new(ListHead::new()) }; 2] };
-    KRef::new(pid)
+    let owner = ns.clone();
+    // Built in its slab object (no copy through the stack).
+    // SAFETY: every field is written.
+    let pid = unsafe {
+        KRef::new_with(|p: *mut Pid| {
+            use core::ptr::addr_of_mut;
+            addr_of_mut!((*p).level).write(level);
+            addr_of_mut!((*p).numbers).write(numbers);
+            addr_of_mut!((*p).ns).write(owner);
+            addr_of_mut!((*p).tasks).write([const { core::cell::UnsafeCell::new(ListHead::new()) }; 2]);
+        })
+    };
+    if pid.is_err() {
+        free_pid_numbers(ns, &numbers, 0);
+    }
+    pid
 }
 
 impl Drop for Pid {
     fn drop(&mut self) {
-        for l in 0..=self.level {
-            let _ = ns_at_level(&self.ns, l).with_pidmap(|m| m.free(self.numbers[l as usize]));
-        }
+        for_each_level(&self.ns, |n| {
+            let _ = n.with_pidmap(|m| m.free(self.numbers[n.level as usize]));
+        });
     }
 }
 
@@ -280,18 +317,18 @@ impl Pid {
 
     /// Makes `task` findable by this pid in every namespace it is in.
     pub fn attach(&self, task: *mut TaskStruct) {
-        for l in 0..=self.level {
-            if let Some(s) = ns_at_level(&self.ns, l).slot(self.numbers[l as usize]) {
+        for_each_level(&self.ns, |n| {
+            if let Some(s) = n.slot(self.numbers[n.level as usize]) {
                 s.store(task, Ordering::Release);
             }
-        }
+        });
     }
 
     pub fn detach(&self) {
-        for l in 0..=self.level {
-            if let Some(s) = ns_at_level(&self.ns, l).slot(self.numbers[l as usize]) {
+        for_each_level(&self.ns, |n| {
+            if let Some(s) = n.slot(self.numbers[n.level as usize]) {
                 s.store(core::ptr::null_mut(), Ordering::Release);
             }
-        }
+        });
     }
 }

@@ -161,16 +161,19 @@ fn kill_one(me: &TaskStruct, t: *mut TaskStruct, sig: i32) -> Result<(), Errno> 
     Ok(())
 }
 
-/// True when the current task has a signal to act on.
+/// True when the current task has a signal to act on: its TIF_SIGPENDING
+/// flag, as Linux tests it (one load).
 pub fn signal_pending() -> bool {
-    current_task().pending.load(Ordering::SeqCst) != 0
+    super::thread_info::current_thread_info().test_flag(TIF_SIGPENDING)
 }
 
 /// On the way back to user mode: act on pending signals (default actions).
 pub fn do_signal() {
     let me = current_task();
-    let p = me.pending.swap(0, Ordering::SeqCst);
+    // The flag goes first: a signal sent meanwhile is either in the set
+    // taken below or sets the flag again for the next return.
     me.thread_info().clear_flag(TIF_SIGPENDING);
+    let p = me.pending.swap(0, Ordering::SeqCst);
     for sig in [SIGKILL, SIGTERM] {
         if p & (1 << (sig - 1)) != 0 {
             super::exit::do_exit_killed(sig);

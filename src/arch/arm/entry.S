@@ -148,6 +148,35 @@ arch_try_call:
     mov     r0, #0
     pop     {r3-r11, pc}
 
+    @ User-memory access with an exception-table fixup, as Linux's
+    @ __get_user_4 / __put_user_4: a fault on the marked instruction that
+    @ the page-fault code cannot resolve resumes at the fixup, which
+    @ returns -EFAULT. Nothing is set up on the way in; the caller has
+    @ checked that the address is a user one.
+    @ i32 __get_user_4(u32 addr, u32 *val): 0 and *val = the word, or -EFAULT.
+    .global __get_user_4
+__get_user_4:
+1:  ldr     r2, [r0]
+    str     r2, [r1]
+    mov     r0, #0
+    bx      lr
+    .pushsection __ex_table, "a"
+    .long   1b, 9f
+    .popsection
+
+    @ i32 __put_user_4(u32 val, u32 addr): 0, or -EFAULT.
+    .global __put_user_4
+__put_user_4:
+2:  str     r0, [r1]
+    mov     r0, #0
+    bx      lr
+    .pushsection __ex_table, "a"
+    .long   2b, 9f
+    .popsection
+
+9:  mvn     r0, #13             @ -EFAULT (-14)
+    bx      lr
+
     @ void arch_recover(u32 slot_sp, u32 code) -> !
     .global arch_recover
 arch_recover:

@@ -211,6 +211,13 @@ extern "C" fn handle_exception(regs: &mut PtRegs, kind: u32) {
             if regs.user_mode() {
                 user_fault(regs, kind, info);
             }
+            // get_user/put_user on a bad user address: resume at the fixup.
+            if kind == ExceptionKind::DataAbort {
+                if let Some(fixup) = super::uaccess::search_exception_tables(regs.pc()) {
+                    regs.uregs[ARM_PC] = fixup;
+                    return;
+                }
+            }
             recover::fault(info);
             die(regs, kind, Some(info));
         }

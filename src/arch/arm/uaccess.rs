@@ -3,7 +3,6 @@
 //! (unmapped, read-only) is caught and becomes EFAULT, never a kernel crash.
 
 use super::mmu::TASK_SIZE;
-use super::recover::try_catch;
 use crate::errno::Errno;
 
 fn user_word(addr: u32) -> Result<*mut u32, Errno> {
@@ -13,20 +12,53 @@ fn user_word(addr: u32) -> Result<*mut u32, Errno> {
     Ok(addr as *mut u32)
 }
 
+extern "C" {
+    fn __get_user_4(addr: u32, val: *mut u32) -> i32;
+    fn __put_user_4(val: u32, addr: u32) -> i32;
+    static __start___ex_table: [ExTableEntry; 0];
+    static __stop___ex_table: [ExTableEntry; 0];
+}
+
+/// An `__ex_table` entry: an instruction that may fault on a user address
+/// and where to resume when it does (Linux's `struct exception_table_entry`).
+#[repr(C)]
+struct ExTableEntry {
+    insn: u32,
+    fixup: u32,
+}
+
+/// `search_exception_tables`: the fixup for a kernel fault at `pc`, if the
+/// instruction there is a marked user access.
+pub fn search_exception_tables(pc: u32) -> Option<u32> {
+    // SAFETY: the linker puts the table between these two symbols.
+    let table = unsafe {
+        let start = core::ptr::addr_of!(__start___ex_table) as *const ExTableEntry;
+        let end = core::ptr::addr_of!(__stop___ex_table) as *const ExTableEntry;
+        core::slice::from_raw_parts(start, end.offset_from(start) as usize)
+    };
+    table.iter().find(|e| e.insn == pc).map(|e| e.fixup)
+}
+
 /// Writes `val` to the user word at `addr`.
 pub fn put_user(val: u32, addr: u32) -> Result<(), Errno> {
     let p = user_word(addr)?;
-    // SAFETY: a user address; a fault is caught by the recovery point.
-    try_catch(|| unsafe { core::ptr::write_volatile(p, val) }).map_err(|_| Errno::EFAULT)
+    // SAFETY: a user address; a fault the page-fault code cannot resolve
+    // resumes at the exception-table fixup, which returns -EFAULT.
+    match unsafe { __put_user_4(val, p as u32) } {
+        0 => Ok(()),
+        _ => Err(Errno::EFAULT),
+    }
 }
 
 /// Reads the user word at `addr`.
 pub fn get_user(addr: u32) -> Result<u32, Errno> {
     let p = user_word(addr)?;
     let mut v = 0;
-    // SAFETY: as above.
-    try_catch(|| v = unsafe { core::ptr::read_volatile(p) }).map_err(|_| Errno::EFAULT)?;
-    Ok(v)
+    // SAFETY: as above; `v` is a valid place for the word.
+    match unsafe { __get_user_4(p as u32, &mut v) } {
+        0 => Ok(v),
+        _ => Err(Errno::EFAULT),
+    }
 }
 
 /// Copies `src` to user memory at `dst` (any alignment), word by word
