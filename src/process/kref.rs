@@ -129,13 +129,24 @@ impl<T: SlabObject> Deref for KRef<T> {
 }
 
 impl<T: SlabObject> Drop for KRef<T> {
+    /// Inline: dropping a handle that is not the last is one decrement
+    /// (and an empty slot of a task_struct no call at all); the release
+    /// of the object is out of line.
+    #[inline]
     fn drop(&mut self) {
         if self.inner().count.fetch_sub(1, Ordering::Release) == 1 {
-            core::sync::atomic::fence(Ordering::Acquire);
-            // SAFETY: this was the last handle: nobody else can reach the
-            // object; drop its value, then give the memory back.
-            unsafe { core::ptr::drop_in_place(&mut (*self.ptr.as_ptr()).value) };
-            T::cache().free(self.ptr.as_ptr() as usize);
+            self.drop_slow();
         }
+    }
+}
+
+impl<T: SlabObject> KRef<T> {
+    #[inline(never)]
+    fn drop_slow(&mut self) {
+        core::sync::atomic::fence(Ordering::Acquire);
+        // SAFETY: this was the last handle: nobody else can reach the
+        // object; drop its value, then give the memory back.
+        unsafe { core::ptr::drop_in_place(&mut (*self.ptr.as_ptr()).value) };
+        T::cache().free(self.ptr.as_ptr() as usize);
     }
 }
