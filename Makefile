@@ -61,7 +61,7 @@ bench: image initramfs
 	@scripts/bench.sh "$(FILTER)"
 
 profile: image initramfs
-	@FILTER="$(FILTER)" PER="$(PER)" scripts/profile.sh
+	@FILTER="$(FILTER)" PER="$(PER)" ANNOTATE="$(ANNOTATE)" scripts/profile.sh
 
 gdb: image
 	@scripts/gdb.sh $(BOARD) "$(APPEND)"

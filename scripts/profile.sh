@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make profile FILTER=NAME [PER=N]: where a benchmark's instructions go.
+# make profile FILTER=NAME [PER=N] [ANNOTATE=function]: where a benchmark's instructions go.
 # Builds tools/insn-prof (a QEMU TCG plugin counting executed instructions
 # per translation block), runs `kbench=NAME` and a boot-only run on QEMU virt
 # under -icount shift=0, subtracts the two, and attributes what is left to
@@ -32,3 +32,9 @@ run bench "kbench=$filter"
 run boot "kbench=no-such-benchmark"
 grep -aE '^[a-z0-9_]+ [0-9]+' "$out/bench.log" | sed 's/^/    /' || true
 python3 tools/insn-prof/attribute.py target/kernel.elf "$out/bench.counts" "$out/boot.counts" --per "$per" --top "${TOP:-30}"
+# ANNOTATE=name: also the disassembly of the first function whose name
+# contains it, each instruction with how often it ran per iteration.
+if [ -n "${ANNOTATE:-}" ]; then
+  echo "==> $ANNOTATE, instruction by instruction (runs per iteration; - never ran)"
+  python3 tools/insn-prof/annotate.py target/kernel.elf "$out/bench.counts" "$out/boot.counts" "$ANNOTATE" --per "$per"
+fi
