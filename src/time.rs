@@ -60,6 +60,7 @@ fn tick(_irq: u32) {
         t.ack();
     }
     JIFFIES.fetch_add(1, Ordering::Relaxed);
+    crate::sched::timer::run_timers();
     crate::console::poll_input();
     crate::ktest::tick();
     crate::sched::scheduler_tick(false);

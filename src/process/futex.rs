@@ -43,9 +43,8 @@ pub fn futex_wait(uaddr: u32, val: u32) -> Result<(), Errno> {
     futex_wait_until(uaddr, val, None)
 }
 
-/// FUTEX_WAIT with a deadline (`uptime_us`): ETIMEDOUT once it passes.
-/// Until a timer can wake a sleeper, a waiter with a deadline stays
-/// runnable and gives the CPU away, as nanosleep does.
+/// FUTEX_WAIT with a deadline (`uptime_us`): ETIMEDOUT once it passes
+/// (the tick wakes the waiter: schedule_timeout).
 pub fn futex_wait_until(uaddr: u32, val: u32, deadline: Option<u64>) -> Result<(), Errno> {
     if uaddr & 3 != 0 {
         return Err(Errno::EINVAL);
@@ -65,52 +64,55 @@ pub fn futex_wait_until(uaddr: u32, val: u32, deadline: Option<u64>) -> Result<(
         // SAFETY: the entry lives on this stack until it is unlinked (by the
         // waker, or below); the bucket lock is held.
         unsafe { b.add_tail(&mut q.link) };
+        // (Ordered against a waker by the bucket lock.)
         // SAFETY: the current task.
-        unsafe { (*me).state.store(TASK_INTERRUPTIBLE, Ordering::SeqCst) };
+        unsafe { (*me).state.store(TASK_INTERRUPTIBLE, Ordering::Relaxed) };
     }
     loop {
-        if q.woken.load(Ordering::SeqCst) {
+        if q.woken.load(Ordering::Acquire) {
             break;
         }
         if super::signal::signal_pending() {
             // Interrupted (a fatal signal, a group exit): leave the queue
             // unless a waker got there first.
             let _b = bucket(key).lock();
-            if !q.woken.load(Ordering::SeqCst) {
+            if !q.woken.load(Ordering::Acquire) {
                 // SAFETY: the bucket lock is held; the entry is still linked.
                 unsafe {
                     q.link.del_init();
-                    (*me).state.store(TASK_RUNNING, Ordering::SeqCst);
+                    (*me).state.store(TASK_RUNNING, Ordering::Relaxed);
                 }
                 return Err(Errno::EINTR);
             }
             break;
         }
-        if let Some(end) = deadline {
-            // SAFETY: the current task stays runnable while it polls the clock.
-            unsafe { (*me).state.store(TASK_RUNNING, Ordering::SeqCst) };
-            if crate::time::uptime_us() >= end {
-                let _b = bucket(key).lock();
-                if q.woken.load(Ordering::SeqCst) {
-                    break;
+        match deadline {
+            None => crate::sched::schedule(),
+            Some(end) => {
+                let now = crate::time::uptime_us();
+                if now >= end {
+                    let _b = bucket(key).lock();
+                    if q.woken.load(Ordering::Acquire) {
+                        break;
+                    }
+                    // SAFETY: the bucket lock is held; the entry is still linked.
+                    unsafe {
+                        q.link.del_init();
+                        (*me).state.store(TASK_RUNNING, Ordering::Relaxed);
+                    }
+                    return Err(Errno::ETIMEDOUT);
                 }
-                // SAFETY: the bucket lock is held; the entry is still linked.
-                unsafe { q.link.del_init() };
-                return Err(Errno::ETIMEDOUT);
+                // Asleep until woken or the tick says the time is up.
+                crate::sched::timer::schedule_timeout(crate::sched::timer::us_to_ticks(end - now));
             }
-            if crate::sched::nr_running() == 0 {
-                crate::arch::wfi();
-            } else {
-                crate::sched::yield_now();
-            }
-            continue;
         }
-        crate::sched::schedule();
+        // Asleep again before the next look at `woken` (a wake-up after
+        // this store finds the task asleep and makes it runnable).
         // SAFETY: the current task.
         unsafe { (*me).state.store(TASK_INTERRUPTIBLE, Ordering::SeqCst) };
     }
     // SAFETY: the current task.
-    unsafe { (*me).state.store(TASK_RUNNING, Ordering::SeqCst) };
+    unsafe { (*me).state.store(TASK_RUNNING, Ordering::Relaxed) };
     Ok(())
 }
 
@@ -135,7 +137,7 @@ pub fn futex_wake(uaddr: u32, n: u32) -> Result<u32, Errno> {
             if (*q).key == key {
                 (*q).link.del_init();
                 let t = (*q).task;
-                (*q).woken.store(true, Ordering::SeqCst);
+                (*q).woken.store(true, Ordering::Release);
                 crate::sched::wake_up_process(t);
                 woken += 1;
             }

@@ -303,6 +303,10 @@ impl Pid {
 
     /// The number as seen from `ns` (0 if the pid is not visible there).
     pub fn nr_ns(&self, ns: &PidNamespace) -> u32 {
+        // Every pid has a number in the initial namespace.
+        if ns.level == 0 {
+            return self.numbers[0];
+        }
         if ns.level <= self.level && core::ptr::eq(ns_at_level(&self.ns, ns.level), ns) {
             self.numbers[ns.level as usize]
         } else {

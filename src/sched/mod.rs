@@ -3,6 +3,7 @@
 //! `schedule`, `sched_fork` and `wake_up_new_task` as copy_process and
 //! do_fork call them, and the idle task's loop.
 
+pub mod timer;
 pub mod wait;
 
 use crate::list::ListHead;

@@ -374,25 +374,30 @@ fn sys_clock_gettime(clock: u32, tp: u32) -> Ret {
     Ok(0)
 }
 
-fn sys_nanosleep(req: u32) -> Ret {
-    let (s, ns) = (get_user(req)?, get_user(req + 4)?);
-    if ns >= 1_000_000_000 {
+/// A user `struct timespec` as microseconds (rounded up: a sleep is never
+/// shorter than asked). EINVAL for a negative time or tv_nsec >= 10^9.
+fn timespec_us(addr: u32) -> Result<u64, Errno> {
+    let (s, ns) = (get_user(addr)?, get_user(addr + 4)?);
+    if ns >= 1_000_000_000 || (s as i32) < 0 {
         return Err(Errno::EINVAL);
     }
-    let end = crate::time::uptime_us() + s as u64 * 1_000_000 + ns as u64 / 1000;
-    // Sleeping on the tick: give the CPU away until the time has passed
-    // (a timer-driven wake-up comes with the timer wheel).
-    while crate::time::uptime_us() < end {
-        if crate::process::signal::signal_pending() {
-            return Err(Errno::EINTR);
-        }
-        if crate::sched::nr_running() == 0 {
-            crate::arch::wfi();
-        } else {
-            crate::sched::yield_now();
+    Ok(s as u64 * 1_000_000 + (ns as u64).div_ceil(1000))
+}
+
+/// nanosleep: sleeps (the tick wakes it: no CPU is spent); a signal ends
+/// it early with EINTR and the time left in `rem`.
+fn sys_nanosleep(req: u32, rem: u32) -> Ret {
+    let end = crate::time::uptime_us() + timespec_us(req)?;
+    match crate::sched::timer::sleep_until_us(end) {
+        Ok(()) => Ok(0),
+        Err(left) => {
+            if rem != 0 {
+                put_user((left / 1_000_000) as u32, rem)?;
+                put_user((left % 1_000_000) as u32 * 1000, rem + 4)?;
+            }
+            Err(Errno::EINTR)
         }
     }
-    Ok(0)
 }
 
 const LINUX_REBOOT_MAGIC1: u32 = 0xfee1_dead;
@@ -471,16 +476,18 @@ fn sys_wait4(pid: i32, status: u32, options: u32, rusage: u32) -> Ret {
 
 /// FUTEX_WAIT with its optional relative timeout (a struct timespec).
 fn sys_futex_wait(uaddr: u32, val: u32, timeout: u32) -> Ret {
-    let deadline = if timeout == 0 {
-        None
-    } else {
-        let (s, ns) = (get_user(timeout)?, get_user(timeout + 4)?);
-        if ns >= 1_000_000_000 {
-            return Err(Errno::EINVAL);
-        }
-        Some(crate::time::uptime_us() + s as u64 * 1_000_000 + ns as u64 / 1000)
-    };
+    let deadline = if timeout == 0 { None } else { Some(crate::time::uptime_us() + timespec_us(timeout)?) };
     crate::process::futex::futex_wait_until(uaddr, val, deadline).map(|_| 0)
+}
+
+/// getppid: the parent's tgid in the caller's pid namespace (0 for a parent
+/// outside it, as for a namespace's init). Under tasklist_lock, so the
+/// parent cannot be reaped and freed while it is read (Linux reads it under
+/// RCU for the same reason).
+fn sys_getppid(me: &crate::process::task::TaskStruct) -> u32 {
+    let _g = crate::process::task::TASKLIST_LOCK.lock();
+    // SAFETY: under tasklist_lock the parent and its group leader are alive.
+    unsafe { (*(*me.real_parent).group_leader).pid_nr_ns(me.pid_ns()) }
 }
 
 /// Runs system call `regs.r7` and puts the result in r0.
@@ -511,12 +518,14 @@ pub fn dispatch(regs: &mut PtRegs) {
         NR_BRK => Ok(crate::process::exec::sys_brk(r[0])),
         NR_SETUID32 => sys_setuid(r[0]),
         NR_CLOCK_GETTIME => sys_clock_gettime(r[0], r[1]),
-        NR_NANOSLEEP => sys_nanosleep(r[0]),
+        NR_NANOSLEEP => sys_nanosleep(r[0], r[1]),
         NR_REBOOT => sys_reboot(r[0], r[1], r[2]),
-        NR_GETPID => Ok(me.tgid),
-        NR_GETTID => Ok(me.pid),
-        // SAFETY: the parent outlives the child's look at it (tasklist rules).
-        NR_GETPPID => Ok(unsafe { (*me.real_parent).tgid }),
+        // The numbers as the caller's pid namespace sees them (task_tgid_vnr,
+        // task_pid_vnr): in a CLONE_NEWPID namespace its init is pid 1.
+        // SAFETY: the group leader outlives its threads' look at it.
+        NR_GETPID => Ok(unsafe { (*me.group_leader).pid_nr_ns(me.pid_ns()) }),
+        NR_GETTID => Ok(me.pid_nr_ns(me.pid_ns())),
+        NR_GETPPID => Ok(sys_getppid(me)),
         NR_GETUID32 => Ok(me.cred.as_ref().map_or(0, |c| c.uid)),
         NR_UMASK => {
             me.fs.as_ref().ok_or(Errno::EINVAL).map(|fs| fs.umask.swap(r[0] & 0o777, Ordering::Relaxed))

@@ -8,7 +8,7 @@
 int test_main(int argc, char **argv, char **envp)
 {
     (void)argc; (void)envp;
-    tap_init(argv, 22);
+    tap_init(argv, 24);
     long pid = sys0(NR_getpid);
     ok(pid > 0, "getpid is positive");
     ok(sys0(NR_gettid) == pid, "a single-threaded process: gettid == getpid");
@@ -32,6 +32,26 @@ int test_main(int argc, char **argv, char **envp)
     ok(r == 0 && el >= 20000000, "nanosleep(20 ms) returns 0 after at least 20 ms");
     struct timespec32 bad = { 0, 1000000000 };
     ok(sys1(NR_nanosleep, &bad) == -EINVAL, "nanosleep with tv_nsec >= 1e9: EINVAL");
+    struct timespec32 neg = { -1, 0 };
+    ok(sys1(NR_nanosleep, &neg) == -EINVAL, "nanosleep with a negative tv_sec: EINVAL");
+
+    /* A process asleep in nanosleep(10 s) is woken by SIGKILL and dies at once. */
+    long s = sys0(NR_fork);
+    if (s == 0) {
+        struct timespec32 ten = { 10, 0 };
+        sys1(NR_nanosleep, &ten);
+        sys_exit(1);
+    }
+    struct timespec32 k0, k1, short_nap = { 0, 30000000 };
+    sys1(NR_nanosleep, &short_nap);             /* let it fall asleep */
+    sys2(NR_clock_gettime, 1, &k0);
+    long kr = sys2(NR_kill, s, 9);
+    int kst = 0;
+    long kw = wait4(s, &kst, 0);
+    sys2(NR_clock_gettime, 1, &k1);
+    long kel = (k1.tv_sec - k0.tv_sec) * 1000L + (k1.tv_nsec - k0.tv_nsec) / 1000000L;
+    ok(kr == 0 && kw == s && (kst & 0x7f) == 9 && kel < 1000,
+       "a process asleep in nanosleep(10 s) dies at once of SIGKILL");
 
     /* brk: the break starts after the image; growing gives zeroed, writable memory. */
     unsigned long b0 = sys1(NR_brk, 0);

@@ -107,7 +107,7 @@ static int late_thread(void *arg)
 int test_main(int argc, char **argv, char **envp)
 {
     (void)argc; (void)envp;
-    tap_init(argv, 26);
+    tap_init(argv, 27);
     long me = sys0(NR_getpid);
 
     /* Flag rules: refused with EINVAL before anything is created. */
@@ -122,6 +122,25 @@ int test_main(int argc, char **argv, char **envp)
     ok(sys2(NR_clone, CLONE_PIDFD | CLONE_DETACHED | SIGCHLD, 0) == -EINVAL, "CLONE_PIDFD|CLONE_DETACHED: EINVAL");
     int st;
     ok(wait4(-1, &st, WNOHANG) == -ECHILD, "no child was created by the refused calls");
+
+    /* A new pid namespace (root may make one): its first process is pid 1
+     * there, its parent is outside (getppid 0), and its own child is pid 2
+     * with parent 1. The exit code says which of these failed. */
+    long n = sys2(NR_clone, CLONE_NEWPID | SIGCHLD, 0);
+    if (n == 0) {
+        int bad = 0;
+        if (sys0(NR_getpid) != 1) bad |= 1;
+        if (sys0(NR_gettid) != 1) bad |= 2;
+        if (sys0(NR_getppid) != 0) bad |= 4;
+        long g = sys0(NR_fork);
+        if (g == 0) sys_exit(sys0(NR_getpid) == 2 && sys0(NR_getppid) == 1 ? 0 : 1);
+        int gs = -1;
+        if (g != 2 || wait4(g, &gs, 0) != 2 || gs != 0) bad |= 8;
+        sys_exit(bad);
+    }
+    int ns_st = -1;
+    ok(n > 1 && wait4(n, &ns_st, 0) == n && ns_st == 0,
+       "CLONE_NEWPID: pid 1 in its namespace, getppid 0, its child pid 2 with ppid 1");
 
     /* A thread: same pid, its own tid, the same parent. */
     tid_word = -1;
