@@ -324,26 +324,21 @@ impl<'a> ArgList<'a> {
             }
             ArgSrc::User(array) => {
                 let mut src = crate::arch::uaccess::get_user(array + 4 * i as u32)?;
-                let mut chunk = [0u8; 64];
-                let (mut n, mut done) = (0usize, 0usize);
+                let mut buf = [0u8; 256];
+                let mut done = 0usize;
                 loop {
-                    let w = crate::arch::uaccess::get_user(src & !3)?.to_le_bytes();
-                    for &b in &w[(src & 3) as usize..] {
-                        if done + n == max {
-                            return Err(Errno::EFAULT);
-                        }
-                        chunk[n] = b;
-                        n += 1;
-                        if b == 0 || n == chunk.len() {
-                            write_user(pt, dst + done as u32, &chunk[..n])?;
-                            done += n;
-                            n = 0;
-                            if b == 0 {
-                                return Ok(done);
-                            }
-                        }
+                    let n = crate::arch::uaccess::copy_from_user_page(&mut buf, src)?;
+                    let nul = buf[..n].iter().position(|&b| b == 0);
+                    let take = nul.map_or(n, |z| z + 1);
+                    if done + take > max {
+                        return Err(Errno::EFAULT);
                     }
-                    src = (src & !3).checked_add(4).ok_or(Errno::EFAULT)?;
+                    write_user(pt, dst + done as u32, &buf[..take])?;
+                    done += take;
+                    if nul.is_some() {
+                        return Ok(done);
+                    }
+                    src = src.checked_add(n as u32).ok_or(Errno::EFAULT)?;
                 }
             }
         }
@@ -353,20 +348,18 @@ impl<'a> ArgList<'a> {
 /// The length of the NUL-terminated user string at `addr`, or `max` if it
 /// is at least that long; EFAULT on a bad address.
 fn strnlen_user(addr: u32, max: usize) -> Result<usize, Errno> {
+    let mut buf = [0u8; 256];
     let mut n = 0usize;
-    let mut a = addr;
     loop {
-        let w = crate::arch::uaccess::get_user(a & !3)?.to_le_bytes();
-        for &b in &w[(a & 3) as usize..] {
-            if b == 0 {
-                return Ok(n);
-            }
-            n += 1;
-            if n == max {
-                return Ok(max);
-            }
+        let a = addr.checked_add(n as u32).ok_or(Errno::EFAULT)?;
+        let got = crate::arch::uaccess::copy_from_user_page(&mut buf, a)?;
+        if let Some(z) = buf[..got].iter().position(|&b| b == 0) {
+            return Ok((n + z).min(max));
         }
-        a = (a & !3).checked_add(4).ok_or(Errno::EFAULT)?;
+        n += got;
+        if n >= max {
+            return Ok(max);
+        }
     }
 }
 
@@ -711,26 +704,26 @@ fn strncpy_from_user(
     too_long: Errno,
     out: &mut alloc::vec::Vec<u8>,
 ) -> Result<usize, Errno> {
+    let mut buf = [0u8; 256];
     let mut n = 0usize;
-    let mut a = addr;
     loop {
-        let w = crate::arch::uaccess::get_user(a & !3)?.to_le_bytes();
-        for &b in &w[(a & 3) as usize..] {
-            if b == 0 {
-                return Ok(n);
-            }
-            if n == max {
-                return Err(too_long);
-            }
-            if out.len() == out.capacity() {
-                // Grow by doubling, but never far past what execve may take.
-                let more = out.capacity().clamp(256, PATH_MAX);
-                out.try_reserve_exact(more).map_err(|_| Errno::ENOMEM)?;
-            }
-            out.push(b);
-            n += 1;
+        let a = addr.checked_add(n as u32).ok_or(Errno::EFAULT)?;
+        let got = crate::arch::uaccess::copy_from_user_page(&mut buf, a)?;
+        let nul = buf[..got].iter().position(|&b| b == 0);
+        let len = nul.unwrap_or(got);
+        if n + len > max {
+            return Err(too_long);
         }
-        a = (a & !3).checked_add(4).ok_or(Errno::EFAULT)?;
+        if out.capacity() - out.len() < len {
+            // Grow by doubling, but never far past what execve may take.
+            let more = out.capacity().clamp(256, PATH_MAX).max(len);
+            out.try_reserve_exact(more).map_err(|_| Errno::ENOMEM)?;
+        }
+        out.extend_from_slice(&buf[..len]);
+        n += len;
+        if nul.is_some() {
+            return Ok(n);
+        }
     }
 }
 
@@ -1143,17 +1136,18 @@ mod execve_ktests {
         crate::arch::uaccess::copy_to_user(at + s.len() as u32, &[0]).unwrap();
     }
 
-    /// Each refused execve, from a task with a user page at U: returns a
-    /// bit per wrong answer (0 when all are right). The task is still here
-    /// to return, which is the point: a failed execve keeps the caller.
+    /// Each refused execve, from a task with a user page at U: exits 0 when
+    /// every answer is right, 1 when one is not (each printed), 2 or 3 when
+    /// the set-up failed: an exit code keeps 8 bits only. The task is still
+    /// here to return, which is the point: a failed execve keeps the caller.
     fn refused(_: usize) -> i32 {
         // An address space of our own with a 192 KiB heap to hold the
         // strings (released at our exit like any program's).
-        let Ok(mm) = build(&[0u8; 4]) else { return 1 << 20 };
+        let Ok(mm) = build(&[0u8; 4]) else { return 2 };
         exec_mmap(mm);
         let u = sys_brk(0);
         if sys_brk(u + 0x30000) != u + 0x30000 {
-            return 1 << 21;
+            return 3;
         }
         put_str(u + 0x100, b"/bin/hello");
         put_str(u + 0x120, b"/no/such/file");
@@ -1177,6 +1171,12 @@ mod execve_ktests {
             put_user(u + 0x1000 + 20_000, u + 0x380 + 4 * i).unwrap();
         }
         put_user(0, u + 0x380 + 4 * 20).unwrap();
+        // Strings whose NUL is the heap's last byte, with nothing mapped
+        // after it: read up to there and no further. argv { that one } at u + 0x220.
+        let top = u + 0x30000;
+        put_str(top - 14, b"/no/such/file");
+        put_user(top - 14, u + 0x220).unwrap();
+        put_user(0, u + 0x224).unwrap();
         let checks = [
             (do_execve(u + 0x120, u + 0x200, 0), Errno::ENOENT),
             (do_execve(u + 0x140, u + 0x200, 0), Errno::EACCES),
@@ -1192,6 +1192,8 @@ mod execve_ktests {
             (do_execve(u + 0x1000, u + 0x200, 0), Errno::ENAMETOOLONG),
             // The file is looked at before the arguments, as Linux does.
             (do_execve(u + 0x120, 0xc000_0000, 0), Errno::ENOENT),
+            (do_execve(top - 14, u + 0x200, 0), Errno::ENOENT),
+            (do_execve(u + 0x160, u + 0x220, 0), Errno::ENOEXEC),
         ];
         let mut bad = 0;
         for (i, (got, want)) in checks.iter().enumerate() {
@@ -1200,7 +1202,17 @@ mod execve_ktests {
                 bad |= 1 << i;
             }
         }
-        bad
+        // Without its NUL the same string runs into the unmapped page.
+        crate::arch::uaccess::copy_to_user(top - 1, b"x").unwrap();
+        for (k, got) in
+            [do_execve(top - 14, u + 0x200, 0), do_execve(u + 0x160, u + 0x220, 0)].iter().enumerate()
+        {
+            if *got != Errno::EFAULT {
+                crate::println!("# execve of a string without its NUL: got {:?}, wanted EFAULT", got);
+                bad |= 1 << (16 + k);
+            }
+        }
+        i32::from(bad != 0)
     }
 
     crate::ktest! {
@@ -1225,7 +1237,10 @@ mod execve_ktests {
         put_str(s, b"/bin/hello");
         put_str(s + 0x20, b"HOME=/");
         put_str(s + 0x40, b"ktest=1");
-        for (i, w) in [s, 0, s + 0x20, s + 0x40, 0].iter().enumerate() {
+        // The last string ends with the page (nothing is mapped above it).
+        let last = USER_STACK_TOP - 6;
+        put_str(last, b"END=1");
+        for (i, w) in [s, 0, s + 0x20, s + 0x40, last, 0].iter().enumerate() {
             put_user(*w, s + 0x80 + 4 * i as u32).unwrap();
         }
         do_execve(s, s + 0x80, s + 0x88) as i32 + 1000
