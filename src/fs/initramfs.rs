@@ -85,33 +85,94 @@ fn unknown(b: &[u8], offset: usize) -> UnpackError {
     UnpackError::UnknownFormat { offset, what }
 }
 
+/// One piece of an initrd.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Segment<'a> {
+    /// A plain archive at `offset`, every entry parsed through its trailer:
+    /// `archive` is exactly its bytes, `entries` how many entries it has.
+    Cpio { offset: usize, archive: &'a [u8], entries: usize },
+    /// A gzip member at `offset`; `data` runs to the end of the initrd. How
+    /// long the member is shows only once it is decoded: the caller says
+    /// it with [`Segments::consumed`] before asking for the next segment.
+    Gzip { offset: usize, data: &'a [u8] },
+}
+
+/// The segments of an initrd in order, zero padding skipped: what
+/// [`plan`], [`unpacked_size`] and [`unpack`] all walk. Ends after the
+/// first error.
+pub struct Segments<'a> {
+    b: &'a [u8],
+    pos: usize,
+    /// A gzip member was handed out and its length not yet given.
+    gzip_pending: bool,
+    failed: bool,
+}
+
+impl<'a> Segments<'a> {
+    pub fn new(b: &'a [u8]) -> Segments<'a> {
+        Segments { b, pos: skip_zeros(b, 0), gzip_pending: false, failed: false }
+    }
+
+    /// The gzip member just handed out took `input_len` bytes.
+    pub fn consumed(&mut self, input_len: usize) {
+        debug_assert!(self.gzip_pending, "Segments::consumed without a gzip member");
+        self.gzip_pending = false;
+        self.pos = skip_zeros(self.b, self.pos.saturating_add(input_len));
+    }
+}
+
+impl<'a> Iterator for Segments<'a> {
+    type Item = Result<Segment<'a>, UnpackError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // Going on without a member's length would hand it out again, forever.
+        assert!(!self.gzip_pending, "initramfs: the gzip member at offset {} was not consumed", self.pos);
+        if self.failed || self.pos >= self.b.len() {
+            return None;
+        }
+        let offset = self.pos;
+        let rest = self.b.get(offset..).unwrap_or(&[]);
+        let seg = if gzip::is_gzip(rest) {
+            self.gzip_pending = true;
+            Ok(Segment::Gzip { offset, data: rest })
+        } else if !is_cpio(rest) {
+            Err(unknown(self.b, offset))
+        } else if !offset.is_multiple_of(4) {
+            // As Linux, a plain archive only at a 4-byte aligned offset.
+            Err(UnpackError::Cpio(CpioError::BadMagic { offset }))
+        } else {
+            cpio::archive_len(rest).map_err(|e| shift(e, offset)).map(|(len, entries)| {
+                self.pos = skip_zeros(self.b, offset + len);
+                Segment::Cpio { offset, archive: rest.get(..len).unwrap_or(&[]), entries }
+            })
+        };
+        self.failed = seg.is_err();
+        Some(seg)
+    }
+}
+
 /// How an initrd is to be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Plan {
-    /// Only plain cpio archives (and zero padding): read it in place.
-    InPlace,
+    /// Only plain cpio archives (and zero padding), with `entries` entries
+    /// in all, each parsed on the way: read it in place.
+    InPlace { entries: usize },
     /// At least one compressed member: unpack into a buffer.
     Unpack,
 }
 
 /// Looks at the initrd's segments up to the first compressed one. Plain
-/// archives are checked through their trailers on the way.
+/// archives are parsed on the way, so an initrd read in place needs no
+/// other check.
 pub fn plan(b: &[u8]) -> Result<Plan, UnpackError> {
-    let mut pos = skip_zeros(b, 0);
-    while pos < b.len() {
-        let rest = b.get(pos..).unwrap_or(&[]);
-        if gzip::is_gzip(rest) {
-            return Ok(Plan::Unpack);
+    let mut entries = 0;
+    for seg in Segments::new(b) {
+        match seg? {
+            Segment::Gzip { .. } => return Ok(Plan::Unpack),
+            Segment::Cpio { entries: n, .. } => entries += n,
         }
-        if !is_cpio(rest) {
-            return Err(unknown(b, pos));
-        }
-        if !pos.is_multiple_of(4) {
-            return Err(UnpackError::Cpio(CpioError::BadMagic { offset: pos }));
-        }
-        pos = skip_zeros(b, pos + cpio::archive_len(rest).map_err(|e| shift(e, pos))?);
     }
-    Ok(Plan::InPlace)
+    Ok(Plan::InPlace { entries })
 }
 
 /// A cpio error at `offset` of a segment starting at `base` of the initrd.
@@ -128,6 +189,14 @@ fn shift(e: CpioError, base: usize) -> UnpackError {
     })
 }
 
+/// A gzip member's error: its output past `limit` is the whole initrd's.
+fn gzip_error(offset: usize, limit: usize) -> impl Fn(GzipError) -> UnpackError {
+    move |err| match err {
+        GzipError::TooBig { .. } => UnpackError::TooBig { limit },
+        err => UnpackError::Gzip { offset, err },
+    }
+}
+
 /// The length [`unpack`] will give for the initrd `b`, found by decoding
 /// every gzip member through `window` (see [`gzip::member_size`]) with all
 /// its checks, keeping nothing. `TooBig` once it passes `limit`.
@@ -137,30 +206,21 @@ pub fn unpacked_size(
     state: &mut DecompressorOxide,
     limit: usize,
 ) -> Result<usize, UnpackError> {
-    let too_big = UnpackError::TooBig { limit };
-    let (mut pos, mut o) = (skip_zeros(b, 0), 0usize);
-    while pos < b.len() {
-        let rest = b.get(pos..).unwrap_or(&[]);
-        let (used, made) = if gzip::is_gzip(rest) {
-            let m =
-                gzip::member_size(rest, window, state, limit.saturating_sub(o)).map_err(|err| match err {
-                    GzipError::TooBig { .. } => too_big,
-                    err => UnpackError::Gzip { offset: pos, err },
-                })?;
-            (m.input_len, m.output_len)
-        } else if is_cpio(rest) {
-            if !pos.is_multiple_of(4) {
-                return Err(UnpackError::Cpio(CpioError::BadMagic { offset: pos }));
+    let mut segs = Segments::new(b);
+    let mut o = 0usize;
+    while let Some(seg) = segs.next() {
+        let made = match seg? {
+            Segment::Gzip { offset, data } => {
+                let m = gzip::member_size(data, window, state, limit.saturating_sub(o))
+                    .map_err(gzip_error(offset, limit))?;
+                segs.consumed(m.input_len);
+                m.output_len
             }
-            let n = cpio::archive_len(rest).map_err(|e| shift(e, pos))?;
-            (n, n)
-        } else {
-            return Err(unknown(b, pos));
+            Segment::Cpio { archive, .. } => archive.len(),
         };
-        pos = skip_zeros(b, pos + used);
         o = (o + made).div_ceil(4) * 4;
         if o > limit {
-            return Err(too_big);
+            return Err(UnpackError::TooBig { limit });
         }
     }
     Ok(o)
@@ -174,28 +234,21 @@ pub fn unpacked_size(
 pub fn unpack(b: &[u8], out: &mut [u8], state: &mut DecompressorOxide) -> Result<usize, UnpackError> {
     let limit = out.len();
     let too_big = UnpackError::TooBig { limit };
-    let (mut pos, mut o) = (skip_zeros(b, 0), 0usize);
-    while pos < b.len() {
-        let rest = b.get(pos..).unwrap_or(&[]);
+    let mut segs = Segments::new(b);
+    let mut o = 0usize;
+    while let Some(seg) = segs.next() {
         let room = out.get_mut(o..).ok_or(too_big)?;
-        let (used, made) = if gzip::is_gzip(rest) {
-            let m = gzip::gunzip_member(rest, room, state).map_err(|err| match err {
-                GzipError::TooBig { .. } => too_big,
-                err => UnpackError::Gzip { offset: pos, err },
-            })?;
-            (m.input_len, m.output_len)
-        } else if is_cpio(rest) {
-            // As Linux, a plain archive only at a 4-byte aligned offset.
-            if !pos.is_multiple_of(4) {
-                return Err(UnpackError::Cpio(CpioError::BadMagic { offset: pos }));
+        let made = match seg? {
+            Segment::Gzip { offset, data } => {
+                let m = gzip::gunzip_member(data, room, state).map_err(gzip_error(offset, limit))?;
+                segs.consumed(m.input_len);
+                m.output_len
             }
-            let n = cpio::archive_len(rest).map_err(|e| shift(e, pos))?;
-            room.get_mut(..n).ok_or(too_big)?.copy_from_slice(rest.get(..n).unwrap_or(&[]));
-            (n, n)
-        } else {
-            return Err(unknown(b, pos));
+            Segment::Cpio { archive, .. } => {
+                room.get_mut(..archive.len()).ok_or(too_big)?.copy_from_slice(archive);
+                archive.len()
+            }
         };
-        pos = skip_zeros(b, pos + used);
         let end = (o + made).div_ceil(4) * 4;
         out.get_mut(o + made..end).ok_or(too_big)?.fill(0);
         o = end;
@@ -259,14 +312,11 @@ mod boot {
                 PLANNED.call_once(|| p);
             }
             let result = match planned {
-                Ok(Plan::InPlace) => match cpio::validate(rd) {
-                    // The initrd is the archive: it stays reserved.
-                    Ok(n) => {
-                        log::info!("initramfs: {} entries, {} KiB, read in place", n, rd.len() >> 10);
-                        return Some(rd);
-                    }
-                    Err(e) => Err(UnpackError::Cpio(e)),
-                },
+                // The initrd is the archive (plan parsed every entry): it stays reserved.
+                Ok(Plan::InPlace { entries }) => {
+                    log::info!("initramfs: {} entries, {} KiB, read in place", entries, rd.len() >> 10);
+                    return Some(rd);
+                }
                 Ok(Plan::Unpack) => unpack_to_pages(rd),
                 Err(e) => Err(e),
             };
@@ -377,7 +427,7 @@ mod ktests {
             assert!(matches!(crate::fs::cpio::find(fs, "/bin/hello"), Ok(Some(e)) if e.is_file()));
             let (s, e) = crate::init::platform().and_then(|p| p.initrd).expect("no initrd");
             match planned() {
-                Some(Plan::InPlace) => {
+                Some(Plan::InPlace { .. }) => {
                     // Read in place: the archive is the initrd, still reserved.
                     assert_eq!(crate::arch::mmu::__va(s as u32), Some(fs.as_ptr() as u32));
                     assert!(FREED_INITRD.get().is_none());
@@ -507,11 +557,11 @@ mod tests {
     #[test]
     fn plain_archives_are_read_in_place() {
         let a = archive(&[("init", b"\x7fELF...")]);
-        assert_eq!(plan(&a), Ok(Plan::InPlace));
+        assert_eq!(plan(&a), Ok(Plan::InPlace { entries: 1 }));
         let mut two = a.clone();
         two.extend_from_slice(&[0; 12]);
         two.extend_from_slice(&archive(&[("bin/x", b"x")]));
-        assert_eq!(plan(&two), Ok(Plan::InPlace));
+        assert_eq!(plan(&two), Ok(Plan::InPlace { entries: 2 }));
         // unpack copies them (without the zero padding): the same entries.
         let out = run(&two, 1 << 16).unwrap();
         let names = |b: &[u8]| cpio::parse(b).map(|e| e.unwrap().name.to_string()).collect::<Vec<_>>();
@@ -608,6 +658,77 @@ mod tests {
         assert!(matches!(run(&junk, 1 << 16), Err(UnpackError::Cpio(CpioError::BadMagic { offset: 0 }))));
         // Zeros only: an empty initramfs.
         assert_eq!(run(&[0; 64], 16).unwrap(), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn segments_walk_a_mixed_initrd_once() {
+        let a = archive(&[("init", b"x"), ("etc/a", b"A")]);
+        let gz = gzip(&archive(&[("etc/b", b"B")]), &[]);
+        let mut rd = vec![0; 8];
+        rd.extend_from_slice(&a);
+        rd.extend_from_slice(&[0; 4]);
+        let gz_at = rd.len();
+        rd.extend_from_slice(&gz);
+        rd.extend_from_slice(&vec![0; 8 - rd.len() % 4]);
+        let b_at = rd.len();
+        rd.extend_from_slice(&a);
+        // An archive segment ends with its trailer; the zeros after it are padding.
+        let archive = &a[..cpio::archive_len(&a).unwrap().0];
+        assert!(archive.len() < a.len());
+        let mut segs = Segments::new(&rd);
+        assert_eq!(segs.next(), Some(Ok(Segment::Cpio { offset: 8, archive, entries: 2 })));
+        assert_eq!(segs.next(), Some(Ok(Segment::Gzip { offset: gz_at, data: &rd[gz_at..] })));
+        segs.consumed(gz.len());
+        assert_eq!(segs.next(), Some(Ok(Segment::Cpio { offset: b_at, archive, entries: 2 })));
+        assert_eq!(segs.next(), None);
+        // After an error, nothing more.
+        let mut bad = a.clone();
+        bad.extend_from_slice(b"junk");
+        let mut segs = Segments::new(&bad);
+        assert!(matches!(segs.next(), Some(Ok(Segment::Cpio { .. }))));
+        assert_eq!(segs.next(), Some(Err(UnpackError::UnknownFormat { offset: a.len(), what: None })));
+        assert_eq!(segs.next(), None);
+    }
+
+    #[test]
+    #[should_panic(expected = "was not consumed")]
+    fn a_gzip_member_must_be_consumed_before_the_next_segment() {
+        let gz = gzip(&archive(&[("init", b"x")]), &[]);
+        let mut segs = Segments::new(&gz);
+        assert!(matches!(segs.next(), Some(Ok(Segment::Gzip { offset: 0, .. }))));
+        segs.next();
+    }
+
+    #[test]
+    fn plan_alone_checks_an_initrd_read_in_place() {
+        // What populate_rootfs trusts without another parse: whenever plan
+        // says InPlace, every entry parses and the count is right.
+        let a = archive(&[("init", &[7u8; 300]), ("bin/hello", b"hello"), ("etc", b"")]);
+        let mut rd = a.clone();
+        rd.extend_from_slice(&[0; 16]);
+        rd.extend_from_slice(&a);
+        assert_eq!(plan(&rd), Ok(Plan::InPlace { entries: 6 }));
+        let mut seed = 0x2468_ace1u32;
+        let mut refused = 0;
+        for _ in 0..5000 {
+            let mut d = rd.clone();
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let i = (seed >> 8) as usize % d.len();
+            d[i] = b"0123456789abcdefg\0\xff7"[(seed >> 24) as usize % 20];
+            match plan(&d) {
+                Ok(Plan::InPlace { entries }) => assert_eq!(cpio::validate(&d), Ok(entries), "byte {i}"),
+                Ok(Plan::Unpack) => {}
+                Err(_) => refused += 1,
+            }
+        }
+        assert!(refused > 1000, "only {refused} damaged initrds refused");
+        // A bad field in the middle entry of the second archive (after the
+        // first's 110-byte header, 5-byte name and 300 bytes of data).
+        let mut d = rd.clone();
+        let middle = a.len() + 16 + 116 + 300;
+        assert_eq!(&d[middle + 110..middle + 119], b"bin/hello");
+        d[middle + 6 + 2] = b'z';
+        assert_eq!(plan(&d), Err(UnpackError::Cpio(CpioError::BadHex { offset: middle + 6 })));
     }
 
     #[test]
