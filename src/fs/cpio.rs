@@ -333,11 +333,12 @@ pub fn find<'a>(bytes: &'a [u8], path: &str) -> Result<Option<Entry<'a>>, CpioEr
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// Append one newc entry to `out`, with padding relative to `out` start.
-    fn push_entry(out: &mut Vec<u8>, name: &str, mode: u32, ino: u32, data: &[u8]) {
+    /// Append one newc entry to `out`, with padding relative to `out` start
+    /// (the initramfs tests build their archives with it too).
+    pub(crate) fn push_entry(out: &mut Vec<u8>, name: &str, mode: u32, ino: u32, data: &[u8]) {
         push_raw(out, b"070701", name.as_bytes(), true, mode, ino, data);
     }
 
@@ -370,7 +371,7 @@ mod tests {
         }
     }
 
-    fn push_trailer(out: &mut Vec<u8>) {
+    pub(crate) fn push_trailer(out: &mut Vec<u8>) {
         push_entry(out, TRAILER, 0, 0, b"");
     }
 

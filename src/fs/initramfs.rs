@@ -499,31 +499,16 @@ mod bad_elf_ktests {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fs::cpio::tests::{push_entry, push_trailer};
     use crate::fs::gzip::tests::gzip;
 
-    fn entry(out: &mut Vec<u8>, name: &str, data: &[u8]) {
-        let fields = [1, 0o100755, 0, 0, 1, 0, data.len() as u32, 0, 0, 0, 0, name.len() as u32 + 1, 0];
-        out.extend_from_slice(b"070701");
-        for f in fields {
-            out.extend_from_slice(format!("{f:08x}").as_bytes());
-        }
-        out.extend_from_slice(name.as_bytes());
-        out.push(0);
-        while !out.len().is_multiple_of(4) {
-            out.push(0);
-        }
-        out.extend_from_slice(data);
-        while !out.len().is_multiple_of(4) {
-            out.push(0);
-        }
-    }
-
+    /// An archive of regular files, padded to 512 bytes as cpio pads it.
     fn archive(files: &[(&str, &[u8])]) -> Vec<u8> {
         let mut a = Vec::new();
-        for (n, d) in files {
-            entry(&mut a, n, d);
+        for (i, (n, d)) in files.iter().enumerate() {
+            push_entry(&mut a, n, 0o100755, i as u32 + 1, d);
         }
-        entry(&mut a, "TRAILER!!!", b"");
+        push_trailer(&mut a);
         while !a.len().is_multiple_of(512) {
             a.push(0);
         }
