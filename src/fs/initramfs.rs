@@ -264,6 +264,7 @@ pub use self::boot::{accounting, kept_pages, planned, populate_rootfs, rootfs, F
 #[cfg(target_arch = "arm")]
 mod boot {
     use super::*;
+    use crate::mm::PAGE_SIZE;
     use crate::println;
     use alloc::boxed::Box;
 
@@ -338,7 +339,7 @@ mod boot {
     /// Pages the unpacked archive keeps (0 when read in place or dropped).
     pub fn kept_pages() -> u64 {
         match (planned(), rootfs()) {
-            (Some(Plan::Unpack), Some(fs)) => fs.len().div_ceil(4096).max(1) as u64,
+            (Some(Plan::Unpack), Some(fs)) => fs.len().div_ceil(PAGE_SIZE).max(1) as u64,
             _ => 0,
         }
     }
@@ -354,19 +355,20 @@ mod boot {
     fn unpack_to_pages(rd: &[u8]) -> Result<&'static [u8], UnpackError> {
         let mut state: Box<DecompressorOxide> = Box::default();
         let mut window = alloc::vec![0u8; gzip::WINDOW];
-        let limit = crate::mm::page_alloc::nr_free_pages() as usize * 4096;
+        let limit = crate::mm::page_alloc::nr_free_pages() as usize * PAGE_SIZE;
         let size = unpacked_size(rd, &mut window, &mut state, limit)?;
         drop(window);
-        let pages = size.div_ceil(4096).max(1);
+        let pages = size.div_ceil(PAGE_SIZE).max(1);
         let pa = crate::mm::page_alloc::alloc_contig_pages(pages as u32)
             .map_err(|_| UnpackError::NoMemory { size })?;
-        let free_all = || (0..pages).for_each(|i| crate::mm::free_pages(pa + (i as u32) * 4096, 0));
+        let free_all = || (0..pages).for_each(|i| crate::mm::free_pages(pa + (i * PAGE_SIZE) as u32, 0));
         let Some(va) = crate::arch::mmu::__va(pa) else {
             free_all();
             return Err(UnpackError::NoMemory { size });
         };
         // SAFETY: `pages` fresh contiguous pages of lowmem, ours alone.
-        let out: &'static mut [u8] = unsafe { core::slice::from_raw_parts_mut(va as *mut u8, pages * 4096) };
+        let out: &'static mut [u8] =
+            unsafe { core::slice::from_raw_parts_mut(va as *mut u8, pages * PAGE_SIZE) };
         match unpack(rd, out, &mut state) {
             Ok(n) if n == size => {
                 log::info!(
@@ -406,6 +408,10 @@ mod boot {
 mod ktests {
     use super::boot::*;
     use super::Plan;
+    use crate::mm::page_alloc::PAGE_SHIFT;
+
+    /// The page size, as the initrd's u64 physical addresses count it.
+    const PAGE: u64 = crate::mm::PAGE_SIZE as u64;
 
     crate::ktest! {
         fn populate_rootfs_accounts_for_every_page() {
@@ -435,18 +441,18 @@ mod ktests {
                 Some(Plan::Unpack) => {
                     let f = FREED_INITRD.get().expect("the compressed initrd was not freed");
                     // Every page of the initrd but an edge page shared with something else.
-                    assert!(f.start_pfn as u64 <= s.div_ceil(4096) && f.start_pfn as u64 >= s / 4096);
-                    assert!(f.end_pfn as u64 >= e / 4096 && f.end_pfn as u64 <= e.div_ceil(4096));
+                    assert!(f.start_pfn as u64 <= s.div_ceil(PAGE) && f.start_pfn as u64 >= s / PAGE);
+                    assert!(f.end_pfn as u64 >= e / PAGE && f.end_pfn as u64 <= e.div_ceil(PAGE));
                     assert!(f.end_pfn > f.start_pfn);
                     assert_eq!(f.managed_after - f.managed_before, (f.end_pfn - f.start_pfn) as u64);
                     for pfn in f.start_pfn..f.end_pfn {
-                        let flags = crate::mm::page_alloc::with_page(pfn << 12, |p| p.flags).unwrap();
+                        let flags = crate::mm::page_alloc::with_page(pfn << PAGE_SHIFT, |p| p.flags).unwrap();
                         assert_eq!(flags & crate::mm::buddy::PG_RESERVED, 0, "pfn {:#x} still reserved", pfn);
                     }
                     // The unpacked archive lives in pages of its own, outside the initrd.
                     let pa = crate::arch::mmu::__pa(fs.as_ptr() as u32);
                     assert!((pa as u64) < s || pa as u64 >= e);
-                    assert_eq!(crate::mm::page_alloc::page_count(pa & !0xfff), 1);
+                    assert_eq!(crate::mm::page_alloc::page_count(pa & !(PAGE as u32 - 1)), 1);
                 }
                 None => panic!("populate_rootfs did not plan"),
             }

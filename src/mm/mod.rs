@@ -20,4 +20,4 @@ pub mod page_alloc;
 pub mod pgtable;
 
 #[cfg(target_arch = "arm")]
-pub use page_alloc::{alloc_pages, free_pages, get_free_pages, get_page, page_count, put_page};
+pub use page_alloc::{alloc_pages, free_pages, get_free_pages, get_page, page_count, put_page, PAGE_SIZE};
