@@ -361,7 +361,7 @@ mod boot {
         let pages = size.div_ceil(PAGE_SIZE).max(1);
         let pa = crate::mm::page_alloc::alloc_contig_pages(pages as u32)
             .map_err(|_| UnpackError::NoMemory { size })?;
-        let free_all = || (0..pages).for_each(|i| crate::mm::free_pages(pa + (i * PAGE_SIZE) as u32, 0));
+        let free_all = || crate::mm::page_alloc::free_contig_pages(pa, pages as u32);
         let Some(va) = crate::arch::mmu::__va(pa) else {
             free_all();
             return Err(UnpackError::NoMemory { size });
