@@ -352,7 +352,7 @@ mod boot {
     /// Unpacks into as many contiguous pages as the archive needs: a first
     /// pass through a 32 KiB window finds the size (and every error), then
     /// the pages are allocated and the second pass fills them.
-    fn unpack_to_pages(rd: &[u8]) -> Result<&'static [u8], UnpackError> {
+    pub(super) fn unpack_to_pages(rd: &[u8]) -> Result<&'static [u8], UnpackError> {
         let mut state: Box<DecompressorOxide> = Box::default();
         let mut window = alloc::vec![0u8; gzip::WINDOW];
         let limit = crate::mm::page_alloc::nr_free_pages() as usize * PAGE_SIZE;
@@ -456,6 +456,94 @@ mod ktests {
                 }
                 None => panic!("populate_rootfs did not plan"),
             }
+        }
+    }
+}
+
+#[cfg(target_arch = "arm")]
+mod no_memory_ktests {
+    use super::boot::*;
+    use super::UnpackError;
+    use crate::arch::mmu::{__pa, __va};
+    use crate::mm::page_alloc::{alloc_pages, free_contig_pages, free_pages, PAGE_SHIFT};
+    use crate::mm::PAGE_SIZE;
+    use crate::process::ktests::snapshot;
+
+    /// End of a chain of pages.
+    const NONE: u32 = u32::MAX;
+
+    /// Threads the page at `pa` onto a chain: its first word is `next`.
+    fn link(pa: u32, next: u32) {
+        // SAFETY: a page of ours (allocated by the caller), in lowmem.
+        unsafe { (__va(pa).expect("a page outside lowmem") as *mut u32).write(next) }
+    }
+
+    /// The page after `pa` in its chain.
+    fn next_of(pa: u32) -> u32 {
+        // SAFETY: as above; the word link() wrote.
+        unsafe { (__va(pa).expect("a page outside lowmem") as *const u32).read() }
+    }
+
+    /// Takes every free page, then gives back those with an odd pfn:
+    /// half of memory stays free, no two free pages side by side. Returns
+    /// the chain of pages still held. (Real fragmentation rather than
+    /// FAIL_PAGE_ALLOC: alloc_contig_pages does not consult the injector.)
+    fn fragment_memory() -> u32 {
+        let mut all = NONE;
+        while let Ok(pa) = alloc_pages(0) {
+            link(pa, all);
+            all = pa;
+        }
+        let (mut held, mut p) = (NONE, all);
+        while p != NONE {
+            let next = next_of(p);
+            if (p >> PAGE_SHIFT) & 1 == 1 {
+                free_pages(p, 0);
+            } else {
+                link(p, held);
+                held = p;
+            }
+            p = next;
+        }
+        held
+    }
+
+    fn free_chain(mut p: u32) {
+        while p != NONE {
+            let next = next_of(p);
+            free_pages(p, 0);
+            p = next;
+        }
+    }
+
+    crate::ktest! {
+        fn unpacking_without_contiguous_memory_fails_cleanly_and_leaks_nothing() {
+            let rd = rootfs().expect("no initramfs: make test boots with one");
+            assert!(rd.len() > 2 * PAGE_SIZE, "the archive needs more than one page for this test");
+            let before = (snapshot(), crate::mm::heap::stats().1);
+            let held = fragment_memory();
+            let r = unpack_to_pages(rd);
+            free_chain(held);
+            let err = match r {
+                Ok(fs) => {
+                    free_contig_pages(__pa(fs.as_ptr() as u32), fs.len().div_ceil(PAGE_SIZE) as u32);
+                    panic!("unpacked into {} bytes with no two free pages adjacent", fs.len());
+                }
+                Err(e) => e,
+            };
+            let UnpackError::NoMemory { size } = err else { panic!("wrong error: {}", err) };
+            assert!(size >= rd.len() - PAGE_SIZE && size <= rd.len(), "size {} for a {}-byte archive", size, rd.len());
+            // What the boot prints after "initramfs: unpacking failed: ".
+            let msg = alloc::format!("{}", err);
+            let kib = alloc::format!("needs {} KiB of contiguous memory", size.div_ceil(1024));
+            assert!(msg.contains(&kib), "{}", msg);
+            drop((msg, kib));
+            assert_eq!((snapshot(), crate::mm::heap::stats().1), before, "a failed unpacking leaked");
+            // With the memory back it unpacks, and its pages free as they came.
+            let fs = unpack_to_pages(rd).expect("unpacking with memory back");
+            assert!(matches!(crate::fs::cpio::find(fs, "/bin/hello"), Ok(Some(e)) if e.is_file()));
+            free_contig_pages(__pa(fs.as_ptr() as u32), fs.len().div_ceil(PAGE_SIZE) as u32);
+            assert_eq!((snapshot(), crate::mm::heap::stats().1), before, "unpacking and freeing leaked");
         }
     }
 }
