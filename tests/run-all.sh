@@ -205,6 +205,13 @@ run_boards() {
   expect_shell "initrd:xz" "xz-compressed data at offset 0 \(only newc cpio archives, plain or gzip-compressed" $bad/xz.cpio.xz ""
   expect_shell "init:missing" "no working init in the initramfs \(looked for /init, /sbin/init, /etc/init, /bin/init, /bin/sh\)" $bad/no-init.cpio ""
   expect_shell "init:no-such-file" "init=/nope: no such file in the initramfs" target/initramfs.cpio "init=/nope"
+  # init= naming a directory of the initramfs: said so, and not called missing.
+  expect_shell "init:directory" "armfork: /bin in the initramfs is not a regular file" target/initramfs.cpio "init=/bin"
+  if grep -aq 'init=/bin did not run; starting the kernel shell' "$LOGS/init:directory.log" && ! grep -aq 'no such file' "$LOGS/init:directory.log"; then
+    count "init:directory-not-missing" 1 0
+  else
+    echo "  init:directory: no 'init=/bin did not run' (or a 'no such file') in $LOGS/init:directory.log"; count "init:directory-not-missing" 0 1
+  fi
   local why
   for why in "not-elf:not an ELF file \(bad magic\)" "truncated-header:file too short for an ELF header" \
     "truncated-segment:segment 0 extends past the end of the file" "wrong-machine:wrong machine 3 \(expected EM_ARM = 40\)" \
