@@ -153,6 +153,8 @@ fn run_init(args: &BootArgs<'_>) {
                 e.data
             }
             Ok(Some(_)) => {
+                // It is there: the last word must not say "no such file".
+                found = true;
                 println!("armfork: {} in the initramfs is not a regular file", path);
                 continue;
             }

@@ -221,6 +221,13 @@ run_boards() {
   expect_shell "initrd:xz" "xz-compressed data at offset 0 \(only newc cpio archives, plain or gzip-compressed" $bad/xz.cpio.xz ""
   expect_shell "init:missing" "no working init in the initramfs \(looked for /init, /sbin/init, /etc/init, /bin/init, /bin/sh\)" $bad/no-init.cpio ""
   expect_shell "init:no-such-file" "init=/nope: no such file in the initramfs" target/initramfs.cpio "init=/nope"
+  # init= naming a directory of the initramfs: said so, and not called missing.
+  expect_shell "init:directory" "armfork: /bin in the initramfs is not a regular file" target/initramfs.cpio "init=/bin"
+  if grep -aq 'init=/bin did not run; starting the kernel shell' "$LOGS/init:directory.log" && ! grep -aq 'no such file' "$LOGS/init:directory.log"; then
+    count "init:directory-not-missing" 1 0
+  else
+    echo "  init:directory: no 'init=/bin did not run' (or a 'no such file') in $LOGS/init:directory.log"; count "init:directory-not-missing" 0 1
+  fi
   local why
   for why in "not-elf:not an ELF file \(bad magic\)" "truncated-header:file too short for an ELF header" \
     "truncated-segment:segment 0 extends past the end of the file" "wrong-machine:wrong machine 3 \(expected EM_ARM = 40\)" \
@@ -236,6 +243,21 @@ run_boards() {
   boot_ktest "initrd-5mib" virt "ktest=initramfs,initial_stack slub_debug" --initrd $bad/big-5mib.cpio.gz
   if grep -aq 'initramfs: unpacked 5[0-9][0-9][0-9] KiB' "$LOGS/initrd-5mib.log"; then count "initrd-5mib-unpacked" 1 0
   else echo "  initrd-5mib: no 'unpacked 5xxx KiB' in $LOGS/initrd-5mib.log"; count "initrd-5mib-unpacked" 0 1; fi
+  # The initrd's edge pages: an initrd at 0x4c000a00-0x4c040600 (both ends
+  # mid-page) named by a device tree whose /memreserve/ entry shares its first
+  # page (kept; the last, its own, is freed) or its last page (the other way
+  # round); tests/fixtures/make-initrd-edge-dtbs.sh. QEMU's generic loader puts it there.
+  local edge
+  for edge in start:0x4c001-0x4c041 end:0x4c000-0x4c040; do
+    boot_ktest "initrd-edge-${edge%%:*}" virt "ktest=initramfs slub_debug" -dtb "tests/fixtures/virt-initrd-edge-${edge%%:*}.dtb" \
+      -device "loader,file=$bad/edges.cpio.gz,addr=0x4c000a00,force-raw=on"
+    if grep -aq "^# initrd 0x4c000a00-0x4c040600: pfns ${edge#*:} freed" "$LOGS/initrd-edge-${edge%%:*}.log"; then
+      count "initrd-edge-${edge%%:*}-pages" 1 0
+    else
+      echo "  initrd-edge-${edge%%:*}: no '# initrd 0x4c000a00-0x4c040600: pfns ${edge#*:} freed' in $LOGS/initrd-edge-${edge%%:*}.log"
+      count "initrd-edge-${edge%%:*}-pages" 0 1
+    fi
+  done
   # After a failed unpacking every page is accounted for (nothing leaked).
   boot_ktest "initrd-error-accounting" vexpress-a9 "ktest=populate_rootfs slub_debug" --initrd $bad/gz-crc.cpio.gz
   # A device tree without a UART: the board table's UART takes over.

@@ -380,6 +380,20 @@ mod tests {
     }
 
     #[test]
+    fn initrd_edge_fixtures_share_one_edge_page_each() {
+        // tests/run-all.sh's initrd-edge boots (tests/fixtures/make-initrd-edge-dtbs.sh).
+        for (dtb, reserved) in [
+            (&include_bytes!("../../tests/fixtures/virt-initrd-edge-start.dtb")[..], 0x4c00_09c0),
+            (&include_bytes!("../../tests/fixtures/virt-initrd-edge-end.dtb")[..], 0x4c04_0600),
+        ] {
+            let p = discover(dtb, 0xffff_ffff, 0xc0f).unwrap();
+            assert_eq!(p.board.unwrap().name, "qemu-virt");
+            assert_eq!(p.initrd, Some((0x4c00_0a00, 0x4c04_0600)));
+            assert_eq!(p.reserved(), &[MemRegion { base: reserved, size: 0x40 }]);
+        }
+    }
+
+    #[test]
     fn qemu_virt_with_virtualization() {
         let p = discover(VIRT_HYP, 0xffff_ffff, 0xc0f).unwrap();
         assert_eq!(p.uart, Some(0x0900_0000));

@@ -274,15 +274,17 @@ impl<'a> Iterator for Archive<'a> {
 
 impl FusedIterator for Archive<'_> {}
 
-/// Length of the first archive in `bytes`: through its trailer entry and
-/// that entry's padding to 4 bytes (where a following archive, zero
-/// padding or a compressed member may start).
-pub fn archive_len(bytes: &[u8]) -> Result<usize, CpioError> {
+/// The first archive in `bytes`, every entry parsed: its length, through
+/// its trailer entry and that entry's padding to 4 bytes (where a following
+/// archive, zero padding or a compressed member may start), and how many
+/// entries it has besides the trailer.
+pub fn archive_len(bytes: &[u8]) -> Result<(usize, usize), CpioError> {
     let mut a = parse(bytes);
+    let mut entries = 0;
     loop {
         match a.next_raw()? {
-            Some(e) if e.name == TRAILER => return Ok(a.pos),
-            Some(_) => {}
+            Some(e) if e.name == TRAILER => return Ok((a.pos, entries)),
+            Some(_) => entries += 1,
             None => return Err(CpioError::Truncated { offset: bytes.len() }),
         }
     }
@@ -331,11 +333,12 @@ pub fn find<'a>(bytes: &'a [u8], path: &str) -> Result<Option<Entry<'a>>, CpioEr
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// Append one newc entry to `out`, with padding relative to `out` start.
-    fn push_entry(out: &mut Vec<u8>, name: &str, mode: u32, ino: u32, data: &[u8]) {
+    /// Append one newc entry to `out`, with padding relative to `out` start
+    /// (the initramfs tests build their archives with it too).
+    pub(crate) fn push_entry(out: &mut Vec<u8>, name: &str, mode: u32, ino: u32, data: &[u8]) {
         push_raw(out, b"070701", name.as_bytes(), true, mode, ino, data);
     }
 
@@ -368,7 +371,7 @@ mod tests {
         }
     }
 
-    fn push_trailer(out: &mut Vec<u8>) {
+    pub(crate) fn push_trailer(out: &mut Vec<u8>) {
         push_entry(out, TRAILER, 0, 0, b"");
     }
 
@@ -566,11 +569,11 @@ mod tests {
     #[test]
     fn archive_len_stops_after_the_first_trailer() {
         let a = sample();
-        assert_eq!(archive_len(&a), Ok(a.len()));
+        assert_eq!(archive_len(&a), Ok((a.len(), 5)));
         let mut two = a.clone();
         two.extend_from_slice(&[0; 8]);
         two.extend_from_slice(&[0x1f, 0x8b, 8, 0]);
-        assert_eq!(archive_len(&two), Ok(a.len()));
+        assert_eq!(archive_len(&two), Ok((a.len(), 5)));
         assert!(matches!(archive_len(&a[..a.len() - 20]), Err(CpioError::Truncated { .. })));
         assert_eq!(archive_len(&[]), Err(CpioError::Truncated { offset: 0 }));
         assert_eq!(validate(&a), Ok(5));

@@ -170,17 +170,22 @@ pub fn gunzip_member(
         }
         _ => return Err(GzipError::Corrupt { offset: at }),
     }
+    check_trailer(input, at, crc32(0, out.get(..written).unwrap_or(&[])), written)
+}
+
+/// Checks the trailer at `at` of the member `input` against the inflated
+/// data (its CRC-32 `crc`, its length `len`): the member, or why not.
+fn check_trailer(input: &[u8], at: usize, crc: u32, len: usize) -> Result<Member, GzipError> {
     let trailer = input.get(at..at + TRAILER).ok_or(GzipError::Truncated { offset: input.len() })?;
     let word = |i: usize| u32::from_le_bytes([trailer[i], trailer[i + 1], trailer[i + 2], trailer[i + 3]]);
-    let data = out.get(..written).unwrap_or(&[]);
-    let actual = crc32(0, data);
-    if word(0) != actual {
-        return Err(GzipError::CrcMismatch { expected: word(0), actual });
+    if word(0) != crc {
+        return Err(GzipError::CrcMismatch { expected: word(0), actual: crc });
     }
-    if word(4) != written as u32 {
-        return Err(GzipError::SizeMismatch { expected: word(4), actual: written as u32 });
+    // ISIZE is the length mod 2^32.
+    if word(4) != len as u32 {
+        return Err(GzipError::SizeMismatch { expected: word(4), actual: len as u32 });
     }
-    Ok(Member { input_len: at + TRAILER, output_len: written })
+    Ok(Member { input_len: at + TRAILER, output_len: len })
 }
 
 /// Size of the window [`member_size`] decodes through: deflate's largest
@@ -222,15 +227,7 @@ pub fn member_size(
             _ => return Err(GzipError::Corrupt { offset: at }),
         }
     }
-    let trailer = input.get(at..at + TRAILER).ok_or(GzipError::Truncated { offset: input.len() })?;
-    let word = |i: usize| u32::from_le_bytes([trailer[i], trailer[i + 1], trailer[i + 2], trailer[i + 3]]);
-    if word(0) != crc {
-        return Err(GzipError::CrcMismatch { expected: word(0), actual: crc });
-    }
-    if word(4) != total as u32 {
-        return Err(GzipError::SizeMismatch { expected: word(4), actual: total as u32 });
-    }
-    Ok(Member { input_len: at + TRAILER, output_len: total })
+    check_trailer(input, at, crc, total)
 }
 
 #[cfg(test)]
@@ -386,6 +383,32 @@ pub(crate) mod tests {
             Err(GzipError::Truncated { .. })
         ));
         assert!(member_size(&gz, &mut window[..1000], st, usize::MAX).is_err());
+    }
+
+    #[test]
+    fn both_decoders_read_the_trailer_alike() {
+        let data = sample();
+        let gz = gzip(&data, &["-n"]);
+        let n = gz.len();
+        let (st, mut window, mut out) = (&mut state(), vec![0u8; WINDOW], vec![0u8; data.len()]);
+        let crc = crc32(0, &data);
+        for i in 0..TRAILER {
+            let mut bad = gz.clone();
+            bad[n - TRAILER + i] ^= 0x10;
+            let word = |at: usize| u32::from_le_bytes(bad[at..at + 4].try_into().unwrap());
+            let want = if i < 4 {
+                GzipError::CrcMismatch { expected: word(n - 8), actual: crc }
+            } else {
+                GzipError::SizeMismatch { expected: word(n - 4), actual: data.len() as u32 }
+            };
+            assert_eq!(gunzip_member(&bad, &mut out, st), Err(want), "byte {i} of the trailer");
+            assert_eq!(member_size(&bad, &mut window, st, usize::MAX), Err(want), "byte {i} of the trailer");
+        }
+        for cut in n - TRAILER..n {
+            let want = Err(GzipError::Truncated { offset: cut });
+            assert_eq!(gunzip_member(&gz[..cut], &mut out, st), want);
+            assert_eq!(member_size(&gz[..cut], &mut window, st, usize::MAX), want);
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use linked_list_allocator::Heap;
 
 /// 1 MiB: one order-8 block.
 pub const HEAP_ORDER: u32 = 8;
-pub const HEAP_SIZE: usize = 4096 << HEAP_ORDER;
+pub const HEAP_SIZE: usize = super::PAGE_SIZE << HEAP_ORDER;
 
 pub struct KernelHeap {
     heap: SpinLockIrq<Heap>,

@@ -20,4 +20,23 @@ pub mod page_alloc;
 pub mod pgtable;
 
 #[cfg(target_arch = "arm")]
-pub use page_alloc::{alloc_pages, free_pages, get_free_pages, get_page, page_count, put_page};
+pub use page_alloc::{alloc_pages, free_pages, get_free_pages, get_page, page_count, put_page, PAGE_SIZE};
+
+#[cfg(target_arch = "arm")]
+mod ktests {
+    use super::page_alloc::{alloc_contig_pages, check, counters, drain_pages, free_contig_pages, nr_free_pages};
+
+    crate::ktest! {
+        fn contig_pages_go_back_and_merge_into_the_blocks_they_came_from() {
+            drain_pages();
+            let before = counters();
+            // More pages than the largest block holds, and not a power of two.
+            let pa = alloc_contig_pages(1500).unwrap();
+            assert_eq!(nr_free_pages(), before.1 - 1500);
+            free_contig_pages(pa, 1500);
+            drain_pages();
+            assert_eq!(counters(), before, "(managed, free, in use, reserved, free blocks per order)");
+            check().unwrap();
+        }
+    }
+}

@@ -212,6 +212,14 @@ pub fn alloc_contig_pages(nr: u32) -> Result<u32, Errno> {
     }
 }
 
+/// Frees the `nr` pages at `pa` that [`alloc_contig_pages`] gave, each as
+/// the order-0 page it is (they merge back into larger blocks as they go).
+pub fn free_contig_pages(pa: u32, nr: u32) {
+    for i in 0..nr {
+        free_pages(pa + (i << PAGE_SHIFT), 0);
+    }
+}
+
 /// The initrd's pages (pfns [first, end)) that nothing else reserved.
 static INITRD_PAGES: spin::Once<(u32, u32)> = spin::Once::new();
 

@@ -596,6 +596,7 @@ mod ktests {
     use crate::mm::page_alloc::{counters, drain_pages};
 
     const UVA: u32 = 0x1000_0000;
+    const PAGE: u32 = crate::mm::PAGE_SIZE as u32;
 
     crate::ktest! {
         fn map_walk_protect_unmap_through_a_live_ttbr0() {
@@ -647,8 +648,8 @@ mod ktests {
             assert_eq!(pt.map(UVA, page + 1, Prot::READ), Err(Errno::EINVAL));
             pt.map(UVA, page, Prot::READ).unwrap();
             assert_eq!(pt.map(UVA, page, Prot::READ), Err(Errno::EEXIST));
-            assert_eq!(pt.protect(UVA + 4096, Prot::READ), Err(Errno::EFAULT));
-            assert_eq!(pt.unmap(UVA + 4096), None);
+            assert_eq!(pt.protect(UVA + PAGE, Prot::READ), Err(Errno::EFAULT));
+            assert_eq!(pt.unmap(UVA + PAGE), None);
             assert_eq!(pt.walk(TASK_SIZE), None);
             // Mappings in many MiBs need many second-level tables; all freed on drop.
             // (The table holds a reference per mapping; dropping it releases them.)
@@ -674,7 +675,7 @@ mod ktests {
             let mut parent = PageTable::new().unwrap();
             let pages: [u32; 4] = core::array::from_fn(|_| alloc_pages(0).unwrap());
             for (i, &pa) in pages[..3].iter().enumerate() {
-                parent.map(UVA + i as u32 * 4096, pa, rw).unwrap();
+                parent.map(UVA + i as u32 * PAGE, pa, rw).unwrap();
             }
             // A second table, holding a page that stays writable (a shared mapping).
             let shm = UVA + 0x10_0000;
@@ -684,7 +685,7 @@ mod ktests {
             parent.fork_into(&mut child, |va| va == shm);
             assert_eq!((parent.nr_shared_pte_tables(), child.nr_shared_pte_tables()), (2, 2));
             for (i, &pa) in pages[..3].iter().enumerate() {
-                let va = UVA + i as u32 * 4096;
+                let va = UVA + i as u32 * PAGE;
                 assert_eq!(parent.walk(va), Some((pa, Prot::READ)), "parent's page not write-protected");
                 assert_eq!(child.walk(va), Some((pa, Prot::READ)));
                 assert_eq!(crate::mm::page_count(pa), 1, "a shared table holds one reference");
@@ -699,8 +700,8 @@ mod ktests {
             }
             parent.protect(UVA, rw).unwrap();
             assert_eq!(child.walk(UVA), Some((pages[0], Prot::READ)), "the child saw the parent's change");
-            assert_eq!(child.unmap(UVA + 4096), Some(pages[1]));
-            assert_eq!(parent.walk(UVA + 4096), Some((pages[1], Prot::READ)));
+            assert_eq!(child.unmap(UVA + PAGE), Some(pages[1]));
+            assert_eq!(parent.walk(UVA + PAGE), Some((pages[1], Prot::READ)));
             crate::mm::put_page(pages[1]);
 
             drop(child);

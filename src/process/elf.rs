@@ -39,7 +39,11 @@ const PN_XNUM: u16 = 0xffff;
 const PT_LOAD: u32 = 1;
 const PT_INTERP: u32 = 3;
 const PT_PHDR: u32 = 6;
+/// The page size (this module is built for the host tests too, where the
+/// page allocator is not).
 const PAGE_SIZE: u32 = 4096;
+#[cfg(target_arch = "arm")]
+const _: () = assert!(PAGE_SIZE as usize == crate::mm::PAGE_SIZE);
 
 /// One `PT_LOAD` program header.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -190,30 +194,14 @@ fn rd_u32(b: &[u8], off: usize) -> Option<u32> {
     Some(u32::from_le_bytes(s.try_into().ok()?))
 }
 
-/// Raw 32-bit program header.
-struct Phdr {
-    ty: u32,
-    offset: u32,
-    vaddr: u32,
-    filesz: u32,
-    memsz: u32,
-    flags: u32,
-    align: u32,
-}
-
-fn read_phdr(table: &[u8], i: usize) -> Result<Phdr, ElfError> {
+/// Program header `i` of `table`: its type (`p_type`) and the rest as a
+/// [`Segment`] (not yet validated; `p_paddr` is ignored).
+fn read_phdr(table: &[u8], i: usize) -> Result<(u32, Segment), ElfError> {
     let base = i.checked_mul(PHDR_SIZE).ok_or(ElfError::BadPhdrs)?;
     let f = |o: usize| base.checked_add(o).and_then(|at| rd_u32(table, at)).ok_or(ElfError::BadPhdrs);
-    Ok(Phdr {
-        ty: f(0)?,
-        offset: f(4)?,
-        vaddr: f(8)?,
-        // p_paddr at 12 is ignored.
-        filesz: f(16)?,
-        memsz: f(20)?,
-        flags: f(24)?,
-        align: f(28)?,
-    })
+    let seg =
+        Segment { offset: f(4)?, vaddr: f(8)?, filesz: f(16)?, memsz: f(20)?, flags: f(24)?, align: f(28)? };
+    Ok((f(0)?, seg))
 }
 
 /// Validate `bytes` as a static ARM executable whose segments all end at or below
@@ -271,7 +259,7 @@ pub fn parse(bytes: &[u8], user_limit: u32) -> Result<Executable, ElfError> {
 
     // A dynamic executable is reported as such before any layout complaint.
     for i in 0..count {
-        if read_phdr(table, i)?.ty == PT_INTERP {
+        if read_phdr(table, i)?.0 == PT_INTERP {
             return Err(ElfError::Interpreter);
         }
     }
@@ -282,11 +270,11 @@ pub fn parse(bytes: &[u8], user_limit: u32) -> Result<Executable, ElfError> {
     let mut pt_phdr: Option<u32> = None;
 
     for i in 0..count {
-        let ph = read_phdr(table, i)?;
-        match ph.ty {
+        let (ty, seg) = read_phdr(table, i)?;
+        match ty {
             PT_PHDR => {
                 if pt_phdr.is_none() {
-                    pt_phdr = Some(ph.vaddr);
+                    pt_phdr = Some(seg.vaddr);
                 }
                 continue;
             }
@@ -296,31 +284,23 @@ pub fn parse(bytes: &[u8], user_limit: u32) -> Result<Executable, ElfError> {
         if nr >= MAX_SEGMENTS {
             return Err(ElfError::TooManySegments);
         }
-        let file_end = ph.offset.checked_add(ph.filesz).ok_or(ElfError::SegmentOutsideFile { index: i })?;
+        let file_end = seg.offset.checked_add(seg.filesz).ok_or(ElfError::SegmentOutsideFile { index: i })?;
         if file_end as usize > bytes.len() {
             return Err(ElfError::SegmentOutsideFile { index: i });
         }
-        if ph.filesz > ph.memsz {
+        if seg.filesz > seg.memsz {
             return Err(ElfError::FileszOverMemsz { index: i });
         }
-        let mem_end = ph.vaddr.checked_add(ph.memsz).ok_or(ElfError::AddressOverflow { index: i })?;
+        let mem_end = seg.vaddr.checked_add(seg.memsz).ok_or(ElfError::AddressOverflow { index: i })?;
         if mem_end > user_limit {
             return Err(ElfError::AboveUserLimit { index: i });
         }
-        if ph.align > 1 && !ph.align.is_power_of_two() {
+        if seg.align > 1 && !seg.align.is_power_of_two() {
             return Err(ElfError::BadPhdrs);
         }
-        if ph.align >= PAGE_SIZE && ph.vaddr % PAGE_SIZE != ph.offset % PAGE_SIZE {
+        if seg.align >= PAGE_SIZE && seg.vaddr % PAGE_SIZE != seg.offset % PAGE_SIZE {
             return Err(ElfError::BadPhdrs);
         }
-        let seg = Segment {
-            vaddr: ph.vaddr,
-            memsz: ph.memsz,
-            offset: ph.offset,
-            filesz: ph.filesz,
-            flags: ph.flags,
-            align: ph.align,
-        };
         // Byte-granular overlap check against every earlier segment; empty
         // segments occupy no bytes and never overlap.
         for (j, prev) in segments.iter().take(nr).enumerate() {
@@ -482,6 +462,25 @@ mod tests {
         assert!(!e.thumb_entry());
         let file = b.build();
         assert_eq!(e.segments()[1].data(&file).unwrap().len(), 0x10);
+    }
+
+    #[test]
+    fn each_segment_field_comes_from_its_program_header_field() {
+        let mut f = Builder::valid()
+            .with(|b| b.phdrs[1] = Ph { align: 0x10, ..load(0x104, 0x11104, 0xc, 0x2000, PF_R | PF_W) })
+            .build();
+        // p_paddr, which nothing uses, differs from p_vaddr.
+        f[52 + 32 + 12..52 + 32 + 16].copy_from_slice(&0xdead_0000u32.to_le_bytes());
+        let e = parse(&f, LIMIT).unwrap();
+        let want = Segment {
+            vaddr: 0x11104,
+            memsz: 0x2000,
+            offset: 0x104,
+            filesz: 0xc,
+            flags: PF_R | PF_W,
+            align: 0x10,
+        };
+        assert_eq!(e.segments()[1], want);
     }
 
     #[test]

@@ -9,7 +9,11 @@ use super::task::{current, PF_FORKNOEXEC, PF_KTHREAD};
 use crate::arch::traps::{PtRegs, ARM_CPSR, ARM_PC, ARM_SP};
 use crate::errno::Errno;
 use crate::mm::pgtable::{PageTable, Prot};
+use crate::mm::PAGE_SIZE;
 use core::sync::atomic::Ordering;
+
+/// The page size, as user addresses (u32) count it.
+const PAGE: u32 = PAGE_SIZE as u32;
 
 pub const USER_TEXT: u32 = 0x0000_8000;
 pub const USER_STACK_TOP: u32 = 0x7fff_0000;
@@ -89,10 +93,10 @@ pub fn sys_brk(addr: u32) -> u32 {
     let me = super::task::current_task();
     let Some(mm) = me.mm.as_ref() else { return 0 };
     let (start, old) = (mm.start_brk.load(Ordering::Relaxed), mm.brk.load(Ordering::Relaxed));
-    if addr < start || addr > USER_STACK_TOP - (MAX_STACK_PAGES + 16) * 4096 {
+    if addr < start || addr > USER_STACK_TOP - (MAX_STACK_PAGES + 16) * PAGE {
         return old;
     }
-    let (old_end, new_end) = (old.div_ceil(4096) * 4096, addr.div_ceil(4096) * 4096);
+    let (old_end, new_end) = (old.div_ceil(PAGE) * PAGE, addr.div_ceil(PAGE) * PAGE);
     let mut vmas = mm.vmas.lock();
     let mut g = mm.pgd.lock();
     let Some(pt) = g.as_mut() else { return old };
@@ -118,7 +122,7 @@ pub fn sys_brk(addr: u32) -> u32 {
 pub fn do_page_fault(far: u32, write: bool) -> bool {
     let me = super::task::current_task();
     let Some(mm) = me.mm.as_ref() else { return false };
-    let page = far & !0xfff;
+    let page = far & !(PAGE - 1);
     let Some(&(_, _, vprot)) = mm.vmas.lock().iter().find(|(s, e, _)| far >= *s && far < *e) else {
         return false;
     };
@@ -135,7 +139,7 @@ pub fn do_page_fault(far: u32, write: bool) -> bool {
     }
     // A table still shared with another space is copied first; then the
     // page's count says whether anyone else maps it.
-    let pa = pa & !0xfff;
+    let pa = pa & !(PAGE - 1);
     if pt.make_private(page).is_err() {
         return false;
     }
@@ -149,9 +153,9 @@ pub fn do_page_fault(far: u32, write: bool) -> bool {
         return false;
     };
     // SAFETY: two distinct pages of lowmem; the old one stays mapped read-only.
-    unsafe { core::ptr::copy_nonoverlapping(from as *const u8, to as *mut u8, 4096) };
+    unsafe { core::ptr::copy_nonoverlapping(from as *const u8, to as *mut u8, PAGE_SIZE) };
     if vprot.contains(Prot::EXEC) {
-        flush_icache_range(to as usize, to as usize + 4096);
+        flush_icache_range(to as usize, to as usize + PAGE_SIZE);
     }
     if pt.replace(page, new, vprot - Prot::SHARED).is_err() {
         crate::mm::put_page(new);
@@ -166,17 +170,17 @@ fn map_new_page(mm: &MmStruct, pt: &mut PageTable, va: u32, prot: Prot, content:
     let lin = crate::arch::mmu::__va(pa).ok_or(Errno::ENOMEM)? as usize;
     // SAFETY: a fresh page of ours, mapped by the linear map.
     unsafe {
-        let n = content.len().min(4096);
+        let n = content.len().min(PAGE_SIZE);
         core::ptr::copy_nonoverlapping(content.as_ptr(), lin as *mut u8, n);
-        if n < 4096 {
-            core::ptr::write_bytes((lin + n) as *mut u8, 0, 4096 - n);
+        if n < PAGE_SIZE {
+            core::ptr::write_bytes((lin + n) as *mut u8, 0, PAGE_SIZE - n);
         }
     }
     if prot.contains(Prot::EXEC) {
-        flush_icache_range(lin, lin + 4096);
+        flush_icache_range(lin, lin + PAGE_SIZE);
     }
     pt.map(va, pa, prot).inspect_err(|_| crate::mm::put_page(pa))?;
-    mm.vmas.lock().push((va, va + 4096, prot));
+    mm.vmas.lock().push((va, va + PAGE, prot));
     Ok(())
 }
 
@@ -193,17 +197,17 @@ pub fn exec_builtin(code: &[u8]) -> Errno {
 fn build(code: &[u8]) -> Result<KRef<MmStruct>, Errno> {
     let mm = KRef::new(MmStruct::new())?;
     let mut g = PtGuard::new()?;
-    for (i, chunk) in code.chunks(4096).enumerate() {
-        map_new_page(&mm, g.pt(), USER_TEXT + 4096 * i as u32, Prot::READ | Prot::EXEC, chunk)?;
+    for (i, chunk) in code.chunks(PAGE_SIZE).enumerate() {
+        map_new_page(&mm, g.pt(), USER_TEXT + PAGE * i as u32, Prot::READ | Prot::EXEC, chunk)?;
     }
-    map_new_page(&mm, g.pt(), USER_STACK_TOP - 4096, Prot::READ | Prot::WRITE, &[])?;
-    let heap = USER_TEXT + (code.len() as u32).div_ceil(4096) * 4096;
+    map_new_page(&mm, g.pt(), USER_STACK_TOP - PAGE, Prot::READ | Prot::WRITE, &[])?;
+    let heap = USER_TEXT + (code.len() as u32).div_ceil(PAGE) * PAGE;
     mm.start_brk.store(heap, Ordering::Relaxed);
     mm.brk.store(heap, Ordering::Relaxed);
     let pt = g.take();
     mm.pgd_phys.store(pt.pgd_phys(), Ordering::Relaxed);
     *mm.pgd.lock() = Some(pt);
-    mm.total_vm.store((code.len() as u32).div_ceil(4096) + 1, Ordering::Relaxed);
+    mm.total_vm.store((code.len() as u32).div_ceil(PAGE) + 1, Ordering::Relaxed);
     Ok(mm)
 }
 
@@ -229,7 +233,7 @@ fn write_user(pt: &PageTable, va: u32, bytes: &[u8]) -> Result<(), Errno> {
     while done < bytes.len() {
         let a = va + done as u32;
         let (pa, _) = pt.walk(a).ok_or(Errno::EFAULT)?;
-        let n = (4096 - (a & 0xfff) as usize).min(bytes.len() - done);
+        let n = (PAGE_SIZE - a as usize % PAGE_SIZE).min(bytes.len() - done);
         let lin = crate::arch::mmu::__va(pa).ok_or(Errno::EFAULT)? as *mut u8;
         // SAFETY: inside one mapped page of the new address space (lowmem).
         unsafe { core::ptr::copy_nonoverlapping(bytes[done..].as_ptr(), lin, n) };
@@ -242,13 +246,13 @@ fn write_user(pt: &PageTable, va: u32, bytes: &[u8]) -> Result<(), Errno> {
 const STACK_PAGES: u32 = 8;
 /// Linux's MAX_ARG_STRLEN: one argument or environment string (with its
 /// NUL) may be at most 32 pages.
-pub const MAX_ARG_STRLEN: usize = 32 * 4096;
+pub const MAX_ARG_STRLEN: usize = 32 * PAGE_SIZE;
 /// Linux's ARG_MAX, the least room execve gives the strings and pointers.
-const ARG_MAX: usize = 32 * 4096;
+const ARG_MAX: usize = 32 * PAGE_SIZE;
 /// The most room: Linux's 3/4 of _STK_LIM (8 MiB).
 const ARG_LIMIT_MAX: usize = 6 << 20;
 /// The largest stack exec maps: the arguments and STACK_PAGES more.
-const MAX_STACK_PAGES: u32 = STACK_PAGES + (ARG_LIMIT_MAX / 4096) as u32 + 1;
+const MAX_STACK_PAGES: u32 = STACK_PAGES + (ARG_LIMIT_MAX / PAGE_SIZE) as u32 + 1;
 
 /// How much argv and envp may take (strings, NULs and pointers), as Linux
 /// computes it: a quarter of the stack limit, between ARG_MAX and 6 MiB.
@@ -324,26 +328,21 @@ impl<'a> ArgList<'a> {
             }
             ArgSrc::User(array) => {
                 let mut src = crate::arch::uaccess::get_user(array + 4 * i as u32)?;
-                let mut chunk = [0u8; 64];
-                let (mut n, mut done) = (0usize, 0usize);
+                let mut buf = [0u8; 256];
+                let mut done = 0usize;
                 loop {
-                    let w = crate::arch::uaccess::get_user(src & !3)?.to_le_bytes();
-                    for &b in &w[(src & 3) as usize..] {
-                        if done + n == max {
-                            return Err(Errno::EFAULT);
-                        }
-                        chunk[n] = b;
-                        n += 1;
-                        if b == 0 || n == chunk.len() {
-                            write_user(pt, dst + done as u32, &chunk[..n])?;
-                            done += n;
-                            n = 0;
-                            if b == 0 {
-                                return Ok(done);
-                            }
-                        }
+                    let n = crate::arch::uaccess::copy_from_user_page(&mut buf, src)?;
+                    let nul = buf[..n].iter().position(|&b| b == 0);
+                    let take = nul.map_or(n, |z| z + 1);
+                    if done + take > max {
+                        return Err(Errno::EFAULT);
                     }
-                    src = (src & !3).checked_add(4).ok_or(Errno::EFAULT)?;
+                    write_user(pt, dst + done as u32, &buf[..take])?;
+                    done += take;
+                    if nul.is_some() {
+                        return Ok(done);
+                    }
+                    src = src.checked_add(n as u32).ok_or(Errno::EFAULT)?;
                 }
             }
         }
@@ -353,20 +352,18 @@ impl<'a> ArgList<'a> {
 /// The length of the NUL-terminated user string at `addr`, or `max` if it
 /// is at least that long; EFAULT on a bad address.
 fn strnlen_user(addr: u32, max: usize) -> Result<usize, Errno> {
+    let mut buf = [0u8; 256];
     let mut n = 0usize;
-    let mut a = addr;
     loop {
-        let w = crate::arch::uaccess::get_user(a & !3)?.to_le_bytes();
-        for &b in &w[(a & 3) as usize..] {
-            if b == 0 {
-                return Ok(n);
-            }
-            n += 1;
-            if n == max {
-                return Ok(max);
-            }
+        let a = addr.checked_add(n as u32).ok_or(Errno::EFAULT)?;
+        let got = crate::arch::uaccess::copy_from_user_page(&mut buf, a)?;
+        if let Some(z) = buf[..got].iter().position(|&b| b == 0) {
+            return Ok((n + z).min(max));
         }
-        a = (a & !3).checked_add(4).ok_or(Errno::EFAULT)?;
+        n += got;
+        if n >= max {
+            return Ok(max);
+        }
     }
 }
 
@@ -405,7 +402,7 @@ fn setup_stack(
         (AT_PHDR, exe.phdr_vaddr.unwrap_or(0)),
         (AT_PHENT, 32),
         (AT_PHNUM, exe.phnum as u32),
-        (AT_PAGESZ, 4096),
+        (AT_PAGESZ, PAGE),
         (AT_ENTRY, exe.entry),
         (AT_UID, cred.0),
         (AT_EUID, cred.1),
@@ -473,12 +470,12 @@ fn start_or_fail(prepared: Result<(KRef<MmStruct>, u32, u32), Errno>) -> Errno {
 /// Checks `image` as execve would: a static ARM executable whose segments
 /// stay below the stack. `Err` says why not (execve's ENOEXEC).
 pub fn check_executable(image: &[u8]) -> Result<super::elf::Executable, super::elf::ElfError> {
-    super::elf::parse(image, USER_STACK_TOP - MAX_STACK_PAGES * 4096)
+    super::elf::parse(image, USER_STACK_TOP - MAX_STACK_PAGES * PAGE)
 }
 
 /// Pages a program's segments and stack take when loaded.
 pub fn pages_needed(exe: &super::elf::Executable) -> u64 {
-    let seg = |s: &super::elf::Segment| (s.end() as u64).div_ceil(4096) - (s.vaddr as u64) / 4096;
+    let seg = |s: &super::elf::Segment| (s.end() as u64).div_ceil(PAGE as u64) - (s.vaddr / PAGE) as u64;
     exe.segments().iter().map(seg).sum::<u64>() + STACK_PAGES as u64
 }
 
@@ -618,34 +615,34 @@ fn load_elf(
         return Err(Errno::ENOMEM);
     }
     let arg_bytes = argv.bytes + envp.bytes + 4 * (argv.count + envp.count);
-    let stack_pages = STACK_PAGES + (arg_bytes as u32).div_ceil(4096);
+    let stack_pages = STACK_PAGES + (arg_bytes as u32).div_ceil(PAGE);
     let mm = KRef::new(MmStruct::new())?;
     let mut g = PtGuard::new()?;
     let pt = g.pt();
     for seg in exe.segments() {
         let prot = prot_of(seg.flags);
-        let start = seg.vaddr & !0xfff;
-        let end = (seg.vaddr as u64 + seg.memsz as u64).div_ceil(4096) as u32 * 4096;
+        let start = seg.vaddr & !(PAGE - 1);
+        let end = (seg.vaddr as u64 + seg.memsz as u64).div_ceil(PAGE as u64) as u32 * PAGE;
         let mut page = start;
         while page < end {
             let pa = match pt.walk(page) {
                 // A page two segments share: it takes both permissions.
                 Some((pa, old)) => {
                     pt.protect(page, old | prot)?;
-                    pa & !0xfff
+                    pa & !(PAGE - 1)
                 }
                 None => {
                     let pa = crate::mm::alloc_pages(0)?;
                     let lin = crate::arch::mmu::__va(pa).ok_or(Errno::ENOMEM)? as *mut u8;
                     // SAFETY: a fresh page of ours.
-                    unsafe { core::ptr::write_bytes(lin, 0, 4096) };
+                    unsafe { core::ptr::write_bytes(lin, 0, PAGE_SIZE) };
                     pt.map(page, pa, prot).inspect_err(|_| crate::mm::put_page(pa))?;
                     pa
                 }
             };
             // The file's bytes that fall in this page.
             let lo = page.max(seg.vaddr);
-            let hi = (page + 4096).min(seg.vaddr + seg.filesz);
+            let hi = (page + PAGE).min(seg.vaddr + seg.filesz);
             if lo < hi {
                 let from = (seg.offset + (lo - seg.vaddr)) as usize;
                 let src = image.get(from..from + (hi - lo) as usize).ok_or(Errno::ENOEXEC)?;
@@ -655,18 +652,18 @@ fn load_elf(
             }
             if prot.contains(Prot::EXEC) {
                 let lin = crate::arch::mmu::__va(pa).ok_or(Errno::ENOMEM)? as usize;
-                flush_icache_range(lin, lin + 4096);
+                flush_icache_range(lin, lin + PAGE_SIZE);
             }
-            page += 4096;
+            page += PAGE;
         }
         mm.vmas.lock().push((start, end, prot));
     }
     for i in 0..stack_pages {
-        map_new_page(&mm, pt, USER_STACK_TOP - (i + 1) * 4096, Prot::READ | Prot::WRITE, &[])?;
+        map_new_page(&mm, pt, USER_STACK_TOP - (i + 1) * PAGE, Prot::READ | Prot::WRITE, &[])?;
     }
     let sp = setup_stack(pt, &exe, argv, envp)?;
     let heap =
-        exe.segments().iter().map(|s| s.vaddr + s.memsz).max().unwrap_or(USER_TEXT).div_ceil(4096) * 4096;
+        exe.segments().iter().map(|s| s.vaddr + s.memsz).max().unwrap_or(USER_TEXT).div_ceil(PAGE) * PAGE;
     mm.start_brk.store(heap, Ordering::Relaxed);
     mm.brk.store(heap, Ordering::Relaxed);
     let pt = g.take();
@@ -711,26 +708,26 @@ fn strncpy_from_user(
     too_long: Errno,
     out: &mut alloc::vec::Vec<u8>,
 ) -> Result<usize, Errno> {
+    let mut buf = [0u8; 256];
     let mut n = 0usize;
-    let mut a = addr;
     loop {
-        let w = crate::arch::uaccess::get_user(a & !3)?.to_le_bytes();
-        for &b in &w[(a & 3) as usize..] {
-            if b == 0 {
-                return Ok(n);
-            }
-            if n == max {
-                return Err(too_long);
-            }
-            if out.len() == out.capacity() {
-                // Grow by doubling, but never far past what execve may take.
-                let more = out.capacity().clamp(256, PATH_MAX);
-                out.try_reserve_exact(more).map_err(|_| Errno::ENOMEM)?;
-            }
-            out.push(b);
-            n += 1;
+        let a = addr.checked_add(n as u32).ok_or(Errno::EFAULT)?;
+        let got = crate::arch::uaccess::copy_from_user_page(&mut buf, a)?;
+        let nul = buf[..got].iter().position(|&b| b == 0);
+        let len = nul.unwrap_or(got);
+        if n + len > max {
+            return Err(too_long);
         }
-        a = (a & !3).checked_add(4).ok_or(Errno::EFAULT)?;
+        if out.capacity() - out.len() < len {
+            // Grow by doubling, but never far past what execve may take.
+            let more = out.capacity().clamp(256, PATH_MAX).max(len);
+            out.try_reserve_exact(more).map_err(|_| Errno::ENOMEM)?;
+        }
+        out.extend_from_slice(&buf[..len]);
+        n += len;
+        if nul.is_some() {
+            return Ok(n);
+        }
     }
 }
 
@@ -1143,17 +1140,18 @@ mod execve_ktests {
         crate::arch::uaccess::copy_to_user(at + s.len() as u32, &[0]).unwrap();
     }
 
-    /// Each refused execve, from a task with a user page at U: returns a
-    /// bit per wrong answer (0 when all are right). The task is still here
-    /// to return, which is the point: a failed execve keeps the caller.
+    /// Each refused execve, from a task with a user page at U: exits 0 when
+    /// every answer is right, 1 when one is not (each printed), 2 or 3 when
+    /// the set-up failed: an exit code keeps 8 bits only. The task is still
+    /// here to return, which is the point: a failed execve keeps the caller.
     fn refused(_: usize) -> i32 {
         // An address space of our own with a 192 KiB heap to hold the
         // strings (released at our exit like any program's).
-        let Ok(mm) = build(&[0u8; 4]) else { return 1 << 20 };
+        let Ok(mm) = build(&[0u8; 4]) else { return 2 };
         exec_mmap(mm);
         let u = sys_brk(0);
         if sys_brk(u + 0x30000) != u + 0x30000 {
-            return 1 << 21;
+            return 3;
         }
         put_str(u + 0x100, b"/bin/hello");
         put_str(u + 0x120, b"/no/such/file");
@@ -1177,6 +1175,12 @@ mod execve_ktests {
             put_user(u + 0x1000 + 20_000, u + 0x380 + 4 * i).unwrap();
         }
         put_user(0, u + 0x380 + 4 * 20).unwrap();
+        // Strings whose NUL is the heap's last byte, with nothing mapped
+        // after it: read up to there and no further. argv { that one } at u + 0x220.
+        let top = u + 0x30000;
+        put_str(top - 14, b"/no/such/file");
+        put_user(top - 14, u + 0x220).unwrap();
+        put_user(0, u + 0x224).unwrap();
         let checks = [
             (do_execve(u + 0x120, u + 0x200, 0), Errno::ENOENT),
             (do_execve(u + 0x140, u + 0x200, 0), Errno::EACCES),
@@ -1192,6 +1196,8 @@ mod execve_ktests {
             (do_execve(u + 0x1000, u + 0x200, 0), Errno::ENAMETOOLONG),
             // The file is looked at before the arguments, as Linux does.
             (do_execve(u + 0x120, 0xc000_0000, 0), Errno::ENOENT),
+            (do_execve(top - 14, u + 0x200, 0), Errno::ENOENT),
+            (do_execve(u + 0x160, u + 0x220, 0), Errno::ENOEXEC),
         ];
         let mut bad = 0;
         for (i, (got, want)) in checks.iter().enumerate() {
@@ -1200,7 +1206,17 @@ mod execve_ktests {
                 bad |= 1 << i;
             }
         }
-        bad
+        // Without its NUL the same string runs into the unmapped page.
+        crate::arch::uaccess::copy_to_user(top - 1, b"x").unwrap();
+        for (k, got) in
+            [do_execve(top - 14, u + 0x200, 0), do_execve(u + 0x160, u + 0x220, 0)].iter().enumerate()
+        {
+            if *got != Errno::EFAULT {
+                crate::println!("# execve of a string without its NUL: got {:?}, wanted EFAULT", got);
+                bad |= 1 << (16 + k);
+            }
+        }
+        i32::from(bad != 0)
     }
 
     crate::ktest! {
@@ -1221,11 +1237,14 @@ mod execve_ktests {
         // hold the strings: the exec releases it as it would a program's.
         let Ok(mm) = build(&[0u8; 4]) else { return 1 };
         exec_mmap(mm);
-        let s = USER_STACK_TOP - 4096;
+        let s = USER_STACK_TOP - PAGE;
         put_str(s, b"/bin/hello");
         put_str(s + 0x20, b"HOME=/");
         put_str(s + 0x40, b"ktest=1");
-        for (i, w) in [s, 0, s + 0x20, s + 0x40, 0].iter().enumerate() {
+        // The last string ends with the page (nothing is mapped above it).
+        let last = USER_STACK_TOP - 6;
+        put_str(last, b"END=1");
+        for (i, w) in [s, 0, s + 0x20, s + 0x40, last, 0].iter().enumerate() {
             put_user(*w, s + 0x80 + 4 * i as u32).unwrap();
         }
         do_execve(s, s + 0x80, s + 0x88) as i32 + 1000

@@ -31,7 +31,7 @@ const MAP_IGNORED: u32 = 0x0100 /* GROWSDOWN */ | 0x0800 /* DENYWRITE */ | 0x100
 pub const MMAP_BASE: u32 = USER_STACK_TOP - 128 * 1024 * 1024;
 /// Lowest address mmap hands out without MAP_FIXED (`mmap_min_addr`).
 pub const MMAP_MIN_ADDR: u32 = 0x1_0000;
-const PAGE: u32 = 4096;
+const PAGE: u32 = crate::mm::PAGE_SIZE as u32;
 
 fn prot_of(prot: u32, shared: bool) -> Prot {
     let mut p = Prot::empty();

@@ -8,7 +8,7 @@
 //! clone are wired as the articles show but only reachable from user mode.
 
 use crate::arch::traps::{PtRegs, ARM_SP};
-use crate::arch::uaccess::{copy_to_user, get_user, put_user};
+use crate::arch::uaccess::{copy_from_user_page, copy_to_user, get_user, put_user};
 use crate::errno::Errno;
 use crate::process::exit::{do_exit, do_wait};
 use crate::process::fork::{do_fork, CloneFlags, ForkArgs};
@@ -129,15 +129,18 @@ fn set_rlimit(r: usize, new: Rlimit) -> Result<(), Errno> {
 }
 
 
+/// `write` to the console: the bytes go out a chunk at a time through a
+/// stack buffer. Chunks stop at page ends, so that on a bad page the bytes
+/// before it have been written when EFAULT comes back.
 fn sys_write(fd: u32, buf: u32, count: u32) -> Ret {
     fget(fd)?;
+    let mut chunk = [0u8; 256];
     let mut done = 0;
     while done < count {
-        let a = buf + done;
-        let w = get_user(a & !3)?.to_le_bytes();
-        let b = w[(a & 3) as usize];
-        crate::print!("{}", b as char);
-        done += 1;
+        let want = ((count - done) as usize).min(chunk.len());
+        let n = copy_from_user_page(&mut chunk[..want], buf.wrapping_add(done))?;
+        crate::console::write_bytes(&chunk[..n]);
+        done += n as u32;
     }
     Ok(count)
 }
@@ -692,6 +695,31 @@ crate::ktest! {
         assert_eq!(call(NR_SET_TID_ADDRESS, [0, 0, 0, 0, 0, 0]), 1);
         assert_eq!(call(NR_ARM_SET_TLS, [0x1234_5678, 0, 0, 0, 0, 0]), 0);
         assert_eq!(crate::process::thread_info::current_thread_info().tp_value, 0x1234_5678);
+        });
+    }
+}
+
+crate::ktest! {
+    fn write_sends_the_user_bytes_as_they_are_and_stops_at_a_bad_page() {
+        use crate::arch::mmu::PAGE_SIZE;
+        const U: u32 = 0x3000_0000;
+        let end = U + PAGE_SIZE as u32;
+        crate::process::ktests::with_user_page(U, || {
+            // 273 bytes (more than one chunk) from an odd address, a UTF-8
+            // 'é' in each line: the console gets exactly these bytes.
+            let text = b"# sys_write chunk \xc3\xa9\n".repeat(13);
+            copy_to_user(U + 1, &text).unwrap();
+            assert_eq!(call(NR_WRITE, [1, U + 1, text.len() as u32, 0, 0, 0]), text.len() as i32);
+            let mut tail = alloc::vec![0u8; text.len()];
+            assert_eq!(crate::console::log_tail(&mut tail), text.len());
+            assert_eq!(tail, text, "the console did not get the user's bytes");
+            // Running off the page: EFAULT, the bytes before it written.
+            let last = b"# the last line of the page\n";
+            copy_to_user(end - last.len() as u32, last).unwrap();
+            assert_eq!(call(NR_WRITE, [1, end - last.len() as u32, 300, 0, 0, 0]), -(Errno::EFAULT as i32));
+            let mut tail = alloc::vec![0u8; last.len()];
+            crate::console::log_tail(&mut tail);
+            assert_eq!(tail, last);
         });
     }
 }

@@ -1,8 +1,10 @@
-//! Access to user memory from the kernel: `get_user` / `put_user`. An
-//! address outside user space is refused, and a fault on a user address
-//! (unmapped, read-only) is caught and becomes EFAULT, never a kernel crash.
+//! Access to user memory from the kernel: `get_user` / `put_user` for one
+//! word, `copy_from_user` / `copy_to_user` for byte ranges. An address
+//! outside user space is refused, and a fault on a user address (unmapped,
+//! read-only) is caught and becomes EFAULT, never a kernel crash.
 
-use super::mmu::TASK_SIZE;
+use super::mmu::{PAGE_SIZE, TASK_SIZE};
+use super::recover::try_catch;
 use crate::errno::Errno;
 
 fn user_word(addr: u32) -> Result<*mut u32, Errno> {
@@ -61,6 +63,42 @@ pub fn get_user(addr: u32) -> Result<u32, Errno> {
     }
 }
 
+/// Copies the user bytes at `src` (any alignment) into `dst`. The aligned
+/// words covering the range are read, under one recovery point, so a word
+/// is refused as [`get_user`] refuses it (NULL, the kernel half); EFAULT if
+/// any of them is not readable user memory, with `dst` then partly written.
+pub fn copy_from_user(dst: &mut [u8], src: u32) -> Result<(), Errno> {
+    if dst.is_empty() {
+        return Ok(());
+    }
+    let end = src.checked_add(dst.len() as u32).ok_or(Errno::EFAULT)?;
+    // The first and last words bound the others: if both pass, all do.
+    let (first, last) = (user_word(src & !3)? as u32, user_word((end - 1) & !3)? as u32);
+    try_catch(|| {
+        let mut word = first;
+        while word <= last {
+            // SAFETY: an aligned user word (checked above); a fault is
+            // caught by the recovery point.
+            let w = unsafe { core::ptr::read_volatile(word as *const u32) }.to_le_bytes();
+            let (lo, hi) = (src.max(word), end.min(word + 4));
+            dst[(lo - src) as usize..(hi - src) as usize]
+                .copy_from_slice(&w[(lo - word) as usize..(hi - word) as usize]);
+            word += 4;
+        }
+    })
+    .map_err(|_| Errno::EFAULT)
+}
+
+/// [`copy_from_user`] of the bytes from `src` to the end of its page, at
+/// most `dst.len()`: returns how many. For readers that must not touch a
+/// page they do not need: a string may end just before an unmapped page,
+/// and a write's bytes before a bad page still go out.
+pub fn copy_from_user_page(dst: &mut [u8], src: u32) -> Result<usize, Errno> {
+    let n = dst.len().min(PAGE_SIZE - src as usize % PAGE_SIZE);
+    copy_from_user(&mut dst[..n], src)?;
+    Ok(n)
+}
+
 /// Copies `src` to user memory at `dst` (any alignment), word by word
 /// through put_user; the words at a ragged start or end keep the user's
 /// other bytes. EFAULT if any word of the range is not writable user memory.
@@ -97,6 +135,43 @@ crate::ktest! {
             assert_eq!(get_user(U + 8), Ok(0xcccc_cc06));
             assert_eq!(copy_to_user(U + 4094, &[0; 4]), Err(Errno::EFAULT), "runs off the page");
             assert_eq!(copy_to_user(0xf000_0001, &[0; 2]), Err(Errno::EFAULT), "kernel address");
+        });
+    }
+}
+
+crate::ktest! {
+    fn copy_from_user_reads_a_ragged_range_and_refuses_bad_pointers() {
+        const U: u32 = 0x2100_0000;
+        crate::process::ktests::with_user_page(U, || {
+            let page: alloc::vec::Vec<u8> = (0..PAGE_SIZE).map(|i| (i * 7 + i / 256) as u8).collect();
+            copy_to_user(U, &page).unwrap();
+            // Every start and length within the first 12 bytes: exactly those
+            // bytes, and nothing written around them.
+            for start in 0..12u32 {
+                for len in 0..12usize {
+                    let mut buf = [0xeeu8; 14];
+                    copy_from_user(&mut buf[1..1 + len], U + start).unwrap();
+                    assert_eq!(&buf[1..1 + len], &page[start as usize..start as usize + len], "at +{start}, {len} bytes");
+                    assert!(buf[..1].iter().chain(&buf[1 + len..]).all(|&b| b == 0xee), "wrote outside its slice");
+                }
+            }
+            let mut whole = alloc::vec![0u8; PAGE_SIZE];
+            copy_from_user(&mut whole, U).unwrap();
+            assert_eq!(whole, page);
+            let mut buf = [0u8; 8];
+            const END: u32 = U + PAGE_SIZE as u32;
+            assert_eq!(copy_from_user(&mut buf[..4], END - 2), Err(Errno::EFAULT), "runs off the page");
+            assert_eq!(copy_from_user(&mut buf[..2], U - 1), Err(Errno::EFAULT), "starts before the page");
+            assert_eq!(copy_from_user(&mut buf[..2], 0xf000_0001), Err(Errno::EFAULT), "kernel address");
+            assert_eq!(copy_from_user(&mut buf[..2], TASK_SIZE - 1), Err(Errno::EFAULT), "ends in the kernel half");
+            assert_eq!(copy_from_user(&mut buf, 0xffff_fffc), Err(Errno::EFAULT), "wraps around");
+            assert_eq!(copy_from_user(&mut buf[..1], 2), Err(Errno::EFAULT), "NULL's word");
+            assert_eq!(copy_from_user(&mut buf[..0], 0xf000_0000), Ok(()), "nothing to copy");
+            // Up to the end of the page, never into the next.
+            assert_eq!(copy_from_user_page(&mut buf, END - 3), Ok(3));
+            assert_eq!(&buf[..3], &page[PAGE_SIZE - 3..]);
+            assert_eq!(copy_from_user_page(&mut buf, U + 4), Ok(8));
+            assert_eq!(copy_from_user_page(&mut buf, END), Err(Errno::EFAULT));
         });
     }
 }
