@@ -30,11 +30,9 @@ fn read_line(buf: &mut [u8]) -> usize {
                 println!();
                 return n;
             }
-            0x7f | 0x08 => {
-                if n > 0 {
-                    n -= 1;
-                    print!("\x08 \x08");
-                }
+            0x7f | 0x08 if n > 0 => {
+                n -= 1;
+                print!("\x08 \x08");
             }
             0x20..=0x7e if n < buf.len() => {
                 buf[n] = c;

@@ -40,6 +40,12 @@ run_host() {
   if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
   [ "$f" -gt 0 ] && { grep -E 'FAILED|panicked|error' "$log" | head -20; }
   count "host" "$p" "$f"
+  # Clippy on the kernel: no warnings.
+  if cargo clippy --quiet --release -- -D warnings >"$LOGS/clippy.log" 2>&1; then
+    count "clippy" 1 0
+  else
+    grep -E '^(warning|error)' -A4 "$LOGS/clippy.log" | head -30; count "clippy" 0 1
+  fi
   # The SMP lock variant (cargo feature smp) must keep building.
   if cargo build --quiet --release --features smp --target-dir target/smp-check >"$LOGS/smp-build.log" 2>&1; then
     count "build-smp-locks" 1 0

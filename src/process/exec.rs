@@ -579,7 +579,8 @@ fn de_thread() -> Result<(), Errno> {
             l.exit_state.store(super::task::EXIT_DEAD, Ordering::SeqCst);
         }
     }
-    super::exit::release_task(leader);
+    // SAFETY: the old leader, made EXIT_DEAD above; its reference is given up.
+    unsafe { super::exit::release_task(leader) };
     Ok(())
 }
 
@@ -766,7 +767,8 @@ fn copy_and_prepare(filename: u32, argv: u32, envp: u32) -> Result<(KRef<MmStruc
 /// resets at exec is reset (PF_FORKNOEXEC, the TLS register).
 fn exec_mmap(mm: KRef<MmStruct>) {
     let me = current();
-    super::exit::mm_release(me);
+    // SAFETY: the current task.
+    unsafe { super::exit::mm_release(me) };
     // SAFETY: the current task takes its new address space; the old one is
     // dropped only once TTBR0 no longer points at it.
     let old = unsafe {

@@ -74,7 +74,10 @@ fn forget_original_parent(dead: *mut TaskStruct) {
 /// `mm_release`, at exit and at exec: CLONE_CHILD_CLEARTID clears the tid
 /// word and wakes one futex waiter on it (what pthread_join sleeps on) when
 /// another task still uses the address space; a vfork parent is let go.
-pub fn mm_release(me: *mut TaskStruct) {
+///
+/// # Safety
+/// `me` is the current task.
+pub unsafe fn mm_release(me: *mut TaskStruct) {
     // SAFETY: the current task.
     let t = unsafe { &mut *me };
     if t.clear_child_tid != 0 {
@@ -145,7 +148,7 @@ fn do_exit_status(status: i32) -> ! {
     if core::ptr::eq(me, super::init_task()) {
         panic!("attempted to kill the idle task (exit code {})", code);
     }
-    crate::sched::check_stack_end(me);
+    crate::sched::check_stack_end(t);
     t.flags.fetch_or(PF_EXITING, Ordering::Relaxed);
     t.exit_code.store(code, Ordering::Relaxed);
     // exit_thread: the VFP unit no longer holds this task's registers (the
@@ -155,7 +158,8 @@ fn do_exit_status(status: i32) -> ! {
     // files, fs, namespaces, io context.
     // exit_mm: mm_release while the address space is still ours (the tid
     // word is written through it), then let it go.
-    mm_release(me);
+    // SAFETY: the current task.
+    unsafe { mm_release(me) };
     // SAFETY: the current task, re-borrowed.
     let t = unsafe { &mut *me };
     if let Some(mm) = t.mm.take() {
@@ -198,7 +202,9 @@ fn do_exit_status(status: i32) -> ! {
         }
     }
     if autoreap {
-        release_task(me);
+        // SAFETY: a thread that reaps itself: dead, still linked, its
+        // reference given up (it runs on only to switch away).
+        unsafe { release_task(me) };
     }
     // SAFETY: the current task.
     let t = unsafe { &mut *me };
@@ -211,7 +217,11 @@ fn do_exit_status(status: i32) -> ! {
 }
 
 /// `release_task`: unlinks a dead task and drops the reaper's reference.
-pub fn release_task(p: *mut TaskStruct) {
+///
+/// # Safety
+/// `p` is a dead task (EXIT_DEAD) still linked, whose reference the caller
+/// gives up; nothing may use `p` afterwards.
+pub unsafe fn release_task(p: *mut TaskStruct) {
     let groups;
     {
         let _g = TASKLIST_LOCK.lock();
@@ -249,7 +259,8 @@ pub fn release_task(p: *mut TaskStruct) {
         crate::sync::locked_add(&NR_THREADS, -1);
     }
     drop(groups);
-    put_task_struct(p);
+    // SAFETY: the reference the caller gives up.
+    unsafe { put_task_struct(p) };
 }
 
 /// Which children a wait4 `pid` argument selects, worked out once per scan
@@ -384,7 +395,8 @@ pub fn do_wait_times(pid: i32, options: u32) -> Result<(u32, i32, (u64, u64)), E
     let (nr, status, times) = unsafe {
         ((*z).pid_nr_ns(me.pid_ns()), (*z).exit_code.load(Ordering::Relaxed), ((*z).utime, (*z).stime))
     };
-    release_task(z);
+    // SAFETY: the zombie claimed above (EXIT_DEAD, linked); its parent's reference.
+    unsafe { release_task(z) };
     Ok((nr, status, times))
 }
 

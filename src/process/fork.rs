@@ -92,7 +92,7 @@ fn security_task_create(flags: CloneFlags) -> Result<(), Errno> {
 #[inline(always)]
 fn fill<T>(slot: &mut Option<T>, v: T) {
     debug_assert!(slot.is_none());
-    core::mem::forget(core::mem::replace(slot, Some(v)));
+    core::mem::forget(slot.replace(v));
 }
 
 // ---- the task under construction ------------------------------------------------
@@ -138,12 +138,16 @@ impl Drop for NewTask {
                 c.user.processes.fetch_sub(1, Ordering::Relaxed);
             }
         }
-        free_task(self.task);
+        // SAFETY: the child was never published: this is its only handle.
+        unsafe { free_task(self.task) };
     }
 }
 
 /// Frees a task_struct, everything it still holds, and its stack.
-pub fn free_task(t: *mut TaskStruct) {
+///
+/// # Safety
+/// The last reference to `t`: nothing can reach it any more.
+pub unsafe fn free_task(t: *mut TaskStruct) {
     // SAFETY: the last reference: nobody can reach t. Dropping in place
     // releases every resource handle and pid it still holds.
     unsafe {
@@ -410,6 +414,9 @@ fn copy_thread(flags: CloneFlags, stack_start: u32, regs: Option<&PtRegs>, tls: 
     }
 }
 
+/// A kernel thread's function: its return value is its exit code.
+pub type KthreadFn = fn(usize) -> i32;
+
 /// The arguments of a fork.
 pub struct ForkArgs<'a> {
     pub clone_flags: u32,
@@ -419,8 +426,8 @@ pub struct ForkArgs<'a> {
     pub parent_tidptr: u32,
     pub child_tidptr: u32,
     pub tls: u32,
-    /// For kernel threads.
-    pub kthread: Option<(fn(usize) -> i32, usize)>,
+    /// For kernel threads: what to run, and its argument.
+    pub kthread: Option<(KthreadFn, usize)>,
 }
 
 /// `copy_process`: builds the child; it is not running yet.
@@ -675,7 +682,8 @@ pub fn do_fork(a: &ForkArgs<'_>) -> Result<u32, Errno> {
         child.vfork_done = &vfork;
     }
     child.flags.fetch_and(!PF_STARTING, Ordering::Relaxed);
-    crate::sched::wake_up_new_task(p);
+    // SAFETY: the child just built; do_fork still holds it.
+    unsafe { crate::sched::wake_up_new_task(p) };
     if is_vfork {
         vfork.wait_for_completion();
     }

@@ -238,7 +238,7 @@ pub unsafe fn attach_pid(task: *mut TaskStruct, ty: usize, pid: KRef<Pid>) {
             (*task).session = nr;
         }
         // (The slot is empty: detach_pid took any old pid.)
-        core::mem::forget(core::mem::replace(&mut (*task).pids[ty], Some(pid)));
+        core::mem::forget((*task).pids[ty].replace(pid));
     }
 }
 
@@ -286,7 +286,7 @@ impl Pid {
             }
             for node in head.iter() {
                 // The node is pid_links[ty - 1]: step back to pid_links[0].
-                let first = (node as *mut crate::list::ListHead).wrapping_sub(ty - 1);
+                let first = node.wrapping_sub(ty - 1);
                 f(crate::container_of!(first, TaskStruct, pid_links));
             }
         }

@@ -21,7 +21,10 @@ fn may_signal(sender: &TaskStruct, target: &TaskStruct) -> bool {
 }
 
 /// Marks `sig` pending on `t` and wakes it if it sleeps interruptibly.
-pub fn send_signal(t: *mut TaskStruct, sig: i32) {
+///
+/// # Safety
+/// `t` is alive (found under tasklist_lock, or held by a reference).
+pub unsafe fn send_signal(t: *mut TaskStruct, sig: i32) {
     // SAFETY: the caller holds the target alive (found under tasklist rules).
     let tk = unsafe { &*t };
     if sig == SIGCHLD {
@@ -53,7 +56,8 @@ pub fn zap_thread_group(t: &TaskStruct, t_sig: Option<i32>, status: i32) {
         }
     }
     if let Some(s) = t_sig {
-        send_signal(t as *const TaskStruct as *mut TaskStruct, s);
+        // SAFETY: `t` is alive (the caller's).
+        unsafe { send_signal(t as *const TaskStruct as *mut TaskStruct, s) };
     }
 }
 
@@ -65,8 +69,19 @@ pub fn sys_kill(pid: i32, sig: i32) -> Result<u32, Errno> {
     }
     let me = current_task();
     if pid > 0 {
-        let t = me.pid_ns().find_task(pid as u32).ok_or(Errno::ESRCH)?;
-        return kill_one(me, t, sig).map(|_| 0);
+        // Held by a reference taken under tasklist_lock: it cannot be
+        // reaped and freed while it is being signalled.
+        let t = {
+            let _g = super::task::TASKLIST_LOCK.lock();
+            let t = me.pid_ns().find_task(pid as u32).ok_or(Errno::ESRCH)?;
+            // SAFETY: alive under tasklist_lock.
+            unsafe { super::task::get_task_struct(t) };
+            t
+        };
+        let r = kill_one(me, t, sig);
+        // SAFETY: the reference taken above.
+        unsafe { super::task::put_task_struct(t) };
+        return r.map(|_| 0);
     }
     // Several targets: gathered (each held by a reference) under
     // tasklist_lock, signalled after it (a fatal signal takes it again).
@@ -74,7 +89,8 @@ pub fn sys_kill(pid: i32, sig: i32) -> Result<u32, Errno> {
     {
         let _g = super::task::TASKLIST_LOCK.lock();
         let mut take = |t: *mut TaskStruct| {
-            super::task::get_task_struct(t);
+            // SAFETY: a task on a list, alive under tasklist_lock.
+            unsafe { super::task::get_task_struct(t) };
             targets.push(t);
         };
         // SAFETY: tasklist_lock held: the lists are stable, their tasks alive.
@@ -87,16 +103,23 @@ pub fn sys_kill(pid: i32, sig: i32) -> Result<u32, Errno> {
                     }
                 }
                 _ => {
-                    let pgrp = if pid == -1 { None } else { Some(pid.unsigned_abs()) };
-                    for node in (*super::init_task()).tasks.iter() {
-                        let t = crate::container_of!(node, TaskStruct, tasks);
-                        let in_group = match pgrp {
-                            Some(g) => (*t).pgrp == g,
-                            // kill(-1): all but init (pid 1) and ourselves.
-                            None => (*t).pid != 1 && (*t).tgid != me.tgid,
-                        };
-                        if in_group {
-                            take(t);
+                    // kill(-pgrp): the group's list while its leader lives.
+                    let group = if pid < -1 { group_of(me, pid.unsigned_abs()) } else { None };
+                    if let Some(g) = group {
+                        g.for_each_task(super::pid::PIDTYPE_PGID, &mut take);
+                    } else {
+                        // kill(-1), or a group whose leader is gone: every process.
+                        let pgrp = if pid == -1 { None } else { Some(pid.unsigned_abs()) };
+                        for node in (*super::init_task()).tasks.iter() {
+                            let t = crate::container_of!(node, TaskStruct, tasks);
+                            let in_group = match pgrp {
+                                Some(g) => (*t).pgrp == g,
+                                // kill(-1): all but init (pid 1) and ourselves.
+                                None => (*t).pid != 1 && (*t).tgid != me.tgid,
+                            };
+                            if in_group {
+                                take(t);
+                            }
                         }
                     }
                 }
@@ -112,7 +135,8 @@ pub fn sys_kill(pid: i32, sig: i32) -> Result<u32, Errno> {
         }
     }
     for &t in &targets {
-        super::task::put_task_struct(t);
+        // SAFETY: the references taken above.
+        unsafe { super::task::put_task_struct(t) };
     }
     match (sent, denied) {
         (0, 0) => Err(Errno::ESRCH),
@@ -121,9 +145,21 @@ pub fn sys_kill(pid: i32, sig: i32) -> Result<u32, Errno> {
     }
 }
 
+/// The process group `pgrp` (its pid, whose PIDTYPE_PGID list holds the
+/// group's processes) while its leader is alive: the pid number is the
+/// leader's. (A group outlives its leader; then None, and kill walks the
+/// task list.) The caller holds tasklist_lock.
+fn group_of(me: &TaskStruct, pgrp: u32) -> Option<&super::pid::Pid> {
+    let leader = me.pid_ns().find_task(pgrp)?;
+    // SAFETY: alive under the caller's tasklist_lock.
+    let pid = unsafe { (*leader).pids[super::pid::PIDTYPE_PID].as_ref()? };
+    // SAFETY: as above.
+    unsafe { pid.has_tasks(super::pid::PIDTYPE_PGID) }.then_some(pid)
+}
+
 /// One process: permission, then the signal's action.
 fn kill_one(me: &TaskStruct, t: *mut TaskStruct, sig: i32) -> Result<(), Errno> {
-    // SAFETY: a task found in the pid table is alive until released.
+    // SAFETY: the caller holds a reference to `t`.
     let tk = unsafe { &*t };
     let st = tk.exit_state.load(Ordering::SeqCst);
     if st == EXIT_DEAD {
@@ -151,12 +187,14 @@ fn kill_one(me: &TaskStruct, t: *mut TaskStruct, sig: i32) -> Result<(), Errno> 
             .as_ref()
             .is_some_and(|s| s.flags.load(Ordering::SeqCst) & super::resources::SIGNAL_GROUP_EXIT != 0);
         if exiting {
-            send_signal(t, sig);
+            // SAFETY: the caller holds `t` (a reference).
+            unsafe { send_signal(t, sig) };
         } else {
             zap_thread_group(tk, Some(sig), sig);
         }
     } else {
-        send_signal(t, sig);
+        // SAFETY: as above.
+        unsafe { send_signal(t, sig) };
     }
     Ok(())
 }

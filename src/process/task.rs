@@ -190,16 +190,24 @@ pub fn current_task() -> &'static TaskStruct {
 }
 
 /// Takes a reference (`get_task_struct`).
-pub fn get_task_struct(t: *mut TaskStruct) {
+///
+/// # Safety
+/// `t` is alive: the caller holds a reference or a lock that keeps it so.
+pub unsafe fn get_task_struct(t: *mut TaskStruct) {
     // SAFETY: the caller holds a reference or a lock that keeps t alive.
     unsafe { (*t).usage.fetch_add(1, Ordering::Relaxed) };
 }
 
 /// Drops a reference; the last one frees the task (`put_task_struct`).
-pub fn put_task_struct(t: *mut TaskStruct) {
-    // SAFETY: the caller owns one reference.
-    if unsafe { (*t).usage.fetch_sub(1, Ordering::AcqRel) } == 1 {
-        super::fork::free_task(t);
+///
+/// # Safety
+/// The caller owns one reference to `t`, which it gives up.
+pub unsafe fn put_task_struct(t: *mut TaskStruct) {
+    // SAFETY: the caller owns one reference; the last one frees.
+    unsafe {
+        if (*t).usage.fetch_sub(1, Ordering::AcqRel) == 1 {
+            super::fork::free_task(t);
+        }
     }
 }
 

@@ -102,9 +102,7 @@ fn dequeue(rq: &mut Rq, t: *mut TaskStruct) {
 }
 
 /// Panics if `t`'s stack has run into its thread_info.
-pub fn check_stack_end(t: *const TaskStruct) {
-    // SAFETY: t is a live task with a stack block.
-    let t = unsafe { &*t };
+pub fn check_stack_end(t: &TaskStruct) {
     if !t.thread_info().stack_end_ok() {
         panic!(
             "stack overflow: STACK_END_MAGIC at {:#x} overwritten in task {} ({})",
@@ -129,7 +127,8 @@ pub fn preempt_schedule_irq() {
 
 fn schedule_common(preempted: bool) {
     let prev = current();
-    check_stack_end(prev);
+    // SAFETY: the running task.
+    check_stack_end(unsafe { &*prev });
     let flags = crate::arch::local_irq_save();
     let rq = rq_lock();
     // SAFETY: prev is the running task.
@@ -190,7 +189,8 @@ fn finish_task_switch(last: *mut ThreadInfo) {
     // SAFETY: prev is alive until its references are gone.
     if unsafe { (*prev).state.load(Ordering::Acquire) } == TASK_DEAD {
         // The reference a task holds on itself while it runs.
-        put_task_struct(prev);
+        // SAFETY: that reference is the dead task's own, given up here.
+        unsafe { put_task_struct(prev) };
     }
 }
 
@@ -209,7 +209,11 @@ extern "C" fn schedule_tail(last: *mut ThreadInfo) {
 }
 
 /// Wakes `t` if it sleeps (`wake_up_process`). Returns true if it was asleep.
-pub fn wake_up_process(t: *mut TaskStruct) -> bool {
+///
+/// # Safety
+/// `t` is alive: the caller holds it by a reference, a wait-queue entry
+/// it sleeps on, or a lock that keeps it.
+pub unsafe fn wake_up_process(t: *mut TaskStruct) -> bool {
     let flags = crate::arch::local_irq_save();
     let rq = rq_lock();
     // SAFETY: the caller holds t alive (a wait-queue entry or a reference).
@@ -257,8 +261,12 @@ pub fn sched_fork(p: &mut TaskStruct, parent: &TaskStruct) {
 }
 
 /// `wake_up_new_task`: puts a new child on the run queue.
-pub fn wake_up_new_task(p: *mut TaskStruct) {
-    wake_up_process(p);
+///
+/// # Safety
+/// `p` is a task copy_process just built, held by its creator.
+pub unsafe fn wake_up_new_task(p: *mut TaskStruct) {
+    // SAFETY: per the caller, `p` is alive.
+    unsafe { wake_up_process(p) };
 }
 
 /// From the timer tick: account the tick, end the time slice.

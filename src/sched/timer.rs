@@ -134,7 +134,8 @@ mod ktests {
         // SAFETY: the current task sets its own state.
         unsafe { (*current()).state.store(TASK_UNINTERRUPTIBLE, Ordering::SeqCst) };
         schedule_timeout(2);
-        crate::sched::wake_up_process(target as *mut TaskStruct);
+        // SAFETY: the test task, which waits for this one before it goes.
+        unsafe { crate::sched::wake_up_process(target as *mut TaskStruct) };
         0
     }
 

@@ -90,8 +90,9 @@ impl WaitQueueHead {
         // SAFETY: the list is well-formed and cannot change while its lock is held.
         for node in unsafe { l.iter() } {
             let e = node as *mut WaitQueueEntry;
-            // SAFETY: every node on this list is a live WaitQueueEntry's link (offset 0).
-            super::wake_up_process(unsafe { (*e).task });
+            // SAFETY: every node on this list is a live WaitQueueEntry's link
+            // (offset 0), whose task sleeps on it, alive.
+            unsafe { super::wake_up_process((*e).task) };
         }
     }
 }

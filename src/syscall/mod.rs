@@ -260,12 +260,14 @@ fn sys_prlimit64(pid: u32, resource: u32, new: u32, old: u32) -> Ret {
         if !same_user && !privileged {
             return Err(Errno::EPERM);
         }
-        get_task_struct(t);
+        // SAFETY: alive under tasklist_lock.
+        unsafe { get_task_struct(t) };
         t
     };
     let release = |t: *mut TaskStruct| {
         if !core::ptr::eq(t, me.group_leader) {
-            put_task_struct(t);
+            // SAFETY: the reference taken above.
+            unsafe { put_task_struct(t) };
         }
     };
     // SAFETY: the target is held (ourselves, or by the reference taken above).

@@ -47,6 +47,13 @@ static int session_side(void)
     if (wait4(c, &st, 0) != c || !WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) bad |= 4096;
     if (wait4(a, &st, WNOHANG) != 0) bad |= 8192;            /* a is still there */
     if (sys2(NR_kill, -b, 0) != -ESRCH) bad |= 16384;        /* the group is gone */
+    /* A group outlives its leader: with b2 gone, kill(-b2) still reaches c2. */
+    long b2 = spawn_sleeper(), c2 = spawn_sleeper();
+    if (sys2(NR_setpgid, b2, 0) != 0 || sys2(NR_setpgid, c2, b2) != 0) bad |= 1 << 17;
+    sys2(NR_kill, b2, SIGKILL);
+    if (wait4(b2, &st, 0) != b2) bad |= 1 << 18;
+    if (sys2(NR_kill, -b2, SIGKILL) != 0) bad |= 1 << 19;
+    if (wait4(c2, &st, 0) != c2 || !WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) bad |= 1 << 20;
     /* kill(0, SIGTERM) from a child that made its own group: just that group. */
     long d = sys0(NR_fork);
     if (d == 0) {
