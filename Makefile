@@ -63,7 +63,7 @@ bench: image initramfs
 profile: image initramfs
 	@FILTER="$(FILTER)" PER="$(PER)" ANNOTATE="$(ANNOTATE)" scripts/profile.sh
 
-gdb: image
+gdb: image initramfs
 	@scripts/gdb.sh $(BOARD) "$(APPEND)"
 
 sdcard: image

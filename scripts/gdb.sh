@@ -17,7 +17,10 @@
 # QEMU) and is stopped when gdb exits.
 #
 # Environment: GDB (default gdb-multiarch), GDB_PORT, GDB_CONSOLE,
-# KERNEL_IMG / KERNEL_ELF (default target/kernel.img / target/kernel.elf).
+# KERNEL_IMG / KERNEL_ELF (default target/kernel.img / target/kernel.elf),
+# INITRD (default target/initramfs.cpio when it exists, as make run boots;
+# INITRD=none for none). The console takes no input here (the terminal is
+# gdb's): pick a program that runs by itself, e.g. APPEND=init=/bin/t_fork.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +30,9 @@ shift 2 || shift $#
 gdb=${GDB:-gdb-multiarch}
 img=${KERNEL_IMG:-$root/target/kernel.img}
 elf=${KERNEL_ELF:-$root/target/kernel.elf}
+initrd=${INITRD:-$root/target/initramfs.cpio}
+initrd_args=()
+if [ "$initrd" != none ] && [ -f "$initrd" ]; then initrd_args=(--initrd "$initrd"); fi
 dir=$root/target/gdb
 
 fail() { echo "scripts/gdb.sh: $*" >&2; exit 1; }
@@ -78,10 +84,10 @@ trap 'exit 130' TERM HUP
 echo "==> QEMU $board halted, gdb server on 127.0.0.1:$port; image at $load until the MMU is on" >&2
 if [ -n "${GDB_CONSOLE:-}" ]; then
   echo "==> kernel console: $GDB_CONSOLE" >&2
-  setsid "$root/scripts/qemu.sh" "$board" "$img" "$append" \
+  setsid "$root/scripts/qemu.sh" "$board" "$img" "$append" "${initrd_args[@]}" \
     -S -gdb "tcp:127.0.0.1:$port" -pidfile "$pidfile" </dev/null >"$GDB_CONSOLE" 2>&1 &
 else
-  setsid "$root/scripts/qemu.sh" "$board" "$img" "$append" \
+  setsid "$root/scripts/qemu.sh" "$board" "$img" "$append" "${initrd_args[@]}" \
     -S -gdb "tcp:127.0.0.1:$port" -pidfile "$pidfile" </dev/null &
 fi
 qjob=$!

@@ -266,6 +266,19 @@ run_boards() {
   done
   # After a failed unpacking every page is accounted for (nothing leaked).
   boot_ktest "initrd-error-accounting" vexpress-a9 "ktest=populate_rootfs slub_debug" --initrd $bad/gz-crc.cpio.gz
+  # make gdb as docs/fork-walkthrough.md uses it: a breakpoint in copy_thread
+  # reached from a user fork, with the path back to vector_swi.
+  local glog=$LOGS/gdb-fork.log
+  GDB_CONSOLE=$LOGS/gdb-fork-console.log timeout 120 scripts/gdb.sh virt "init=/bin/t_fork" -batch \
+    -ex 'break armfork::process::fork::copy_thread' -ex continue -ex continue -ex 'bt 8' \
+    -ex 'p/x (*regs.0).uregs[7]' >"$glog" 2>&1
+  if grep -aq 'copy_process_steps' "$glog" && grep -aq 'syscall::dispatch' "$glog" \
+    && grep -aq 'vector_swi' "$glog" && grep -aqE '^\$1 = 0x2$' "$glog"; then
+    count "gdb-fork-breakpoint" 1 0
+  else
+    echo "  gdb-fork-breakpoint: no user fork stopped in copy_thread; see $glog"; tail -n 8 "$glog" | sed 's/^/    /'
+    count "gdb-fork-breakpoint" 0 1
+  fi
   # A device tree without a UART: the board table's UART takes over.
   boot_ktest "dtb-without-uart" virt "ktest=board,console" -dtb tests/fixtures/virt-no-uart.dtb
   # The Raspberry Pi booted with a device tree, as its firmware does.

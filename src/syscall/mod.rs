@@ -185,12 +185,7 @@ fn sys_read(fd: u32, buf: u32, count: u32) -> Ret {
     }
     let mut line = alloc::vec::Vec::new();
     crate::console::read_line(count.min(4096) as usize, &mut line).ok_or(Errno::EINTR)?;
-    for (i, b) in line.iter().enumerate() {
-        let a = buf + i as u32;
-        let w = get_user(a & !3)?;
-        let shift = (a & 3) * 8;
-        put_user((w & !(0xff << shift)) | ((*b as u32) << shift), a & !3)?;
-    }
+    copy_to_user(buf, &line)?;
     Ok(line.len() as u32)
 }
 
