@@ -60,11 +60,11 @@ initrds() {
   rm -rf target/initramfs-huge && mkdir -p target/initramfs-huge && head -c $((80 << 20)) /dev/zero >target/initramfs-huge/zeros
   (cd target/initramfs-huge && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -n >"$d/gz-too-big.cpio.gz"
   rm -rf target/initramfs-huge
-  # The compressed archive padded with zeros to 0x3fc00 bytes: what the
+  # The compressed archive padded with zeros to 0x7fc00 bytes: what the
   # initrd-edge boots load at 0x4c000a00 (tests/fixtures/make-initrd-edge-dtbs.sh
-  # names 0x4c000a00-0x4c040600 in their device trees).
-  [ "$(stat -c %s "$gz")" -le $((0x3fc00)) ] || { echo "bad-fixtures: $gz is over 0x3fc00 bytes; move the initrd-edge fixtures' end" >&2; exit 1; }
-  from "$d/edges.cpio.gz" "$gz"; truncate -s $((0x3fc00)) "$d/edges.cpio.gz"
+  # names 0x4c000a00-0x4c080600 in their device trees).
+  [ "$(stat -c %s "$gz")" -le $((0x7fc00)) ] || { echo "bad-fixtures: $gz is over 0x7fc00 bytes; move the initrd-edge fixtures' end" >&2; exit 1; }
+  from "$d/edges.cpio.gz" "$gz"; truncate -s $((0x7fc00)) "$d/edges.cpio.gz"
   # xz (Linux may be built for it; this kernel is not): a real one if xz is
   # installed, else just its magic and flags, all the kernel looks at.
   if command -v xz >/dev/null; then xz -c --check=crc32 "$good" >"$d/xz.cpio.xz"

@@ -31,6 +31,11 @@ for src in user/tests/*.c; do
   cp "target/user/$name" "target/initramfs/bin/$name"
   tests+=("/bin/$name")
 done
+# An ordinary C program against Debian's static glibc (its start-up, stdio,
+# malloc, pthreads): the toolchain's own libc, not -nostdlib.
+$CC -static -O2 -Wall -Werror -pthread -o target/user/t_glibc user/glibc/t_glibc.c
+cp target/user/t_glibc target/initramfs/bin/t_glibc
+tests+=("/bin/t_glibc")
 printf 'not an ELF file, not a script either\n' > target/initramfs/bin/notelf
 # Broken executables under /bad/ for the tests (scripts/bad-fixtures.sh).
 scripts/bad-fixtures.sh elves target/initramfs/bad

@@ -249,18 +249,18 @@ run_boards() {
   boot_ktest "initrd-5mib" virt "ktest=initramfs,initial_stack slub_debug" --initrd $bad/big-5mib.cpio.gz
   if grep -aq 'initramfs: unpacked 5[0-9][0-9][0-9] KiB' "$LOGS/initrd-5mib.log"; then count "initrd-5mib-unpacked" 1 0
   else echo "  initrd-5mib: no 'unpacked 5xxx KiB' in $LOGS/initrd-5mib.log"; count "initrd-5mib-unpacked" 0 1; fi
-  # The initrd's edge pages: an initrd at 0x4c000a00-0x4c040600 (both ends
+  # The initrd's edge pages: an initrd at 0x4c000a00-0x4c080600 (both ends
   # mid-page) named by a device tree whose /memreserve/ entry shares its first
   # page (kept; the last, its own, is freed) or its last page (the other way
   # round); tests/fixtures/make-initrd-edge-dtbs.sh. QEMU's generic loader puts it there.
   local edge
-  for edge in start:0x4c001-0x4c041 end:0x4c000-0x4c040; do
+  for edge in start:0x4c001-0x4c081 end:0x4c000-0x4c080; do
     boot_ktest "initrd-edge-${edge%%:*}" virt "ktest=initramfs slub_debug" -dtb "tests/fixtures/virt-initrd-edge-${edge%%:*}.dtb" \
       -device "loader,file=$bad/edges.cpio.gz,addr=0x4c000a00,force-raw=on"
-    if grep -aq "^# initrd 0x4c000a00-0x4c040600: pfns ${edge#*:} freed" "$LOGS/initrd-edge-${edge%%:*}.log"; then
+    if grep -aq "^# initrd 0x4c000a00-0x4c080600: pfns ${edge#*:} freed" "$LOGS/initrd-edge-${edge%%:*}.log"; then
       count "initrd-edge-${edge%%:*}-pages" 1 0
     else
-      echo "  initrd-edge-${edge%%:*}: no '# initrd 0x4c000a00-0x4c040600: pfns ${edge#*:} freed' in $LOGS/initrd-edge-${edge%%:*}.log"
+      echo "  initrd-edge-${edge%%:*}: no '# initrd 0x4c000a00-0x4c080600: pfns ${edge#*:} freed' in $LOGS/initrd-edge-${edge%%:*}.log"
       count "initrd-edge-${edge%%:*}-pages" 0 1
     fi
   done

@@ -30,7 +30,7 @@ enum {
     NR_clone = 120, NR_uname = 122, NR_sched_yield = 158, NR_nanosleep = 162, NR_vfork = 190,
     NR_ugetrlimit = 191, NR_getuid32 = 199, NR_setuid32 = 213, NR_gettid = 224, NR_futex = 240,
     NR_exit_group = 248, NR_set_tid_address = 256, NR_clock_gettime = 263,
-    NR_munmap = 91, NR_writev = 146, NR_mmap2 = 192,
+    NR_munmap = 91, NR_writev = 146, NR_mmap2 = 192, NR_mprotect = 125, NR_madvise = 220,
     NR_ARM_set_tls = 0xf0005,
 };
 

@@ -384,11 +384,11 @@ mod tests {
         // tests/run-all.sh's initrd-edge boots (tests/fixtures/make-initrd-edge-dtbs.sh).
         for (dtb, reserved) in [
             (&include_bytes!("../../tests/fixtures/virt-initrd-edge-start.dtb")[..], 0x4c00_09c0),
-            (&include_bytes!("../../tests/fixtures/virt-initrd-edge-end.dtb")[..], 0x4c04_0600),
+            (&include_bytes!("../../tests/fixtures/virt-initrd-edge-end.dtb")[..], 0x4c08_0600),
         ] {
             let p = discover(dtb, 0xffff_ffff, 0xc0f).unwrap();
             assert_eq!(p.board.unwrap().name, "qemu-virt");
-            assert_eq!(p.initrd, Some((0x4c00_0a00, 0x4c04_0600)));
+            assert_eq!(p.initrd, Some((0x4c00_0a00, 0x4c08_0600)));
             assert_eq!(p.reserved(), &[MemRegion { base: reserved, size: 0x40 }]);
         }
     }

@@ -51,6 +51,11 @@ const PTE_MEM: u32 = PTE_TYPE_SMALL | PTE_B | PTE_C | PTE_TEX0 | PTE_S | PTE_NG;
 const PMD_TYPE_TABLE: u32 = 0b01;
 
 fn pte_bits(prot: Prot) -> u32 {
+    if !prot.contains(Prot::READ) {
+        // PROT_NONE: the page stays (mprotect may give access back), but
+        // user mode may not touch it: AP[2:0] = 0b101, kernel read-only.
+        return PTE_MEM | PTE_APX | PTE_AP0 | PTE_XN;
+    }
     let mut e = PTE_MEM | PTE_AP1 | PTE_AP0; // PL0 and PL1 may access
     if !prot.contains(Prot::WRITE) {
         e |= PTE_APX; // read-only at every level
@@ -62,6 +67,9 @@ fn pte_bits(prot: Prot) -> u32 {
 }
 
 fn pte_prot(e: u32) -> Prot {
+    if e & PTE_AP1 == 0 {
+        return Prot::empty(); // no user access (see pte_bits)
+    }
     let mut p = Prot::READ;
     if e & PTE_APX == 0 {
         p |= Prot::WRITE;
@@ -499,6 +507,31 @@ impl PageTable {
                 f(((i as u32) << 20) | ((j as u32) << 12), pte & !0xfff, pte_prot(pte))
             })
         })
+    }
+
+    /// The pages mapped in [start, end): (address, physical page, permissions).
+    pub fn mappings_in(&self, start: u32, end: u32) -> alloc::vec::Vec<(u32, u32, Prot)> {
+        let mut v = alloc::vec::Vec::new();
+        if start >= end {
+            return v;
+        }
+        let pgd = self.pgd();
+        for i in (start >> 20)..=((end - 1) >> 20).min(PTRS_PER_PGD as u32 - 1) {
+            let e = pgd[i as usize];
+            if e & 0b11 != PMD_TYPE_TABLE {
+                continue;
+            }
+            let t = PteTable::at(e & !0x3ff);
+            let _ = for_each_bit(&t.mapped, |j| {
+                let va = (i << 20) | ((j as u32) << 12);
+                if va >= start && va < end {
+                    let pte = t.hw[j];
+                    v.push((va, pte & !0xfff, pte_prot(pte)));
+                }
+                Ok::<(), ()>(())
+            });
+        }
+        v
     }
 
     /// Number of second-level tables in use.

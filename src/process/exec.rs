@@ -26,7 +26,7 @@ extern "C" {
 /// Makes instructions written through the linear map visible to fetches:
 /// clean the data cache to the point of unification, invalidate the
 /// instruction cache and branch predictor (ARM ARM B2.2.9).
-fn flush_icache_range(start: usize, end: usize) {
+pub(crate) fn flush_icache_range(start: usize, end: usize) {
     let mut a = start & !31;
     while a < end {
         // SAFETY: DCCMVAU on mapped lowmem.
@@ -818,9 +818,11 @@ fn enter_at(mm: KRef<MmStruct>, pc: u32, sp: u32) -> ! {
 /// ret_from_exception. Runs with sp at `frame`.
 extern "C" fn start_thread(frame: *mut PtRegs, pc: u32, sp: u32) -> ! {
     let mut r = PtRegs::default();
-    r.uregs[ARM_PC] = pc;
+    // Bit 0 of the entry point selects Thumb state, as Linux's start_thread
+    // does it (glibc's _start for armhf is Thumb-2 code).
+    r.uregs[ARM_PC] = pc & !1;
     r.uregs[ARM_SP] = sp;
-    r.uregs[ARM_CPSR] = PSR_USR;
+    r.uregs[ARM_CPSR] = if pc & 1 != 0 { PSR_USR | crate::arch::traps::PSR_T_BIT } else { PSR_USR };
     // SAFETY: the frame is above this function's stack frame (enter_at
     // moved sp there); ret_from_exception restores it and drops to user mode.
     unsafe {
@@ -1252,8 +1254,9 @@ mod execve_ktests {
         do_execve(s, s + 0x80, s + 0x88) as i32 + 1000
     }
 
-    /// The user-space suite's test programs (user/tests/t_*.c but the exec probe).
-    const SUITE: [&str; 10] = [
+    /// The user-space suite's test programs (user/tests/t_*.c but the exec
+    /// probe, and user/glibc/t_glibc.c).
+    const SUITE: [&str; 11] = [
         "/bin/t_basic",
         "/bin/t_fork",
         "/bin/t_clone",
@@ -1264,6 +1267,7 @@ mod execve_ktests {
         "/bin/t_vfp",
         "/bin/t_mmap",
         "/bin/t_fuzz",
+        "/bin/t_glibc",
     ];
 
     /// Runs SUITE[arg] with --quiet: it prints nothing, exits with its failures.
@@ -1345,6 +1349,11 @@ mod execve_ktests {
     crate::ktest! {
         fn suite_t_fuzz_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(9);
+        }
+    }
+    crate::ktest! {
+        fn suite_t_glibc_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(10);
         }
     }
 

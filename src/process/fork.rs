@@ -163,7 +163,7 @@ static CANARY_SEED: AtomicU32 = AtomicU32::new(0x9e37_79b9);
 
 /// A stack canary from a random source: a xorshift generator stirred with
 /// the tick count (no 64-bit division on the fork path).
-fn get_random_int() -> u32 {
+pub fn get_random_int() -> u32 {
     let mut x = CANARY_SEED.load(Ordering::Relaxed) ^ (crate::time::jiffies() as u32).rotate_left(7);
     x ^= x << 13;
     x ^= x >> 17;

@@ -19,7 +19,12 @@ struct FutexQ {
     key: (usize, u32),
     task: *mut TaskStruct,
     woken: AtomicBool,
+    /// FUTEX_WAIT_BITSET's mask: a wake whose mask shares a bit wakes it.
+    bitset: u32,
 }
+
+/// The mask of FUTEX_WAIT and FUTEX_WAKE: every bit.
+pub const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
 
 static BUCKETS: [SpinLockIrq<ListHead>; 1 << HASH_BITS] =
     [const { SpinLockIrq::new(ListHead::new()) }; 1 << HASH_BITS];
@@ -40,18 +45,20 @@ fn bucket(key: (usize, u32)) -> &'static SpinLockIrq<ListHead> {
 /// EFAULT for a bad address, EINVAL for a misaligned one, EINTR when a
 /// signal arrives.
 pub fn futex_wait(uaddr: u32, val: u32) -> Result<(), Errno> {
-    futex_wait_until(uaddr, val, None)
+    futex_wait_until(uaddr, val, None, FUTEX_BITSET_MATCH_ANY)
 }
 
 /// FUTEX_WAIT with a deadline (`uptime_us`): ETIMEDOUT once it passes
 /// (the tick wakes the waiter: schedule_timeout).
-pub fn futex_wait_until(uaddr: u32, val: u32, deadline: Option<u64>) -> Result<(), Errno> {
-    if uaddr & 3 != 0 {
+/// `bitset` (FUTEX_WAIT_BITSET; all ones for FUTEX_WAIT) says which wakes
+/// apply; 0 is EINVAL.
+pub fn futex_wait_until(uaddr: u32, val: u32, deadline: Option<u64>, bitset: u32) -> Result<(), Errno> {
+    if uaddr & 3 != 0 || bitset == 0 {
         return Err(Errno::EINVAL);
     }
     let key = key_of(uaddr);
     let me = current();
-    let mut q = FutexQ { link: ListHead::new(), key, task: me, woken: AtomicBool::new(false) };
+    let mut q = FutexQ { link: ListHead::new(), key, task: me, woken: AtomicBool::new(false), bitset };
     {
         let mut b = bucket(key).lock();
         if b.next.is_null() {
@@ -118,7 +125,13 @@ pub fn futex_wait_until(uaddr: u32, val: u32, deadline: Option<u64>) -> Result<(
 
 /// FUTEX_WAKE: wakes up to `n` waiters on `uaddr`; returns how many.
 pub fn futex_wake(uaddr: u32, n: u32) -> Result<u32, Errno> {
-    if uaddr & 3 != 0 {
+    futex_wake_bitset(uaddr, n, FUTEX_BITSET_MATCH_ANY)
+}
+
+/// FUTEX_WAKE_BITSET: wakes up to `n` waiters on `uaddr` whose mask shares
+/// a bit with `bitset` (0 is EINVAL); returns how many.
+pub fn futex_wake_bitset(uaddr: u32, n: u32, bitset: u32) -> Result<u32, Errno> {
+    if uaddr & 3 != 0 || bitset == 0 {
         return Err(Errno::EINVAL);
     }
     let key = key_of(uaddr);
@@ -134,7 +147,7 @@ pub fn futex_wake(uaddr: u32, n: u32) -> Result<u32, Errno> {
                 break;
             }
             let q = node as *mut FutexQ;
-            if (*q).key == key {
+            if (*q).key == key && (*q).bitset & bitset != 0 {
                 (*q).link.del_init();
                 let t = (*q).task;
                 (*q).woken.store(true, Ordering::Release);

@@ -20,12 +20,12 @@ pub const PROT_WRITE: u32 = 2;
 pub const PROT_EXEC: u32 = 4;
 pub const MAP_SHARED: u32 = 0x01;
 pub const MAP_PRIVATE: u32 = 0x02;
+const MAP_SHARED_VALIDATE: u32 = 0x03;
+const MAP_TYPE: u32 = 0x0f;
 pub const MAP_FIXED: u32 = 0x10;
 pub const MAP_ANONYMOUS: u32 = 0x20;
-/// Flags accepted and ignored, as Linux does for anonymous memory.
-const MAP_IGNORED: u32 = 0x0100 /* GROWSDOWN */ | 0x0800 /* DENYWRITE */ | 0x1000 /* EXECUTABLE */
-    | 0x2000 /* LOCKED */ | 0x4000 /* NORESERVE */ | 0x8000 /* POPULATE */ | 0x10000 /* NONBLOCK */
-    | 0x40000 /* HUGETLB: refused below */;
+/// MAP_FIXED, except that an address already in use is EEXIST.
+const MAP_FIXED_NOREPLACE: u32 = 0x10_0000;
 
 /// Top of the mmap area: 128 MiB below the stack top (Linux's minimum gap).
 pub const MMAP_BASE: u32 = USER_STACK_TOP - 128 * 1024 * 1024;
@@ -97,11 +97,15 @@ pub(crate) fn unmap_range(vmas: &mut alloc::vec::Vec<(u32, u32, Prot)>, pt: &mut
 /// (a file mapping of the console fails with ENODEV, as for any device
 /// without mmap). Returns the address.
 pub fn sys_mmap2(addr: u32, len: u32, prot: u32, flags: u32, fd: i32, _pgoff: u32) -> Result<u32, Errno> {
-    let kind = flags & (MAP_SHARED | MAP_PRIVATE);
-    if kind != MAP_SHARED && kind != MAP_PRIVATE {
-        return Err(Errno::EINVAL);
+    let kind = flags & MAP_TYPE;
+    match kind {
+        MAP_SHARED | MAP_PRIVATE => {} // other flags: ignored, as Linux does
+        // MAP_SHARED_VALIDATE is for files (the fd decides, below); Linux
+        // refuses it for anonymous memory.
+        MAP_SHARED_VALIDATE if flags & MAP_ANONYMOUS == 0 => {}
+        _ => return Err(Errno::EINVAL),
     }
-    if flags & !(MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_IGNORED) != 0 || prot & !7 != 0 {
+    if prot & !7 != 0 {
         return Err(Errno::EINVAL);
     }
     if flags & 0x40000 != 0 {
@@ -118,12 +122,13 @@ pub fn sys_mmap2(addr: u32, len: u32, prot: u32, flags: u32, fd: i32, _pgoff: u3
     }
     let me = current_task();
     let mm = me.mm.as_ref().ok_or(Errno::ENOMEM)?;
-    let shared = kind == MAP_SHARED;
+    let shared = kind != MAP_PRIVATE;
     let vprot = prot_of(prot, shared);
     let mut vmas = mm.vmas.lock();
     let mut g = mm.pgd.lock();
     let pt = g.as_mut().ok_or(Errno::ENOMEM)?;
-    let start = if flags & MAP_FIXED != 0 {
+    let overlaps = |vmas: &[(u32, u32, Prot)], a: u32| vmas.iter().any(|(s, e, _)| *s < a + len && *e > a);
+    let start = if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0 {
         if addr & (PAGE - 1) != 0 {
             return Err(Errno::EINVAL);
         }
@@ -133,8 +138,18 @@ pub fn sys_mmap2(addr: u32, len: u32, prot: u32, flags: u32, fd: i32, _pgoff: u3
         if addr.checked_add(len).is_none_or(|e| e > crate::arch::mmu::TASK_SIZE) {
             return Err(Errno::ENOMEM);
         }
+        if flags & MAP_FIXED == 0 && overlaps(&vmas, addr) {
+            return Err(Errno::EEXIST); // MAP_FIXED_NOREPLACE over a mapping
+        }
         unmap_range(&mut vmas, pt, addr, addr + len);
         addr
+    } else if addr & (PAGE - 1) == 0
+        && addr >= MMAP_MIN_ADDR
+        && addr.checked_add(len).is_some_and(|e| e <= MMAP_BASE)
+        && addr >= mm.brk.load(Ordering::Relaxed)
+        && !overlaps(&vmas, addr)
+    {
+        addr // the hint, free: taken as it is
     } else {
         get_unmapped_area(&vmas, len, mm.brk.load(Ordering::Relaxed)).ok_or(Errno::ENOMEM)?
     };
@@ -146,6 +161,113 @@ pub fn sys_mmap2(addr: u32, len: u32, prot: u32, flags: u32, fd: i32, _pgoff: u3
     mm.total_vm.fetch_add(len / PAGE, Ordering::Relaxed);
     mm.map_count.fetch_add(1, Ordering::Relaxed);
     Ok(start)
+}
+
+/// `mprotect(addr, len, prot)`: new permissions for [addr, addr + len),
+/// which must be mapped throughout (ENOMEM otherwise). Regions are split
+/// at the edges. Pages already there are rewritten: losing write (or all)
+/// access takes effect at once; write access comes back at once only for a
+/// page that was writable or a shared mapping's (a page shared
+/// copy-on-write stays read-only, and its next write copies it, as after
+/// fork); gaining execute makes the instruction cache see the page.
+pub fn sys_mprotect(addr: u32, len: u32, prot: u32) -> Result<u32, Errno> {
+    if addr & (PAGE - 1) != 0 || prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if len == 0 {
+        return Ok(0);
+    }
+    let len = len.checked_add(PAGE - 1).ok_or(Errno::ENOMEM)? & !(PAGE - 1);
+    let end = addr.checked_add(len).filter(|&e| e <= crate::arch::mmu::TASK_SIZE).ok_or(Errno::ENOMEM)?;
+    let me = current_task();
+    let mm = me.mm.as_ref().ok_or(Errno::ENOMEM)?;
+    let mut vmas = mm.vmas.lock();
+    // Mapped throughout, without a hole?
+    let mut at = addr;
+    while at < end {
+        at = vmas.iter().find(|(s, e, _)| *s <= at && at < *e).map(|&(_, e, _)| e).ok_or(Errno::ENOMEM)?;
+    }
+    // Split the regions at the edges and give the middle its new rights
+    // (a shared mapping stays shared).
+    let mut i = 0;
+    while i < vmas.len() {
+        let (s, e, p) = vmas[i];
+        if e <= addr || s >= end {
+            i += 1;
+            continue;
+        }
+        let (lo, hi) = (s.max(addr), e.min(end));
+        let new = prot_of(prot, p.contains(Prot::SHARED));
+        vmas[i] = (lo, hi, new);
+        i += 1;
+        if s < lo {
+            vmas.insert(i, (s, lo, p));
+            i += 1;
+        }
+        if hi < e {
+            vmas.insert(i, (hi, e, p));
+            i += 1;
+        }
+    }
+    let mut g = mm.pgd.lock();
+    let Some(pt) = g.as_mut() else { return Ok(0) };
+    for (va, pa, cur) in pt.mappings_in(addr, end) {
+        let shared = vmas.iter().any(|(s, e, p)| *s <= va && va < *e && p.contains(Prot::SHARED));
+        let mut want = prot_of(prot, false);
+        if want.contains(Prot::WRITE) && !shared && !cur.contains(Prot::WRITE) {
+            want -= Prot::WRITE;
+        }
+        if want == cur {
+            continue;
+        }
+        pt.protect(va, want)?;
+        if want.contains(Prot::EXEC) && !cur.contains(Prot::EXEC) {
+            if let Some(lin) = crate::arch::mmu::__va(pa) {
+                super::exec::flush_icache_range(lin as usize, lin as usize + PAGE as usize);
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `madvise(addr, len, advice)`: MADV_DONTNEED and MADV_FREE drop the pages
+/// of private mappings (the next touch finds zeros, as on Linux; a shared
+/// mapping keeps its pages, having nothing else to find them in again);
+/// every other advice Linux 6.1 knows is accepted and has no effect here.
+/// EINVAL for an unaligned address or an unknown advice, ENOMEM if part of
+/// the range is not mapped (after acting on the rest, as Linux does).
+pub fn sys_madvise(addr: u32, len: u32, advice: u32) -> Result<u32, Errno> {
+    const MADV_DONTNEED: u32 = 4;
+    const MADV_FREE: u32 = 8;
+    if addr & (PAGE - 1) != 0 || !(advice <= 4 || (8..=25).contains(&advice) || advice == 100 /* MADV_HWPOISON */) {
+        return Err(Errno::EINVAL);
+    }
+    let len = len.checked_add(PAGE - 1).ok_or(Errno::EINVAL)? & !(PAGE - 1);
+    let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+    if end == addr {
+        return Ok(0);
+    }
+    let me = current_task();
+    let mm = me.mm.as_ref().ok_or(Errno::ENOMEM)?;
+    let vmas = mm.vmas.lock();
+    let mut g = mm.pgd.lock();
+    let mut covered = 0;
+    for &(s, e, p) in vmas.iter() {
+        let (lo, hi) = (s.max(addr), e.min(end));
+        if lo >= hi {
+            continue;
+        }
+        covered += hi - lo;
+        if (advice == MADV_DONTNEED || advice == MADV_FREE) && !p.contains(Prot::SHARED) {
+            if let Some(pt) = g.as_mut() {
+                pt.unmap_range(lo, hi, crate::mm::put_page);
+            }
+        }
+    }
+    if covered < end - addr {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(0)
 }
 
 /// `munmap(addr, length)`: the pages go (and with their last reference,

@@ -1,8 +1,10 @@
-//! Signals, the part fork and wait need: kill(2) with signal 0 (is the
-//! target there), and the default actions of SIGKILL and SIGTERM
-//! (terminate) and SIGCHLD (ignore). A pending signal sets TIF_SIGPENDING;
-//! sleeps that may be interrupted return EINTR; on the way back to user
-//! mode the task acts on it. Handlers (sigaction) come later.
+//! Signals, the part fork and wait need: kill(2), tkill and tgkill, with
+//! signal 0 (is the target there) and every signal's default action:
+//! terminate the whole thread group (the wait status is the signal), or,
+//! for SIGCHLD, SIGCONT, SIGURG and SIGWINCH, nothing. The stop signals
+//! are ignored too (there is no job control yet). A pending signal sets
+//! TIF_SIGPENDING; sleeps that may be interrupted return EINTR; on the way
+//! back to user mode the task acts on it. Handlers (sigaction) come later.
 
 use super::resources::{SIGCHLD, SIGKILL};
 use super::task::{current_task, TaskStruct, EXIT_DEAD, EXIT_ZOMBIE};
@@ -11,6 +13,29 @@ use crate::errno::Errno;
 use core::sync::atomic::Ordering;
 
 pub const SIGTERM: i32 = 15;
+
+const fn sigmask(sig: i32) -> u64 {
+    1 << (sig - 1)
+}
+
+/// Signals whose default action does nothing: Linux's ignored ones
+/// (SIGCHLD, SIGCONT, SIGURG, SIGWINCH) and, until there is job control,
+/// the stop signals (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU).
+const DEFAULT_IGNORED: u64 = sigmask(SIGCHLD)
+    | sigmask(18)
+    | sigmask(19)
+    | sigmask(20)
+    | sigmask(21)
+    | sigmask(22)
+    | sigmask(23)
+    | sigmask(28);
+
+/// Whether `sig`'s default action ends the process (every signal but the
+/// ignored ones: SIGTERM, SIGKILL, SIGABRT, SIGSEGV, SIGUSR1, the real-time
+/// signals, ...).
+pub fn sig_default_fatal(sig: i32) -> bool {
+    (1..=64).contains(&sig) && DEFAULT_IGNORED & sigmask(sig) == 0
+}
 
 /// Whether `sender` may signal `target` (same user, or CAP_KILL-like root).
 fn may_signal(sender: &TaskStruct, target: &TaskStruct) -> bool {
@@ -27,10 +52,10 @@ fn may_signal(sender: &TaskStruct, target: &TaskStruct) -> bool {
 pub unsafe fn send_signal(t: *mut TaskStruct, sig: i32) {
     // SAFETY: the caller holds the target alive (found under tasklist rules).
     let tk = unsafe { &*t };
-    if sig == SIGCHLD {
+    if !sig_default_fatal(sig) {
         return; // ignored by default
     }
-    tk.pending.fetch_or(1 << (sig - 1), Ordering::SeqCst);
+    tk.pending.fetch_or(sigmask(sig), Ordering::SeqCst);
     tk.thread_info().set_flag(TIF_SIGPENDING);
     if tk.state.load(Ordering::SeqCst) == super::task::TASK_INTERRUPTIBLE {
         crate::sched::wake_up_process(t);
@@ -179,7 +204,7 @@ fn kill_one(me: &TaskStruct, t: *mut TaskStruct, sig: i32) -> Result<(), Errno> 
     if unkillable && core::ptr::eq(t, tk.pid_ns().child_reaper.load(Ordering::Acquire)) {
         return Ok(());
     }
-    if sig == SIGKILL || sig == SIGTERM {
+    if sig_default_fatal(sig) {
         // A fatal signal ends the whole thread group, each thread with it.
         let _g = super::task::TASKLIST_LOCK.lock();
         let exiting = tk
@@ -212,9 +237,35 @@ pub fn do_signal() {
     // taken below or sets the flag again for the next return.
     me.thread_info().clear_flag(TIF_SIGPENDING);
     let p = me.pending.swap(0, Ordering::SeqCst);
-    for sig in [SIGKILL, SIGTERM] {
-        if p & (1 << (sig - 1)) != 0 {
-            super::exit::do_exit_killed(sig);
-        }
+    // SIGKILL first, then the lowest-numbered (only fatal ones are queued).
+    let sig = if p & sigmask(SIGKILL) != 0 { SIGKILL } else { p.trailing_zeros() as i32 + 1 };
+    if p != 0 {
+        super::exit::do_exit_killed(sig);
     }
+}
+
+/// `tgkill(tgid, tid, sig)` and, with no tgid, `tkill(tid, sig)`: a signal
+/// to one thread (its default action still ends the whole group). ESRCH
+/// when `tid` is not a thread of `tgid`.
+pub fn sys_tgkill(tgid: Option<i32>, tid: i32, sig: i32) -> Result<u32, Errno> {
+    if tid <= 0 || tgid.is_some_and(|g| g <= 0) || !(0..=64).contains(&sig) {
+        return Err(Errno::EINVAL);
+    }
+    let me = current_task();
+    let t = {
+        let _g = super::task::TASKLIST_LOCK.lock();
+        let t = me.pid_ns().find_task(tid as u32).ok_or(Errno::ESRCH)?;
+        // SAFETY: alive under tasklist_lock.
+        let group = unsafe { (*(*t).group_leader).pid_nr_ns(me.pid_ns()) };
+        if tgid.is_some_and(|g| g as u32 != group) {
+            return Err(Errno::ESRCH);
+        }
+        // SAFETY: as above.
+        unsafe { super::task::get_task_struct(t) };
+        t
+    };
+    let r = kill_one(me, t, sig);
+    // SAFETY: the reference taken above.
+    unsafe { super::task::put_task_struct(t) };
+    r.map(|_| 0)
 }

@@ -47,6 +47,14 @@ pub const NR_EXIT_GROUP: u32 = 248;
 pub const NR_SET_TID_ADDRESS: u32 = 256;
 pub const NR_PRLIMIT64: u32 = 369;
 pub const NR_MUNMAP: u32 = 91;
+pub const NR_FSTAT64: u32 = 197;
+pub const NR_FSTATAT64: u32 = 327;
+pub const NR_STATX: u32 = 397;
+pub const NR_GETRANDOM: u32 = 384;
+pub const NR_TKILL: u32 = 238;
+pub const NR_TGKILL: u32 = 268;
+pub const NR_MPROTECT: u32 = 125;
+pub const NR_MADVISE: u32 = 220;
 pub const NR_SETPGID: u32 = 57;
 pub const NR_GETPGRP: u32 = 65;
 pub const NR_SETSID: u32 = 66;
@@ -59,7 +67,10 @@ pub const NR_ARM_SET_TLS: u32 = 0xf0005;
 
 const FUTEX_WAIT: u32 = 0;
 const FUTEX_WAKE: u32 = 1;
+const FUTEX_WAIT_BITSET: u32 = 9;
+const FUTEX_WAKE_BITSET: u32 = 10;
 const FUTEX_PRIVATE_FLAG: u32 = 128;
+const FUTEX_CLOCK_REALTIME: u32 = 256;
 
 type Ret = Result<u32, Errno>;
 
@@ -187,6 +198,90 @@ fn sys_read(fd: u32, buf: u32, count: u32) -> Ret {
     crate::console::read_line(count.min(4096) as usize, &mut line).ok_or(Errno::EINTR)?;
     copy_to_user(buf, &line)?;
     Ok(line.len() as u32)
+}
+
+/// What fstat says of the console: a character device, ttyAMA0 (major 204,
+/// minor 64), owned by root, group tty (5), mode crw--w----.
+const CONSOLE_MODE: u32 = 0o020_620;
+const CONSOLE_RDEV: (u32, u32) = (204, 64);
+const CONSOLE_INO: u32 = 3;
+const AT_EMPTY_PATH: u32 = 0x1000;
+
+/// The user's path is "" (with AT_EMPTY_PATH: the file is `fd` itself).
+/// There is no file system to look other paths up in yet (execve reads the
+/// initramfs directly), so any other path is ENOENT.
+fn empty_path(path: u32, flags: u32) -> Result<(), Errno> {
+    let mut first = [0u8; 1];
+    crate::arch::uaccess::copy_from_user(&mut first, path)?;
+    // (An empty path without AT_EMPTY_PATH is ENOENT on Linux too.)
+    if first[0] == 0 && flags & AT_EMPTY_PATH != 0 {
+        Ok(())
+    } else {
+        Err(Errno::ENOENT)
+    }
+}
+
+/// fstat64 (and fstatat64 on an fd): ARM EABI's `struct stat64`, 104 bytes.
+fn sys_fstat64(fd: u32, buf: u32) -> Ret {
+    fget(fd)?;
+    let mut st = [0u8; 104];
+    let mut put = |off: usize, v: u32| st[off..off + 4].copy_from_slice(&v.to_le_bytes());
+    let (major, minor) = CONSOLE_RDEV;
+    put(0, 5 << 8 | 13); // st_dev: a devtmpfs-like device
+    put(12, CONSOLE_INO); // __st_ino
+    put(16, CONSOLE_MODE);
+    put(20, 1); // st_nlink
+    put(28, 5); // st_gid: tty
+    put(32, (minor & 0xff) | major << 8 | (minor & !0xff) << 12); // st_rdev
+    put(56, 1024); // st_blksize
+    let t = REALTIME_BASE as u32;
+    put(72, t);
+    put(80, t);
+    put(88, t);
+    put(96, CONSOLE_INO); // st_ino
+    copy_to_user(buf, &st)?;
+    Ok(0)
+}
+
+/// statx on an fd (AT_EMPTY_PATH): the generic `struct statx`, 256 bytes.
+fn sys_statx(dirfd: u32, path: u32, flags: u32, _mask: u32, buf: u32) -> Ret {
+    empty_path(path, flags)?;
+    fget(dirfd)?;
+    let mut st = [0u8; 256];
+    let mut put = |off: usize, v: u32| st[off..off + 4].copy_from_slice(&v.to_le_bytes());
+    put(0, 0x7ff); // stx_mask: STATX_BASIC_STATS
+    put(4, 1024); // stx_blksize
+    put(16, 1); // stx_nlink
+    put(24, 5); // stx_gid
+    put(28, CONSOLE_MODE); // stx_mode (u16; the spare half is 0)
+    put(32, CONSOLE_INO); // stx_ino
+    let t = REALTIME_BASE as u32;
+    for ts in [64, 80, 96, 112] {
+        put(ts, t);
+    }
+    put(128, CONSOLE_RDEV.0);
+    put(132, CONSOLE_RDEV.1);
+    put(136, 0);
+    put(140, 5 << 8 | 13);
+    copy_to_user(buf, &st)?;
+    Ok(0)
+}
+
+/// getrandom(buf, len, flags): bytes from the kernel's generator (a
+/// xorshift stirred with the clock: not for cryptography). At most 256
+/// bytes a call, as Linux returns at most 32 MiB; EINVAL for unknown flags.
+fn sys_getrandom(buf: u32, len: u32, flags: u32) -> Ret {
+    if flags & !0x7 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut bytes = [0u8; 256];
+    let n = (len as usize).min(bytes.len());
+    for chunk in bytes[..n].chunks_mut(4) {
+        let r = crate::process::fork::get_random_int().to_le_bytes();
+        chunk.copy_from_slice(&r[..chunk.len()]);
+    }
+    copy_to_user(buf, &bytes[..n])?;
+    Ok(n as u32)
 }
 
 const TCGETS: u32 = 0x5401;
@@ -474,10 +569,37 @@ fn sys_wait4(pid: i32, status: u32, options: u32, rusage: u32) -> Ret {
     Ok(nr)
 }
 
-/// FUTEX_WAIT with its optional relative timeout (a struct timespec).
-fn sys_futex_wait(uaddr: u32, val: u32, timeout: u32) -> Ret {
-    let deadline = if timeout == 0 { None } else { Some(crate::time::uptime_us() + timespec_us(timeout)?) };
-    crate::process::futex::futex_wait_until(uaddr, val, deadline).map(|_| 0)
+/// futex(uaddr, op, val, timeout, uaddr2, val3): FUTEX_WAIT (a relative
+/// timeout), FUTEX_WAKE, and their BITSET forms (what glibc's
+/// pthread_join and locks use: an absolute timeout, on CLOCK_MONOTONIC or,
+/// with FUTEX_CLOCK_REALTIME, CLOCK_REALTIME; val3 the mask). Shared and
+/// private futexes are alike here (keyed by address space and address).
+fn sys_futex(uaddr: u32, op: u32, val: u32, timeout: u32, val3: u32) -> Ret {
+    use crate::process::futex::{futex_wait_until, futex_wake_bitset, FUTEX_BITSET_MATCH_ANY};
+    let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    if op & FUTEX_CLOCK_REALTIME != 0 && cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET {
+        return Err(Errno::ENOSYS);
+    }
+    match cmd {
+        FUTEX_WAIT => {
+            let deadline = if timeout == 0 { None } else { Some(crate::time::uptime_us() + timespec_us(timeout)?) };
+            futex_wait_until(uaddr, val, deadline, FUTEX_BITSET_MATCH_ANY).map(|_| 0)
+        }
+        FUTEX_WAIT_BITSET => {
+            let deadline = if timeout == 0 {
+                None
+            } else {
+                // An absolute time: as the clock reads it, then on uptime.
+                let at = timespec_us(timeout)?;
+                let base = if op & FUTEX_CLOCK_REALTIME != 0 { REALTIME_BASE * 1_000_000 } else { 0 };
+                Some(at.saturating_sub(base))
+            };
+            futex_wait_until(uaddr, val, deadline, val3).map(|_| 0)
+        }
+        FUTEX_WAKE => futex_wake_bitset(uaddr, val, FUTEX_BITSET_MATCH_ANY),
+        FUTEX_WAKE_BITSET => futex_wake_bitset(uaddr, val, val3),
+        _ => Err(Errno::ENOSYS),
+    }
 }
 
 /// getppid: the parent's tgid in the caller's pid namespace (0 for a parent
@@ -507,6 +629,12 @@ pub fn dispatch(regs: &mut PtRegs) {
         NR_WRITEV => sys_writev(r[0], r[1], r[2]),
         NR_MMAP2 => crate::process::mmap::sys_mmap2(r[0], r[1], r[2], r[3], r[4] as i32, r[5]),
         NR_MUNMAP => crate::process::mmap::sys_munmap(r[0], r[1]),
+        NR_FSTAT64 => sys_fstat64(r[0], r[1]),
+        NR_FSTATAT64 => empty_path(r[1], r[3]).and_then(|_| sys_fstat64(r[0], r[2])),
+        NR_STATX => sys_statx(r[0], r[1], r[2], r[3], r[4]),
+        NR_GETRANDOM => sys_getrandom(r[0], r[1], r[2]),
+        NR_MPROTECT => crate::process::mmap::sys_mprotect(r[0], r[1], r[2]),
+        NR_MADVISE => crate::process::mmap::sys_madvise(r[0], r[1], r[2]),
         NR_SETPGID => crate::process::pgrp::sys_setpgid(r[0] as i32, r[1] as i32),
         NR_GETPGRP => crate::process::pgrp::sys_getpgid(0),
         NR_GETPGID => crate::process::pgrp::sys_getpgid(r[0] as i32),
@@ -514,6 +642,8 @@ pub fn dispatch(regs: &mut PtRegs) {
         NR_GETSID => crate::process::pgrp::sys_getsid(r[0] as i32),
         NR_CLOSE => sys_close(r[0]),
         NR_KILL => crate::process::signal::sys_kill(r[0] as i32, r[1] as i32),
+        NR_TKILL => crate::process::signal::sys_tgkill(None, r[0] as i32, r[1] as i32),
+        NR_TGKILL => crate::process::signal::sys_tgkill(Some(r[0] as i32), r[1] as i32, r[2] as i32),
         NR_DUP => sys_dup(r[0]),
         NR_BRK => Ok(crate::process::exec::sys_brk(r[0])),
         NR_SETUID32 => sys_setuid(r[0]),
@@ -540,11 +670,7 @@ pub fn dispatch(regs: &mut PtRegs) {
         NR_PRLIMIT64 => sys_prlimit64(r[0], r[1], r[2], r[3]),
         NR_IOCTL => sys_ioctl(r[0], r[1], r[2]),
         NR_WAIT4 => sys_wait4(r[0] as i32, r[1], r[2], r[3]),
-        NR_FUTEX => match r[1] & !FUTEX_PRIVATE_FLAG {
-            FUTEX_WAIT => sys_futex_wait(r[0], r[2], r[3]),
-            FUTEX_WAKE => crate::process::futex::futex_wake(r[0], r[2]),
-            _ => Err(Errno::ENOSYS),
-        },
+        NR_FUTEX => sys_futex(r[0], r[1], r[2], r[3], r[5]),
         NR_SET_TID_ADDRESS => {
             // SAFETY: the current task sets its own field.
             unsafe { (*crate::process::task::current()).clear_child_tid = r[0] };

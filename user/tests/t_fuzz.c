@@ -30,7 +30,8 @@ static const short calls[] = {
     114 /* wait4: no children here, so never blocks */, 122 /* uname */, 146 /* writev */,
     158 /* sched_yield */, 191 /* ugetrlimit */, 192 /* mmap2 */, 199 /* getuid32 */,
     213 /* setuid32 */, 224 /* gettid */, 240 /* futex */, 256 /* set_tid_address */,
-    263 /* clock_gettime */, 369 /* prlimit64 */,
+    263 /* clock_gettime */, 369 /* prlimit64 */, 125 /* mprotect */, 220 /* madvise */,
+    197 /* fstat64 */, 397 /* statx */, 384 /* getrandom */,
 };
 
 static char buf[8192] __attribute__((aligned(4096)));
@@ -76,11 +77,13 @@ static void fuzz_child(volatile u32 *count)
         if (nr == 369 && a[1] == 0) a[1] = 7;
         if (nr == 45) a[0] = (u32)sys1(NR_brk, 0) + (rnd() % 0x40000) - 0x20000;
         if (nr == 192) a[1] &= 0xffff;                           /* mmap2: at most 64 KiB */
-        if ((nr == 91 || (nr == 192 && (a[3] & 0x10))) && hits_self(a[0], a[1])) {
-            a[0] = 0x20000000u + (rnd() % 256) * 4096;           /* munmap / MAP_FIXED elsewhere */
+        if ((nr == 91 || nr == 125 || nr == 220 || (nr == 192 && (a[3] & 0x10))) && hits_self(a[0], a[1])) {
+            a[0] = 0x20000000u + (rnd() % 256) * 4096;           /* munmap, mprotect, madvise, MAP_FIXED elsewhere */
             a[1] &= 0xffff;
         }
+        if (nr == 384) a[1] &= 0xff;                             /* getrandom: a few bytes */
         if (nr == 4 || nr == 146) a[0] = 3 + rnd() % 60;        /* write(v): no console spam */
+        if (nr == 41) a[0] = 3 + rnd() % 60;                     /* dup: no second console fd either */
         sys6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
         count[0]++;
     }

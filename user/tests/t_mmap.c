@@ -33,7 +33,7 @@ int main_sp(long *sp)
 {
     char **argv = (char **)(sp + 1);
     long rw = PROT_READ | PROT_WRITE;
-    tap_init(argv, 28);
+    tap_init(argv, 33);
 
     /* Anonymous private memory: zeroed, page-aligned, ours. */
     volatile int *p = (volatile int *)mmap(0, 3 * 4096, rw, MAP_PRIVATE | MAP_ANON, -1);
@@ -87,6 +87,23 @@ int main_sp(long *sp)
     /* Errors, as Linux gives them. */
     ok(mmap(0, 0, rw, MAP_PRIVATE | MAP_ANON, -1) == -EINVAL, "length 0: EINVAL");
     ok(mmap(0, 4096, rw, MAP_ANON, -1) == -EINVAL, "neither MAP_SHARED nor MAP_PRIVATE: EINVAL");
+    /* madvise(MADV_DONTNEED): a private page reads as zeros again, a shared
+     * one keeps its contents; an unknown advice is EINVAL, a hole ENOMEM. */
+    volatile int *pv = (volatile int *)mmap(0, 2 * 4096, rw, MAP_PRIVATE | MAP_ANON, -1);
+    volatile int *sh = (volatile int *)mmap(0, 4096, rw, MAP_SHARED | MAP_ANON, -1);
+    pv[0] = 5; pv[1024] = 6; sh[0] = 7;
+    long m1 = sys3(NR_madvise, (long)pv, 4096, 4), m2 = sys3(NR_madvise, (long)sh, 4096, 4);
+    ok(m1 == 0 && m2 == 0 && pv[0] == 0 && pv[1024] == 6 && sh[0] == 7,
+       "madvise(MADV_DONTNEED): a private page is zeros again, the next page and a shared one keep theirs");
+    ok(sys3(NR_madvise, (long)pv, 4096, 77) == -EINVAL, "madvise with an unknown advice: EINVAL");
+    sys6(NR_munmap, (long)pv + 4096, 4096, 0, 0, 0, 0);
+    ok(sys3(NR_madvise, (long)pv, 2 * 4096, 4) == -ENOMEM, "madvise over a hole: ENOMEM");
+    /* Flags Linux does not check (MAP_STACK, an unknown bit) are ignored;
+     * MAP_SHARED_VALIDATE (3) is for files: anonymous memory gets EINVAL. */
+    long f = mmap(0, 4096, rw, MAP_PRIVATE | MAP_ANON | 0x20000 /* MAP_STACK */ | 0x800000, -1);
+    ok((unsigned long)f < 0xfffff000ul && sys6(NR_munmap, f, 4096, 0, 0, 0, 0) == 0, "MAP_STACK and an unknown flag: ignored");
+    ok(mmap(0, 4096, rw, 3 /* MAP_SHARED_VALIDATE */ | MAP_ANON, -1) == -EINVAL,
+       "MAP_SHARED_VALIDATE for anonymous memory: EINVAL");
     ok(mmap(0, 4096, rw, MAP_PRIVATE, 99) == -EBADF, "a file mapping of a closed fd: EBADF");
     ok(mmap(4097, 4096, rw, MAP_PRIVATE | MAP_FIXED | MAP_ANON, -1) == -EINVAL, "MAP_FIXED at an unaligned address: EINVAL");
     ok(mmap(0, 0xfffff000, rw, MAP_PRIVATE | MAP_ANON, -1) == -ENOMEM, "more than the address space: ENOMEM");

@@ -270,7 +270,7 @@ fn user_fault(regs: &PtRegs, kind: ExceptionKind, f: FaultInfo) -> ! {
 }
 
 /// CPSR T bit: Thumb state.
-const PSR_T_BIT: u32 = 1 << 5;
+pub const PSR_T_BIT: u32 = 1 << 5;
 
 /// A VFP instruction the enabled unit rejected (a bounce that needs
 /// support code, or an encoding it does not have): the task gets `sig`.
