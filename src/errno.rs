@@ -28,6 +28,12 @@ pub enum Errno {
     ENAMETOOLONG = 36,
     ENOSYS = 38,
     ETIMEDOUT = 110,
+    /// Kernel-internal, never seen by a program: the system call was
+    /// interrupted by a signal; restart it unless a handler without
+    /// SA_RESTART runs (then EINTR). Linux's ERESTARTSYS.
+    ERESTARTSYS = 512,
+    /// Restart it only if no handler runs (Linux's ERESTARTNOHAND).
+    ERESTARTNOHAND = 514,
 }
 
 impl Errno {
@@ -63,6 +69,8 @@ impl Errno {
             Errno::ERANGE => "ERANGE",
             Errno::ENOSYS => "ENOSYS",
             Errno::ETIMEDOUT => "ETIMEDOUT",
+            Errno::ERESTARTSYS => "ERESTARTSYS",
+            Errno::ERESTARTNOHAND => "ERESTARTNOHAND",
         }
     }
 }

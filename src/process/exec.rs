@@ -510,6 +510,9 @@ fn de_thread() -> Result<(), Errno> {
         if me.thread_group.is_empty() {
             return Ok(());
         }
+        if let Some(s) = &me.signal {
+            s.flags.fetch_or(super::resources::SIGNAL_GROUP_EXEC, Ordering::SeqCst);
+        }
         // SAFETY: tasklist_lock held: the group's list is stable, its tasks alive.
         unsafe {
             for node in me.thread_group.iter() {
@@ -521,10 +524,16 @@ fn de_thread() -> Result<(), Errno> {
         }
     }
     let leader = me.group_leader;
+    let end_exec = || {
+        if let Some(s) = &me.signal {
+            s.flags.fetch_and(!super::resources::SIGNAL_GROUP_EXEC, Ordering::SeqCst);
+        }
+    };
     // Wait until the killed threads have reaped themselves and the leader
     // (if it is not us) is a zombie: it cannot be reaped while we are in its group.
     loop {
         if super::signal::signal_pending() {
+            end_exec();
             return Err(Errno::EINTR);
         }
         let done = {
@@ -543,6 +552,7 @@ fn de_thread() -> Result<(), Errno> {
         }
         crate::sched::yield_now();
     }
+    end_exec();
     if core::ptr::eq(leader, me_ptr) {
         return Ok(());
     }
@@ -782,6 +792,9 @@ fn exec_mmap(mm: KRef<MmStruct>) {
         core::arch::asm!("mcr p15, 0, {0}, c13, c0, 3", in(reg) 0u32, options(nostack));
         // The VFP registers: the new program starts from FPSCR 0, zeroes.
         crate::arch::arm::vfp::vfp_flush_thread(&mut *me);
+        // Handlers belong to the old program: SIG_DFL again (SIG_IGN and
+        // the blocked mask stay, as Linux's flush_signal_handlers).
+        super::signal::flush_signal_handlers(&*me);
         old
     };
     if let Some(old) = old {
@@ -1256,7 +1269,7 @@ mod execve_ktests {
 
     /// The user-space suite's test programs (user/tests/t_*.c but the exec
     /// probe, and user/glibc/t_glibc.c).
-    const SUITE: [&str; 11] = [
+    const SUITE: [&str; 12] = [
         "/bin/t_basic",
         "/bin/t_fork",
         "/bin/t_clone",
@@ -1268,6 +1281,7 @@ mod execve_ktests {
         "/bin/t_mmap",
         "/bin/t_fuzz",
         "/bin/t_glibc",
+        "/bin/t_signal",
     ];
 
     /// Runs SUITE[arg] with --quiet: it prints nothing, exits with its failures.
@@ -1354,6 +1368,11 @@ mod execve_ktests {
     crate::ktest! {
         fn suite_t_glibc_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(10);
+        }
+    }
+    crate::ktest! {
+        fn suite_t_signal_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(11);
         }
     }
 

@@ -50,6 +50,38 @@ fn notify_parent(parent: *mut TaskStruct) {
     }
 }
 
+/// `do_notify_parent`: `child`'s process is gone. Its exit signal (SIGCHLD
+/// unless clone said otherwise) goes to the parent if the parent has a
+/// handler for it (or its default does something), and the parent is woken
+/// if it waits. Returns true when the parent ignores SIGCHLD (SIG_IGN or
+/// SA_NOCLDWAIT): then, as on Linux, nobody is to reap the child. The caller
+/// holds tasklist_lock.
+fn do_notify_parent(child: &TaskStruct) -> bool {
+    use super::signal::{handler_of, sig_default_fatal, SA_NOCLDWAIT, SIG_DFL, SIG_IGN};
+    let sig = child.exit_signal;
+    let parent = child.real_parent;
+    let mut ignored = false;
+    if (1..=64).contains(&sig) {
+        // One look at the parent's action decides both.
+        // SAFETY: the parent is alive under tasklist_lock.
+        let (handler, flags) = handler_of(unsafe { &*parent }, sig);
+        let sigchld = sig == super::resources::SIGCHLD;
+        ignored = sigchld && (handler == SIG_IGN || flags & SA_NOCLDWAIT != 0);
+        // (SIGCHLD's default action is to ignore it: the common case sends nothing.)
+        let deliver = match handler {
+            SIG_IGN => false,
+            SIG_DFL => !sigchld && sig_default_fatal(sig),
+            _ => true,
+        };
+        if deliver {
+            // SAFETY: as above.
+            unsafe { super::signal::send_signal(parent, sig) };
+        }
+    }
+    notify_parent(parent);
+    ignored
+}
+
 /// `forget_original_parent`: hands `dead`'s children to the new reaper.
 /// Works through raw pointers: unlinking a child rewrites `dead.children`
 /// through the child's links, which a `&mut` to `dead` would not allow.
@@ -111,8 +143,17 @@ pub fn do_exit_killed(sig: i32) -> ! {
 /// SIGKILL to every other thread; each of them then exits with that code
 /// (a later exit_group in the same group keeps the first one's).
 pub fn do_group_exit(code: i32) -> ! {
+    do_group_exit_status(exit_status(code))
+}
+
+/// do_group_exit with a ready-made wait status (a fatal signal: `sig`).
+pub fn do_group_exit_status(status: i32) -> ! {
     let me = current_task();
-    let mut status = exit_status(code);
+    let mut status = status;
+    // A thread killed by an exec in its group ends alone (the exec goes on).
+    if me.signal.as_ref().is_some_and(|s| s.flags.load(Ordering::SeqCst) & super::resources::SIGNAL_GROUP_EXEC != 0) {
+        do_exit_status(status);
+    }
     // A process of one thread has no one else to stop (Linux's
     // thread_group_empty test): straight to do_exit.
     let alone = me.thread_group.is_empty()
@@ -194,12 +235,20 @@ fn do_exit_status(status: i32) -> ! {
         if let Some(sig) = &t.signal {
             sig.live.fetch_sub(1, Ordering::Relaxed);
         }
-        // A thread (exit_signal -1) reaps itself; a process waits for its parent.
-        autoreap = t.exit_signal == -1;
+        // A thread (exit_signal -1) reaps itself; a process waits for its
+        // parent, unless the parent ignores SIGCHLD (SIG_IGN or
+        // SA_NOCLDWAIT): then, as on Linux, nobody is to reap it.
+        // (A leader whose threads live on tells its parent when the last
+        // of them goes: release_task.)
+        autoreap = match t.exit_signal {
+            -1 => true,
+            _ if t.thread_group.is_empty() => do_notify_parent(t),
+            _ => {
+                notify_parent(t.real_parent);
+                false
+            }
+        };
         t.exit_state.store(if autoreap { EXIT_DEAD } else { EXIT_ZOMBIE }, Ordering::Release);
-        if !autoreap {
-            notify_parent(t.real_parent);
-        }
     }
     if autoreap {
         // SAFETY: a thread that reaps itself: dead, still linked, its
@@ -247,7 +296,7 @@ pub unsafe fn release_task(p: *mut TaskStruct) {
                 && (*leader).thread_group.is_empty()
             {
                 (*leader).exit_code.store(t.exit_code.load(Ordering::Relaxed), Ordering::Relaxed);
-                notify_parent((*leader).real_parent);
+                let _ = do_notify_parent(&*leader);
             }
             if let Some(c) = &t.real_cred {
                 c.user.processes.fetch_sub(1, Ordering::Relaxed);
@@ -370,7 +419,7 @@ pub fn do_wait_times(pid: i32, options: u32) -> Result<(u32, i32, (u64, u64)), E
         } else if options & WNOHANG != 0 {
             Some(Ok(None))
         } else if super::signal::signal_pending() {
-            Some(Err(Errno::EINTR))
+            Some(Err(Errno::ERESTARTSYS))
         } else {
             None
         }

@@ -89,7 +89,7 @@ pub fn futex_wait_until(uaddr: u32, val: u32, deadline: Option<u64>, bitset: u32
                     q.link.del_init();
                     (*me).state.store(TASK_RUNNING, Ordering::Relaxed);
                 }
-                return Err(Errno::EINTR);
+                return Err(Errno::ERESTARTSYS);
             }
             break;
         }

@@ -88,6 +88,7 @@ pub fn init(total_pages: u64) -> Result<(), crate::errno::Errno> {
         exit_code: AtomicI32::new(0),
         exit_signal: SIGCHLD,
         pending: core::sync::atomic::AtomicU64::new(0),
+        blocked: core::sync::atomic::AtomicU64::new(0),
         pdeath_signal: 0,
         comm: [0; TASK_COMM_LEN],
         set_child_tid: 0,

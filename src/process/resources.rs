@@ -124,12 +124,17 @@ slab_object!(FsStruct, FS_CACHE, "fs_cache");
 
 pub const NSIG: usize = 64;
 pub const SIGKILL: i32 = 9;
+pub const SIGSEGV: i32 = 11;
 pub const SIGCHLD: i32 = 17;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SigAction {
+    /// SIG_DFL (0), SIG_IGN (1) or the handler's address.
     pub handler: u32,
     pub flags: u32,
+    /// Where the handler returns to (SA_RESTORER): code that calls sigreturn.
+    pub restorer: u32,
+    /// Signals blocked while the handler runs.
     pub mask: u64,
 }
 
@@ -170,6 +175,9 @@ slab_object!(SignalStruct, SIGNAL_CACHE, "signal_cache");
 /// init may not be killed (and may not CLONE_PARENT).
 pub const SIGNAL_UNKILLABLE: u32 = 0x40;
 pub const SIGNAL_GROUP_EXIT: u32 = 0x04;
+/// An exec is ending the group's other threads (Linux's group_exec_task):
+/// a thread killed for it ends alone, not its whole group.
+pub const SIGNAL_GROUP_EXEC: u32 = 0x100;
 
 impl SignalStruct {
     pub fn rlimit(&self, r: usize) -> Rlimit {

@@ -1,12 +1,16 @@
-//! Signals, the part fork and wait need: kill(2), tkill and tgkill, with
-//! signal 0 (is the target there) and every signal's default action:
-//! terminate the whole thread group (the wait status is the signal), or,
-//! for SIGCHLD, SIGCONT, SIGURG and SIGWINCH, nothing. The stop signals
-//! are ignored too (there is no job control yet). A pending signal sets
-//! TIF_SIGPENDING; sleeps that may be interrupted return EINTR; on the way
-//! back to user mode the task acts on it. Handlers (sigaction) come later.
+//! Signals: kill(2), tkill and tgkill (signal 0: is the target there),
+//! rt_sigaction, rt_sigprocmask, and delivery on the way back to user mode.
+//! A signal's action is its handler (run on a frame the arch code builds,
+//! `arch::arm::signal`, until sigreturn), SIG_IGN, or the default: end the
+//! whole thread group (the wait status is the signal), or, for SIGCHLD,
+//! SIGCONT, SIGURG and SIGWINCH, nothing. The stop signals are ignored by
+//! default too (there is no job control yet). A pending signal that is not
+//! blocked sets TIF_SIGPENDING; an interrupted sleep returns ERESTARTSYS,
+//! which becomes a restart or EINTR as Linux decides (SA_RESTART).
 
-use super::resources::{SIGCHLD, SIGKILL};
+use super::resources::{SigAction, SIGCHLD, SIGKILL};
+use crate::arch::traps::PtRegs;
+use crate::arch::uaccess::{get_user, put_user};
 use super::task::{current_task, TaskStruct, EXIT_DEAD, EXIT_ZOMBIE};
 use super::thread_info::TIF_SIGPENDING;
 use crate::errno::Errno;
@@ -45,20 +49,71 @@ fn may_signal(sender: &TaskStruct, target: &TaskStruct) -> bool {
     }
 }
 
-/// Marks `sig` pending on `t` and wakes it if it sleeps interruptibly.
+pub const SIG_DFL: u32 = 0;
+pub const SIG_IGN: u32 = 1;
+pub const SIGSTOP: i32 = 19;
+pub const SA_NOCLDSTOP: u32 = 0x0000_0001;
+pub const SA_NOCLDWAIT: u32 = 0x0000_0002;
+pub const SA_SIGINFO: u32 = 0x0000_0004;
+pub const SA_RESTORER: u32 = 0x0400_0000;
+pub const SA_ONSTACK: u32 = 0x0800_0000;
+pub const SA_RESTART: u32 = 0x1000_0000;
+pub const SA_NODEFER: u32 = 0x4000_0000;
+pub const SA_RESETHAND: u32 = 0x8000_0000;
+/// What a mask may never hold.
+const UNBLOCKABLE: u64 = sigmask(SIGKILL) | sigmask(SIGSTOP);
+
+/// `t`'s handler and flags for `sig` (what exit's notification needs).
+pub fn handler_of(t: &TaskStruct, sig: i32) -> (u32, u32) {
+    t.sighand.as_ref().map_or((SIG_DFL, 0), |h| {
+        let a = h.action.lock();
+        let x = &a[(sig - 1) as usize];
+        (x.handler, x.flags)
+    })
+}
+
+/// `t`'s action for `sig` (from its, possibly shared, sighand_struct).
+pub fn action_of(t: &TaskStruct, sig: i32) -> SigAction {
+    t.sighand.as_ref().map_or(SigAction::default(), |h| h.action.lock()[(sig - 1) as usize])
+}
+
+/// Whether `sig` sent to `t` would be thrown away at once: SIG_IGN, or the
+/// default action is to ignore it (SIGKILL never is).
+fn sig_ignored(t: &TaskStruct, sig: i32) -> bool {
+    if sig == SIGKILL {
+        return false;
+    }
+    let (handler, _) = handler_of(t, sig);
+    handler == SIG_IGN || (handler == SIG_DFL && !sig_default_fatal(sig))
+}
+
+/// Marks `sig` pending on `t` and, unless `t` blocks it, sets its
+/// TIF_SIGPENDING and wakes it if it sleeps interruptibly. A signal the
+/// target ignores is dropped here (Linux's sig_ignored).
 ///
 /// # Safety
 /// `t` is alive (found under tasklist_lock, or held by a reference).
 pub unsafe fn send_signal(t: *mut TaskStruct, sig: i32) {
     // SAFETY: the caller holds the target alive (found under tasklist rules).
     let tk = unsafe { &*t };
-    if !sig_default_fatal(sig) {
-        return; // ignored by default
+    if sig_ignored(tk, sig) {
+        return;
     }
     tk.pending.fetch_or(sigmask(sig), Ordering::SeqCst);
+    if tk.blocked.load(Ordering::SeqCst) & sigmask(sig) != 0 {
+        return; // stays pending until unblocked
+    }
     tk.thread_info().set_flag(TIF_SIGPENDING);
     if tk.state.load(Ordering::SeqCst) == super::task::TASK_INTERRUPTIBLE {
         crate::sched::wake_up_process(t);
+    }
+}
+
+/// `recalc_sigpending`: TIF_SIGPENDING for the current task from its
+/// pending and blocked sets (after a change of mask).
+fn recalc_sigpending(me: &TaskStruct) {
+    if me.pending.load(Ordering::SeqCst) & !me.blocked.load(Ordering::SeqCst) != 0 {
+        me.thread_info().set_flag(TIF_SIGPENDING);
     }
 }
 
@@ -197,14 +252,16 @@ fn kill_one(me: &TaskStruct, t: *mut TaskStruct, sig: i32) -> Result<(), Errno> 
         return Ok(());
     }
     // init ignores signals it has no handler for (SIGNAL_UNKILLABLE).
+    let (handler, _) = handler_of(tk, sig);
     let unkillable = tk
         .signal
         .as_ref()
         .is_some_and(|s| s.flags.load(Ordering::Relaxed) & super::resources::SIGNAL_UNKILLABLE != 0);
-    if unkillable && core::ptr::eq(t, tk.pid_ns().child_reaper.load(Ordering::Acquire)) {
+    if unkillable && handler == SIG_DFL && core::ptr::eq(t, tk.pid_ns().child_reaper.load(Ordering::Acquire)) {
         return Ok(());
     }
-    if sig_default_fatal(sig) {
+    let blocked = tk.blocked.load(Ordering::SeqCst) & sigmask(sig) != 0;
+    if sig == SIGKILL || (handler == SIG_DFL && sig_default_fatal(sig) && !blocked) {
         // A fatal signal ends the whole thread group, each thread with it.
         let _g = super::task::TASKLIST_LOCK.lock();
         let exiting = tk
@@ -230,17 +287,179 @@ pub fn signal_pending() -> bool {
     super::thread_info::current_thread_info().test_flag(TIF_SIGPENDING)
 }
 
-/// On the way back to user mode: act on pending signals (default actions).
-pub fn do_signal() {
+/// What the interrupted system call returned, for the restart decision.
+fn restart_syscall(regs: &mut PtRegs) {
+    // The svc again: r0 as it came in, pc back over the instruction
+    // (2 bytes in Thumb state, 4 in ARM).
+    regs.uregs[0] = regs.uregs[crate::arch::traps::ARM_ORIG_R0];
+    let step = if regs.uregs[crate::arch::traps::ARM_CPSR] & crate::arch::traps::PSR_T_BIT != 0 { 2 } else { 4 };
+    regs.uregs[crate::arch::traps::ARM_PC] = regs.uregs[crate::arch::traps::ARM_PC].wrapping_sub(step);
+}
+
+/// On the way back to user mode (`do_signal`): the lowest-numbered pending
+/// signal that is not blocked (SIGKILL first) gets its action: ignored, the
+/// default (the thread group ends), or its handler, which runs on a signal
+/// frame when this returns to user mode. `syscall` says `regs` are a system
+/// call's: one interrupted with ERESTARTSYS restarts, or returns EINTR if a
+/// handler without SA_RESTART runs.
+pub fn do_signal(regs: &mut PtRegs, syscall: bool) {
     let me = current_task();
-    // The flag goes first: a signal sent meanwhile is either in the set
-    // taken below or sets the flag again for the next return.
-    me.thread_info().clear_flag(TIF_SIGPENDING);
-    let p = me.pending.swap(0, Ordering::SeqCst);
-    // SIGKILL first, then the lowest-numbered (only fatal ones are queued).
-    let sig = if p & sigmask(SIGKILL) != 0 { SIGKILL } else { p.trailing_zeros() as i32 + 1 };
-    if p != 0 {
-        super::exit::do_exit_killed(sig);
+    let ret = regs.uregs[0] as i32;
+    let interrupted = syscall && (ret == Errno::ERESTARTSYS.as_ret() || ret == Errno::ERESTARTNOHAND.as_ret());
+    loop {
+        // The flag goes first: a signal sent meanwhile is either seen
+        // below or sets the flag again for the next return.
+        me.thread_info().clear_flag(TIF_SIGPENDING);
+        let ready = me.pending.load(Ordering::SeqCst) & !(me.blocked.load(Ordering::SeqCst) & !UNBLOCKABLE);
+        if ready == 0 {
+            break;
+        }
+        let sig = if ready & sigmask(SIGKILL) != 0 { SIGKILL } else { ready.trailing_zeros() as i32 + 1 };
+        me.pending.fetch_and(!sigmask(sig), Ordering::SeqCst);
+        recalc_sigpending(me);
+        let act = action_of(me, sig);
+        if sig != SIGKILL && act.handler == SIG_IGN {
+            continue;
+        }
+        if sig == SIGKILL || act.handler == SIG_DFL {
+            if sig_default_fatal(sig) {
+                super::exit::do_group_exit_status(sig & 0x7f);
+            }
+            continue;
+        }
+        // A handler.
+        if interrupted {
+            if ret == Errno::ERESTARTSYS.as_ret() && act.flags & SA_RESTART != 0 {
+                restart_syscall(regs);
+            } else {
+                regs.uregs[0] = Errno::EINTR.as_ret() as u32;
+            }
+        }
+        let old_mask = me.blocked.load(Ordering::SeqCst);
+        if crate::arch::arm::signal::setup_frame(regs, sig, &act, old_mask).is_err() {
+            // No room for the frame (a bad stack): as Linux, SIGSEGV.
+            super::exit::do_group_exit_status(super::resources::SIGSEGV & 0x7f);
+        }
+        let mut block = act.mask;
+        if act.flags & SA_NODEFER == 0 {
+            block |= sigmask(sig);
+        }
+        me.blocked.fetch_or(block & !UNBLOCKABLE, Ordering::SeqCst);
+        if act.flags & SA_RESETHAND != 0 {
+            if let Some(h) = &me.sighand {
+                h.action.lock()[(sig - 1) as usize] = SigAction::default();
+            }
+        }
+        recalc_sigpending(me);
+        return;
+    }
+    // No handler ran: an interrupted call starts again.
+    if interrupted {
+        restart_syscall(regs);
+    }
+}
+
+/// Sets the current task's blocked mask (never SIGKILL or SIGSTOP) and
+/// lets any pending signal it unblocks be delivered.
+pub fn set_current_blocked(mask: u64) {
+    let me = current_task();
+    me.blocked.store(mask & !UNBLOCKABLE, Ordering::SeqCst);
+    recalc_sigpending(me);
+}
+
+/// `rt_sigprocmask(how, set, oldset, sigsetsize)`.
+pub fn sys_rt_sigprocmask(how: u32, set: u32, oldset: u32, sigsetsize: u32) -> Result<u32, Errno> {
+    const SIG_BLOCK: u32 = 0;
+    const SIG_UNBLOCK: u32 = 1;
+    const SIG_SETMASK: u32 = 2;
+    if sigsetsize != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let me = current_task();
+    let old = me.blocked.load(Ordering::SeqCst);
+    if set != 0 {
+        let new = get_user(set)? as u64 | (get_user(set + 4)? as u64) << 32;
+        let mask = match how {
+            SIG_BLOCK => old | new,
+            SIG_UNBLOCK => old & !new,
+            SIG_SETMASK => new,
+            _ => return Err(Errno::EINVAL),
+        };
+        set_current_blocked(mask);
+    }
+    if oldset != 0 {
+        put_user(old as u32, oldset)?;
+        put_user((old >> 32) as u32, oldset + 4)?;
+    }
+    Ok(0)
+}
+
+/// `rt_sigaction(sig, act, oldact, sigsetsize)`: ARM's `struct sigaction`
+/// is { handler, flags, restorer, mask (8 bytes) }. SIGKILL and SIGSTOP
+/// keep their default. Setting SIG_IGN (or SIG_DFL for a signal ignored by
+/// default) drops that signal where it is pending.
+pub fn sys_rt_sigaction(sig: i32, act: u32, oldact: u32, sigsetsize: u32) -> Result<u32, Errno> {
+    if sigsetsize != 8 || !(1..=64).contains(&sig) || (act != 0 && (sig == SIGKILL || sig == SIGSTOP)) {
+        return Err(Errno::EINVAL);
+    }
+    let new = if act != 0 {
+        let mut b = [0u8; 20];
+        crate::arch::uaccess::copy_from_user(&mut b, act)?;
+        let w = |i: usize| u32::from_le_bytes(b[4 * i..4 * i + 4].try_into().unwrap());
+        Some(SigAction { handler: w(0), flags: w(1), restorer: w(2), mask: w(3) as u64 | (w(4) as u64) << 32 })
+    } else {
+        None
+    };
+    let me = current_task();
+    let h = me.sighand.as_ref().ok_or(Errno::EINVAL)?;
+    let old = {
+        let mut acts = h.action.lock();
+        let old = acts[(sig - 1) as usize];
+        if let Some(n) = new {
+            acts[(sig - 1) as usize] = n;
+        }
+        old
+    };
+    if let Some(n) = new {
+        if n.handler == SIG_IGN || (n.handler == SIG_DFL && !sig_default_fatal(sig)) {
+            me.pending.fetch_and(!sigmask(sig), Ordering::SeqCst);
+        }
+    }
+    if oldact != 0 {
+        let mut b = [0u8; 20];
+        for (i, v) in [old.handler, old.flags, old.restorer, old.mask as u32, (old.mask >> 32) as u32].iter().enumerate() {
+            b[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        crate::arch::uaccess::copy_to_user(oldact, &b)?;
+    }
+    Ok(0)
+}
+
+/// `rt_sigreturn` / `sigreturn`: the handler is done; the registers, mask
+/// and VFP state saved in its frame come back. Returns r0 as restored (so
+/// the system call's own return value does not overwrite it).
+pub fn sys_sigreturn(regs: &mut PtRegs, rt: bool) -> Result<u32, Errno> {
+    match crate::arch::arm::signal::restore_frame(regs, rt) {
+        Ok(mask) => {
+            set_current_blocked(mask);
+            Ok(regs.uregs[0])
+        }
+        Err(_) => {
+            // A frame that does not check out: as Linux, SIGSEGV.
+            super::exit::do_group_exit_status(super::resources::SIGSEGV & 0x7f)
+        }
+    }
+}
+
+/// What exec does to signal actions (flush_signal_handlers): handlers
+/// become SIG_DFL; SIG_IGN stays. The mask and pending signals stay.
+pub fn flush_signal_handlers(t: &TaskStruct) {
+    if let Some(h) = &t.sighand {
+        for a in h.action.lock().iter_mut() {
+            if a.handler != SIG_IGN {
+                *a = SigAction::default();
+            }
+        }
     }
 }
 

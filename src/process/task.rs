@@ -81,8 +81,12 @@ pub struct TaskStruct {
     pub exit_code: AtomicI32,
     /// Signal sent to the parent at exit; -1 for threads.
     pub exit_signal: i32,
-    /// Pending signals (bit n-1 for signal n); TIF_SIGPENDING mirrors "any".
+    /// Pending signals (bit n-1 for signal n); TIF_SIGPENDING says some
+    /// of them are not blocked.
     pub pending: AtomicU64,
+    /// Blocked signals (rt_sigprocmask): they stay pending until unblocked.
+    /// Inherited by fork, kept by exec.
+    pub blocked: AtomicU64,
     pub pdeath_signal: i32,
     pub comm: [u8; TASK_COMM_LEN],
 
@@ -170,6 +174,12 @@ impl TaskStruct {
     }
 
     /// The pid as `ns` sees it (the number user space gets from getpid).
+    /// The level of the pid namespace the task is in (0: the initial one),
+    /// from its own pid.
+    pub fn pid_level(&self) -> u32 {
+        self.pids[0].as_ref().map_or(0, |p| p.level)
+    }
+
     pub fn pid_nr_ns(&self, ns: &PidNamespace) -> u32 {
         self.pids[0].as_ref().map_or(0, |p| p.nr_ns(ns))
     }

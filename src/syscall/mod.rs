@@ -47,6 +47,10 @@ pub const NR_EXIT_GROUP: u32 = 248;
 pub const NR_SET_TID_ADDRESS: u32 = 256;
 pub const NR_PRLIMIT64: u32 = 369;
 pub const NR_MUNMAP: u32 = 91;
+pub const NR_SIGRETURN: u32 = 119;
+pub const NR_RT_SIGRETURN: u32 = 173;
+pub const NR_RT_SIGACTION: u32 = 174;
+pub const NR_RT_SIGPROCMASK: u32 = 175;
 pub const NR_FSTAT64: u32 = 197;
 pub const NR_FSTATAT64: u32 = 327;
 pub const NR_STATX: u32 = 397;
@@ -195,7 +199,8 @@ fn sys_read(fd: u32, buf: u32, count: u32) -> Ret {
         return Err(Errno::EFAULT);
     }
     let mut line = alloc::vec::Vec::new();
-    crate::console::read_line(count.min(4096) as usize, &mut line).ok_or(Errno::EINTR)?;
+    // Interrupted by a signal: restarted, or EINTR if a handler runs without SA_RESTART.
+    crate::console::read_line(count.min(4096) as usize, &mut line).ok_or(Errno::ERESTARTSYS)?;
     copy_to_user(buf, &line)?;
     Ok(line.len() as u32)
 }
@@ -606,17 +611,26 @@ fn sys_futex(uaddr: u32, op: u32, val: u32, timeout: u32, val3: u32) -> Ret {
 /// outside it, as for a namespace's init). Under tasklist_lock, so the
 /// parent cannot be reaped and freed while it is read (Linux reads it under
 /// RCU for the same reason).
+#[inline(always)]
 fn sys_getppid(me: &crate::process::task::TaskStruct) -> u32 {
+    let level = me.pid_level();
     let _g = crate::process::task::TASKLIST_LOCK.lock();
     // SAFETY: under tasklist_lock the parent and its group leader are alive.
-    unsafe { (*(*me.real_parent).group_leader).pid_nr_ns(me.pid_ns()) }
+    unsafe {
+        match level {
+            0 => (*me.real_parent).tgid,
+            _ => (*(*me.real_parent).group_leader).pid_nr_ns(me.pid_ns()),
+        }
+    }
 }
 
-/// Runs system call `regs.r7` and puts the result in r0.
-pub fn dispatch(regs: &mut PtRegs) {
+/// Runs system call `regs.r7` and puts the result in r0. False after
+/// sigreturn (the registers are then the interrupted code's own).
+pub fn dispatch(regs: &mut PtRegs) -> bool {
     // (Six arguments and the number, not a copy of all eighteen registers.)
     let r: [u32; 8] = regs.uregs[..8].try_into().expect("pt_regs has r0-r7");
     let me = current_task();
+    let mut restartable = true;
     let ret: Ret = match r[7] {
         NR_EXIT => do_exit(r[0] as i32),
         NR_EXIT_GROUP => crate::process::exit::do_group_exit(r[0] as i32),
@@ -642,6 +656,16 @@ pub fn dispatch(regs: &mut PtRegs) {
         NR_GETSID => crate::process::pgrp::sys_getsid(r[0] as i32),
         NR_CLOSE => sys_close(r[0]),
         NR_KILL => crate::process::signal::sys_kill(r[0] as i32, r[1] as i32),
+        NR_RT_SIGACTION => crate::process::signal::sys_rt_sigaction(r[0] as i32, r[1], r[2], r[3]),
+        NR_RT_SIGPROCMASK => crate::process::signal::sys_rt_sigprocmask(r[0], r[1], r[2], r[3]),
+        NR_RT_SIGRETURN => {
+            restartable = false;
+            crate::process::signal::sys_sigreturn(regs, true)
+        }
+        NR_SIGRETURN => {
+            restartable = false;
+            crate::process::signal::sys_sigreturn(regs, false)
+        }
         NR_TKILL => crate::process::signal::sys_tgkill(None, r[0] as i32, r[1] as i32),
         NR_TGKILL => crate::process::signal::sys_tgkill(Some(r[0] as i32), r[1] as i32, r[2] as i32),
         NR_DUP => sys_dup(r[0]),
@@ -652,9 +676,16 @@ pub fn dispatch(regs: &mut PtRegs) {
         NR_REBOOT => sys_reboot(r[0], r[1], r[2]),
         // The numbers as the caller's pid namespace sees them (task_tgid_vnr,
         // task_pid_vnr): in a CLONE_NEWPID namespace its init is pid 1.
-        // SAFETY: the group leader outlives its threads' look at it.
-        NR_GETPID => Ok(unsafe { (*me.group_leader).pid_nr_ns(me.pid_ns()) }),
-        NR_GETTID => Ok(me.pid_nr_ns(me.pid_ns())),
+        // (In the initial namespace, the common case, they are tgid and pid.)
+        NR_GETPID => Ok(match me.pid_level() {
+            0 => me.tgid,
+            // SAFETY: the group leader outlives its threads' look at it.
+            _ => unsafe { (*me.group_leader).pid_nr_ns(me.pid_ns()) },
+        }),
+        NR_GETTID => Ok(match me.pid_level() {
+            0 => me.pid,
+            _ => me.pid_nr_ns(me.pid_ns()),
+        }),
         NR_GETPPID => Ok(sys_getppid(me)),
         NR_GETUID32 => Ok(me.cred.as_ref().map_or(0, |c| c.uid)),
         NR_UMASK => {
@@ -691,6 +722,7 @@ pub fn dispatch(regs: &mut PtRegs) {
         Ok(v) => v,
         Err(e) => e.as_ret() as u32,
     };
+    restartable
 }
 
 fn call(nr: u32, args: [u32; 6]) -> i32 {

@@ -3,6 +3,7 @@
 pub mod mmu;
 pub mod recover;
 pub mod semihosting;
+pub mod signal;
 pub mod traps;
 pub mod uaccess;
 pub mod vfp;

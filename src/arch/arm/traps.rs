@@ -163,7 +163,7 @@ extern "C" fn handle_exception(regs: &mut PtRegs, kind: u32) {
             let ti = crate::process::thread_info::current_thread_info();
             if !ti.task.is_null() {
                 if regs.user_mode() {
-                    ret_to_user_work();
+                    ret_to_user_work(regs, false);
                 } else if ti.need_resched()
                     && ti.preempt_count.load(core::sync::atomic::Ordering::Relaxed) == 0
                 {
@@ -229,18 +229,38 @@ extern "C" fn handle_exception(regs: &mut PtRegs, kind: u32) {
 #[no_mangle]
 extern "C" fn handle_syscall(regs: &mut PtRegs) {
     crate::arch::local_irq_enable();
-    crate::syscall::dispatch(regs);
-    ret_to_user_work();
+    // (After sigreturn the registers are the interrupted code's, not a
+    // system call's: nothing there to restart.)
+    let syscall = crate::syscall::dispatch(regs);
+    ret_to_user_work(regs, syscall);
 }
 
-/// Before returning to user mode: reschedule if asked, act on signals.
-fn ret_to_user_work() {
+/// Before returning to user mode: reschedule if asked, act on signals
+/// (each pending one that is not blocked gets its action; `syscall` says
+/// the registers hold a system call's result, which may be restarted).
+#[inline(always)]
+fn ret_to_user_work(regs: &mut PtRegs, syscall: bool) {
+    use crate::process::thread_info::{TIF_NEED_RESCHED, TIF_SIGPENDING};
+    // The common case, one load and a test (Linux's _TIF_WORK_MASK).
     let ti = crate::process::thread_info::current_thread_info();
-    if ti.need_resched() {
-        crate::sched::schedule();
+    if ti.flags.load(core::sync::atomic::Ordering::Relaxed) & (1 << TIF_NEED_RESCHED | 1 << TIF_SIGPENDING) != 0 {
+        do_work_pending(regs, syscall);
     }
-    if ti.test_flag(crate::process::thread_info::TIF_SIGPENDING) {
-        crate::process::signal::do_signal();
+}
+
+/// ret_to_user_work's loop, when there is work (`do_work_pending`).
+#[inline(never)]
+fn do_work_pending(regs: &mut PtRegs, mut syscall: bool) {
+    let ti = crate::process::thread_info::current_thread_info();
+    loop {
+        if ti.need_resched() {
+            crate::sched::schedule();
+        }
+        if !ti.test_flag(crate::process::thread_info::TIF_SIGPENDING) {
+            break;
+        }
+        crate::process::signal::do_signal(regs, syscall);
+        syscall = false;
     }
 }
 
