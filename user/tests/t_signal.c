@@ -69,6 +69,23 @@ static void info_handler(int sig, void *info, void *ucv)
     (void)sig;
 }
 
+/* SIGSEGV: the handler makes the page writable; the store then runs again. */
+static volatile char *segv_page;
+static void segv_handler(int sig)
+{
+    (void)sig;
+    hits++;
+    sys3(NR_mprotect, (long)segv_page, 4096, 3);
+}
+
+static int blocked_segv_child(void)
+{
+    sigaction_(SIGSEGV, (unsigned long)segv_handler, 0, 0);
+    mask_(SIG_BLOCK, BIT(SIGSEGV));
+    segv_page[0] = 1;                           /* a blocked SIGSEGV still ends it */
+    return 4;
+}
+
 static int run_child(int (*f)(void))
 {
     long c = sys0(NR_fork);
@@ -148,7 +165,7 @@ int test_main(int argc, char **argv, char **envp)
 {
     (void)envp;
     if (argc > 1 && streq(argv[1], "--exec-check")) return exec_check();
-    tap_init(argv, 20);
+    tap_init(argv, 22);
     long me = sys0(NR_getpid);
     shared = (volatile int *)sys6(NR_mmap2, 0, 4096, 3, 0x21 /* MAP_SHARED|MAP_ANONYMOUS */, -1, 0);
 
@@ -238,6 +255,17 @@ int test_main(int argc, char **argv, char **envp)
     mask_(SIG_SETMASK, 0);
     st = run_child(exec_child);
     ok(st == 0, "execve: handlers back to SIG_DFL, SIG_IGN and the mask kept");
+
+    /* Faults: a handler may repair what faulted; a blocked one cannot stop it. */
+    segv_page = (volatile char *)sys6(NR_mmap2, 0, 4096, 1 /* PROT_READ */, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
+    sigaction_(SIGSEGV, (unsigned long)segv_handler, 0, 0);
+    hits = 0;
+    segv_page[5] = 7;
+    ok(hits == 1 && segv_page[5] == 7, "a fault runs the SIGSEGV handler, which fixes the page; the store runs again");
+    sys3(NR_mprotect, (long)segv_page, 4096, 1);
+    sigaction_(SIGSEGV, SIG_DFL, 0, 0);
+    st = run_child(blocked_segv_child);
+    ok((st & 0x7f) == SIGSEGV, "a fault with SIGSEGV blocked ends the process all the same");
 
     /* The refusals. */
     struct ksigaction a = { (unsigned long)handler, SA_RESTORER, (unsigned long)sig_restorer, 0 };

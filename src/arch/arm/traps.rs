@@ -192,7 +192,7 @@ extern "C" fn handle_exception(regs: &mut PtRegs, kind: u32) {
                 }
                 match super::vfp::do_vfp_undef(regs) {
                     super::vfp::UndefOutcome::Retry => return,
-                    super::vfp::UndefOutcome::Signal(sig) => vfp_fault(regs, sig),
+                    super::vfp::UndefOutcome::Signal(sig) => return vfp_fault(regs, sig),
                     super::vfp::UndefOutcome::NotVfp => {}
                 }
             }
@@ -209,7 +209,7 @@ extern "C" fn handle_exception(regs: &mut PtRegs, kind: u32) {
                 return;
             }
             if regs.user_mode() {
-                user_fault(regs, kind, info);
+                return user_fault(regs, kind, info);
             }
             // get_user/put_user on a bad user address: resume at the fixup.
             if kind == ExceptionKind::DataAbort {
@@ -264,18 +264,30 @@ fn do_work_pending(regs: &mut PtRegs, mut syscall: bool) {
     }
 }
 
-/// Ends the current process as killed by `sig` after saying why, in
-/// one line naming it (comm[pid]) and the pc: a fault in user mode kills
-/// only that process, and its parent sees the signal in wait4.
-fn kill_user(regs: &PtRegs, sig: i32, why: core::fmt::Arguments<'_>) -> ! {
+/// A fault in user mode (`force_sig`): the task's handler for `sig` runs
+/// if it has one that is not blocked (it may fix what faulted and return,
+/// and the instruction runs again); otherwise the process ends, killed by
+/// `sig` (its parent sees that in wait4), after a line saying why, naming
+/// it (comm[pid]) and the pc. Only that process: the kernel goes on.
+fn kill_user(regs: &mut PtRegs, sig: i32, why: core::fmt::Arguments<'_>) {
+    use crate::process::signal::{handler_of, SIG_IGN};
     let t = crate::process::task::current_task();
+    let (handler, _) = handler_of(t, sig);
+    let blocked = t.blocked.load(core::sync::atomic::Ordering::SeqCst) & (1 << (sig - 1)) != 0;
+    if handler > SIG_IGN && !blocked {
+        t.pending.fetch_or(1 << (sig - 1), core::sync::atomic::Ordering::SeqCst);
+        t.thread_info().set_flag(crate::process::thread_info::TIF_SIGPENDING);
+        ret_to_user_work(regs, false);
+        return;
+    }
+    // (A forced signal that is blocked or ignored is fatal all the same, as on Linux.)
     let name = match sig {
         SIGILL => "SIGILL",
         SIGFPE => "SIGFPE",
         _ => "SIGSEGV",
     };
     kprintln!("{}[{}]: {} at pc {:#010x}, killed by {}", t.comm(), t.pid, why, regs.pc(), name);
-    crate::process::exit::do_exit_killed(sig)
+    crate::process::exit::do_group_exit_status(sig)
 }
 
 const SIGILL: i32 = 4;
@@ -283,7 +295,7 @@ const SIGFPE: i32 = 8;
 const SIGSEGV: i32 = 11;
 
 /// SIGSEGV for aborts, SIGILL for undefined instructions.
-fn user_fault(regs: &PtRegs, kind: ExceptionKind, f: FaultInfo) -> ! {
+fn user_fault(regs: &mut PtRegs, kind: ExceptionKind, f: FaultInfo) {
     let sig = if kind == ExceptionKind::Undefined { SIGILL } else { SIGSEGV };
     let status = if f.fsr == 0 { "-" } else { fsr_name(f.status()) };
     kill_user(regs, sig, format_args!("unhandled {}, address {:#010x} ({})", kind.name(), f.far, status))
@@ -294,7 +306,7 @@ pub const PSR_T_BIT: u32 = 1 << 5;
 
 /// A VFP instruction the enabled unit rejected (a bounce that needs
 /// support code, or an encoding it does not have): the task gets `sig`.
-fn vfp_fault(regs: &PtRegs, sig: i32) -> ! {
+fn vfp_fault(regs: &mut PtRegs, sig: i32) {
     kill_user(regs, sig, format_args!("VFP instruction rejected by the unit"))
 }
 
