@@ -22,6 +22,9 @@ for cmd in "${!PKGS[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${PKGS[$cmd]}")
 done
 [ -f /usr/lib/u-boot/qemu_arm/u-boot.bin ] || missing+=(u-boot-qemu)
+# The cross C library (only recommended by gcc-arm-linux-gnueabihf, so not
+# installed with it here): user/glibc/t_glibc.c links against it statically.
+[ -f /usr/arm-linux-gnueabihf/lib/libc.a ] || missing+=(libc6-dev-armhf-cross)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${missing[*]}"
   $SUDO apt-get update -qq
