@@ -20,8 +20,7 @@ QEMU     := qemu-system-arm
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 
-.PHONY: profile
-.PHONY: all setup image initramfs run test test-host test-boards test-uboot test-linux bench gdb sdcard clean FORCE
+.PHONY: all setup image initramfs run test test-host test-boards test-uboot test-linux bench gdb sdcard clean profile FORCE
 
 all: image
 

@@ -14,6 +14,12 @@ found=$(arm-linux-gnueabihf-objdump -d --no-show-raw-insn "$ELF" | awk '
   $2 ~ /^v/ || ($2 ~ /^(ldc|stc|mrc|mcr|cdp|mcrr|mrrc)/ && $0 ~ /p1[01],/) { print fn ": " $0 }')
 bad=$(awk -F': ' -v ok="$allowed" '$1 !~ ok' <<<"$found")
 n=$(grep -c . <<<"$found" || true)
+# The save/restore code itself must be found: otherwise nothing was decoded
+# (another objdump, another output format) and the check proved nothing.
+if ! grep -q '^vfp_save_hw: ' <<<"$found" || ! grep -q '^vfp_switch_on: ' <<<"$found"; then
+  echo "found no VFP instruction in vfp_save_hw or vfp_switch_on: the disassembly of $ELF was not understood"
+  exit 1
+fi
 if [ -n "$bad" ]; then
   echo "VFP/NEON instructions outside arch::arm::vfp's save/restore code:"
   echo "$bad"

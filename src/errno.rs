@@ -32,8 +32,6 @@ pub enum Errno {
     /// interrupted by a signal; restart it unless a handler without
     /// SA_RESTART runs (then EINTR). Linux's ERESTARTSYS.
     ERESTARTSYS = 512,
-    /// Restart it only if no handler runs (Linux's ERESTARTNOHAND).
-    ERESTARTNOHAND = 514,
 }
 
 impl Errno {
@@ -70,7 +68,6 @@ impl Errno {
             Errno::ENOSYS => "ENOSYS",
             Errno::ETIMEDOUT => "ETIMEDOUT",
             Errno::ERESTARTSYS => "ERESTARTSYS",
-            Errno::ERESTARTNOHAND => "ERESTARTNOHAND",
         }
     }
 }

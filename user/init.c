@@ -8,7 +8,6 @@
  * PARENT_SETTID, CHILD_CLEARTID. */
 #define PTHREAD_FLAGS 0x3d0f00
 
-#define putu putnum
 enum { RLIMIT_NPROC = 6, CLOCK_MONOTONIC = 1 };
 static void spaces(long n) { while (n-- > 0) puts1("  "); }
 
@@ -36,9 +35,9 @@ static void forks(long n)
     for (long i = 0; i < n; i++) {
         long pid = sys0(NR_fork);
         if (pid == 0) sys1(NR_exit, i & 0x7f);
-        if (pid < 0) { puts1("fork failed: "); putu(-pid); puts1("\n"); break; }
+        if (pid < 0) { puts1("fork failed: "); putnum(-pid); puts1("\n"); break; }
     }
-    puts1("forked and reaped "); putu(reap_all()); puts1(" children\n");
+    puts1("forked and reaped "); putnum(reap_all()); puts1(" children\n");
 }
 
 /* A process tree: each node prints itself, then forks its children one by
@@ -46,8 +45,8 @@ static void forks(long n)
 static void node(long depth, long max, long width)
 {
     spaces(depth);
-    puts1(depth ? "\\_ pid " : "pid "); putu(sys0(NR_getpid));
-    puts1(" (parent "); putu(sys0(NR_getppid)); puts1(")\n");
+    puts1(depth ? "\\_ pid " : "pid "); putnum(sys0(NR_getpid));
+    puts1(" (parent "); putnum(sys0(NR_getppid)); puts1(")\n");
     if (depth == max) return;
     for (long i = 0; i < width; i++) {
         long pid = sys0(NR_fork);
@@ -68,7 +67,6 @@ static void tree(long depth, long width)
 
 /* Threads as pthread_create makes them; joined as pthread_join does. */
 static volatile long thread_seen[16];
-static long thread_fn_slot;
 
 static long clone_thread(void *stack_top, volatile int *ctid, long slot)
 {
@@ -112,17 +110,16 @@ static void threads(long n)
     char *stacks = (char *)sys6(NR_mmap2, 0, n * 4096, 3, 0x22, -1, 0);
     if ((unsigned long)stacks >= 0xfffff000ul) { puts1("mmap failed\n"); return; }
     static volatile int ctid[8];
-    (void)thread_fn_slot;
     for (long i = 0; i < n; i++) {
         long tid = clone_thread(stacks + (i + 1) * 4096, &ctid[i], i);
         if (tid < 0) { puts1("clone failed\n"); return; }
     }
     for (long i = 0; i < n; i++) {
         while (ctid[i]) sys6(NR_futex, (long)&ctid[i], 0 /* FUTEX_WAIT */, ctid[i], 0, 0, 0);
-        puts1("thread "); putu(i); puts1(": tid "); putu(thread_seen[2 * i]);
-        puts1(", getpid "); putu(thread_seen[2 * i + 1]); puts1(" (joined through CLONE_CHILD_CLEARTID + futex)\n");
+        puts1("thread "); putnum(i); puts1(": tid "); putnum(thread_seen[2 * i]);
+        puts1(", getpid "); putnum(thread_seen[2 * i + 1]); puts1(" (joined through CLONE_CHILD_CLEARTID + futex)\n");
     }
-    puts1("all "); putu(n); puts1(" threads share pid "); putu(sys0(NR_getpid)); puts1("\n");
+    puts1("all "); putnum(n); puts1(" threads share pid "); putnum(sys0(NR_getpid)); puts1("\n");
 }
 
 static void do_vfork(void)
@@ -132,12 +129,12 @@ static void do_vfork(void)
     long pid = sys0(NR_vfork);
     if (pid == 0) {
         written = 1; /* the same memory as the parent's */
-        puts1("  child  "); putu(sys0(NR_getpid)); puts1(": running; my parent is suspended until I exit\n");
+        puts1("  child  "); putnum(sys0(NR_getpid)); puts1(": running; my parent is suspended until I exit\n");
         sys1(NR_exit_group, 0);
     }
     int st;
     sys6(NR_wait4, pid, (long)&st, 0, 0, 0, 0);
-    puts1("  parent "); putu(sys0(NR_getpid)); puts1(": resumed after child "); putu(pid);
+    puts1("  parent "); putnum(sys0(NR_getpid)); puts1(": resumed after child "); putnum(pid);
     puts1(written ? " exited; I see what it wrote\n" : " exited; its write is missing!\n");
 }
 
@@ -158,9 +155,9 @@ static void storm(long limit)
             if (c < 0) { err = -c; break; }
             n++;
         }
-        puts1("  uid 1000, RLIMIT_NPROC "); putu(limit); puts1(": "); putu(n);
+        puts1("  uid 1000, RLIMIT_NPROC "); putnum(limit); puts1(": "); putnum(n);
         puts1(err == EAGAIN ? " forks, then EAGAIN\n" : " forks, then an unexpected error\n");
-        puts1("  reaped "); putu(reap_all()); puts1(" zombies\n");
+        puts1("  reaped "); putnum(reap_all()); puts1(" zombies\n");
         long c = sys0(NR_fork);
         if (c == 0) sys1(NR_exit, 0);
         puts1(c > 0 ? "  fork works again\n" : "  fork still fails!\n");
@@ -186,7 +183,7 @@ static void report(const char *name, unsigned long long t0, long iters)
     unsigned long per = 0;
     while (dt >= (unsigned long long)iters * 1000) { dt -= (unsigned long long)iters * 1000; per += 1000; }
     while (dt >= (unsigned long long)iters) { dt -= iters; per++; }
-    puts1(name); puts1(" "); putu(per); puts1("\n");
+    puts1(name); puts1(" "); putnum(per); puts1("\n");
 }
 
 static void bench(void)
@@ -238,7 +235,7 @@ int main_sp(long *sp)
     (void)sp;
     char line[128];
     puts1("armfork /init (pid ");
-    putu(sys0(NR_getpid));
+    putnum(sys0(NR_getpid));
     puts1("). Commands: fork N, tree D W, threads N, vfork, storm, bench, pid, exit [CODE], help\n");
     for (;;) {
         puts1("init> ");
@@ -252,7 +249,7 @@ int main_sp(long *sp)
         else if (starts(line, "vfork")) do_vfork();
         else if (starts(line, "storm")) storm(atoi1(line + 5, &rest));
         else if (starts(line, "bench")) bench();
-        else if (starts(line, "pid")) { putu(sys0(NR_getpid)); puts1("\n"); }
+        else if (starts(line, "pid")) { putnum(sys0(NR_getpid)); puts1("\n"); }
         else if (starts(line, "exit")) return (int)atoi1(line + 4, &rest);
         else if (starts(line, "help") || line[0] == '\n') help();
         else puts1("unknown command (help)\n");

@@ -53,8 +53,9 @@ const PMD_TYPE_TABLE: u32 = 0b01;
 fn pte_bits(prot: Prot) -> u32 {
     if !prot.contains(Prot::READ) {
         // PROT_NONE: the page stays (mprotect may give access back), but
-        // user mode may not touch it: AP[2:0] = 0b101, kernel read-only.
-        return PTE_MEM | PTE_APX | PTE_AP0 | PTE_XN;
+        // nothing may touch it, the kernel's get_user included (EFAULT,
+        // as on Linux): AP[2:0] = 0b000.
+        return PTE_MEM | PTE_XN;
     }
     let mut e = PTE_MEM | PTE_AP1 | PTE_AP0; // PL0 and PL1 may access
     if !prot.contains(Prot::WRITE) {
@@ -144,7 +145,8 @@ impl PteTable {
         } else {
             self.mapped[w] &= !b;
         }
-        if value != 0 && value & PTE_APX == 0 {
+        // (User-writable: a PROT_NONE entry, AP = 0, is not.)
+        if value != 0 && value & (PTE_APX | PTE_AP1) == PTE_AP1 {
             self.writable[w] |= b;
         } else {
             self.writable[w] &= !b;
@@ -509,29 +511,47 @@ impl PageTable {
         })
     }
 
-    /// The pages mapped in [start, end): (address, physical page, permissions).
-    pub fn mappings_in(&self, start: u32, end: u32) -> alloc::vec::Vec<(u32, u32, Prot)> {
-        let mut v = alloc::vec::Vec::new();
+    /// Rewrites the entries mapped in [start, end) in place (mprotect):
+    /// `f(va, pa, current)` gives the new permissions, or None to leave
+    /// the entry. One walk; tables still shared are copied first; one TLB
+    /// flush at the end. ENOMEM if a shared table cannot be copied.
+    pub fn protect_range(&mut self, start: u32, end: u32, mut f: impl FnMut(u32, u32, Prot) -> Option<Prot>) -> Result<(), Errno> {
         if start >= end {
-            return v;
+            return Ok(());
         }
-        let pgd = self.pgd();
+        let mut changed = false;
+        let mut r = Ok(());
         for i in (start >> 20)..=((end - 1) >> 20).min(PTRS_PER_PGD as u32 - 1) {
-            let e = pgd[i as usize];
-            if e & 0b11 != PMD_TYPE_TABLE {
+            let base = i << 20;
+            let Some(t) = self.pte_table(base) else { continue };
+            if t.mapped.iter().all(|&w| w == 0) {
                 continue;
             }
-            let t = PteTable::at(e & !0x3ff);
-            let _ = for_each_bit(&t.mapped, |j| {
-                let va = (i << 20) | ((j as u32) << 12);
+            let t = match self.pte_table_mut(base, false) {
+                Ok(Some(t)) => t,
+                Ok(None) => continue,
+                Err(e) => {
+                    r = Err(e);
+                    break;
+                }
+            };
+            let mapped = t.mapped;
+            let _ = for_each_bit::<()>(&mapped, |j| {
+                let va = base | ((j as u32) << 12);
                 if va >= start && va < end {
                     let pte = t.hw[j];
-                    v.push((va, pte & !0xfff, pte_prot(pte)));
+                    if let Some(p) = f(va, pte & !0xfff, pte_prot(pte)) {
+                        t.set(j, (pte & !0xfff) | pte_bits(p));
+                        changed = true;
+                    }
                 }
-                Ok::<(), ()>(())
+                Ok(())
             });
         }
-        v
+        if changed {
+            mmu::tlb_flush_all();
+        }
+        r
     }
 
     /// Number of second-level tables in use.

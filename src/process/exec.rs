@@ -431,16 +431,12 @@ fn setup_stack(
     if dst != USER_STACK_TOP {
         return Err(Errno::EFAULT); // a user string shrank since it was measured
     }
-    let mut seed = crate::time::uptime_us() as u32 ^ 0x5a5a_1234;
     let mut rnd = [0u8; 16];
-    for b in rnd.iter_mut() {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        *b = seed as u8;
+    for chunk in rnd.chunks_mut(4) {
+        chunk.copy_from_slice(&super::fork::get_random_int().to_le_bytes());
     }
     write_user(pt, random, &rnd)?;
-    let mut aux = [0u8; 12 * 8];
+    let mut aux = alloc::vec![0u8; 8 * auxv.len()];
     for (i, (k, v)) in auxv.iter().enumerate() {
         aux[8 * i..8 * i + 4].copy_from_slice(&k.to_le_bytes());
         aux[8 * i + 4..8 * i + 8].copy_from_slice(&v.to_le_bytes());
@@ -669,9 +665,10 @@ fn load_elf(
         }
         mm.vmas.lock().push((start, end, prot));
     }
-    for i in 0..stack_pages {
-        map_new_page(&mm, pt, USER_STACK_TOP - (i + 1) * PAGE, Prot::READ | Prot::WRITE, &[])?;
-    }
+    // The stack: zeroed pages, one region.
+    let stack = (USER_STACK_TOP - stack_pages * PAGE, USER_STACK_TOP, Prot::READ | Prot::WRITE);
+    super::mmap::populate(pt, stack.0, stack.1, stack.2)?;
+    mm.vmas.lock().push(stack);
     let sp = setup_stack(pt, &exe, argv, envp)?;
     let heap =
         exe.segments().iter().map(|s| s.vaddr + s.memsz).max().unwrap_or(USER_TEXT).div_ceil(PAGE) * PAGE;

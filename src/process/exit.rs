@@ -133,11 +133,6 @@ pub fn do_exit(code: i32) -> ! {
     do_exit_status(exit_status(code))
 }
 
-/// Ends the current task as killed by signal `sig` (wait status `sig`).
-pub fn do_exit_killed(sig: i32) -> ! {
-    do_exit_status(sig & 0x7f)
-}
-
 /// `do_group_exit` (exit_group): the whole thread group ends with `code`.
 /// The first thread to start a group exit sets the group's code and sends
 /// SIGKILL to every other thread; each of them then exits with that code
@@ -325,7 +320,9 @@ enum WaitTarget {
 fn wait_target(me: &TaskStruct, pid: i32) -> WaitTarget {
     match pid {
         -1 => WaitTarget::Any,
-        0 => WaitTarget::Pgrp(me.pgrp),
+        // (The process's group: a thread's own field is not kept up to date.)
+        // SAFETY: the leader is alive (tasklist_lock held by the caller).
+        0 => WaitTarget::Pgrp(unsafe { (*me.group_leader).pgrp }),
         p if p > 0 => WaitTarget::Task(me.pid_ns().find_task(p as u32).unwrap_or(core::ptr::null_mut())),
         p => WaitTarget::Pgrp(p.unsigned_abs()),
     }

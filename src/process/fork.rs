@@ -27,14 +27,6 @@ pub use super::clone_flags::*;
 pub static TRACE_NEXT_FORK: AtomicBool = AtomicBool::new(false);
 static TRACING: AtomicBool = AtomicBool::new(false);
 
-macro_rules! trace_step {
-    ($($arg:tt)*) => {
-        if TRACING.load(Ordering::Relaxed) {
-            crate::println!("  copy_process: {}", format_args!($($arg)*));
-        }
-    };
-}
-
 /// trace_step! inside copy_process_steps: there the choice is a const
 /// generic parameter, so a fork that is not traced tests nothing.
 macro_rules! trace_step_if {
@@ -130,7 +122,7 @@ impl NewTask {
 
 impl Drop for NewTask {
     fn drop(&mut self) {
-        trace_step!("failed: undoing what was built");
+        trace_step_if!(TRACING.load(Ordering::Relaxed), "failed: undoing what was built");
         let counted = self.counted_user;
         let t = self.get();
         if counted {
@@ -635,11 +627,9 @@ fn attach(task: *mut TaskStruct, flags: CloneFlags) {
                 p.pid_ns().child_reaper.store(task, Ordering::Release);
             }
             // The parent's process group and session (attach_pid for
-            // PIDTYPE_PGID and PIDTYPE_SID); 0 (init_task's) is no list.
-            let cur = &*current();
-            p.pgrp = cur.pgrp;
-            p.session = cur.session;
-            let leader = &*cur.group_leader;
+            // PIDTYPE_PGID and PIDTYPE_SID; it sets the numbers); 0
+            // (init_task's) is no list.
+            let leader = &*(*current()).group_leader;
             if let Some(g) = &leader.pids[super::pid::PIDTYPE_PGID] {
                 super::pid::attach_pid(task, super::pid::PIDTYPE_PGID, g.clone());
             }

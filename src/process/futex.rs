@@ -42,7 +42,8 @@ fn bucket(key: (usize, u32)) -> &'static SpinLockIrq<ListHead> {
 }
 
 /// FUTEX_WAIT: sleeps while `*uaddr == val`. EAGAIN if it already differs,
-/// EFAULT for a bad address, EINVAL for a misaligned one, EINTR when a
+/// EFAULT for a bad address, EINVAL for a misaligned one, ERESTARTSYS (a
+/// restart, or EINTR for a handler without SA_RESTART) when a
 /// signal arrives.
 pub fn futex_wait(uaddr: u32, val: u32) -> Result<(), Errno> {
     futex_wait_until(uaddr, val, None, FUTEX_BITSET_MATCH_ANY)

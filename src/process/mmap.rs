@@ -70,9 +70,15 @@ fn get_unmapped_area(vmas: &[(u32, u32, Prot)], len: u32, brk: u32) -> Option<u3
     }
 }
 
-/// Unmaps [start, end) from the page table and trims the regions.
-pub(crate) fn unmap_range(vmas: &mut alloc::vec::Vec<(u32, u32, Prot)>, pt: &mut PageTable, start: u32, end: u32) {
-    pt.unmap_range(start, end, crate::mm::put_page);
+/// Splits the regions at `start` and `end`, and gives the part of each
+/// inside [start, end) the permissions `inside(old)` returns (None: the
+/// part goes). What lies outside is kept as it was: a head, a tail, both.
+fn split_regions(
+    vmas: &mut alloc::vec::Vec<(u32, u32, Prot)>,
+    start: u32,
+    end: u32,
+    inside: impl Fn(Prot) -> Option<Prot>,
+) {
     let mut i = 0;
     while i < vmas.len() {
         let (s, e, p) = vmas[i];
@@ -80,17 +86,34 @@ pub(crate) fn unmap_range(vmas: &mut alloc::vec::Vec<(u32, u32, Prot)>, pt: &mut
             i += 1;
             continue;
         }
-        // Keep what lies outside [start, end): nothing, a head, a tail, or both.
+        let (lo, hi) = (s.max(start), e.min(end));
         vmas.remove(i);
-        if s < start {
-            vmas.insert(i, (s, start, p));
-            i += 1;
-        }
-        if e > end {
-            vmas.insert(i, (end, e, p));
+        for part in [(s < lo).then_some((s, lo, p)), inside(p).map(|n| (lo, hi, n)), (hi < e).then_some((hi, e, p))]
+            .into_iter()
+            .flatten()
+        {
+            vmas.insert(i, part);
             i += 1;
         }
     }
+}
+
+/// Whether the regions cover [start, end) without a hole.
+fn mapped_throughout(vmas: &[(u32, u32, Prot)], start: u32, end: u32) -> bool {
+    let mut at = start;
+    while at < end {
+        match vmas.iter().find(|(s, e, _)| *s <= at && at < *e) {
+            Some(&(_, e, _)) => at = e,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Unmaps [start, end) from the page table and trims the regions.
+pub(crate) fn unmap_range(vmas: &mut alloc::vec::Vec<(u32, u32, Prot)>, pt: &mut PageTable, start: u32, end: u32) {
+    pt.unmap_range(start, end, crate::mm::put_page);
+    split_regions(vmas, start, end, |_| None);
 }
 
 /// `mmap2(addr, length, prot, flags, fd, pgoff)`: anonymous memory only
@@ -182,51 +205,29 @@ pub fn sys_mprotect(addr: u32, len: u32, prot: u32) -> Result<u32, Errno> {
     let me = current_task();
     let mm = me.mm.as_ref().ok_or(Errno::ENOMEM)?;
     let mut vmas = mm.vmas.lock();
-    // Mapped throughout, without a hole?
-    let mut at = addr;
-    while at < end {
-        at = vmas.iter().find(|(s, e, _)| *s <= at && at < *e).map(|&(_, e, _)| e).ok_or(Errno::ENOMEM)?;
+    if !mapped_throughout(&vmas, addr, end) {
+        return Err(Errno::ENOMEM);
     }
-    // Split the regions at the edges and give the middle its new rights
-    // (a shared mapping stays shared).
-    let mut i = 0;
-    while i < vmas.len() {
-        let (s, e, p) = vmas[i];
-        if e <= addr || s >= end {
-            i += 1;
-            continue;
-        }
-        let (lo, hi) = (s.max(addr), e.min(end));
-        let new = prot_of(prot, p.contains(Prot::SHARED));
-        vmas[i] = (lo, hi, new);
-        i += 1;
-        if s < lo {
-            vmas.insert(i, (s, lo, p));
-            i += 1;
-        }
-        if hi < e {
-            vmas.insert(i, (hi, e, p));
-            i += 1;
-        }
-    }
+    // The middle gets its new rights (a shared mapping stays shared).
+    split_regions(&mut vmas, addr, end, |p| Some(prot_of(prot, p.contains(Prot::SHARED))));
     let mut g = mm.pgd.lock();
     let Some(pt) = g.as_mut() else { return Ok(0) };
-    for (va, pa, cur) in pt.mappings_in(addr, end) {
+    pt.protect_range(addr, end, |va, pa, cur| {
         let shared = vmas.iter().any(|(s, e, p)| *s <= va && va < *e && p.contains(Prot::SHARED));
         let mut want = prot_of(prot, false);
         if want.contains(Prot::WRITE) && !shared && !cur.contains(Prot::WRITE) {
             want -= Prot::WRITE;
         }
         if want == cur {
-            continue;
+            return None;
         }
-        pt.protect(va, want)?;
         if want.contains(Prot::EXEC) && !cur.contains(Prot::EXEC) {
             if let Some(lin) = crate::arch::mmu::__va(pa) {
                 super::exec::flush_icache_range(lin as usize, lin as usize + PAGE as usize);
             }
         }
-    }
+        Some(want)
+    })?;
     Ok(0)
 }
 
@@ -251,20 +252,17 @@ pub fn sys_madvise(addr: u32, len: u32, advice: u32) -> Result<u32, Errno> {
     let mm = me.mm.as_ref().ok_or(Errno::ENOMEM)?;
     let vmas = mm.vmas.lock();
     let mut g = mm.pgd.lock();
-    let mut covered = 0;
-    for &(s, e, p) in vmas.iter() {
-        let (lo, hi) = (s.max(addr), e.min(end));
-        if lo >= hi {
-            continue;
-        }
-        covered += hi - lo;
-        if (advice == MADV_DONTNEED || advice == MADV_FREE) && !p.contains(Prot::SHARED) {
-            if let Some(pt) = g.as_mut() {
-                pt.unmap_range(lo, hi, crate::mm::put_page);
+    if advice == MADV_DONTNEED || advice == MADV_FREE {
+        for &(s, e, p) in vmas.iter() {
+            let (lo, hi) = (s.max(addr), e.min(end));
+            if lo < hi && !p.contains(Prot::SHARED) {
+                if let Some(pt) = g.as_mut() {
+                    pt.unmap_range(lo, hi, crate::mm::put_page);
+                }
             }
         }
     }
-    if covered < end - addr {
+    if !mapped_throughout(&vmas, addr, end) {
         return Err(Errno::ENOMEM);
     }
     Ok(0)

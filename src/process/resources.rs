@@ -123,6 +123,8 @@ slab_object!(FsStruct, FS_CACHE, "fs_cache");
 // ---- signals --------------------------------------------------------------------
 
 pub const NSIG: usize = 64;
+pub const SIGILL: i32 = 4;
+pub const SIGFPE: i32 = 8;
 pub const SIGKILL: i32 = 9;
 pub const SIGSEGV: i32 = 11;
 pub const SIGCHLD: i32 = 17;

@@ -16,9 +16,8 @@ use super::thread_info::TIF_SIGPENDING;
 use crate::errno::Errno;
 use core::sync::atomic::Ordering;
 
-pub const SIGTERM: i32 = 15;
-
-const fn sigmask(sig: i32) -> u64 {
+/// The bit of `sig` in a signal set.
+pub const fn sigmask(sig: i32) -> u64 {
     1 << (sig - 1)
 }
 
@@ -52,11 +51,9 @@ fn may_signal(sender: &TaskStruct, target: &TaskStruct) -> bool {
 pub const SIG_DFL: u32 = 0;
 pub const SIG_IGN: u32 = 1;
 pub const SIGSTOP: i32 = 19;
-pub const SA_NOCLDSTOP: u32 = 0x0000_0001;
 pub const SA_NOCLDWAIT: u32 = 0x0000_0002;
 pub const SA_SIGINFO: u32 = 0x0000_0004;
 pub const SA_RESTORER: u32 = 0x0400_0000;
-pub const SA_ONSTACK: u32 = 0x0800_0000;
 pub const SA_RESTART: u32 = 0x1000_0000;
 pub const SA_NODEFER: u32 = 0x4000_0000;
 pub const SA_RESETHAND: u32 = 0x8000_0000;
@@ -147,22 +144,10 @@ pub fn sys_kill(pid: i32, sig: i32) -> Result<u32, Errno> {
     if !(0..=64).contains(&sig) {
         return Err(Errno::EINVAL);
     }
-    let me = current_task();
     if pid > 0 {
-        // Held by a reference taken under tasklist_lock: it cannot be
-        // reaped and freed while it is being signalled.
-        let t = {
-            let _g = super::task::TASKLIST_LOCK.lock();
-            let t = me.pid_ns().find_task(pid as u32).ok_or(Errno::ESRCH)?;
-            // SAFETY: alive under tasklist_lock.
-            unsafe { super::task::get_task_struct(t) };
-            t
-        };
-        let r = kill_one(me, t, sig);
-        // SAFETY: the reference taken above.
-        unsafe { super::task::put_task_struct(t) };
-        return r.map(|_| 0);
+        return signal_task(None, pid as u32, sig);
     }
+    let me = current_task();
     // Several targets: gathered (each held by a reference) under
     // tasklist_lock, signalled after it (a fatal signal takes it again).
     let mut targets: alloc::vec::Vec<*mut TaskStruct> = alloc::vec::Vec::new();
@@ -287,7 +272,7 @@ pub fn signal_pending() -> bool {
     super::thread_info::current_thread_info().test_flag(TIF_SIGPENDING)
 }
 
-/// What the interrupted system call returned, for the restart decision.
+/// Makes the interrupted system call run again on the return to user mode.
 fn restart_syscall(regs: &mut PtRegs) {
     // The svc again: r0 as it came in, pc back over the instruction
     // (2 bytes in Thumb state, 4 in ARM).
@@ -305,7 +290,7 @@ fn restart_syscall(regs: &mut PtRegs) {
 pub fn do_signal(regs: &mut PtRegs, syscall: bool) {
     let me = current_task();
     let ret = regs.uregs[0] as i32;
-    let interrupted = syscall && (ret == Errno::ERESTARTSYS.as_ret() || ret == Errno::ERESTARTNOHAND.as_ret());
+    let interrupted = syscall && ret == Errno::ERESTARTSYS.as_ret();
     loop {
         // The flag goes first: a signal sent meanwhile is either seen
         // below or sets the flag again for the next return.
@@ -329,7 +314,7 @@ pub fn do_signal(regs: &mut PtRegs, syscall: bool) {
         }
         // A handler.
         if interrupted {
-            if ret == Errno::ERESTARTSYS.as_ret() && act.flags & SA_RESTART != 0 {
+            if act.flags & SA_RESTART != 0 {
                 restart_syscall(regs);
             } else {
                 regs.uregs[0] = Errno::EINTR.as_ret() as u32;
@@ -357,6 +342,21 @@ pub fn do_signal(regs: &mut PtRegs, syscall: bool) {
     if interrupted {
         restart_syscall(regs);
     }
+}
+
+/// `force_sig_fault`: a fault in user mode gives the current task `sig`.
+/// True if a handler of its will run (the signal is queued; the return to
+/// user mode builds the frame); false if the task is to die of it: no
+/// handler, or the signal blocked (a forced signal is not held back).
+pub fn force_sig_fault(sig: i32) -> bool {
+    let me = current_task();
+    let (handler, _) = handler_of(me, sig);
+    if handler == SIG_DFL || handler == SIG_IGN || me.blocked.load(Ordering::SeqCst) & sigmask(sig) != 0 {
+        return false;
+    }
+    // SAFETY: the current task.
+    unsafe { send_signal(super::task::current(), sig) };
+    true
 }
 
 /// Sets the current task's blocked mask (never SIGKILL or SIGSTOP) and
@@ -470,13 +470,20 @@ pub fn sys_tgkill(tgid: Option<i32>, tid: i32, sig: i32) -> Result<u32, Errno> {
     if tid <= 0 || tgid.is_some_and(|g| g <= 0) || !(0..=64).contains(&sig) {
         return Err(Errno::EINVAL);
     }
+    signal_task(tgid.map(|g| g as u32), tid as u32, sig)
+}
+
+/// The one task numbered `nr` in the caller's pid namespace gets `sig`
+/// (kill with pid > 0, tkill, tgkill): held by a reference taken under
+/// tasklist_lock, so it cannot be reaped and freed meanwhile. With `tgid`,
+/// it must be a thread of that process (ESRCH otherwise).
+fn signal_task(tgid: Option<u32>, nr: u32, sig: i32) -> Result<u32, Errno> {
     let me = current_task();
     let t = {
         let _g = super::task::TASKLIST_LOCK.lock();
-        let t = me.pid_ns().find_task(tid as u32).ok_or(Errno::ESRCH)?;
+        let t = me.pid_ns().find_task(nr).ok_or(Errno::ESRCH)?;
         // SAFETY: alive under tasklist_lock.
-        let group = unsafe { (*(*t).group_leader).pid_nr_ns(me.pid_ns()) };
-        if tgid.is_some_and(|g| g as u32 != group) {
+        if tgid.is_some_and(|g| g != unsafe { (*(*t).group_leader).pid_nr_ns(me.pid_ns()) }) {
             return Err(Errno::ESRCH);
         }
         // SAFETY: as above.

@@ -7,7 +7,7 @@ usage: annotate.py KERNEL_ELF RUN BASE FUNCTION [--per N]
 FUNCTION is a substring of the demangled symbol name; the first match
 (lowest address) is shown. Each line is `runs-per-iteration  disassembly`;
 lines that never ran in the benchmark show a dash."""
-import bisect, collections, re, subprocess, sys
+import collections, re, subprocess, sys
 
 def main():
     args = sys.argv[1:]

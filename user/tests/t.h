@@ -44,6 +44,15 @@ static inline int counter_stops(volatile unsigned *c, unsigned min, long ms)
     return 0;
 }
 
+/* A thread body counting in *arg (a volatile unsigned) until it is ended:
+ * how a test sees that a thread still runs (counter_stops). */
+static inline int count_forever(void *arg)
+{
+    volatile unsigned *c = arg;
+    for (;;) (*c)++;
+    return 0;
+}
+
 static inline unsigned get_tls(void)
 {
     unsigned v;

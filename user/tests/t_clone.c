@@ -34,6 +34,13 @@ static int join(volatile int *w)
     return *w == 0 && now_ms() - t0 < 1500;
 }
 
+/* Waits on *arg with FUTEX_WAIT_BITSET (9), mask 1, until woken. */
+static int bitset_waiter(void *arg)
+{
+    sys6(NR_futex, (long)arg, 9, 0, 0, 0, 1);
+    return 0;
+}
+
 static int spin_forever(void *arg)
 {
     (void)arg;
@@ -51,17 +58,10 @@ static int sleep_in_futex(void *arg)
 
 static volatile unsigned counter;
 
-static int count_forever(void *arg)
-{
-    (void)arg;
-    for (;;) counter++;
-    return 0;
-}
-
 static int group_main(void *arg)
 {
     (void)arg;
-    raw_clone(THREAD_FLAGS, STACK_TOP(stk[1]), 0, 0, 0, count_forever, 0);
+    raw_clone(THREAD_FLAGS, STACK_TOP(stk[1]), 0, 0, 0, count_forever, (void *)&counter);
     raw_clone(THREAD_FLAGS, STACK_TOP(stk[2]), 0, 0, 0, sleep_in_futex, 0);
     long end = now_ms() + 2000;
     while (counter < 1000 && now_ms() < end) sleep_ms(5);
@@ -107,7 +107,7 @@ static int late_thread(void *arg)
 int test_main(int argc, char **argv, char **envp)
 {
     (void)argc; (void)envp;
-    tap_init(argv, 27);
+    tap_init(argv, 28);
     long me = sys0(NR_getpid);
 
     /* Flag rules: refused with EINVAL before anything is created. */
@@ -172,6 +172,16 @@ int test_main(int argc, char **argv, char **envp)
     long f0 = now_ms();
     long fr = sys4(NR_futex, &fword, FUTEX_WAIT, 5, &ft);
     ok(fr == -ETIMEDOUT && now_ms() - f0 >= 50, "FUTEX_WAIT with a 50 ms timeout: ETIMEDOUT after 50 ms");
+
+    /* FUTEX_WAKE_BITSET (10) wakes only waiters whose mask shares a bit. */
+    static int bword;
+    static volatile int btid = -1;
+    long bt = raw_clone(THREAD_FLAGS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID, STACK_TOP(stk[1]),
+                        (int *)&btid, 0, (int *)&btid, bitset_waiter, &bword);
+    sleep_ms(30);
+    long w2 = sys6(NR_futex, (long)&bword, 10, 1, 0, 0, 2);
+    long w1 = sys6(NR_futex, (long)&bword, 10, 1, 0, 0, 1);
+    ok(bt > 0 && w2 == 0 && w1 == 1 && join(&btid), "FUTEX_WAKE_BITSET: mask 2 wakes no one, mask 1 wakes the waiter");
 
     /* exit_group from the main thread ends threads that spin (without a
      * system call) and that sleep. The process shares our memory

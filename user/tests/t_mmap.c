@@ -28,12 +28,13 @@ static int in_child(int (*f)(volatile int *), volatile int *arg)
 
 static int child_writes(volatile int *p) { p[0] = 0x1234; p[1024] = 0x5678; return p[0] == 0x1234 ? 7 : 1; }
 static int child_reads(volatile int *p) { return p[0]; }
+static int child_touches(volatile int *p) { return p[0] ? 1 : 2; }
 
 int main_sp(long *sp)
 {
     char **argv = (char **)(sp + 1);
     long rw = PROT_READ | PROT_WRITE;
-    tap_init(argv, 33);
+    tap_init(argv, 35);
 
     /* Anonymous private memory: zeroed, page-aligned, ours. */
     volatile int *p = (volatile int *)mmap(0, 3 * 4096, rw, MAP_PRIVATE | MAP_ANON, -1);
@@ -83,6 +84,16 @@ int main_sp(long *sp)
     sys1(NR_brk, heap + 4096);
     st = in_child(child_reads, (volatile int *)(heap + 4096));
     ok((st & 0x7f) == 11, "memory above a lowered brk is gone (SIGSEGV)");
+
+    /* PROT_NONE: the page stays, but nothing may touch it, the kernel's
+     * copy from it (write) included; mprotect gives it back as it was. */
+    volatile int *pn = (volatile int *)mmap(0, 4096, rw, MAP_PRIVATE | MAP_ANON, -1);
+    pn[0] = 42;
+    long pm = sys3(NR_mprotect, (long)pn, 4096, 0);
+    long pw = sys3(NR_write, 1, (long)pn, 1);
+    st = in_child(child_touches, pn);
+    ok(pm == 0 && pw == -EFAULT && (st & 0x7f) == 11, "PROT_NONE: write() from it is EFAULT, a touch is SIGSEGV");
+    ok(sys3(NR_mprotect, (long)pn, 4096, rw) == 0 && pn[0] == 42, "mprotect back to read-write: the contents are kept");
 
     /* Errors, as Linux gives them. */
     ok(mmap(0, 0, rw, MAP_PRIVATE | MAP_ANON, -1) == -EINVAL, "length 0: EINVAL");

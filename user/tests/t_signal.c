@@ -107,6 +107,12 @@ static int resethand_child(void)
     return 2;
 }
 
+static int ignored_term_child(void)
+{
+    sigaction_(SIGTERM, SIG_IGN, 0, 0);
+    return sys2(NR_kill, sys0(NR_getpid), SIGTERM) == 0 ? 6 : 7;
+}
+
 static int blocked_term_child(void)
 {
     mask_(SIG_BLOCK, BIT(SIGTERM));
@@ -165,7 +171,7 @@ int test_main(int argc, char **argv, char **envp)
 {
     (void)envp;
     if (argc > 1 && streq(argv[1], "--exec-check")) return exec_check();
-    tap_init(argv, 22);
+    tap_init(argv, 25);
     long me = sys0(NR_getpid);
     shared = (volatile int *)sys6(NR_mmap2, 0, 4096, 3, 0x21 /* MAP_SHARED|MAP_ANONYMOUS */, -1, 0);
 
@@ -211,10 +217,10 @@ int test_main(int argc, char **argv, char **envp)
     ok((st & 0x7f) == SIGUSR1, "SA_RESETHAND: the handler once, then SIGUSR1's default ends the process");
 
     /* SIG_IGN. */
-    sigaction_(SIGTERM, SIG_IGN, 0, 0);
-    sys2(NR_kill, me, SIGTERM);
-    ok(1, "SIGTERM set to SIG_IGN: still here after kill");
-    sigaction_(SIGTERM, SIG_DFL, 0, 0);
+    /* (In a child: were it not ignored, SIGTERM would end it, and the
+     * parent sees how it ended.) */
+    st = run_child(ignored_term_child);
+    ok(WIFEXITED(st) && WEXITSTATUS(st) == 6, "SIGTERM set to SIG_IGN: the process lives on after kill");
 
     /* A blocked fatal signal acts only once unblocked. */
     shared[0] = 0;
@@ -240,6 +246,26 @@ int test_main(int argc, char **argv, char **envp)
     ok(interrupted_wait(0, &s) == -EINTR, "wait4 interrupted by a handler: EINTR");
     long r = interrupted_wait(SA_RESTART, &s);
     ok(r > 0 && (s >> 8) == 5, "with SA_RESTART: wait4 restarted and reaped its child");
+
+    /* SA_NOCLDWAIT: with SIGCHLD's default action, still no zombie. */
+    sigaction_(SIGCHLD, SIG_DFL, 0x2 /* SA_NOCLDWAIT */, 0);
+    c = sys0(NR_fork);
+    if (c == 0) { sleep_ms(20); sys_exit(0); }
+    ok(wait4(-1, &s, 0) == -ECHILD, "SA_NOCLDWAIT: the child leaves no zombie, wait4 says ECHILD");
+    sigaction_(SIGCHLD, SIG_DFL, 0, 0);
+
+    /* nanosleep ended by a handler: EINTR and the time left in rem. */
+    sigaction_(SIGUSR1, (unsigned long)handler, 0, 0);
+    long fast = sys0(NR_fork);
+    if (fast == 0) sys_exit(interrupter());
+    struct timespec32 one = { 1, 0 }, rem = { 9, 9 };
+    long nr = sys2(NR_nanosleep, &one, &rem);
+    wait4(fast, &s, 0);
+    ok(nr == -EINTR && rem.tv_sec == 0 && rem.tv_nsec > 500000000, "nanosleep ended by a handler: EINTR, most of the second left in rem");
+
+    /* tkill: to one thread, here the caller itself. */
+    hits = 0;
+    ok(sys2(238 /* tkill */, sys0(NR_gettid), SIGUSR1) == 0 && hits == 1, "tkill runs the thread's handler");
 
     /* fork keeps handlers and the mask; exec resets handlers, keeps SIG_IGN and the mask. */
     sigaction_(SIGUSR1, (unsigned long)handler, 0, 0);

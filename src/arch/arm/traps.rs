@@ -184,45 +184,58 @@ extern "C" fn handle_exception(regs: &mut PtRegs, kind: u32) {
             }
         }
         ExceptionKind::Undefined | ExceptionKind::PrefetchAbort | ExceptionKind::DataAbort => {
-            if kind == ExceptionKind::Undefined && regs.user_mode() {
-                // entry.S takes 4 from lr_und; in Thumb state lr_und is the
-                // instruction + 2, so the instruction is 2 further on.
-                if regs.cpsr() & PSR_T_BIT != 0 {
-                    regs.uregs[ARM_PC] = regs.uregs[ARM_PC].wrapping_add(2);
-                }
-                match super::vfp::do_vfp_undef(regs) {
-                    super::vfp::UndefOutcome::Retry => return,
-                    super::vfp::UndefOutcome::Signal(sig) => return vfp_fault(regs, sig),
-                    super::vfp::UndefOutcome::NotVfp => {}
-                }
+            let user = regs.user_mode();
+            handle_fault(regs, kind);
+            // Back to user mode: the work a fault may have made (a signal
+            // for a handler, a reschedule), as after any exception.
+            if user {
+                ret_to_user_work(regs, false);
             }
-            let info = fault_info(kind, regs);
-            // A page never touched, or a write to a copy-on-write page
-            // (from user mode, or from the kernel's get_user/put_user):
-            // fill or copy it and retry the access.
-            if kind == ExceptionKind::DataAbort
-                && (info.is_translation_fault() || (info.is_write() && info.is_permission_fault()))
-                && info.far < super::mmu::TASK_SIZE
-                && !crate::process::thread_info::current_thread_info().task.is_null()
-                && crate::process::exec::do_page_fault(info.far, info.is_write())
-            {
-                return;
-            }
-            if regs.user_mode() {
-                return user_fault(regs, kind, info);
-            }
-            // get_user/put_user on a bad user address: resume at the fixup.
-            if kind == ExceptionKind::DataAbort {
-                if let Some(fixup) = super::uaccess::search_exception_tables(regs.pc()) {
-                    regs.uregs[ARM_PC] = fixup;
-                    return;
-                }
-            }
-            recover::fault(info);
-            die(regs, kind, Some(info));
         }
         ExceptionKind::Fiq | ExceptionKind::Reserved => die(regs, kind, None),
     }
+}
+
+/// An undefined instruction or an abort: the VFP unit's first use, a page
+/// to fill or copy, a user fault (a signal), a get_user/put_user fixup, or
+/// a kernel bug.
+fn handle_fault(regs: &mut PtRegs, kind: ExceptionKind) {
+    if kind == ExceptionKind::Undefined && regs.user_mode() {
+        // entry.S takes 4 from lr_und; in Thumb state lr_und is the
+        // instruction + 2, so the instruction is 2 further on.
+        if regs.cpsr() & PSR_T_BIT != 0 {
+            regs.uregs[ARM_PC] = regs.uregs[ARM_PC].wrapping_add(2);
+        }
+        match super::vfp::do_vfp_undef(regs) {
+            super::vfp::UndefOutcome::Retry => return,
+            super::vfp::UndefOutcome::Signal(sig) => return vfp_fault(regs, sig),
+            super::vfp::UndefOutcome::NotVfp => {}
+        }
+    }
+    let info = fault_info(kind, regs);
+    // A page never touched, or a write to a copy-on-write page
+    // (from user mode, or from the kernel's get_user/put_user):
+    // fill or copy it and retry the access.
+    if kind == ExceptionKind::DataAbort
+        && (info.is_translation_fault() || (info.is_write() && info.is_permission_fault()))
+        && info.far < super::mmu::TASK_SIZE
+        && !crate::process::thread_info::current_thread_info().task.is_null()
+        && crate::process::exec::do_page_fault(info.far, info.is_write())
+    {
+        return;
+    }
+    if regs.user_mode() {
+        return user_fault(regs, kind, info);
+    }
+    // get_user/put_user on a bad user address: resume at the fixup.
+    if kind == ExceptionKind::DataAbort {
+        if let Some(fixup) = super::uaccess::search_exception_tables(regs.pc()) {
+            regs.uregs[ARM_PC] = fixup;
+            return;
+        }
+    }
+    recover::fault(info);
+    die(regs, kind, Some(info));
 }
 
 /// System calls from user mode (entry.S, `svc #0`).
@@ -264,23 +277,17 @@ fn do_work_pending(regs: &mut PtRegs, mut syscall: bool) {
     }
 }
 
-/// A fault in user mode (`force_sig`): the task's handler for `sig` runs
-/// if it has one that is not blocked (it may fix what faulted and return,
-/// and the instruction runs again); otherwise the process ends, killed by
-/// `sig` (its parent sees that in wait4), after a line saying why, naming
-/// it (comm[pid]) and the pc. Only that process: the kernel goes on.
-fn kill_user(regs: &mut PtRegs, sig: i32, why: core::fmt::Arguments<'_>) {
-    use crate::process::signal::{handler_of, SIG_IGN};
-    let t = crate::process::task::current_task();
-    let (handler, _) = handler_of(t, sig);
-    let blocked = t.blocked.load(core::sync::atomic::Ordering::SeqCst) & (1 << (sig - 1)) != 0;
-    if handler > SIG_IGN && !blocked {
-        t.pending.fetch_or(1 << (sig - 1), core::sync::atomic::Ordering::SeqCst);
-        t.thread_info().set_flag(crate::process::thread_info::TIF_SIGPENDING);
-        ret_to_user_work(regs, false);
+/// A fault in user mode: the task's handler for `sig` runs if it has one
+/// that is not blocked (force_sig_fault; it may fix what faulted and
+/// return, and the instruction runs again); otherwise the process ends,
+/// killed by `sig` (its parent sees that in wait4), after a line saying
+/// why, naming it (comm[pid]) and the pc. Only that process: the kernel
+/// goes on.
+fn kill_user(regs: &PtRegs, sig: i32, why: core::fmt::Arguments<'_>) {
+    if crate::process::signal::force_sig_fault(sig) {
         return;
     }
-    // (A forced signal that is blocked or ignored is fatal all the same, as on Linux.)
+    let t = crate::process::task::current_task();
     let name = match sig {
         SIGILL => "SIGILL",
         SIGFPE => "SIGFPE",
@@ -290,9 +297,7 @@ fn kill_user(regs: &mut PtRegs, sig: i32, why: core::fmt::Arguments<'_>) {
     crate::process::exit::do_group_exit_status(sig)
 }
 
-const SIGILL: i32 = 4;
-const SIGFPE: i32 = 8;
-const SIGSEGV: i32 = 11;
+use crate::process::resources::{SIGFPE, SIGILL, SIGSEGV};
 
 /// SIGSEGV for aborts, SIGILL for undefined instructions.
 fn user_fault(regs: &mut PtRegs, kind: ExceptionKind, f: FaultInfo) {
@@ -369,7 +374,7 @@ pub fn show_regs(regs: &PtRegs) {
         if r[ARM_CPSR] & (1 << 7) != 0 { "off" } else { "on" },
         if r[ARM_CPSR] & (1 << 6) != 0 { "off" } else { "on" },
         mode,
-        if r[ARM_CPSR] & (1 << 5) != 0 { "Thumb" } else { "ARM" }
+        if r[ARM_CPSR] & PSR_T_BIT != 0 { "Thumb" } else { "ARM" }
     );
 }
 

@@ -272,7 +272,7 @@ pub fn do_vfp_undef(regs: &mut PtRegs) -> UndefOutcome {
         return UndefOutcome::NotVfp;
     }
     let pc = regs.uregs[ARM_PC];
-    let thumb = regs.uregs[ARM_CPSR] & (1 << 5) != 0;
+    let thumb = regs.uregs[ARM_CPSR] & super::traps::PSR_T_BIT != 0;
     let insn = if thumb {
         let Ok(hw1) = fetch_halfword(pc) else { return UndefOutcome::NotVfp };
         if hw1 >> 11 < 0x1d {
@@ -298,9 +298,9 @@ pub fn do_vfp_undef(regs: &mut PtRegs) -> UndefOutcome {
         // SAFETY: as above; the task is about to die, its state is moot.
         unsafe { vfp_fpexc_write(FPEXC_EN) };
         return if fpexc & (FPEXC_EX | FPEXC_DEX) != 0 {
-            UndefOutcome::Signal(8) // SIGFPE
+            UndefOutcome::Signal(crate::process::resources::SIGFPE)
         } else {
-            UndefOutcome::Signal(4) // SIGILL
+            UndefOutcome::Signal(crate::process::resources::SIGILL)
         };
     }
     vfp_claim(me);
