@@ -40,10 +40,32 @@ if ! command -v cargo >/dev/null 2>&1; then
     rustup default stable >/dev/null
   fi
 fi
-# rust-toolchain.toml names the toolchain, the target and llvm-tools: rustup
-# fetches whatever of that is missing the first time cargo or rustc runs here.
-if ! rustc --print target-list >/dev/null 2>&1 || \
-   ! rustup target list --installed 2>/dev/null | grep -qx armv7a-none-eabi; then
-  echo "==> installing the Rust toolchain of rust-toolchain.toml (target armv7a-none-eabi)"
-  rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
+# rust-toolchain.toml names the toolchain, the target and the components. rustup
+# does not always fetch them by itself (RUSTUP_AUTO_INSTALL=0 on some machines,
+# or a toolchain installed earlier without them), so each one is checked and
+# added explicitly.
+toml=rust-toolchain.toml
+channel=$(sed -nE 's/^channel *= *"([^"]+)".*/\1/p' "$toml")
+targets=$(sed -nE 's/^targets *= *\[(.*)\].*/\1/p' "$toml" | tr -d '" ' | tr ',' ' ')
+components=$(sed -nE 's/^components *= *\[(.*)\].*/\1/p' "$toml" | tr -d '" ' | tr ',' ' ')
+[ -n "$channel" ] && [ -n "$targets" ] || { echo "setup: cannot read channel and targets from $toml" >&2; exit 1; }
+if ! rustup toolchain list 2>/dev/null | grep -q "^$channel-"; then
+  echo "==> installing the Rust toolchain $channel (rust-toolchain.toml)"
+  rustup toolchain install "$channel" --profile minimal
 fi
+have_targets=$(rustup target list --installed --toolchain "$channel")
+for t in $targets; do
+  if ! grep -qx "$t" <<<"$have_targets"; then
+    echo "==> installing the Rust target $t for $channel (rustup target add)"
+    rustup target add --toolchain "$channel" "$t"
+  fi
+done
+# Installed components are listed with the host triple (llvm-tools-x86_64-...;
+# llvm-tools may show as llvm-tools-preview).
+have_components=$(rustup component list --installed --toolchain "$channel")
+for c in $components; do
+  if ! grep -qE "^$c(-preview)?(-|$)" <<<"$have_components"; then
+    echo "==> installing the Rust component $c for $channel (rustup component add)"
+    rustup component add --toolchain "$channel" "$c"
+  fi
+done

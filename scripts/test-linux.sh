@@ -5,7 +5,9 @@
 #   scripts/test-linux.sh            (or: make test-linux)
 #   RDINIT=/bin/hello scripts/test-linux.sh
 # Variables: RDINIT (init program), INITRD (default target/initramfs.cpio),
-# SUITE (Debian suite, default bookworm), MIRROR, TIMEOUT (seconds, default 300).
+# SUITE (Debian suite, default bookworm), MIRROR (default: the machine's own
+# apt sources, the first entry for SUITE with component main), TIMEOUT
+# (seconds, default 300).
 # Nothing is installed: apt runs with its own lists and cache under
 # target/linux/ (architecture armhf), downloads the kernel package and
 # dpkg-deb -x extracts vmlinuz from it.
@@ -16,7 +18,6 @@ cd "$(dirname "$0")/.."
 RDINIT=${RDINIT:-/bin/utest}
 INITRD=${INITRD:-target/initramfs.cpio}
 SUITE=${SUITE:-bookworm}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
 TIMEOUT=${TIMEOUT:-300}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 DIR=$PWD/target/linux
@@ -29,6 +30,34 @@ for t in apt-get dpkg-deb qemu-system-arm; do
 done
 [ -r "$KEYRING" ] || die "$KEYRING is missing (Debian package debian-archive-keyring)"
 [ -f "$INITRD" ] || die "$INITRD is missing (make initramfs)"
+
+# The mirror this machine's apt uses for SUITE: one-line entries in
+# sources.list and *.list, deb822 stanzas in *.sources.
+apt_mirror() {
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -r "$f" ] || continue
+    awk -v suite="$SUITE" '
+      $1 == "deb" { i = 2; if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+                    if ($(i+1) == suite) for (j = i + 2; j <= NF; j++) if ($j == "main") { print $i; exit } }' "$f"
+  done
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -r "$f" ] || continue
+    awk -v suite="$SUITE" '
+      function flush() { if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " suite " ") && (" " comps " ") ~ / main / && enabled != "no") { split(uris, u, " "); print u[1]; found = 1; exit } types = uris = suites = comps = enabled = "" }
+      /^[ \t]*#/ { next }
+      /^[ \t]*$/ { flush(); next }
+      { key = tolower($1); sub(/:$/, "", key); val = $0; sub(/^[^:]*:[ \t]*/, "", val)
+        if (key == "types") types = val; else if (key == "uris") uris = val
+        else if (key == "suites") suites = val; else if (key == "components") comps = val
+        else if (key == "enabled") enabled = tolower(val) }
+      END { if (!found) flush() }' "$f"
+  done
+}
+if [ -z "${MIRROR:-}" ]; then
+  MIRROR=$(apt_mirror | head -n 1)
+  [ -n "$MIRROR" ] || die "no apt source for suite $SUITE (component main) in /etc/apt; set MIRROR=http://.../debian"
+fi
 
 # apt with private state: armhf only, the Debian archive only.
 echo "deb [arch=armhf signed-by=$KEYRING] $MIRROR $SUITE main" >"$APT/sources.list"
