@@ -27,11 +27,20 @@ pub enum Errno {
     ERANGE = 34,
     ENAMETOOLONG = 36,
     ENOSYS = 38,
+    EOPNOTSUPP = 95,
     ETIMEDOUT = 110,
     /// Kernel-internal, never seen by a program: the system call was
     /// interrupted by a signal; restart it unless a handler without
     /// SA_RESTART runs (then EINTR). Linux's ERESTARTSYS.
     ERESTARTSYS = 512,
+    /// Kernel-internal: restart unless a handler runs (then EINTR whatever
+    /// its SA_RESTART): rt_sigsuspend, an absolute clock_nanosleep.
+    ERESTARTNOHAND = 514,
+    /// Kernel-internal: as ERESTARTNOHAND, but the restart goes through
+    /// `restart_syscall` and the task's restart block (a relative sleep
+    /// resumes with its deadline, not its full time again).
+    #[allow(non_camel_case_types)]
+    ERESTART_RESTARTBLOCK = 516,
 }
 
 impl Errno {
@@ -66,8 +75,11 @@ impl Errno {
             Errno::ENOSPC => "ENOSPC",
             Errno::ERANGE => "ERANGE",
             Errno::ENOSYS => "ENOSYS",
+            Errno::EOPNOTSUPP => "EOPNOTSUPP",
             Errno::ETIMEDOUT => "ETIMEDOUT",
             Errno::ERESTARTSYS => "ERESTARTSYS",
+            Errno::ERESTARTNOHAND => "ERESTARTNOHAND",
+            Errno::ERESTART_RESTARTBLOCK => "ERESTART_RESTARTBLOCK",
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::board::IntcDesc;
 use crate::drivers::bcm2836_intc::Bcm2836Intc;
 use crate::drivers::gic::{Gic, SPURIOUS};
 use crate::errno::Errno;
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 pub const NR_IRQS: usize = 1024;
 
@@ -79,8 +79,18 @@ fn dispatch(irq: u32) {
     f(irq);
 }
 
+/// Per CPU: the interrupt being handled came from user mode (Linux's
+/// `user_mode(get_irq_regs())`, what the tick charges time by).
+static IRQ_FROM_USER: [AtomicBool; 4] = [const { AtomicBool::new(false) }; 4];
+
+/// Whether the interrupt this CPU handles now interrupted user mode.
+pub fn irq_from_user() -> bool {
+    IRQ_FROM_USER[crate::arch::smp_processor_id() & 3].load(Ordering::Relaxed)
+}
+
 /// Called from the IRQ vector with IRQs masked.
-pub fn handle_irq(_regs: &mut PtRegs) {
+pub fn handle_irq(regs: &mut PtRegs) {
+    IRQ_FROM_USER[crate::arch::smp_processor_id() & 3].store(regs.user_mode(), Ordering::Relaxed);
     match CHIP.get() {
         Some(Chip::Gic(g)) => loop {
             let (iar, irq) = g.ack();

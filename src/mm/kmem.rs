@@ -313,6 +313,7 @@ pub static CACHES: &[&Cache] = {
     &[
         &TASK_STRUCT_CACHE,
         &CRED_CACHE,
+        &GROUP_INFO_CACHE,
         &USER_CACHE,
         &FILES_CACHE,
         &FS_CACHE,
@@ -324,6 +325,7 @@ pub static CACHES: &[&Cache] = {
         &SEM_UNDO_CACHE,
         &PID_CACHE,
         &PID_NS_CACHE,
+        &crate::process::siginfo::SIGQUEUE_CACHE,
         &PTE_TABLE_CACHE,
     ]
 };

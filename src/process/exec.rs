@@ -514,7 +514,7 @@ fn de_thread() -> Result<(), Errno> {
             for node in me.thread_group.iter() {
                 let t = crate::container_of!(node, TaskStruct, thread_group);
                 if (*t).exit_state.load(Ordering::SeqCst) == 0 {
-                    super::signal::send_signal(t, super::resources::SIGKILL);
+                    super::signal::signal_kill(&*t);
                 }
             }
         }
@@ -792,8 +792,10 @@ fn exec_mmap(mm: KRef<MmStruct>) {
         // Handlers belong to the old program: SIG_DFL again (SIG_IGN and
         // the blocked mask stay, as Linux's flush_signal_handlers).
         super::signal::flush_signal_handlers(&*me);
+        *(*me).restart_block.lock() = super::posix_timers::RestartBlock::None;
         old
     };
+    super::cred::exec_creds();
     if let Some(old) = old {
         old.mm_users.fetch_sub(1, Ordering::Relaxed);
         drop(old);

@@ -9,6 +9,9 @@ use core::sync::atomic::Ordering;
 pub const WNOHANG: u32 = 0x0000_0001;
 pub const WUNTRACED: u32 = 0x0000_0002;
 pub const WEXITED: u32 = 0x0000_0004;
+pub const WSTOPPED: u32 = WUNTRACED;
+pub const WCONTINUED: u32 = 0x0000_0008;
+pub const WNOWAIT: u32 = 0x0100_0000;
 pub const WNOTHREAD: u32 = 0x2000_0000;
 pub const WALL: u32 = 0x4000_0000;
 pub const WCLONE: u32 = 0x8000_0000;
@@ -50,32 +53,46 @@ fn notify_parent(parent: *mut TaskStruct) {
     }
 }
 
+/// The siginfo of `child`'s exit as its parent sees it (SIGCHLD, waitid):
+/// CLD_EXITED with the exit code, or CLD_KILLED with the signal (CLD_DUMPED
+/// had it dumped core, which nothing here does), its pid in `ns`, its real
+/// uid, and its process's CPU time in clock ticks (USER_HZ = HZ here).
+fn child_info(sig: i32, child: &TaskStruct, ns: &super::pid::PidNamespace) -> super::siginfo::Siginfo {
+    use super::siginfo::{Siginfo, CLD_DUMPED, CLD_EXITED, CLD_KILLED};
+    let code = child.exit_code.load(Ordering::Relaxed);
+    let (cld, status) = match code & 0x7f {
+        0 => (CLD_EXITED, (code >> 8) & 0xff),
+        s if code & 0x80 != 0 => (CLD_DUMPED, s),
+        s => (CLD_KILLED, s),
+    };
+    let uid = child.real_cred.as_ref().map_or(0, |c| c.uid);
+    let (ut, st) = child.signal.as_ref().map_or((child.utime, child.stime), |s| {
+        (s.timers.utime.load(Ordering::Relaxed), s.timers.stime.load(Ordering::Relaxed))
+    });
+    Siginfo::child(sig, cld, child.pid_nr_ns(ns), uid, status, ut as u32, st as u32)
+}
+
 /// `do_notify_parent`: `child`'s process is gone. Its exit signal (SIGCHLD
-/// unless clone said otherwise) goes to the parent if the parent has a
-/// handler for it (or its default does something), and the parent is woken
-/// if it waits. Returns true when the parent ignores SIGCHLD (SIG_IGN or
-/// SA_NOCLDWAIT): then, as on Linux, nobody is to reap the child. The caller
-/// holds tasklist_lock.
+/// unless clone said otherwise) goes to the parent's process with the
+/// child's siginfo (the parent's action decides what becomes of it), and
+/// the parent is woken if it waits. Returns true when the parent ignores
+/// SIGCHLD (SIG_IGN or SA_NOCLDWAIT): then, as on Linux, nobody is to reap
+/// the child. The caller holds tasklist_lock.
 fn do_notify_parent(child: &TaskStruct) -> bool {
-    use super::signal::{handler_of, sig_default_fatal, SA_NOCLDWAIT, SIG_DFL, SIG_IGN};
+    use super::signal::{handler_of, SendTo, SA_NOCLDWAIT, SIG_IGN};
     let sig = child.exit_signal;
     let parent = child.real_parent;
     let mut ignored = false;
     if (1..=64).contains(&sig) {
-        // One look at the parent's action decides both.
         // SAFETY: the parent is alive under tasklist_lock.
-        let (handler, flags) = handler_of(unsafe { &*parent }, sig);
-        let sigchld = sig == super::resources::SIGCHLD;
-        ignored = sigchld && (handler == SIG_IGN || flags & SA_NOCLDWAIT != 0);
-        // (SIGCHLD's default action is to ignore it: the common case sends nothing.)
-        let deliver = match handler {
-            SIG_IGN => false,
-            SIG_DFL => !sigchld && sig_default_fatal(sig),
-            _ => true,
-        };
-        if deliver {
-            // SAFETY: as above.
-            unsafe { super::signal::send_signal(parent, sig) };
+        let p = unsafe { &*parent };
+        let (handler, flags) = handler_of(p, sig);
+        ignored = sig == super::resources::SIGCHLD && (handler == SIG_IGN || flags & SA_NOCLDWAIT != 0);
+        // (SIGCHLD's default action is to ignore it: unless the parent
+        // blocks it, nothing is built or sent.)
+        if !super::signal::dropped_for_action(p, sig, handler) {
+            let info = child_info(sig, child, p.pid_ns());
+            let _ = super::signal::send_sig_info_tasklist_held(sig, info, p, SendTo::Group);
         }
     }
     notify_parent(parent);
@@ -161,7 +178,7 @@ pub fn do_group_exit_status(status: i32) -> ! {
         if sig.flags.load(Ordering::SeqCst) & super::resources::SIGNAL_GROUP_EXIT != 0 {
             status = sig.group_exit_code.load(Ordering::SeqCst);
         } else {
-            super::signal::zap_thread_group(me, None, status);
+            super::signal::zap_thread_group(me, status);
         }
     }
     do_exit_status(status)
@@ -228,7 +245,10 @@ fn do_exit_status(status: i32) -> ! {
         // SAFETY: the current task, re-borrowed after the list changes.
         let t = unsafe { &mut *me };
         if let Some(sig) = &t.signal {
-            sig.live.fetch_sub(1, Ordering::Relaxed);
+            // The group's last thread: its timers stop (exit_itimers).
+            if sig.live.fetch_sub(1, Ordering::Relaxed) == 1 {
+                sig.timers.exit_itimers();
+            }
         }
         // A thread (exit_signal -1) reaps itself; a process waits for its
         // parent, unless the parent ignores SIGCHLD (SIG_IGN or
@@ -307,8 +327,30 @@ pub unsafe fn release_task(p: *mut TaskStruct) {
     unsafe { put_task_struct(p) };
 }
 
-/// Which children a wait4 `pid` argument selects, worked out once per scan
-/// of the children (under tasklist_lock) instead of once per child.
+/// Which children a wait selects (wait4's `pid`, waitid's `idtype` and `id`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitWho {
+    /// Any child (wait4 -1, P_ALL).
+    Any,
+    /// The child with this pid, as the waiter's namespace numbers it.
+    Pid(u32),
+    /// Children in this process group (0: the waiter's own).
+    Pgrp(u32),
+}
+
+/// What a wait found: the child's pid (as the waiter sees it), its wait
+/// status, real uid and (user, system) time in ticks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitInfo {
+    pub pid: u32,
+    pub status: i32,
+    pub uid: u32,
+    pub utime: u64,
+    pub stime: u64,
+}
+
+/// WaitWho worked out once per scan of the children (under tasklist_lock)
+/// instead of once per child.
 #[derive(Clone, Copy)]
 enum WaitTarget {
     Any,
@@ -317,14 +359,14 @@ enum WaitTarget {
     Task(*const TaskStruct),
 }
 
-fn wait_target(me: &TaskStruct, pid: i32) -> WaitTarget {
-    match pid {
-        -1 => WaitTarget::Any,
+fn wait_target(me: &TaskStruct, who: WaitWho) -> WaitTarget {
+    match who {
+        WaitWho::Any => WaitTarget::Any,
         // (The process's group: a thread's own field is not kept up to date.)
         // SAFETY: the leader is alive (tasklist_lock held by the caller).
-        0 => WaitTarget::Pgrp(unsafe { (*me.group_leader).pgrp }),
-        p if p > 0 => WaitTarget::Task(me.pid_ns().find_task(p as u32).unwrap_or(core::ptr::null_mut())),
-        p => WaitTarget::Pgrp(p.unsigned_abs()),
+        WaitWho::Pgrp(0) => WaitTarget::Pgrp(unsafe { (*me.group_leader).pgrp }),
+        WaitWho::Pgrp(g) => WaitTarget::Pgrp(g),
+        WaitWho::Pid(p) => WaitTarget::Task(me.pid_ns().find_task(p).unwrap_or(core::ptr::null_mut())),
     }
 }
 
@@ -346,18 +388,44 @@ fn eligible(child: &TaskStruct, target: WaitTarget, options: u32) -> bool {
     is_clone == (options & WCLONE != 0)
 }
 
+/// wait4's options (`kernel_wait4`): others are EINVAL.
+pub const WAIT4_OPTIONS: u32 = WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE;
+/// waitid's options (`kernel_waitid`): others are EINVAL, and one of
+/// WEXITED, WSTOPPED, WCONTINUED must be there.
+pub const WAITID_OPTIONS: u32 = WNOHANG | WNOWAIT | WEXITED | WSTOPPED | WCONTINUED | WNOTHREAD | WALL | WCLONE;
+
+/// wait4's `pid` as a WaitWho (`kernel_wait4`): -1 any, 0 the caller's
+/// group, < -1 that group, > 0 that child; INT_MIN (whose negation does
+/// not exist) is ESRCH.
+pub fn wait4_who(pid: i32) -> Result<WaitWho, Errno> {
+    Ok(match pid {
+        i32::MIN => return Err(Errno::ESRCH),
+        -1 => WaitWho::Any,
+        0 => WaitWho::Pgrp(0),
+        p if p < 0 => WaitTarget_pgrp(p),
+        p => WaitWho::Pid(p as u32),
+    })
+}
+
+#[allow(non_snake_case)]
+fn WaitTarget_pgrp(p: i32) -> WaitWho {
+    WaitWho::Pgrp(p.unsigned_abs())
+}
+
 /// `do_wait` (wait4): waits for a child matching `pid` to exit; returns
 /// (its pid, wait status), or (0, 0) with WNOHANG and no child ready.
 pub fn do_wait(pid: i32, options: u32) -> Result<(u32, i32), Errno> {
-    do_wait_times(pid, options).map(|(p, st, _)| (p, st))
-}
-
-/// do_wait, also giving the reaped child's (user, system) time in ticks
-/// (for wait4's rusage).
-pub fn do_wait_times(pid: i32, options: u32) -> Result<(u32, i32, (u64, u64)), Errno> {
-    if options & !(WNOHANG | WUNTRACED | WEXITED | WNOTHREAD | WALL | WCLONE) != 0 {
+    if options & !WAIT4_OPTIONS != 0 {
         return Err(Errno::EINVAL);
     }
+    Ok(kernel_wait(wait4_who(pid)?, options | WEXITED)?.map_or((0, 0), |w| (w.pid, w.status)))
+}
+
+/// `do_wait`: waits (unless WNOHANG) for a child `who` selects to exit
+/// (with WEXITED; WSTOPPED and WCONTINUED wait for events that never come
+/// without job control) and reaps it, or with WNOWAIT leaves it waitable.
+/// None with WNOHANG and no child ready. The caller has checked `options`.
+pub fn kernel_wait(who: WaitWho, options: u32) -> Result<Option<WaitInfo>, Errno> {
     let me = current_task();
     let sig = me.signal.as_ref().ok_or(Errno::ECHILD)?;
     // One scan of the children first: a child that is already a zombie
@@ -366,9 +434,10 @@ pub fn do_wait_times(pid: i32, options: u32) -> Result<(u32, i32, (u64, u64)), E
     // asleep, then a scan per wake-up. The scan just made is not repeated
     // once queued unless a child changed meanwhile (chld_gen) or a signal came.
     let gen0 = sig.chld_gen.load(Ordering::Acquire);
+    let exited = options & WEXITED != 0;
     let scan = || {
         let _g = TASKLIST_LOCK.lock();
-        let target = wait_target(me, pid);
+        let target = wait_target(me, who);
         let mut found_any = false;
         let mut zombie = None;
         // SAFETY: tasklist_lock held: the children lists are stable.
@@ -387,7 +456,7 @@ pub fn do_wait_times(pid: i32, options: u32) -> Result<(u32, i32, (u64, u64)), E
                     };
                     if ours && eligible(c, target, options) {
                         found_any = true;
-                        if reapable(c) {
+                        if exited && reapable(c) {
                             zombie = Some(t as *mut TaskStruct);
                         }
                     }
@@ -398,7 +467,7 @@ pub fn do_wait_times(pid: i32, options: u32) -> Result<(u32, i32, (u64, u64)), E
                         return false;
                     }
                     found_any = true;
-                    if reapable(c) {
+                    if exited && reapable(c) {
                         zombie = Some(c as *const TaskStruct as *mut TaskStruct);
                         return true;
                     }
@@ -407,10 +476,25 @@ pub fn do_wait_times(pid: i32, options: u32) -> Result<(u32, i32, (u64, u64)), E
             }
         }
         if let Some(z) = zombie {
+            // SAFETY: a zombie child, alive while tasklist_lock is held.
+            let c = unsafe { &*z };
+            let (utime, stime) = c.signal.as_ref().map_or((c.utime, c.stime), |s| {
+                (s.timers.utime.load(Ordering::Relaxed), s.timers.stime.load(Ordering::Relaxed))
+            });
+            let info = WaitInfo {
+                pid: c.pid_nr_ns(me.pid_ns()),
+                status: c.exit_code.load(Ordering::Relaxed),
+                uid: c.real_cred.as_ref().map_or(0, |r| r.uid),
+                utime,
+                stime,
+            };
+            if options & WNOWAIT != 0 {
+                // Looked at, left waitable.
+                return Some(Ok(Some((info, None))));
+            }
             // Claimed under the lock: it cannot be reaped twice.
-            // SAFETY: a zombie child, alive until released.
-            unsafe { (*z).exit_state.store(EXIT_DEAD, Ordering::Relaxed) };
-            Some(Ok(Some(z)))
+            c.exit_state.store(EXIT_DEAD, Ordering::Relaxed);
+            Some(Ok(Some((info, Some(z)))))
         } else if !found_any {
             Some(Err(Errno::ECHILD))
         } else if options & WNOHANG != 0 {
@@ -436,14 +520,12 @@ pub fn do_wait_times(pid: i32, options: u32) -> Result<(u32, i32, (u64, u64)), E
             })
         }
     }?;
-    let Some(z) = z else { return Ok((0, 0, (0, 0))) };
-    // SAFETY: the zombie is ours to reap (claimed above).
-    let (nr, status, times) = unsafe {
-        ((*z).pid_nr_ns(me.pid_ns()), (*z).exit_code.load(Ordering::Relaxed), ((*z).utime, (*z).stime))
-    };
-    // SAFETY: the zombie claimed above (EXIT_DEAD, linked); its parent's reference.
-    unsafe { release_task(z) };
-    Ok((nr, status, times))
+    let Some((info, reap)) = z else { return Ok(None) };
+    if let Some(z) = reap {
+        // SAFETY: the zombie claimed above (EXIT_DEAD, linked); its parent's reference.
+        unsafe { release_task(z) };
+    }
+    Ok(Some(info))
 }
 
 /// Calls `f` on each child wait4 may look at until it returns true (and

@@ -208,6 +208,8 @@ pub fn dup_task_struct(orig: &TaskStruct) -> Result<NewTask, Errno> {
         core::ptr::write(&mut t.nsproxy, None);
         core::ptr::write(&mut t.io_context, None);
         core::ptr::write(&mut t.sysvsem, crate::sync::SpinLockIrq::new(None));
+        core::ptr::write(&mut t.pending, crate::sync::SpinLockIrq::new(super::siginfo::SigPending::new()));
+        core::ptr::write(&mut t.restart_block, crate::sync::SpinLockIrq::new(Default::default()));
         t.stack = ti;
         // setup_thread_stack: the parent's thread_info, pointing at the child.
         core::ptr::copy_nonoverlapping(orig.stack as *const ThreadInfo, ti, 1);
@@ -308,10 +310,14 @@ fn copy_signal(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Re
                 let dst = crate::sync::SpinLockIrq::init_in_place(addr_of_mut!((*s).rlim));
                 let src = old.rlim.lock();
                 core::ptr::copy_nonoverlapping(&*src as *const [Rlimit; RLIM_NLIMITS], dst, 1);
+                let cpu_limited = src[RLIMIT_CPU].cur != RLIM_INFINITY;
                 drop(src);
                 addr_of_mut!((*s).wait_chldexit).write(crate::sched::wait::WaitQueueHead::new());
                 addr_of_mut!((*s).chld_gen).write(AtomicU32::new(0));
                 addr_of_mut!((*s).group_exit_code).write(core::sync::atomic::AtomicI32::new(0));
+                addr_of_mut!((*s).shared_pending).write(crate::sync::SpinLockIrq::new(super::siginfo::SigPending::new()));
+                // Interval timers are not inherited; RLIMIT_CPU is.
+                addr_of_mut!((*s).timers).write(super::itimer::GroupTimers::new(cpu_limited));
             })?
         }
     });
@@ -502,14 +508,7 @@ fn copy_process_steps<const TRACE: bool>(a: &ForkArgs<'_>, current: &TaskStruct)
         }
     } else {
         let c = current.cred.as_ref().ok_or(Errno::EINVAL)?;
-        let new = KRef::new(Cred {
-            uid: c.uid,
-            gid: c.gid,
-            euid: c.euid,
-            egid: c.egid,
-            cap_effective: c.cap_effective,
-            user: c.user.clone(),
-        })?;
+        let new = KRef::new(c.duplicate())?;
         fill(&mut p.real_cred, new.clone());
         fill(&mut p.cred, new);
     }
@@ -533,8 +532,15 @@ fn copy_process_steps<const TRACE: bool>(a: &ForkArgs<'_>, current: &TaskStruct)
     p.start_time = crate::time::jiffies();
     p.exit_state.store(0, Ordering::Relaxed);
     p.exit_code.store(0, Ordering::Relaxed);
-    // init_sigpending: a child starts with no signals pending.
-    p.pending.store(0, Ordering::Relaxed);
+    // init_sigpending (the queue itself is fresh from dup_task_struct).
+    p.real_blocked.store(0, Ordering::Relaxed);
+    p.restore_sigmask.store(false, Ordering::Relaxed);
+    // A thread sharing the address space (not a vfork child, which runs
+    // on until exec on the parent's) gets no alternate stack: it would
+    // share the parent's (sas_ss_reset).
+    if flags.contains(CloneFlags::CLONE_VM) && !flags.contains(CloneFlags::CLONE_VFORK) {
+        super::signal::sas_ss_reset(p);
+    }
     if let Some((f, arg)) = a.kthread {
         p.kthread_fn = f as usize;
         p.kthread_arg = arg;
@@ -624,7 +630,11 @@ fn attach(task: *mut TaskStruct, flags: CloneFlags) {
         p.tasks.init();
         if p.is_thread_group_leader() {
             if flags.contains(CloneFlags::CLONE_NEWPID) {
+                // A namespace's init: its reaper, and unkillable from inside it.
                 p.pid_ns().child_reaper.store(task, Ordering::Release);
+                if let Some(s) = &p.signal {
+                    s.flags.fetch_or(SIGNAL_UNKILLABLE, Ordering::Relaxed);
+                }
             }
             // The parent's process group and session (attach_pid for
             // PIDTYPE_PGID and PIDTYPE_SID; it sets the numbers); 0

@@ -48,7 +48,7 @@ pub fn init(total_pages: u64) -> Result<(), crate::errno::Errno> {
     let ns = pid::PidNamespace::create(None)?;
     INIT_PID_NS.call_once(|| ns.clone());
     let root = find_user(0)?;
-    let cred = KRef::new(Cred { uid: 0, gid: 0, euid: 0, egid: 0, cap_effective: CAP_FULL_SET, user: root })?;
+    let cred = KRef::new(Cred::new(0, 0, CAP_FULL_SET, root))?;
     let mut fds = [None; NR_OPEN_DEFAULT];
     fds[0] = Some(FileRef::Console);
     fds[1] = Some(FileRef::Console);
@@ -87,8 +87,15 @@ pub fn init(total_pages: u64) -> Result<(), crate::errno::Errno> {
         exit_state: AtomicU32::new(0),
         exit_code: AtomicI32::new(0),
         exit_signal: SIGCHLD,
-        pending: core::sync::atomic::AtomicU64::new(0),
+        pending: crate::sync::SpinLockIrq::new(siginfo::SigPending::new()),
         blocked: core::sync::atomic::AtomicU64::new(0),
+        real_blocked: core::sync::atomic::AtomicU64::new(0),
+        saved_sigmask: core::sync::atomic::AtomicU64::new(0),
+        restore_sigmask: core::sync::atomic::AtomicBool::new(false),
+        sas_ss_sp: AtomicU32::new(0),
+        sas_ss_size: AtomicU32::new(0),
+        sas_ss_flags: AtomicU32::new(signal::SS_DISABLE),
+        restart_block: crate::sync::SpinLockIrq::new(posix_timers::RestartBlock::None),
         pdeath_signal: 0,
         comm: [0; TASK_COMM_LEN],
         set_child_tid: 0,
@@ -113,6 +120,8 @@ pub fn init(total_pages: u64) -> Result<(), crate::errno::Errno> {
             wait_chldexit: crate::sched::wait::WaitQueueHead::new(),
             chld_gen: core::sync::atomic::AtomicU32::new(0),
             group_exit_code: AtomicI32::new(0),
+            shared_pending: crate::sync::SpinLockIrq::new(siginfo::SigPending::new()),
+            timers: itimer::GroupTimers::new(false),
         })?),
         mm: None,
         active_mm: None,

@@ -150,3 +150,52 @@ impl<T: SlabObject> KRef<T> {
         T::cache().free(self.ptr.as_ptr() as usize);
     }
 }
+
+/// `KBox<T>`: an object owned by one handle, in `T`'s slab cache (what
+/// Linux does with `kmem_cache_alloc` + `kmem_cache_free` for objects that
+/// are never shared, such as a `sigqueue`). Dropping it drops the value and
+/// frees the object.
+pub struct KBox<T: SlabObject> {
+    ptr: NonNull<T>,
+}
+
+// SAFETY: a KBox owns its value alone, like Box.
+unsafe impl<T: SlabObject + Send> Send for KBox<T> {}
+// SAFETY: as above.
+unsafe impl<T: SlabObject + Sync> Sync for KBox<T> {}
+
+impl<T: SlabObject> KBox<T> {
+    /// Allocates from `T`'s cache (ENOMEM when the cache cannot grow).
+    pub fn new(value: T) -> Result<KBox<T>, Errno> {
+        let addr = T::cache().alloc()?;
+        debug_assert!(addr % core::mem::align_of::<T>() == 0);
+        let p = addr as *mut T;
+        // SAFETY: a fresh object of the cache's size, suitably aligned.
+        unsafe { p.write(value) };
+        // SAFETY: the cache never returns 0.
+        Ok(KBox { ptr: unsafe { NonNull::new_unchecked(p) } })
+    }
+}
+
+impl<T: SlabObject> Deref for KBox<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the object lives as long as its one handle.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<T: SlabObject> core::ops::DerefMut for KBox<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the one handle, borrowed mutably.
+        unsafe { self.ptr.as_mut() }
+    }
+}
+
+impl<T: SlabObject> Drop for KBox<T> {
+    fn drop(&mut self) {
+        // SAFETY: the one handle: drop the value, then give the memory back.
+        unsafe { core::ptr::drop_in_place(self.ptr.as_ptr()) };
+        T::cache().free(self.ptr.as_ptr() as usize);
+    }
+}

@@ -370,15 +370,7 @@ fn unprivileged_forker(_: usize) -> i32 {
     // SAFETY: a task changes its own credentials before anyone looks.
     unsafe {
         let user = find_user(1000).unwrap();
-        let cred = super::kref::KRef::new(Cred {
-            uid: 1000,
-            gid: 1000,
-            euid: 1000,
-            egid: 1000,
-            cap_effective: 0,
-            user,
-        })
-        .unwrap();
+        let cred = super::kref::KRef::new(Cred::new(1000, 1000, 0, user)).unwrap();
         (*me).real_cred = Some(cred.clone());
         (*me).cred = Some(cred);
         (*me).real_cred.as_ref().unwrap().user.processes.fetch_add(1, Ordering::SeqCst);

@@ -314,6 +314,23 @@ pub(crate) fn populate(pt: &mut PageTable, start: u32, end: u32, vprot: Prot) ->
 
 /// A fault at user address `far` that the regions allow on a page never
 /// touched: a zeroed one (`do_anonymous_page`). True when resolved.
+/// The si_code of a SIGSEGV at `addr` for the current task: SEGV_ACCERR
+/// when a region covers it (the access was not allowed), SEGV_MAPERR when
+/// none does, as Linux's `__do_user_fault` tells them apart.
+pub fn segv_code(addr: u32) -> i32 {
+    use super::siginfo::{SEGV_ACCERR, SEGV_MAPERR};
+    let me = super::task::current_task();
+    let covered = me
+        .mm
+        .as_ref()
+        .is_some_and(|mm| mm.vmas.lock().iter().any(|&(s, e, _)| s <= addr && addr < e));
+    if covered {
+        SEGV_ACCERR
+    } else {
+        SEGV_MAPERR
+    }
+}
+
 pub fn do_anonymous_page(pt: &mut PageTable, far: u32, vprot: Prot) -> bool {
     map_zeroed_page(pt, far & !(PAGE - 1), vprot).is_ok()
 }

@@ -29,6 +29,14 @@ pub mod pid;
 #[cfg(target_arch = "arm")]
 pub mod resources;
 #[cfg(target_arch = "arm")]
+pub mod cred;
+#[cfg(target_arch = "arm")]
+pub mod itimer;
+#[cfg(target_arch = "arm")]
+pub mod posix_timers;
+#[cfg(target_arch = "arm")]
+pub mod siginfo;
+#[cfg(target_arch = "arm")]
 pub mod signal;
 #[cfg(target_arch = "arm")]
 pub mod task;

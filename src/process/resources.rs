@@ -34,10 +34,12 @@ pub const CAP_SYS_RESOURCE: u32 = 24;
 pub const CAP_FULL_SET: u64 = (1 << 38) - 1;
 
 /// Per-user accounting (`user_struct`): how many processes a uid owns, for
-/// RLIMIT_NPROC.
+/// RLIMIT_NPROC, and how many signals wait queued for its tasks, for
+/// RLIMIT_SIGPENDING.
 pub struct UserStruct {
     pub uid: u32,
     pub processes: AtomicU32,
+    pub sigpending: AtomicU32,
 }
 slab_object!(UserStruct, USER_CACHE, "uid_cache");
 
@@ -64,7 +66,7 @@ pub fn find_user(uid: u32) -> Result<KRef<UserStruct>, Errno> {
         }
     }
     let slot = t.0.iter().position(|s| s.is_none()).ok_or(Errno::EAGAIN)?;
-    let u = KRef::new(UserStruct { uid, processes: AtomicU32::new(0) })?;
+    let u = KRef::new(UserStruct { uid, processes: AtomicU32::new(0), sigpending: AtomicU32::new(0) })?;
     t.0[slot] = Some(KRef::as_raw(&u));
     Ok(u)
 }
@@ -82,22 +84,7 @@ impl Drop for UserStruct {
     }
 }
 
-pub struct Cred {
-    pub uid: u32,
-    pub gid: u32,
-    pub euid: u32,
-    pub egid: u32,
-    pub cap_effective: u64,
-    pub user: KRef<UserStruct>,
-}
-
-slab_object!(Cred, CRED_CACHE, "cred_jar");
-
-impl Cred {
-    pub fn capable(&self, cap: u32) -> bool {
-        self.cap_effective & (1 << cap) != 0
-    }
-}
+pub use super::cred::{Cred, GroupInfo, CRED_CACHE, GROUP_INFO_CACHE};
 
 // ---- files and fs ---------------------------------------------------------------
 
@@ -123,11 +110,34 @@ slab_object!(FsStruct, FS_CACHE, "fs_cache");
 // ---- signals --------------------------------------------------------------------
 
 pub const NSIG: usize = 64;
+pub const SIGHUP: i32 = 1;
+pub const SIGINT: i32 = 2;
+pub const SIGQUIT: i32 = 3;
 pub const SIGILL: i32 = 4;
+pub const SIGTRAP: i32 = 5;
+pub const SIGABRT: i32 = 6;
+pub const SIGBUS: i32 = 7;
 pub const SIGFPE: i32 = 8;
 pub const SIGKILL: i32 = 9;
+pub const SIGUSR1: i32 = 10;
 pub const SIGSEGV: i32 = 11;
+pub const SIGUSR2: i32 = 12;
+pub const SIGPIPE: i32 = 13;
+pub const SIGALRM: i32 = 14;
+pub const SIGTERM: i32 = 15;
 pub const SIGCHLD: i32 = 17;
+pub const SIGCONT: i32 = 18;
+pub const SIGSTOP: i32 = 19;
+pub const SIGTSTP: i32 = 20;
+pub const SIGTTIN: i32 = 21;
+pub const SIGTTOU: i32 = 22;
+pub const SIGURG: i32 = 23;
+pub const SIGXCPU: i32 = 24;
+pub const SIGXFSZ: i32 = 25;
+pub const SIGVTALRM: i32 = 26;
+pub const SIGPROF: i32 = 27;
+pub const SIGWINCH: i32 = 28;
+pub const SIGSYS: i32 = 31;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SigAction {
@@ -145,8 +155,17 @@ pub struct SighandStruct {
 }
 slab_object!(SighandStruct, SIGHAND_CACHE, "sighand_cache");
 
-/// Resource limits (Linux's numbering of the ones used here).
+/// Resource limits (Linux's numbering).
+pub const RLIMIT_CPU: usize = 0;
+pub const RLIMIT_CORE: usize = 4;
+pub const RLIMIT_STACK: usize = 3;
 pub const RLIMIT_NPROC: usize = 6;
+pub const RLIMIT_NOFILE: usize = 7;
+pub const RLIMIT_MEMLOCK: usize = 8;
+pub const RLIMIT_SIGPENDING: usize = 11;
+pub const RLIMIT_MSGQUEUE: usize = 12;
+pub const RLIMIT_NICE: usize = 13;
+pub const RLIMIT_RTPRIO: usize = 14;
 pub const RLIM_NLIMITS: usize = 16;
 pub const RLIM_INFINITY: u32 = u32::MAX;
 
@@ -171,6 +190,11 @@ pub struct SignalStruct {
     /// after it queues itself unless this moved.
     pub chld_gen: AtomicU32,
     pub group_exit_code: AtomicI32,
+    /// Signals sent to the whole thread group (kill), waiting for a thread
+    /// that does not block them (`shared_pending`).
+    pub shared_pending: SpinLockIrq<super::siginfo::SigPending>,
+    /// The interval timers, the group's CPU time and RLIMIT_CPU's state.
+    pub timers: super::itimer::GroupTimers,
 }
 slab_object!(SignalStruct, SIGNAL_CACHE, "signal_cache");
 

@@ -1,64 +1,90 @@
-//! Signals: kill(2), tkill and tgkill (signal 0: is the target there),
-//! rt_sigaction, rt_sigprocmask, and delivery on the way back to user mode.
-//! A signal's action is its handler (run on a frame the arch code builds,
-//! `arch::arm::signal`, until sigreturn), SIG_IGN, or the default: end the
-//! whole thread group (the wait status is the signal), or, for SIGCHLD,
-//! SIGCONT, SIGURG and SIGWINCH, nothing. The stop signals are ignored by
-//! default too (there is no job control yet). A pending signal that is not
-//! blocked sets TIF_SIGPENDING; an interrupted sleep returns ERESTARTSYS,
-//! which becomes a restart or EINTR as Linux decides (SA_RESTART).
+//! Signals (Linux's kernel/signal.c): sending (kill, tkill, tgkill,
+//! rt_sigqueueinfo, the kernel's own), pending sets and queues with their
+//! siginfo, and delivery on the way back to user mode; the calls that
+//! look at or change a task's signal state (rt_sigaction, rt_sigprocmask,
+//! rt_sigpending, rt_sigsuspend, rt_sigtimedwait, sigaltstack).
+//!
+//! A signal sent to a process (kill, SIGCHLD, timers) waits in the group's
+//! `shared_pending` until a thread that does not block it takes it; one
+//! sent to a thread (tkill, a fault) waits in the thread's `pending`.
+//! `complete_signal` picks the thread to wake, or, for a fatal signal
+//! nobody handles, ends the whole group at once. A signal whose action is
+//! to ignore it is dropped when sent, unless it is blocked (then it waits:
+//! the action may change before it is unblocked). The stop signals are
+//! ignored by default (there is no job control yet).
+//!
+//! Checks, in Linux's order (kill_something_info, check_kill_permission):
+//! kill: pid INT_MIN is ESRCH; the target is looked up (ESRCH), then the
+//! signal checked (EINVAL unless 0..64), then permission (EPERM); for a
+//! group or -1 the last error wins, and -1 ignores EPERM unless every
+//! target refused. tkill/tgkill: tid/tgid <= 0 is EINVAL first.
+//! rt_sigaction: sigsetsize (EINVAL), the new action is read (EFAULT), the
+//! signal (EINVAL; SIGKILL and SIGSTOP only without a new action), the old
+//! action written (EFAULT). rt_sigprocmask: sigsetsize, the new set
+//! (EFAULT), `how` (EINVAL, only with a new set), the old set (EFAULT).
 
-use super::resources::{SigAction, SIGCHLD, SIGKILL};
-use crate::arch::traps::PtRegs;
-use crate::arch::uaccess::{get_user, put_user};
-use super::task::{current_task, TaskStruct, EXIT_DEAD, EXIT_ZOMBIE};
+use super::resources::*;
+pub use super::siginfo::sigmask;
+use super::siginfo::{Siginfo, SigPending, SIGRTMIN, SI_KERNEL, SI_QUEUE, SI_TKILL, SI_USER};
+use super::task::{current_task, TaskStruct, EXIT_DEAD, EXIT_ZOMBIE, PF_EXITING, TASKLIST_LOCK};
 use super::thread_info::TIF_SIGPENDING;
+use crate::arch::traps::PtRegs;
+use crate::arch::uaccess::{copy_from_user, copy_to_user, get_user, put_user};
 use crate::errno::Errno;
 use core::sync::atomic::Ordering;
 
-/// The bit of `sig` in a signal set.
-pub const fn sigmask(sig: i32) -> u64 {
-    1 << (sig - 1)
-}
+pub const SIG_DFL: u32 = 0;
+pub const SIG_IGN: u32 = 1;
+pub const SA_NOCLDWAIT: u32 = 0x0000_0002;
+pub const SA_SIGINFO: u32 = 0x0000_0004;
+pub const SA_RESTORER: u32 = 0x0400_0000;
+pub const SA_ONSTACK: u32 = 0x0800_0000;
+pub const SA_RESTART: u32 = 0x1000_0000;
+pub const SA_NODEFER: u32 = 0x4000_0000;
+pub const SA_RESETHAND: u32 = 0x8000_0000;
+// sigaltstack's flags.
+pub const SS_ONSTACK: u32 = 1;
+pub const SS_DISABLE: u32 = 2;
+pub const SS_AUTODISARM: u32 = 1 << 31;
+/// The smallest alternate stack sigaltstack takes (ARM's MINSIGSTKSZ).
+pub const MINSIGSTKSZ: u32 = 2048;
+/// What a mask may never hold (and what only the kernel decides about).
+const UNBLOCKABLE: u64 = sigmask(SIGKILL) | sigmask(SIGSTOP);
+/// Signals a fault raises: taken before any other pending one.
+const SYNCHRONOUS_MASK: u64 =
+    sigmask(SIGSEGV) | sigmask(SIGBUS) | sigmask(SIGILL) | sigmask(SIGTRAP) | sigmask(SIGFPE) | sigmask(SIGSYS);
 
 /// Signals whose default action does nothing: Linux's ignored ones
 /// (SIGCHLD, SIGCONT, SIGURG, SIGWINCH) and, until there is job control,
 /// the stop signals (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU).
 const DEFAULT_IGNORED: u64 = sigmask(SIGCHLD)
-    | sigmask(18)
-    | sigmask(19)
-    | sigmask(20)
-    | sigmask(21)
-    | sigmask(22)
-    | sigmask(23)
-    | sigmask(28);
+    | sigmask(SIGCONT)
+    | sigmask(SIGSTOP)
+    | sigmask(SIGTSTP)
+    | sigmask(SIGTTIN)
+    | sigmask(SIGTTOU)
+    | sigmask(SIGURG)
+    | sigmask(SIGWINCH);
 
 /// Whether `sig`'s default action ends the process (every signal but the
 /// ignored ones: SIGTERM, SIGKILL, SIGABRT, SIGSEGV, SIGUSR1, the real-time
 /// signals, ...).
 pub fn sig_default_fatal(sig: i32) -> bool {
-    (1..=64).contains(&sig) && DEFAULT_IGNORED & sigmask(sig) == 0
+    valid_signal(sig) && DEFAULT_IGNORED & sigmask(sig) == 0
 }
 
-/// Whether `sender` may signal `target` (same user, or CAP_KILL-like root).
-fn may_signal(sender: &TaskStruct, target: &TaskStruct) -> bool {
-    match (&sender.cred, &target.cred) {
-        (Some(s), Some(t)) => s.euid == 0 || s.uid == t.uid || s.euid == t.uid,
-        _ => true,
-    }
+/// 1..=64.
+fn valid_signal(sig: i32) -> bool {
+    (1..=64).contains(&sig)
 }
 
-pub const SIG_DFL: u32 = 0;
-pub const SIG_IGN: u32 = 1;
-pub const SIGSTOP: i32 = 19;
-pub const SA_NOCLDWAIT: u32 = 0x0000_0002;
-pub const SA_SIGINFO: u32 = 0x0000_0004;
-pub const SA_RESTORER: u32 = 0x0400_0000;
-pub const SA_RESTART: u32 = 0x1000_0000;
-pub const SA_NODEFER: u32 = 0x4000_0000;
-pub const SA_RESETHAND: u32 = 0x8000_0000;
-/// What a mask may never hold.
-const UNBLOCKABLE: u64 = sigmask(SIGKILL) | sigmask(SIGSTOP);
+/// Where a signal is sent: to one thread, or to its whole thread group
+/// (Linux's PIDTYPE_PID and PIDTYPE_TGID).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendTo {
+    Thread,
+    Group,
+}
 
 /// `t`'s handler and flags for `sig` (what exit's notification needs).
 pub fn handler_of(t: &TaskStruct, sig: i32) -> (u32, u32) {
@@ -74,85 +100,288 @@ pub fn action_of(t: &TaskStruct, sig: i32) -> SigAction {
     t.sighand.as_ref().map_or(SigAction::default(), |h| h.action.lock()[(sig - 1) as usize])
 }
 
-/// Whether `sig` sent to `t` would be thrown away at once: SIG_IGN, or the
-/// default action is to ignore it (SIGKILL never is).
-fn sig_ignored(t: &TaskStruct, sig: i32) -> bool {
-    if sig == SIGKILL {
+fn is_unkillable(t: &TaskStruct) -> bool {
+    t.signal.as_ref().is_some_and(|s| s.flags.load(Ordering::Relaxed) & SIGNAL_UNKILLABLE != 0)
+}
+
+/// `sig_ignored`: whether `sig` sent to `t` is dropped at once. Never a
+/// blocked one (the action may change before it is unblocked). SIG_IGN, a
+/// default action of nothing, and an init without a handler (only SIGKILL
+/// and SIGSTOP get through to a namespace's init, and only when `force`d:
+/// from the kernel or an ancestor namespace; never to the global init).
+fn sig_ignored(t: &TaskStruct, sig: i32, force: bool) -> bool {
+    let blocked = t.blocked.load(Ordering::Relaxed) | t.real_blocked.load(Ordering::Relaxed);
+    if blocked & sigmask(sig) != 0 {
         return false;
     }
     let (handler, _) = handler_of(t, sig);
+    let kernel_only = UNBLOCKABLE & sigmask(sig) != 0;
+    if is_unkillable(t) && handler == SIG_DFL {
+        let global_init = t.pid_ns().level == 0;
+        if !(force && kernel_only) || global_init {
+            return true;
+        }
+    }
+    if sig == SIGKILL {
+        return false;
+    }
     handler == SIG_IGN || (handler == SIG_DFL && !sig_default_fatal(sig))
 }
 
-/// Marks `sig` pending on `t` and, unless `t` blocks it, sets its
-/// TIF_SIGPENDING and wakes it if it sleeps interruptibly. A signal the
-/// target ignores is dropped here (Linux's sig_ignored).
-///
-/// # Safety
-/// `t` is alive (found under tasklist_lock, or held by a reference).
-pub unsafe fn send_signal(t: *mut TaskStruct, sig: i32) {
-    // SAFETY: the caller holds the target alive (found under tasklist rules).
-    let tk = unsafe { &*t };
-    if sig_ignored(tk, sig) {
-        return;
-    }
-    tk.pending.fetch_or(sigmask(sig), Ordering::SeqCst);
-    if tk.blocked.load(Ordering::SeqCst) & sigmask(sig) != 0 {
-        return; // stays pending until unblocked
-    }
-    tk.thread_info().set_flag(TIF_SIGPENDING);
-    if tk.state.load(Ordering::SeqCst) == super::task::TASK_INTERRUPTIBLE {
-        crate::sched::wake_up_process(t);
+/// Whether `sig` sent to `t`, whose handler for it is `handler`, is
+/// dropped at once for its action alone (not blocked; SIG_IGN, or a default
+/// of nothing): what a sender that looked the handler up already may test
+/// before building a siginfo (sig_ignored decides in the end).
+pub fn dropped_for_action(t: &TaskStruct, sig: i32, handler: u32) -> bool {
+    let blocked = t.blocked.load(Ordering::Relaxed) | t.real_blocked.load(Ordering::Relaxed);
+    blocked & sigmask(sig) == 0 && (handler == SIG_IGN || (handler == SIG_DFL && !sig_default_fatal(sig)))
+}
+
+/// `signal_wake_up`: `t` has a signal to look at; wake it if it sleeps
+/// interruptibly.
+fn signal_wake_up(t: &TaskStruct) {
+    t.thread_info().set_flag(TIF_SIGPENDING);
+    if t.state.load(Ordering::SeqCst) == super::task::TASK_INTERRUPTIBLE {
+        // SAFETY: the caller holds `t` alive.
+        unsafe { crate::sched::wake_up_process(t as *const TaskStruct as *mut TaskStruct) };
     }
 }
 
-/// `recalc_sigpending`: TIF_SIGPENDING for the current task from its
-/// pending and blocked sets (after a change of mask).
-fn recalc_sigpending(me: &TaskStruct) {
-    if me.pending.load(Ordering::SeqCst) & !me.blocked.load(Ordering::SeqCst) != 0 {
-        me.thread_info().set_flag(TIF_SIGPENDING);
-    }
+/// `send_signal_locked` (`__send_signal` + `complete_signal`): queues `sig`
+/// with `info` for `t` (to the thread, or to its group) and wakes the task
+/// that is to take it. EAGAIN only for a real-time signal from sigqueue
+/// that RLIMIT_SIGPENDING (or memory) leaves no room for; a kill() past the
+/// limit still sends the signal, without its information, as Linux does.
+/// The caller holds `t` alive.
+pub fn send_sig_info(sig: i32, info: Siginfo, t: &TaskStruct, to: SendTo) -> Result<(), Errno> {
+    send_signal_locked(sig, info, t, to, false)
 }
 
-/// Starts the group exit of `t`'s thread group with wait status `status`
-/// (SIGNAL_GROUP_EXIT, group_exit_code) and sends SIGKILL to every thread
-/// of it but `t` itself; `t_sig`, if given, goes to `t`. The caller holds
-/// tasklist_lock.
-pub fn zap_thread_group(t: &TaskStruct, t_sig: Option<i32>, status: i32) {
-    if let Some(sig) = &t.signal {
-        sig.group_exit_code.store(status, Ordering::SeqCst);
-        sig.flags.fetch_or(super::resources::SIGNAL_GROUP_EXIT, Ordering::SeqCst);
+/// send_sig_info for a caller that holds tasklist_lock (exit's
+/// notification of the parent).
+pub fn send_sig_info_tasklist_held(sig: i32, info: Siginfo, t: &TaskStruct, to: SendTo) -> Result<(), Errno> {
+    send_signal_locked(sig, info, t, to, true)
+}
+
+fn send_signal_locked(sig: i32, info: Siginfo, t: &TaskStruct, to: SendTo, tasklist_held: bool) -> Result<(), Errno> {
+    let force = info.code == SI_KERNEL || sender_outside_ns(t);
+    if sig_ignored(t, sig, force) {
+        return Ok(());
     }
-    // SAFETY: tasklist_lock held: the group's list is stable and its tasks alive.
-    unsafe {
-        for node in t.thread_group.iter() {
-            let o = crate::container_of!(node, TaskStruct, thread_group);
-            if (*o).exit_state.load(Ordering::SeqCst) == 0 {
-                send_signal(o, SIGKILL);
+    let Some(signal) = &t.signal else { return Ok(()) };
+    let pending = match to {
+        SendTo::Thread => &t.pending,
+        SendTo::Group => &signal.shared_pending,
+    };
+    {
+        let mut p = pending.lock();
+        // A standard signal already pending is not queued twice.
+        if sig < SIGRTMIN && p.signal & sigmask(sig) != 0 {
+            return Ok(());
+        }
+        // SIGKILL and signals to kernel threads carry nothing worth a queue entry.
+        let kthread = t.flags.load(Ordering::Relaxed) & super::task::PF_KTHREAD != 0;
+        if sig == SIGKILL || kthread {
+            p.signal |= sigmask(sig);
+        } else {
+            let override_rlimit = sig < SIGRTMIN && info.code >= 0;
+            let limit = signal.rlimit(RLIMIT_SIGPENDING).cur;
+            let user = t.real_cred.as_ref().map(|c| &c.user);
+            match user.and_then(|u| super::siginfo::sigqueue_alloc(info, u, limit, override_rlimit)) {
+                Some(q) => p.push(q),
+                None if sig >= SIGRTMIN && info.code != SI_USER => return Err(Errno::EAGAIN),
+                // Sent, without its information.
+                None => p.signal |= sigmask(sig),
             }
         }
     }
-    if let Some(s) = t_sig {
-        // SAFETY: `t` is alive (the caller's).
-        unsafe { send_signal(t as *const TaskStruct as *mut TaskStruct, s) };
+    complete_signal(sig, t, to, tasklist_held);
+    Ok(())
+}
+
+/// The sender (the current task) cannot see `t`'s pid namespace from
+/// inside it: it is in an ancestor (Linux's `!task_pid_nr_ns(current, ns)`).
+fn sender_outside_ns(t: &TaskStruct) -> bool {
+    let me = current_task();
+    me.nsproxy.is_some() && t.nsproxy.is_some() && me.pid_nr_ns(t.pid_ns()) == 0
+}
+
+/// `wants_signal`: `t` may take `sig` now.
+fn wants_signal(sig: i32, t: &TaskStruct) -> bool {
+    t.blocked.load(Ordering::Relaxed) & sigmask(sig) == 0
+        && t.flags.load(Ordering::Relaxed) & PF_EXITING == 0
+        && t.exit_state.load(Ordering::Relaxed) == 0
+}
+
+/// `complete_signal`: a thread to take `sig` (`p` itself if it can, else
+/// for a group signal any thread of the group that does not block it);
+/// none: it waits. A fatal signal with no handler ends the whole group.
+fn complete_signal(sig: i32, p: &TaskStruct, to: SendTo, tasklist_held: bool) {
+    let group = to == SendTo::Group && !p.thread_group.is_empty();
+    let fatal = sig_fatal(p, sig);
+    if !(group || fatal) {
+        // One thread, not fatal: the common case takes no lock.
+        if wants_signal(sig, p) {
+            signal_wake_up(p);
+        }
+        return;
     }
+    let _g = (!tasklist_held).then(|| TASKLIST_LOCK.lock());
+    let mut chosen: Option<*const TaskStruct> = wants_signal(sig, p).then_some(p as *const TaskStruct);
+    if chosen.is_none() && group {
+        // SAFETY: tasklist_lock held: the group's list is stable, its tasks alive.
+        unsafe {
+            for node in p.thread_group.iter() {
+                let t = crate::container_of!(node, TaskStruct, thread_group);
+                if wants_signal(sig, &*t) {
+                    chosen = Some(t);
+                    break;
+                }
+            }
+        }
+    }
+    let Some(t) = chosen else { return };
+    // SAFETY: `p` itself, or a thread of its group found under tasklist_lock (held).
+    let t = unsafe { &*t };
+    let exiting = p.signal.as_ref().is_none_or(|s| s.flags.load(Ordering::SeqCst) & SIGNAL_GROUP_EXIT != 0);
+    let real_blocked = t.real_blocked.load(Ordering::Relaxed) & sigmask(sig) != 0;
+    if fatal && !exiting && !real_blocked {
+        // The whole group dies: every thread gets SIGKILL.
+        zap_thread_group(p, sig);
+    } else {
+        signal_wake_up(t);
+    }
+}
+
+/// `sig_fatal`: `sig` would end `p`'s process: its action is the default
+/// and that default is to terminate.
+fn sig_fatal(p: &TaskStruct, sig: i32) -> bool {
+    sig == SIGKILL || (sig_default_fatal(sig) && handler_of(p, sig).0 == SIG_DFL)
+}
+
+/// Starts the group exit of `t`'s thread group with wait status `status`
+/// (SIGNAL_GROUP_EXIT, group_exit_code) and gives SIGKILL to every thread
+/// of it, `t` included. The caller holds tasklist_lock.
+pub fn zap_thread_group(t: &TaskStruct, status: i32) {
+    if let Some(sig) = &t.signal {
+        sig.group_exit_code.store(status, Ordering::SeqCst);
+        sig.flags.fetch_or(SIGNAL_GROUP_EXIT, Ordering::SeqCst);
+    }
+    signal_kill(t);
+    // SAFETY: tasklist_lock held: the group's list is stable and its tasks alive.
+    unsafe {
+        for node in t.thread_group.iter() {
+            signal_kill(&*crate::container_of!(node, TaskStruct, thread_group));
+        }
+    }
+}
+
+/// SIGKILL straight into `t`'s own pending set, and `t` woken (what a
+/// group exit or an exec gives each thread it ends). The caller holds `t`.
+pub fn signal_kill(t: &TaskStruct) {
+    if t.exit_state.load(Ordering::SeqCst) == 0 {
+        t.pending.lock().signal |= sigmask(SIGKILL);
+        signal_wake_up(t);
+    }
+}
+
+/// `recalc_sigpending`: TIF_SIGPENDING for the current task from what is
+/// pending for it and its group and what it blocks.
+pub fn recalc_sigpending() {
+    let me = current_task();
+    if has_pending(me, me.blocked.load(Ordering::SeqCst)) {
+        me.thread_info().set_flag(TIF_SIGPENDING);
+    } else {
+        me.thread_info().clear_flag(TIF_SIGPENDING);
+    }
+}
+
+/// Whether a signal outside `blocked` waits for `t` (its own or its group's).
+fn has_pending(t: &TaskStruct, blocked: u64) -> bool {
+    let own = t.pending.lock().signal;
+    let shared = t.signal.as_ref().map_or(0, |s| s.shared_pending.lock().signal);
+    (own | shared) & !(blocked & !UNBLOCKABLE) != 0
+}
+
+/// The signals pending for `t`, its own and its group's.
+fn pending_set(t: &TaskStruct) -> u64 {
+    let own = t.pending.lock().signal;
+    own | t.signal.as_ref().map_or(0, |s| s.shared_pending.lock().signal)
+}
+
+/// `next_signal`: which of `ready` is taken first: a synchronous one (a
+/// fault's), then the lowest number.
+fn next_signal(ready: u64) -> Option<i32> {
+    let sync = ready & SYNCHRONOUS_MASK;
+    let pick = if sync != 0 { sync } else { ready };
+    (pick != 0).then(|| pick.trailing_zeros() as i32 + 1)
+}
+
+fn dequeue_from(p: &mut SigPending, mask: u64) -> Option<Siginfo> {
+    let sig = next_signal(p.signal & !mask)?;
+    Some(p.collect(sig))
+}
+
+/// `dequeue_signal`: the next signal of the current task outside `mask`,
+/// its own first, then its group's, with its siginfo.
+pub fn dequeue_signal(mask: u64) -> Option<Siginfo> {
+    let me = current_task();
+    let info = {
+        let mut own = me.pending.lock();
+        match dequeue_from(&mut own, mask) {
+            Some(i) => Some(i),
+            None => me.signal.as_ref().and_then(|s| dequeue_from(&mut s.shared_pending.lock(), mask)),
+        }
+    };
+    recalc_sigpending();
+    info
+}
+
+/// True when the current task has a signal to act on: its TIF_SIGPENDING
+/// flag, as Linux tests it (one load).
+pub fn signal_pending() -> bool {
+    super::thread_info::current_thread_info().test_flag(TIF_SIGPENDING)
+}
+
+// ---- sending -------------------------------------------------------------------
+
+/// Whether `sender` may signal `target` (`check_kill_permission`).
+fn may_signal(sender: &TaskStruct, target: &TaskStruct) -> bool {
+    match (&sender.cred, &target.cred) {
+        (Some(s), Some(t)) => super::cred::kill_ok_by_cred(s, t),
+        _ => true,
+    }
+}
+
+/// What a signal from the current task carries (SI_USER or SI_TKILL): its
+/// tgid as `t`'s namespace sees it (0 from an ancestor one), its real uid.
+fn info_from_current(sig: i32, code: i32, t: &TaskStruct) -> Siginfo {
+    let me = current_task();
+    let pid = if t.nsproxy.is_some() && me.nsproxy.is_some() {
+        // SAFETY: our group leader outlives our look at it.
+        unsafe { (*me.group_leader).pid_nr_ns(t.pid_ns()) }
+    } else {
+        me.tgid
+    };
+    let uid = me.real_cred.as_ref().map_or(0, |c| c.uid);
+    Siginfo::from_process(sig, code, pid, uid)
 }
 
 /// `kill(pid, sig)`: pid > 0 one process; 0 the caller's process group;
 /// -1 every process but init and the caller; < -1 the process group -pid.
 pub fn sys_kill(pid: i32, sig: i32) -> Result<u32, Errno> {
-    if !(0..=64).contains(&sig) {
-        return Err(Errno::EINVAL);
+    if pid == i32::MIN {
+        return Err(Errno::ESRCH);
     }
     if pid > 0 {
-        return signal_task(None, pid as u32, sig);
+        return signal_task(None, pid as u32, sig, SI_USER, None).map(|_| 0);
     }
     let me = current_task();
     // Several targets: gathered (each held by a reference) under
     // tasklist_lock, signalled after it (a fatal signal takes it again).
     let mut targets: alloc::vec::Vec<*mut TaskStruct> = alloc::vec::Vec::new();
     {
-        let _g = super::task::TASKLIST_LOCK.lock();
+        let _g = TASKLIST_LOCK.lock();
         let mut take = |t: *mut TaskStruct| {
             // SAFETY: a task on a list, alive under tasklist_lock.
             unsafe { super::task::get_task_struct(t) };
@@ -179,8 +408,8 @@ pub fn sys_kill(pid: i32, sig: i32) -> Result<u32, Errno> {
                             let t = crate::container_of!(node, TaskStruct, tasks);
                             let in_group = match pgrp {
                                 Some(g) => (*t).pgrp == g,
-                                // kill(-1): all but init (pid 1) and ourselves.
-                                None => (*t).pid != 1 && (*t).tgid != me.tgid,
+                                // kill(-1): all we can see but our init (pid 1) and ourselves.
+                                None => (*t).pid_nr_ns(me.pid_ns()) > 1 && (*t).tgid != me.tgid,
                             };
                             if in_group {
                                 take(t);
@@ -191,23 +420,30 @@ pub fn sys_kill(pid: i32, sig: i32) -> Result<u32, Errno> {
             }
         }
     }
-    let (mut sent, mut denied) = (0, 0);
+    // Linux's answers: for a group, 0 if one was signalled, else the last
+    // error; for -1, the last answer that was not EPERM (0 if all were).
+    let mut sent = false;
+    let mut last = Ok(());
     for &t in &targets {
-        match kill_one(me, t, sig) {
-            Ok(()) => sent += 1,
-            Err(Errno::EPERM) => denied += 1,
-            Err(_) => {}
+        // SAFETY: held by the reference taken above.
+        let tk = unsafe { &*t };
+        let r = kill_one(tk, sig, info_from_current(sig, SI_USER, tk));
+        sent |= r.is_ok();
+        if pid != -1 || r != Err(Errno::EPERM) {
+            last = r;
         }
     }
     for &t in &targets {
         // SAFETY: the references taken above.
         unsafe { super::task::put_task_struct(t) };
     }
-    match (sent, denied) {
-        (0, 0) => Err(Errno::ESRCH),
-        (0, _) => Err(Errno::EPERM),
-        _ => Ok(0),
+    if targets.is_empty() {
+        return Err(Errno::ESRCH);
     }
+    if pid != -1 && sent {
+        return Ok(0);
+    }
+    last.map(|_| 0)
 }
 
 /// The process group `pgrp` (its pid, whose PIDTYPE_PGID list holds the
@@ -222,55 +458,116 @@ fn group_of(me: &TaskStruct, pgrp: u32) -> Option<&super::pid::Pid> {
     unsafe { pid.has_tasks(super::pid::PIDTYPE_PGID) }.then_some(pid)
 }
 
-/// One process: permission, then the signal's action.
-fn kill_one(me: &TaskStruct, t: *mut TaskStruct, sig: i32) -> Result<(), Errno> {
-    // SAFETY: the caller holds a reference to `t`.
-    let tk = unsafe { &*t };
+/// `group_send_sig_info` for one process: the signal's validity, then
+/// permission, then the signal itself (0: only the checks).
+fn kill_one(tk: &TaskStruct, sig: i32, info: Siginfo) -> Result<(), Errno> {
+    kill_task(tk, sig, info, SendTo::Group)
+}
+
+fn kill_task(tk: &TaskStruct, sig: i32, info: Siginfo, to: SendTo) -> Result<(), Errno> {
     let st = tk.exit_state.load(Ordering::SeqCst);
     if st == EXIT_DEAD {
         return Err(Errno::ESRCH);
     }
-    if !may_signal(me, tk) {
+    if !(0..=64).contains(&sig) {
+        return Err(Errno::EINVAL);
+    }
+    if info.from_user_space() && !may_signal(current_task(), tk) {
         return Err(Errno::EPERM);
     }
     if sig == 0 || st == EXIT_ZOMBIE {
         return Ok(());
     }
-    // init ignores signals it has no handler for (SIGNAL_UNKILLABLE).
-    let (handler, _) = handler_of(tk, sig);
-    let unkillable = tk
-        .signal
-        .as_ref()
-        .is_some_and(|s| s.flags.load(Ordering::Relaxed) & super::resources::SIGNAL_UNKILLABLE != 0);
-    if unkillable && handler == SIG_DFL && core::ptr::eq(t, tk.pid_ns().child_reaper.load(Ordering::Acquire)) {
-        return Ok(());
-    }
-    let blocked = tk.blocked.load(Ordering::SeqCst) & sigmask(sig) != 0;
-    if sig == SIGKILL || (handler == SIG_DFL && sig_default_fatal(sig) && !blocked) {
-        // A fatal signal ends the whole thread group, each thread with it.
-        let _g = super::task::TASKLIST_LOCK.lock();
-        let exiting = tk
-            .signal
-            .as_ref()
-            .is_some_and(|s| s.flags.load(Ordering::SeqCst) & super::resources::SIGNAL_GROUP_EXIT != 0);
-        if exiting {
-            // SAFETY: the caller holds `t` (a reference).
-            unsafe { send_signal(t, sig) };
-        } else {
-            zap_thread_group(tk, Some(sig), sig);
-        }
-    } else {
-        // SAFETY: as above.
-        unsafe { send_signal(t, sig) };
-    }
-    Ok(())
+    send_sig_info(sig, info, tk, to)
 }
 
-/// True when the current task has a signal to act on: its TIF_SIGPENDING
-/// flag, as Linux tests it (one load).
-pub fn signal_pending() -> bool {
-    super::thread_info::current_thread_info().test_flag(TIF_SIGPENDING)
+/// `kill_pid_info` for the kernel: `sig` to the process whose tgid (in the
+/// initial pid namespace) is `tgid`, if it is still there.
+pub fn kill_pid_info(sig: i32, info: Siginfo, tgid: u32) {
+    let t = {
+        let _g = TASKLIST_LOCK.lock();
+        let Some(t) = super::init_pid_ns().find_task(tgid) else { return };
+        // SAFETY: alive under tasklist_lock; the reference keeps it so.
+        unsafe { super::task::get_task_struct(t) };
+        t
+    };
+    // SAFETY: held by the reference just taken.
+    let _ = send_sig_info(sig, info, unsafe { &*t }, SendTo::Group);
+    // SAFETY: the reference taken above.
+    unsafe { super::task::put_task_struct(t) };
 }
+
+/// `tgkill(tgid, tid, sig)` and, with no tgid, `tkill(tid, sig)`: a signal
+/// to one thread (its default action still ends the whole group). ESRCH
+/// when `tid` is not a thread of `tgid`.
+pub fn sys_tgkill(tgid: Option<i32>, tid: i32, sig: i32) -> Result<u32, Errno> {
+    if tid <= 0 || tgid.is_some_and(|g| g <= 0) {
+        return Err(Errno::EINVAL);
+    }
+    signal_task(tgid.map(|g| g as u32), tid as u32, sig, SI_TKILL, None).map(|_| 0)
+}
+
+/// The one task numbered `nr` in the caller's pid namespace gets `sig`
+/// (kill with pid > 0, tkill, tgkill, rt_sigqueueinfo): held by a
+/// reference taken under tasklist_lock, so it cannot be reaped and freed
+/// meanwhile. With `tgid`, it must be a thread of that process (ESRCH
+/// otherwise) and the signal goes to that thread; otherwise to its process.
+/// `info` is the caller's own siginfo (rt_sigqueueinfo), else one naming
+/// the caller with `code`.
+fn signal_task(tgid: Option<u32>, nr: u32, sig: i32, code: i32, info: Option<Siginfo>) -> Result<(), Errno> {
+    let me = current_task();
+    let t = {
+        let _g = TASKLIST_LOCK.lock();
+        let t = me.pid_ns().find_task(nr).ok_or(Errno::ESRCH)?;
+        // SAFETY: alive under tasklist_lock.
+        if tgid.is_some_and(|g| g != unsafe { (*(*t).group_leader).pid_nr_ns(me.pid_ns()) }) {
+            return Err(Errno::ESRCH);
+        }
+        // SAFETY: as above.
+        unsafe { super::task::get_task_struct(t) };
+        t
+    };
+    // SAFETY: held by the reference just taken.
+    let tk = unsafe { &*t };
+    let info = info.unwrap_or_else(|| info_from_current(sig, code, tk));
+    let to = if code == SI_TKILL { SendTo::Thread } else { SendTo::Group };
+    let r = kill_task(tk, sig, info, to);
+    // SAFETY: the reference taken above.
+    unsafe { super::task::put_task_struct(t) };
+    r
+}
+
+/// `rt_sigqueueinfo(tgid, sig, uinfo)`: a signal with the caller's own
+/// siginfo (si_signo is taken from `sig`). A process may only claim to be
+/// the kernel or kill()/tkill() (si_code >= 0 or SI_TKILL) to itself
+/// (EPERM otherwise, checked before the lookup). `rt_tgsigqueueinfo` adds
+/// the thread.
+pub fn sys_rt_sigqueueinfo(tgid: i32, tid: Option<i32>, sig: i32, uinfo: u32) -> Result<u32, Errno> {
+    let mut b = [0u8; super::siginfo::SI_MAX_SIZE];
+    copy_from_user(&mut b, uinfo)?;
+    let mut info = Siginfo::from_user(&b);
+    info.signo = sig;
+    if let Some(t) = tid {
+        if tgid <= 0 || t <= 0 {
+            return Err(Errno::EINVAL);
+        }
+    }
+    let me = current_task();
+    let self_target = match tid {
+        None => tgid as u32 == me.tgid,
+        Some(t) => t as u32 == me.pid && tgid as u32 == me.tgid,
+    };
+    if (info.code >= 0 || info.code == SI_TKILL) && !self_target {
+        return Err(Errno::EPERM);
+    }
+    match tid {
+        None => signal_task(None, tgid as u32, sig, SI_QUEUE, Some(info)),
+        Some(t) => signal_task(Some(tgid as u32), t as u32, sig, SI_TKILL, Some(info)),
+    }
+    .map(|_| 0)
+}
+
+// ---- delivery -------------------------------------------------------------------
 
 /// Makes the interrupted system call run again on the return to user mode.
 fn restart_syscall(regs: &mut PtRegs) {
@@ -281,32 +578,57 @@ fn restart_syscall(regs: &mut PtRegs) {
     regs.uregs[crate::arch::traps::ARM_PC] = regs.uregs[crate::arch::traps::ARM_PC].wrapping_sub(step);
 }
 
-/// On the way back to user mode (`do_signal`): the lowest-numbered pending
-/// signal that is not blocked (SIGKILL first) gets its action: ignored, the
+/// The mask to restore after the handler: rt_sigsuspend's saved one, or
+/// the current one.
+fn sigmask_to_save() -> u64 {
+    let me = current_task();
+    if me.restore_sigmask.load(Ordering::Relaxed) {
+        me.saved_sigmask.load(Ordering::Relaxed)
+    } else {
+        me.blocked.load(Ordering::Relaxed)
+    }
+}
+
+/// `restore_saved_sigmask`: no handler ran after rt_sigsuspend; its mask
+/// goes back now.
+fn restore_saved_sigmask() {
+    let me = current_task();
+    if me.restore_sigmask.swap(false, Ordering::Relaxed) {
+        set_current_blocked(me.saved_sigmask.load(Ordering::Relaxed));
+    }
+}
+
+/// On the way back to user mode (`do_signal`): the next pending signal that
+/// is not blocked (a group exit first) gets its action: ignored, the
 /// default (the thread group ends), or its handler, which runs on a signal
 /// frame when this returns to user mode. `syscall` says `regs` are a system
-/// call's: one interrupted with ERESTARTSYS restarts, or returns EINTR if a
-/// handler without SA_RESTART runs.
+/// call's: one interrupted with ERESTART* restarts or returns EINTR as
+/// Linux decides (SA_RESTART for ERESTARTSYS; EINTR whenever a handler runs
+/// for ERESTARTNOHAND and ERESTART_RESTARTBLOCK).
 pub fn do_signal(regs: &mut PtRegs, syscall: bool) {
     let me = current_task();
     let ret = regs.uregs[0] as i32;
-    let interrupted = syscall && ret == Errno::ERESTARTSYS.as_ret();
+    let interrupted = syscall
+        && [Errno::ERESTARTSYS, Errno::ERESTARTNOHAND, Errno::ERESTART_RESTARTBLOCK]
+            .iter()
+            .any(|e| e.as_ret() == ret);
     loop {
-        // The flag goes first: a signal sent meanwhile is either seen
-        // below or sets the flag again for the next return.
-        me.thread_info().clear_flag(TIF_SIGPENDING);
-        let ready = me.pending.load(Ordering::SeqCst) & !(me.blocked.load(Ordering::SeqCst) & !UNBLOCKABLE);
-        if ready == 0 {
-            break;
+        let group_exit = me.signal.as_ref().is_some_and(|s| s.flags.load(Ordering::SeqCst) & SIGNAL_GROUP_EXIT != 0);
+        if group_exit || me.pending.lock().signal & sigmask(SIGKILL) != 0 {
+            super::exit::do_group_exit_status(SIGKILL);
         }
-        let sig = if ready & sigmask(SIGKILL) != 0 { SIGKILL } else { ready.trailing_zeros() as i32 + 1 };
-        me.pending.fetch_and(!sigmask(sig), Ordering::SeqCst);
-        recalc_sigpending(me);
+        let Some(info) = dequeue_signal(me.blocked.load(Ordering::SeqCst) & !UNBLOCKABLE) else { break };
+        let sig = info.signo;
         let act = action_of(me, sig);
-        if sig != SIGKILL && act.handler == SIG_IGN {
+        if act.handler == SIG_IGN && sig != SIGKILL {
             continue;
         }
-        if sig == SIGKILL || act.handler == SIG_DFL {
+        if act.handler == SIG_DFL || sig == SIGKILL {
+            // An init ignores what it has no handler for (but SIGKILL and
+            // SIGSTOP from outside, which got here only if allowed).
+            if is_unkillable(me) && UNBLOCKABLE & sigmask(sig) == 0 {
+                continue;
+            }
             if sig_default_fatal(sig) {
                 super::exit::do_group_exit_status(sig & 0x7f);
             }
@@ -314,57 +636,117 @@ pub fn do_signal(regs: &mut PtRegs, syscall: bool) {
         }
         // A handler.
         if interrupted {
-            if act.flags & SA_RESTART != 0 {
+            let restart = ret == Errno::ERESTARTSYS.as_ret() && act.flags & SA_RESTART != 0;
+            if restart {
                 restart_syscall(regs);
             } else {
                 regs.uregs[0] = Errno::EINTR.as_ret() as u32;
             }
         }
-        let old_mask = me.blocked.load(Ordering::SeqCst);
-        if crate::arch::arm::signal::setup_frame(regs, sig, &act, old_mask).is_err() {
-            // No room for the frame (a bad stack): as Linux, SIGSEGV.
-            super::exit::do_group_exit_status(super::resources::SIGSEGV & 0x7f);
-        }
-        let mut block = act.mask;
-        if act.flags & SA_NODEFER == 0 {
-            block |= sigmask(sig);
-        }
-        me.blocked.fetch_or(block & !UNBLOCKABLE, Ordering::SeqCst);
-        if act.flags & SA_RESETHAND != 0 {
-            if let Some(h) = &me.sighand {
-                h.action.lock()[(sig - 1) as usize] = SigAction::default();
-            }
-        }
-        recalc_sigpending(me);
+        handle_signal(regs, &info, &act);
         return;
     }
-    // No handler ran: an interrupted call starts again.
+    // No handler ran: rt_sigsuspend's mask comes back, an interrupted call starts again.
+    restore_saved_sigmask();
     if interrupted {
         restart_syscall(regs);
+        if ret == Errno::ERESTART_RESTARTBLOCK.as_ret() {
+            // Through restart_syscall, which puts the call's number back.
+            regs.uregs[7] = crate::syscall::NR_RESTART_SYSCALL;
+        }
     }
 }
 
-/// `force_sig_fault`: a fault in user mode gives the current task `sig`.
-/// True if a handler of its will run (the signal is queued; the return to
-/// user mode builds the frame); false if the task is to die of it: no
-/// handler, or the signal blocked (a forced signal is not held back).
-pub fn force_sig_fault(sig: i32) -> bool {
+/// `handle_signal`: the frame for `act`'s handler (on the alternate stack
+/// if it asks for it and one is set up), the mask while it runs, and
+/// SA_RESETHAND.
+fn handle_signal(regs: &mut PtRegs, info: &Siginfo, act: &SigAction) {
+    let me = current_task();
+    let sig = info.signo;
+    let old_mask = sigmask_to_save();
+    let sp = regs.uregs[crate::arch::traps::ARM_SP];
+    let (ss_sp, ss_size, ss_autodisarm) = altstack();
+    let frame_top = if act.flags & SA_ONSTACK != 0 && sas_ss_flags(sp) == 0 { ss_sp.wrapping_add(ss_size) } else { sp };
+    let stack = crate::arch::arm::signal::FrameStack {
+        sp: frame_top,
+        ss_sp,
+        ss_flags: sas_ss_flags(sp) | ss_autodisarm,
+        ss_size,
+    };
+    if crate::arch::arm::signal::setup_frame(regs, &info.to_user(), act, old_mask, &stack).is_err() {
+        // No room for the frame (a bad stack): as Linux, SIGSEGV.
+        super::exit::do_group_exit_status(SIGSEGV & 0x7f);
+    }
+    me.restore_sigmask.store(false, Ordering::Relaxed);
+    if ss_autodisarm != 0 {
+        sas_ss_reset(me);
+    }
+    let mut block = act.mask;
+    if act.flags & SA_NODEFER == 0 {
+        block |= sigmask(sig);
+    }
+    set_current_blocked(me.blocked.load(Ordering::SeqCst) | block);
+    if act.flags & SA_RESETHAND != 0 {
+        if let Some(h) = &me.sighand {
+            h.action.lock()[(sig - 1) as usize] = SigAction::default();
+        }
+    }
+}
+
+/// `force_sig_fault`: a fault in user mode gives the current task `sig`
+/// with `code` and the faulting address. True if a handler of its will run
+/// (the signal is queued; the return to user mode builds the frame); false
+/// if the task is to die of it: no handler, or the signal blocked (a forced
+/// signal is not held back).
+pub fn force_sig_fault(sig: i32, code: i32, addr: u32) -> bool {
     let me = current_task();
     let (handler, _) = handler_of(me, sig);
     if handler == SIG_DFL || handler == SIG_IGN || me.blocked.load(Ordering::SeqCst) & sigmask(sig) != 0 {
         return false;
     }
-    // SAFETY: the current task.
-    unsafe { send_signal(super::task::current(), sig) };
-    true
+    send_sig_info(sig, Siginfo::fault(sig, code, addr), me, SendTo::Thread).is_ok()
 }
 
+// ---- masks ------------------------------------------------------------------------
+
 /// Sets the current task's blocked mask (never SIGKILL or SIGSTOP) and
-/// lets any pending signal it unblocks be delivered.
+/// lets any pending signal it unblocks be delivered. A signal of the group
+/// this thread now blocks may be another's to take: their flags are set
+/// (Linux's retarget_shared_pending, simplified to a wake-up of them all).
 pub fn set_current_blocked(mask: u64) {
     let me = current_task();
-    me.blocked.store(mask & !UNBLOCKABLE, Ordering::SeqCst);
-    recalc_sigpending(me);
+    let old = me.blocked.swap(mask & !UNBLOCKABLE, Ordering::SeqCst);
+    recalc_sigpending();
+    let newly_blocked = mask & !old & !UNBLOCKABLE;
+    if newly_blocked != 0 && !me.thread_group.is_empty() {
+        let shared = me.signal.as_ref().map_or(0, |s| s.shared_pending.lock().signal);
+        if shared & newly_blocked != 0 {
+            let _g = TASKLIST_LOCK.lock();
+            // SAFETY: tasklist_lock held: the group's list is stable, its tasks alive.
+            unsafe {
+                for node in me.thread_group.iter() {
+                    let t = &*crate::container_of!(node, TaskStruct, thread_group);
+                    if shared & newly_blocked & !t.blocked.load(Ordering::Relaxed) != 0 && wants_any(t) {
+                        signal_wake_up(t);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn wants_any(t: &TaskStruct) -> bool {
+    t.flags.load(Ordering::Relaxed) & PF_EXITING == 0
+}
+
+/// A user `sigset_t` (8 bytes).
+fn get_sigset(addr: u32) -> Result<u64, Errno> {
+    Ok(get_user(addr)? as u64 | (get_user(addr + 4)? as u64) << 32)
+}
+
+fn put_sigset(set: u64, addr: u32) -> Result<(), Errno> {
+    put_user(set as u32, addr)?;
+    put_user((set >> 32) as u32, addr + 4)
 }
 
 /// `rt_sigprocmask(how, set, oldset, sigsetsize)`.
@@ -378,7 +760,7 @@ pub fn sys_rt_sigprocmask(how: u32, set: u32, oldset: u32, sigsetsize: u32) -> R
     let me = current_task();
     let old = me.blocked.load(Ordering::SeqCst);
     if set != 0 {
-        let new = get_user(set)? as u64 | (get_user(set + 4)? as u64) << 32;
+        let new = get_sigset(set)?;
         let mask = match how {
             SIG_BLOCK => old | new,
             SIG_UNBLOCK => old & !new,
@@ -388,41 +770,152 @@ pub fn sys_rt_sigprocmask(how: u32, set: u32, oldset: u32, sigsetsize: u32) -> R
         set_current_blocked(mask);
     }
     if oldset != 0 {
-        put_user(old as u32, oldset)?;
-        put_user((old >> 32) as u32, oldset + 4)?;
+        put_sigset(old, oldset)?;
     }
     Ok(0)
+}
+
+/// `rt_sigpending(set, sigsetsize)`: the blocked signals waiting, the
+/// thread's and its process's; sigsetsize may be less than 8 (that many
+/// bytes are written), not more (EINVAL).
+pub fn sys_rt_sigpending(set: u32, sigsetsize: u32) -> Result<u32, Errno> {
+    if sigsetsize > 8 {
+        return Err(Errno::EINVAL);
+    }
+    let me = current_task();
+    let p = pending_set(me) & me.blocked.load(Ordering::SeqCst);
+    copy_to_user(set, &p.to_le_bytes()[..sigsetsize as usize])?;
+    Ok(0)
+}
+
+/// `rt_sigsuspend(mask, sigsetsize)`: waits with `mask` blocked until a
+/// signal is delivered; the old mask comes back after its handler (or at
+/// once if none runs, and then the call starts again). EINTR after a
+/// handler.
+pub fn sys_rt_sigsuspend(mask: u32, sigsetsize: u32) -> Result<u32, Errno> {
+    if sigsetsize != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let new = get_sigset(mask)?;
+    let me = current_task();
+    me.saved_sigmask.store(me.blocked.load(Ordering::SeqCst), Ordering::Relaxed);
+    set_current_blocked(new);
+    loop {
+        me.state.store(super::task::TASK_INTERRUPTIBLE, Ordering::SeqCst);
+        if signal_pending() {
+            me.state.store(super::task::TASK_RUNNING, Ordering::Relaxed);
+            break;
+        }
+        crate::sched::schedule();
+    }
+    me.restore_sigmask.store(true, Ordering::Relaxed);
+    Err(Errno::ERESTARTNOHAND)
+}
+
+/// `pause()`: sleeps until a signal is delivered (EINTR after its handler;
+/// without one it sleeps on).
+pub fn sys_pause() -> Result<u32, Errno> {
+    let me = current_task();
+    loop {
+        me.state.store(super::task::TASK_INTERRUPTIBLE, Ordering::SeqCst);
+        if signal_pending() {
+            me.state.store(super::task::TASK_RUNNING, Ordering::Relaxed);
+            return Err(Errno::ERESTARTNOHAND);
+        }
+        crate::sched::schedule();
+    }
+}
+
+/// `rt_sigtimedwait(set, info, timeout, sigsetsize)`: takes a pending
+/// signal of `set` (never SIGKILL or SIGSTOP) without running its action,
+/// waiting for one up to `timeout` (null: for ever; zero: not at all).
+/// Returns the signal and fills `info`; EAGAIN when the time runs out, EINTR
+/// when another signal's handler is to run. `time64`: the timeout is a
+/// 64-bit `struct __kernel_timespec` (rt_sigtimedwait_time64).
+pub fn sys_rt_sigtimedwait(set: u32, uinfo: u32, uts: u32, sigsetsize: u32, time64: bool) -> Result<u32, Errno> {
+    if sigsetsize != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let these = get_sigset(set)? & !UNBLOCKABLE;
+    let timeout = if uts != 0 { Some(super::posix_timers::read_timespec(uts, time64)?) } else { None };
+    let me = current_task();
+    let mask = !these;
+    let mut info = dequeue_signal(mask);
+    let mut timed_out = false;
+    if info.is_none() && timeout != Some(0) {
+        // The signals waited for are let through while asleep (a fatal one
+        // among them does not kill: real_blocked says it was blocked).
+        let blocked = me.blocked.load(Ordering::SeqCst);
+        me.real_blocked.store(blocked, Ordering::SeqCst);
+        me.blocked.store(blocked & !these, Ordering::SeqCst);
+        recalc_sigpending();
+        let end = timeout.map(|ns| crate::time::uptime_us() + ns.div_ceil(1000));
+        loop {
+            me.state.store(super::task::TASK_INTERRUPTIBLE, Ordering::SeqCst);
+            if signal_pending() {
+                break;
+            }
+            match end {
+                None => crate::sched::schedule(),
+                Some(e) => {
+                    let now = crate::time::uptime_us();
+                    if now >= e {
+                        timed_out = true;
+                        break;
+                    }
+                    crate::sched::timer::schedule_timeout(crate::sched::timer::us_to_ticks(e - now));
+                }
+            }
+        }
+        me.state.store(super::task::TASK_RUNNING, Ordering::Relaxed);
+        me.blocked.store(blocked, Ordering::SeqCst);
+        me.real_blocked.store(0, Ordering::SeqCst);
+        info = dequeue_signal(mask);
+    }
+    match info {
+        Some(i) => {
+            if uinfo != 0 {
+                copy_to_user(uinfo, &i.to_user())?;
+            }
+            Ok(i.signo as u32)
+        }
+        None if timed_out || timeout == Some(0) => Err(Errno::EAGAIN),
+        None => Err(Errno::EINTR),
+    }
 }
 
 /// `rt_sigaction(sig, act, oldact, sigsetsize)`: ARM's `struct sigaction`
 /// is { handler, flags, restorer, mask (8 bytes) }. SIGKILL and SIGSTOP
 /// keep their default. Setting SIG_IGN (or SIG_DFL for a signal ignored by
-/// default) drops that signal where it is pending.
+/// default) drops that signal where it is pending, in every thread.
 pub fn sys_rt_sigaction(sig: i32, act: u32, oldact: u32, sigsetsize: u32) -> Result<u32, Errno> {
-    if sigsetsize != 8 || !(1..=64).contains(&sig) || (act != 0 && (sig == SIGKILL || sig == SIGSTOP)) {
+    if sigsetsize != 8 {
         return Err(Errno::EINVAL);
     }
     let new = if act != 0 {
         let mut b = [0u8; 20];
-        crate::arch::uaccess::copy_from_user(&mut b, act)?;
-        let w = |i: usize| u32::from_le_bytes(b[4 * i..4 * i + 4].try_into().unwrap());
+        copy_from_user(&mut b, act)?;
+        let w = |i: usize| u32::from_le_bytes(b[4 * i..4 * i + 4].try_into().expect("4 bytes"));
         Some(SigAction { handler: w(0), flags: w(1), restorer: w(2), mask: w(3) as u64 | (w(4) as u64) << 32 })
     } else {
         None
     };
+    if !valid_signal(sig) || (new.is_some() && UNBLOCKABLE & sigmask(sig) != 0) {
+        return Err(Errno::EINVAL);
+    }
     let me = current_task();
     let h = me.sighand.as_ref().ok_or(Errno::EINVAL)?;
     let old = {
         let mut acts = h.action.lock();
         let old = acts[(sig - 1) as usize];
         if let Some(n) = new {
-            acts[(sig - 1) as usize] = n;
+            acts[(sig - 1) as usize] = SigAction { mask: n.mask & !UNBLOCKABLE, ..n };
         }
         old
     };
     if let Some(n) = new {
         if n.handler == SIG_IGN || (n.handler == SIG_DFL && !sig_default_fatal(sig)) {
-            me.pending.fetch_and(!sigmask(sig), Ordering::SeqCst);
+            flush_pending_of_group(me, sigmask(sig));
         }
     }
     if oldact != 0 {
@@ -430,68 +923,138 @@ pub fn sys_rt_sigaction(sig: i32, act: u32, oldact: u32, sigsetsize: u32) -> Res
         for (i, v) in [old.handler, old.flags, old.restorer, old.mask as u32, (old.mask >> 32) as u32].iter().enumerate() {
             b[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
         }
-        crate::arch::uaccess::copy_to_user(oldact, &b)?;
+        copy_to_user(oldact, &b)?;
     }
     Ok(0)
 }
 
-/// `rt_sigreturn` / `sigreturn`: the handler is done; the registers, mask
-/// and VFP state saved in its frame come back. Returns r0 as restored (so
-/// the system call's own return value does not overwrite it).
-pub fn sys_sigreturn(regs: &mut PtRegs, rt: bool) -> Result<u32, Errno> {
-    match crate::arch::arm::signal::restore_frame(regs, rt) {
-        Ok(mask) => {
-            set_current_blocked(mask);
-            Ok(regs.uregs[0])
-        }
-        Err(_) => {
-            // A frame that does not check out: as Linux, SIGSEGV.
-            super::exit::do_group_exit_status(super::resources::SIGSEGV & 0x7f)
-        }
+/// Drops the signals of `mask` pending for `me`'s process and each of its
+/// threads (`flush_sigqueue_mask` on every queue).
+fn flush_pending_of_group(me: &TaskStruct, mask: u64) {
+    if let Some(s) = &me.signal {
+        s.shared_pending.lock().flush_mask(mask);
     }
-}
-
-/// What exec does to signal actions (flush_signal_handlers): handlers
-/// become SIG_DFL; SIG_IGN stays. The mask and pending signals stay.
-pub fn flush_signal_handlers(t: &TaskStruct) {
-    if let Some(h) = &t.sighand {
-        for a in h.action.lock().iter_mut() {
-            if a.handler != SIG_IGN {
-                *a = SigAction::default();
+    me.pending.lock().flush_mask(mask);
+    if !me.thread_group.is_empty() {
+        let _g = TASKLIST_LOCK.lock();
+        // SAFETY: tasklist_lock held: the group's list is stable, its tasks alive.
+        unsafe {
+            for node in me.thread_group.iter() {
+                (*crate::container_of!(node, TaskStruct, thread_group)).pending.lock().flush_mask(mask);
             }
         }
     }
 }
 
-/// `tgkill(tgid, tid, sig)` and, with no tgid, `tkill(tid, sig)`: a signal
-/// to one thread (its default action still ends the whole group). ESRCH
-/// when `tid` is not a thread of `tgid`.
-pub fn sys_tgkill(tgid: Option<i32>, tid: i32, sig: i32) -> Result<u32, Errno> {
-    if tid <= 0 || tgid.is_some_and(|g| g <= 0) || !(0..=64).contains(&sig) {
-        return Err(Errno::EINVAL);
+/// `rt_sigreturn` / `sigreturn`: the handler is done; the registers, mask,
+/// VFP state and alternate stack saved in its frame come back. Returns r0 as
+/// restored (so the system call's own return value does not overwrite it).
+pub fn sys_sigreturn(regs: &mut PtRegs, rt: bool) -> Result<u32, Errno> {
+    // Any restart block of an interrupted call is void now.
+    *current_task().restart_block.lock() = super::posix_timers::RestartBlock::None;
+    match crate::arch::arm::signal::restore_frame(regs, rt) {
+        Ok((mask, ss)) => {
+            set_current_blocked(mask);
+            if rt {
+                // restore_altstack: errors are ignored (EPERM while on it, as usual).
+                let _ = do_sigaltstack(Some(ss), regs.uregs[crate::arch::traps::ARM_SP]);
+            }
+            Ok(regs.uregs[0])
+        }
+        Err(_) => {
+            // A frame that does not check out: as Linux, SIGSEGV.
+            super::exit::do_group_exit_status(SIGSEGV & 0x7f)
+        }
     }
-    signal_task(tgid.map(|g| g as u32), tid as u32, sig)
 }
 
-/// The one task numbered `nr` in the caller's pid namespace gets `sig`
-/// (kill with pid > 0, tkill, tgkill): held by a reference taken under
-/// tasklist_lock, so it cannot be reaped and freed meanwhile. With `tgid`,
-/// it must be a thread of that process (ESRCH otherwise).
-fn signal_task(tgid: Option<u32>, nr: u32, sig: i32) -> Result<u32, Errno> {
-    let me = current_task();
-    let t = {
-        let _g = super::task::TASKLIST_LOCK.lock();
-        let t = me.pid_ns().find_task(nr).ok_or(Errno::ESRCH)?;
-        // SAFETY: alive under tasklist_lock.
-        if tgid.is_some_and(|g| g != unsafe { (*(*t).group_leader).pid_nr_ns(me.pid_ns()) }) {
-            return Err(Errno::ESRCH);
+/// What exec does to signal actions (flush_signal_handlers): handlers
+/// become SIG_DFL; SIG_IGN stays, with its flags and mask cleared. The mask
+/// and pending signals stay. The alternate stack goes.
+pub fn flush_signal_handlers(t: &TaskStruct) {
+    if let Some(h) = &t.sighand {
+        for a in h.action.lock().iter_mut() {
+            *a = SigAction { handler: if a.handler == SIG_IGN { SIG_IGN } else { SIG_DFL }, ..SigAction::default() };
         }
-        // SAFETY: as above.
-        unsafe { super::task::get_task_struct(t) };
-        t
+    }
+    sas_ss_reset(t);
+}
+
+// ---- the alternate signal stack ----------------------------------------------
+
+/// The current task's alternate stack: base, size, its SS_AUTODISARM bit.
+fn altstack() -> (u32, u32, u32) {
+    let me = current_task();
+    (
+        me.sas_ss_sp.load(Ordering::Relaxed),
+        me.sas_ss_size.load(Ordering::Relaxed),
+        me.sas_ss_flags.load(Ordering::Relaxed) & SS_AUTODISARM,
+    )
+}
+
+/// `on_sig_stack`: `sp` is on the alternate stack (never with SS_AUTODISARM).
+fn on_sig_stack(sp: u32) -> bool {
+    let (base, size, autodisarm) = altstack();
+    autodisarm == 0 && sp > base && sp - base <= size
+}
+
+/// `sas_ss_flags`: SS_DISABLE without an alternate stack, SS_ONSTACK on it, 0 otherwise.
+fn sas_ss_flags(sp: u32) -> u32 {
+    if altstack().1 == 0 {
+        SS_DISABLE
+    } else if on_sig_stack(sp) {
+        SS_ONSTACK
+    } else {
+        0
+    }
+}
+
+/// `sas_ss_reset`: no alternate stack.
+pub fn sas_ss_reset(t: &TaskStruct) {
+    t.sas_ss_sp.store(0, Ordering::Relaxed);
+    t.sas_ss_size.store(0, Ordering::Relaxed);
+    t.sas_ss_flags.store(SS_DISABLE, Ordering::Relaxed);
+}
+
+/// `do_sigaltstack`: installs `ss` (sp, flags, size) unless the task runs on
+/// its alternate stack now (EPERM); EINVAL for an unknown mode, ENOMEM for
+/// a stack smaller than MINSIGSTKSZ.
+fn do_sigaltstack(ss: Option<[u32; 3]>, sp: u32) -> Result<(), Errno> {
+    let Some([ss_sp, ss_flags, ss_size]) = ss else { return Ok(()) };
+    if on_sig_stack(sp) {
+        return Err(Errno::EPERM);
+    }
+    let mode = ss_flags & !SS_AUTODISARM;
+    if mode != SS_DISABLE && mode != SS_ONSTACK && mode != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let me = current_task();
+    let (sp_new, size_new) = if mode == SS_DISABLE {
+        (0, 0)
+    } else {
+        if ss_size < MINSIGSTKSZ {
+            return Err(Errno::ENOMEM);
+        }
+        (ss_sp, ss_size)
     };
-    let r = kill_one(me, t, sig);
-    // SAFETY: the reference taken above.
-    unsafe { super::task::put_task_struct(t) };
-    r.map(|_| 0)
+    me.sas_ss_sp.store(sp_new, Ordering::Relaxed);
+    me.sas_ss_size.store(size_new, Ordering::Relaxed);
+    me.sas_ss_flags.store(ss_flags, Ordering::Relaxed);
+    Ok(())
+}
+
+/// `sigaltstack(ss, old_ss)`: ARM's `stack_t` is { ss_sp, ss_flags, ss_size }.
+/// The new one is read first (EFAULT); the old one is written only if the
+/// change was taken.
+pub fn sys_sigaltstack(uss: u32, uoss: u32, sp: u32) -> Result<u32, Errno> {
+    let ss = if uss != 0 { Some([get_user(uss)?, get_user(uss + 4)?, get_user(uss + 8)?]) } else { None };
+    let (base, size, autodisarm) = altstack();
+    let old = [base, sas_ss_flags(sp) | autodisarm, size];
+    do_sigaltstack(ss, sp)?;
+    if uoss != 0 {
+        for (i, w) in old.iter().enumerate() {
+            put_user(*w, uoss + 4 * i as u32)?;
+        }
+    }
+    Ok(0)
 }

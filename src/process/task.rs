@@ -10,7 +10,8 @@ use crate::mm::kmem::Cache;
 use crate::mm::slab::SlabFlags;
 use crate::sched::wait::Completion;
 use crate::sync::SpinLockIrq;
-use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use super::siginfo::SigPending;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 // Task states (`state`, as Linux).
 pub const TASK_RUNNING: u32 = 0;
@@ -81,12 +82,30 @@ pub struct TaskStruct {
     pub exit_code: AtomicI32,
     /// Signal sent to the parent at exit; -1 for threads.
     pub exit_signal: i32,
-    /// Pending signals (bit n-1 for signal n); TIF_SIGPENDING says some
-    /// of them are not blocked.
-    pub pending: AtomicU64,
+    /// Signals sent to this thread (tkill, faults): the set and the queue
+    /// of their siginfo. Those sent to the whole process wait in
+    /// `signal.shared_pending`. TIF_SIGPENDING says some of either are not
+    /// blocked. Lock order: this one, then `shared_pending`.
+    pub pending: SpinLockIrq<SigPending>,
     /// Blocked signals (rt_sigprocmask): they stay pending until unblocked.
-    /// Inherited by fork, kept by exec.
+    /// Inherited by fork, kept by exec. Written by the task itself only.
     pub blocked: AtomicU64,
+    /// The mask before rt_sigtimedwait unblocked the signals it waits for
+    /// (a fatal one among them must not kill the process meanwhile); 0
+    /// otherwise.
+    pub real_blocked: AtomicU64,
+    /// rt_sigsuspend's mask to restore once a handler has been set up
+    /// (`saved_sigmask`), when `restore_sigmask` says so.
+    pub saved_sigmask: AtomicU64,
+    pub restore_sigmask: AtomicBool,
+    /// The alternate signal stack (sigaltstack): base, size (0: none) and
+    /// the SS_AUTODISARM flag.
+    pub sas_ss_sp: AtomicU32,
+    pub sas_ss_size: AtomicU32,
+    pub sas_ss_flags: AtomicU32,
+    /// How an interrupted sleep starts again (`restart_block`): what the
+    /// `restart_syscall` call that ERESTART_RESTARTBLOCK leads to runs.
+    pub restart_block: SpinLockIrq<super::posix_timers::RestartBlock>,
     pub pdeath_signal: i32,
     pub comm: [u8; TASK_COMM_LEN],
 

@@ -282,6 +282,10 @@ pub fn scheduler_tick(user: bool) {
     } else {
         t.stime += 1;
     }
+    // The thread group's share: CPU itimers and RLIMIT_CPU.
+    if let Some(sig) = &t.signal {
+        crate::process::itimer::account_group_tick(sig, user);
+    }
     // SAFETY: reading idle under the tick (IRQs masked; only this CPU writes it).
     let rq = unsafe { &*RQ.0.get() };
     if core::ptr::eq(t, rq.idle) {

@@ -1,24 +1,136 @@
-//! Sleeping with a timeout: `schedule_timeout`, woken by the tick. What
-//! nanosleep and FUTEX_WAIT's timeout need of Linux's timer wheel: one list
-//! of sleepers sorted by the jiffy they expire at, whose head the tick
-//! checks (one comparison per tick when nothing is due).
+//! Kernel timers (Linux's `timer_list`) and sleeping with a timeout,
+//! `schedule_timeout`, both driven by the tick. One list of timers sorted by
+//! the jiffy they expire at, whose head the tick checks (one comparison per
+//! tick when nothing is due); an expired timer's function runs from the
+//! tick, with the list's lock released (it may re-arm its own timer).
 
 use crate::list::ListHead;
 use crate::process::task::{current, TaskStruct};
 use crate::sync::SpinLockIrq;
 use crate::time::{jiffies, HZ};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 /// Microseconds per tick.
 pub const TICK_US: u64 = 1_000_000 / HZ as u64;
 
+/// Where a timer is on the list. Touched only under [`TIMERS`]' lock.
 #[repr(C)]
-struct SleepTimer {
+struct TimerLinks {
     link: ListHead,
     expires: u64,
-    task: *mut TaskStruct,
 }
 
+/// A kernel timer (`struct timer_list`): `function` runs from the tick once
+/// `jiffies` reaches the expiry given to [`TimerList::mod_timer`]. It must
+/// not move while armed (it lives in a slab object, or in the frame of the
+/// function that waits for it) and must be deleted before it goes.
+#[repr(C)]
+pub struct TimerList {
+    links: UnsafeCell<TimerLinks>,
+    function: fn(&TimerList),
+    /// What the function works on (`timer_setup`'s owner, `from_timer`).
+    data: AtomicUsize,
+}
+
+// SAFETY: `links` is only read or written under TIMERS' lock; the rest is
+// immutable or atomic.
+unsafe impl Sync for TimerList {}
+// SAFETY: as above.
+unsafe impl Send for TimerList {}
+
+/// The list's head (a `ListHead`, initialised on first use).
 static TIMERS: SpinLockIrq<ListHead> = SpinLockIrq::new(ListHead::new());
+/// The timer whose function runs now (del_timer_sync waits for it).
+static RUNNING: AtomicPtr<TimerList> = AtomicPtr::new(core::ptr::null_mut());
+
+impl TimerList {
+    pub const fn new(function: fn(&TimerList), data: usize) -> TimerList {
+        TimerList {
+            links: UnsafeCell::new(TimerLinks { link: ListHead::new(), expires: 0 }),
+            function,
+            data: AtomicUsize::new(data),
+        }
+    }
+
+    /// `timer_setup`: what the function is to work on.
+    pub fn set_data(&self, data: usize) {
+        self.data.store(data, Ordering::Relaxed);
+    }
+
+    pub fn data(&self) -> usize {
+        self.data.load(Ordering::Relaxed)
+    }
+
+    /// `mod_timer`: (re)arms the timer to expire at jiffy `expires`.
+    pub fn mod_timer(&self, expires: u64) {
+        let mut l = TIMERS.lock();
+        if l.next.is_null() {
+            l.init();
+        }
+        // SAFETY: under the lock: the timer's links are ours, the list is
+        // well formed, and every node on it is the `links` (offset 0) of a
+        // live TimerList (each is deleted before it goes).
+        unsafe {
+            let me = &mut *self.links.get();
+            if me.link.is_linked() {
+                me.link.del_init();
+            } else {
+                me.link.init();
+            }
+            me.expires = expires;
+            let mut before: *mut ListHead = &mut *l;
+            for node in l.iter() {
+                if (*(node as *mut TimerLinks)).expires > expires {
+                    before = node;
+                    break;
+                }
+            }
+            // Before the first later one: the list stays sorted, and equal
+            // expiries run first come, first served.
+            (*before).add_tail(&mut me.link);
+        }
+    }
+
+    /// `del_timer`: disarms the timer; true if it was armed.
+    pub fn del_timer(&self) -> bool {
+        let _l = TIMERS.lock();
+        // SAFETY: under the lock (see mod_timer).
+        unsafe {
+            let me = &mut *self.links.get();
+            if me.link.is_linked() {
+                me.link.del_init();
+                true
+            } else {
+                false
+            }
+        }
+    }
+
+    /// `del_timer_sync`: del_timer, and its function is not running on
+    /// another CPU when this returns (so the timer's owner may go).
+    pub fn del_timer_sync(&self) -> bool {
+        let was = self.del_timer();
+        while core::ptr::eq(RUNNING.load(Ordering::Acquire), self) && !crate::arch::irqs_disabled() {
+            core::hint::spin_loop();
+        }
+        was
+    }
+
+    /// `timer_pending`: armed, and when it expires.
+    pub fn expires(&self) -> Option<u64> {
+        let _l = TIMERS.lock();
+        // SAFETY: under the lock (see mod_timer).
+        let me = unsafe { &*self.links.get() };
+        me.link.is_linked().then_some(me.expires)
+    }
+}
+
+/// schedule_timeout's timer: wakes the sleeper.
+fn process_timeout(t: &TimerList) {
+    // SAFETY: the sleeping task, which deletes this timer before it goes on.
+    unsafe { super::wake_up_process(t.data() as *mut TaskStruct) };
+}
 
 /// Sleeps, in the state the caller has already set (TASK_INTERRUPTIBLE or
 /// TASK_UNINTERRUPTIBLE, before testing its condition, as for a wait
@@ -26,37 +138,11 @@ static TIMERS: SpinLockIrq<ListHead> = SpinLockIrq::new(ListHead::new());
 /// ticks left (0: the time ran out), as Linux's `schedule_timeout`.
 pub fn schedule_timeout(timeout: u64) -> u64 {
     let expires = jiffies().saturating_add(timeout);
-    let mut t = SleepTimer { link: ListHead::new(), expires, task: current() };
-    {
-        let mut l = TIMERS.lock();
-        if l.next.is_null() {
-            l.init();
-        }
-        t.link.init();
-        // SAFETY: the list is well-formed under its lock; every node is a
-        // live SleepTimer's link (offset 0), unlinked before its frame goes.
-        unsafe {
-            let mut before: *mut ListHead = &mut *l;
-            for node in l.iter() {
-                if (*(node as *mut SleepTimer)).expires > expires {
-                    before = node;
-                    break;
-                }
-            }
-            // Inserting before `before` keeps the list sorted (equal expiry:
-            // first come, first woken).
-            (*before).add_tail(&mut t.link);
-        }
-    }
+    let t = TimerList::new(process_timeout, current() as usize);
+    t.mod_timer(expires);
     super::schedule();
-    {
-        let _l = TIMERS.lock();
-        if t.link.is_linked() {
-            // Woken by something else first.
-            // SAFETY: the entry is on the list, whose lock is held.
-            unsafe { t.link.del_init() };
-        }
-    }
+    // Woken by something else first: the timer goes.
+    t.del_timer_sync();
     expires.saturating_sub(jiffies())
 }
 
@@ -66,23 +152,34 @@ pub fn us_to_ticks(us: u64) -> u64 {
     us.div_ceil(TICK_US) + 1
 }
 
-/// From the tick: wakes every sleeper whose time has come.
+/// From the tick: runs the function of every timer whose time has come,
+/// each with the list unlocked.
 pub fn run_timers() {
     let now = jiffies();
-    let l = TIMERS.lock();
-    if l.next.is_null() {
-        return;
-    }
-    while let Some(node) = l.first() {
-        let t = node as *mut SleepTimer;
-        // SAFETY: a live SleepTimer (see schedule_timeout), under the lock.
-        unsafe {
-            if (*t).expires > now {
-                break;
+    loop {
+        let t = {
+            let l = TIMERS.lock();
+            if l.next.is_null() {
+                return;
             }
-            (*t).link.del_init();
-            super::wake_up_process((*t).task);
-        }
+            let Some(node) = l.first() else { return };
+            let links = node as *mut TimerLinks;
+            // SAFETY: a live timer's links (offset 0 of its TimerList), under the lock.
+            unsafe {
+                if (*links).expires > now {
+                    return;
+                }
+                (*links).link.del_init();
+            }
+            let t = links as *mut TimerList;
+            RUNNING.store(t, Ordering::Release);
+            t
+        };
+        // SAFETY: the timer was armed a moment ago; its owner deletes it
+        // (del_timer_sync waits for RUNNING) before it goes.
+        let timer = unsafe { &*t };
+        (timer.function)(timer);
+        RUNNING.store(core::ptr::null_mut(), Ordering::Release);
     }
 }
 

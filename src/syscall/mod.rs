@@ -14,8 +14,37 @@ use crate::process::exit::{do_exit, do_wait};
 use crate::process::fork::{do_fork, CloneFlags, ForkArgs};
 use crate::process::resources::{Rlimit, RLIM_NLIMITS, SIGCHLD};
 use crate::process::task::current_task;
-use core::sync::atomic::Ordering;
+use crate::process::{cred, posix_timers, signal};
+use core::sync::atomic::{AtomicU32, Ordering};
 
+/// Numbers below this have a bit in [`SEEN_UNKNOWN`]; an unknown call is
+/// logged once per number (the others, past Linux's table, each time).
+const SEEN_UNKNOWN_NRS: u32 = 1024;
+static SEEN_UNKNOWN: [AtomicU32; SEEN_UNKNOWN_NRS as usize / 32] = [const { AtomicU32::new(0) }; SEEN_UNKNOWN_NRS as usize / 32];
+
+/// A number no handler has: ENOSYS, and at `loglevel=8` a line naming the
+/// task and the number (once per number), so that a user can see what a
+/// program wanted.
+#[cold]
+fn unknown_syscall(nr: u32) -> Errno {
+    // (Linux's KERN_DEBUG: shown at loglevel=8.)
+    if log::log_enabled!(log::Level::Debug) {
+        let first = match nr {
+            n if n < SEEN_UNKNOWN_NRS => {
+                let bit = 1 << (n % 32);
+                SEEN_UNKNOWN[(n / 32) as usize].fetch_or(bit, Ordering::Relaxed) & bit == 0
+            }
+            _ => true,
+        };
+        if first {
+            let me = current_task();
+            log::debug!("armfork: pid {} ({}) called unknown syscall {}", me.pid, me.comm(), nr);
+        }
+    }
+    Errno::ENOSYS
+}
+
+pub const NR_RESTART_SYSCALL: u32 = 0;
 pub const NR_EXIT: u32 = 1;
 pub const NR_FORK: u32 = 2;
 pub const NR_READ: u32 = 3;
@@ -68,6 +97,56 @@ pub const NR_WRITEV: u32 = 146;
 pub const NR_MMAP2: u32 = 192;
 /// ARM private: set the TLS register.
 pub const NR_ARM_SET_TLS: u32 = 0xf0005;
+// Credentials (the 16-bit calls of the ARM table, then the 32-bit ones).
+pub const NR_SETUID: u32 = 23;
+pub const NR_GETUID: u32 = 24;
+pub const NR_SETGID: u32 = 46;
+pub const NR_GETGID: u32 = 47;
+pub const NR_GETEUID: u32 = 49;
+pub const NR_GETEGID: u32 = 50;
+pub const NR_SETREUID: u32 = 70;
+pub const NR_SETREGID: u32 = 71;
+pub const NR_GETGROUPS: u32 = 80;
+pub const NR_SETGROUPS: u32 = 81;
+pub const NR_SETFSUID: u32 = 138;
+pub const NR_SETFSGID: u32 = 139;
+pub const NR_SETRESUID: u32 = 164;
+pub const NR_GETRESUID: u32 = 165;
+pub const NR_SETRESGID: u32 = 170;
+pub const NR_GETRESGID: u32 = 171;
+pub const NR_GETGID32: u32 = 200;
+pub const NR_GETEUID32: u32 = 201;
+pub const NR_GETEGID32: u32 = 202;
+pub const NR_SETREUID32: u32 = 203;
+pub const NR_SETREGID32: u32 = 204;
+pub const NR_GETGROUPS32: u32 = 205;
+pub const NR_SETGROUPS32: u32 = 206;
+pub const NR_SETRESUID32: u32 = 208;
+pub const NR_GETRESUID32: u32 = 209;
+pub const NR_SETRESGID32: u32 = 210;
+pub const NR_GETRESGID32: u32 = 211;
+pub const NR_SETGID32: u32 = 214;
+pub const NR_SETFSUID32: u32 = 215;
+pub const NR_SETFSGID32: u32 = 216;
+// Signals.
+pub const NR_PAUSE: u32 = 29;
+pub const NR_RT_SIGPENDING: u32 = 176;
+pub const NR_RT_SIGTIMEDWAIT: u32 = 177;
+pub const NR_RT_SIGQUEUEINFO: u32 = 178;
+pub const NR_RT_SIGSUSPEND: u32 = 179;
+pub const NR_SIGALTSTACK: u32 = 186;
+pub const NR_RT_TGSIGQUEUEINFO: u32 = 363;
+pub const NR_RT_SIGTIMEDWAIT_TIME64: u32 = 421;
+pub const NR_WAITID: u32 = 280;
+// Time.
+pub const NR_GETTIMEOFDAY: u32 = 78;
+pub const NR_SETITIMER: u32 = 104;
+pub const NR_GETITIMER: u32 = 105;
+pub const NR_CLOCK_GETRES: u32 = 264;
+pub const NR_CLOCK_NANOSLEEP: u32 = 265;
+pub const NR_CLOCK_GETTIME64: u32 = 403;
+pub const NR_CLOCK_GETRES_TIME64: u32 = 406;
+pub const NR_CLOCK_NANOSLEEP_TIME64: u32 = 407;
 
 const FUTEX_WAIT: u32 = 0;
 const FUTEX_WAKE: u32 = 1;
@@ -140,6 +219,10 @@ fn set_rlimit(r: usize, new: Rlimit) -> Result<(), Errno> {
         return Err(Errno::EPERM);
     }
     lims[r] = new;
+    drop(lims);
+    if r == crate::process::resources::RLIMIT_CPU {
+        crate::process::itimer::update_rlimit_cpu(sig, new);
+    }
     Ok(())
 }
 
@@ -348,11 +431,11 @@ fn sys_prlimit64(pid: u32, resource: u32, new: u32, old: u32) -> Ret {
         let t = me.pid_ns().find_task(pid).ok_or(Errno::ESRCH)?;
         // SAFETY: alive under tasklist_lock; the reference keeps it so after.
         let tk = unsafe { &*t };
-        let same_user = match (&me.cred, &tk.cred) {
-            (Some(a), Some(b)) => a.uid == b.uid && a.uid == b.euid && a.gid == b.gid && a.gid == b.egid,
+        let allowed = match (&me.cred, &tk.cred) {
+            (Some(a), Some(b)) => crate::process::cred::may_change_rlimits_of(a, b),
             _ => false,
         };
-        if !same_user && !privileged {
+        if !allowed {
             return Err(Errno::EPERM);
         }
         // SAFETY: alive under tasklist_lock.
@@ -383,6 +466,11 @@ fn sys_prlimit64(pid: u32, resource: u32, new: u32, old: u32) -> Ret {
         }
         cur
     };
+    if let Some(n) = new_lim {
+        if r == crate::process::resources::RLIMIT_CPU {
+            crate::process::itimer::update_rlimit_cpu(sig, n);
+        }
+    }
     release(target);
     if old != 0 {
         let widen = |v: u32| if v == RLIM_INFINITY { u64::MAX } else { v as u64 };
@@ -427,52 +515,8 @@ fn sys_dup(fd: u32) -> Ret {
     Ok(free as u32)
 }
 
-fn sys_setuid(uid: u32) -> Ret {
-    let me = crate::process::task::current();
-    // SAFETY: the current task replaces its own credentials.
-    let t = unsafe { &mut *me };
-    let old = t.cred.as_ref().ok_or(Errno::EINVAL)?;
-    let root = old.capable(crate::process::resources::CAP_SETUID);
-    if !root && uid != old.uid {
-        return Err(Errno::EPERM);
-    }
-    let user = crate::process::resources::find_user(uid)?;
-    let new = crate::process::kref::KRef::new(crate::process::resources::Cred {
-        uid,
-        gid: old.gid,
-        euid: uid,
-        egid: old.egid,
-        // Linux drops the capabilities when a root process becomes non-root.
-        cap_effective: if uid == 0 { old.cap_effective } else { 0 },
-        user: user.clone(),
-    })?;
-    // The process now counts against the new user's RLIMIT_NPROC.
-    if let Some(rc) = &t.real_cred {
-        rc.user.processes.fetch_sub(1, Ordering::Relaxed);
-    }
-    user.processes.fetch_add(1, Ordering::Relaxed);
-    t.real_cred = Some(new.clone());
-    t.cred = Some(new);
-    Ok(0)
-}
-
-const CLOCK_REALTIME: u32 = 0;
-const CLOCK_MONOTONIC: u32 = 1;
-/// The real-time clock starts here (no RTC driver yet): 2024-01-01T00:00:00Z,
-/// the date `make bench` gives QEMU.
-const REALTIME_BASE: u64 = 1_704_067_200;
-
-fn sys_clock_gettime(clock: u32, tp: u32) -> Ret {
-    let us = crate::time::uptime_us();
-    let secs = match clock {
-        CLOCK_MONOTONIC => us / 1_000_000,
-        CLOCK_REALTIME => REALTIME_BASE + us / 1_000_000,
-        _ => return Err(Errno::EINVAL),
-    };
-    put_user(secs as u32, tp)?;
-    put_user(((us % 1_000_000) * 1000) as u32, tp + 4)?;
-    Ok(0)
-}
+/// The real-time clock at boot (process::posix_timers has the clocks).
+const REALTIME_BASE: u64 = crate::process::posix_timers::REALTIME_BASE;
 
 /// A user `struct timespec` as microseconds (rounded up: a sleep is never
 /// shorter than asked). EINVAL for a negative time or tv_nsec >= 10^9.
@@ -482,22 +526,6 @@ fn timespec_us(addr: u32) -> Result<u64, Errno> {
         return Err(Errno::EINVAL);
     }
     Ok(s as u64 * 1_000_000 + (ns as u64).div_ceil(1000))
-}
-
-/// nanosleep: sleeps (the tick wakes it: no CPU is spent); a signal ends
-/// it early with EINTR and the time left in `rem`.
-fn sys_nanosleep(req: u32, rem: u32) -> Ret {
-    let end = crate::time::uptime_us() + timespec_us(req)?;
-    match crate::sched::timer::sleep_until_us(end) {
-        Ok(()) => Ok(0),
-        Err(left) => {
-            if rem != 0 {
-                put_user((left / 1_000_000) as u32, rem)?;
-                put_user((left % 1_000_000) as u32 * 1000, rem + 4)?;
-            }
-            Err(Errno::EINTR)
-        }
-    }
 }
 
 const LINUX_REBOOT_MAGIC1: u32 = 0xfee1_dead;
@@ -544,34 +572,89 @@ fn sys_setrlimit(resource: u32, rlim: u32) -> Ret {
     Ok(0)
 }
 
-/// `wait4(pid, status, options, rusage)`: the wait status and, for a
-/// reaped child, a struct rusage with its user and system time (the other
-/// fields 0: nothing counts them yet). A bad pointer gives EFAULT after
-/// the child was reaped, as Linux.
-fn sys_wait4(pid: i32, status: u32, options: u32, rusage: u32) -> Ret {
-    let (nr, st, (utime, stime)) = crate::process::exit::do_wait_times(pid, options)?;
-    if nr == 0 {
-        return Ok(0);
+/// struct rusage on 32-bit ARM: ru_utime and ru_stime (timevals) from a
+/// reaped child's times in ticks, then 14 longs (0: nothing counts them yet).
+fn put_rusage(rusage: u32, utime: u64, stime: u64) -> Result<(), Errno> {
+    let tick_us = 1_000_000 / crate::time::HZ as u64;
+    let tv = |ticks: u64| {
+        let us = ticks * tick_us;
+        ((us / 1_000_000) as u32, (us % 1_000_000) as u32)
+    };
+    let mut ru = [0u8; 72];
+    let (us, uu) = tv(utime);
+    let (ss, su) = tv(stime);
+    for (i, w) in [us, uu, ss, su].iter().enumerate() {
+        ru[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
     }
+    copy_to_user(rusage, &ru)
+}
+
+/// `wait4(pid, status, options, rusage)`: the wait status and, for a
+/// reaped child, a struct rusage with its user and system time. Options
+/// outside WNOHANG, WUNTRACED, WCONTINUED, __WNOTHREAD, __WCLONE and
+/// __WALL are EINVAL; pid INT_MIN is ESRCH. A bad pointer gives EFAULT
+/// after the child was reaped, as Linux.
+fn sys_wait4(pid: i32, status: u32, options: u32, rusage: u32) -> Ret {
+    use crate::process::exit::{kernel_wait, wait4_who, WAIT4_OPTIONS, WEXITED};
+    if options & !WAIT4_OPTIONS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let Some(w) = kernel_wait(wait4_who(pid)?, options | WEXITED)? else { return Ok(0) };
     if status != 0 {
-        put_user(st as u32, status)?;
+        put_user(w.status as u32, status)?;
     }
     if rusage != 0 {
-        // struct rusage on 32-bit ARM: ru_utime, ru_stime (timevals), 14 longs.
-        let tick_us = 1_000_000 / crate::time::HZ as u64;
-        let tv = |ticks: u64| {
-            let us = ticks * tick_us;
-            ((us / 1_000_000) as u32, (us % 1_000_000) as u32)
-        };
-        let mut ru = [0u8; 72];
-        let (us, uu) = tv(utime);
-        let (ss, su) = tv(stime);
-        for (i, w) in [us, uu, ss, su].iter().enumerate() {
-            ru[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
-        }
-        copy_to_user(rusage, &ru)?;
+        put_rusage(rusage, w.utime, w.stime)?;
     }
-    Ok(nr)
+    Ok(w.pid)
+}
+
+/// `waitid(idtype, id, infop, options, rusage)`: P_ALL (id ignored), P_PID
+/// (id > 0), P_PGID (id >= 0; 0 is the caller's group); P_PIDFD is EBADF
+/// (there are no pidfds). Options: WEXITED, WSTOPPED or WCONTINUED must be
+/// given, nothing outside them, WNOHANG, WNOWAIT and the __W ones (EINVAL).
+/// `infop` gets SIGCHLD, the CLD_* code, the child's pid, uid and status;
+/// with WNOHANG and no child ready, zeros. Returns 0.
+fn sys_waitid(idtype: u32, id: i32, infop: u32, options: u32, rusage: u32) -> Ret {
+    use crate::process::exit::{kernel_wait, WaitWho, WAITID_OPTIONS, WCONTINUED, WEXITED, WSTOPPED};
+    use crate::process::siginfo::{Siginfo, CLD_DUMPED, CLD_EXITED, CLD_KILLED};
+    const P_ALL: u32 = 0;
+    const P_PID: u32 = 1;
+    const P_PGID: u32 = 2;
+    const P_PIDFD: u32 = 3;
+    if options & !WAITID_OPTIONS != 0 || options & (WEXITED | WSTOPPED | WCONTINUED) == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let who = match idtype {
+        P_ALL => WaitWho::Any,
+        P_PID if id > 0 => WaitWho::Pid(id as u32),
+        P_PGID if id >= 0 => WaitWho::Pgrp(id as u32),
+        P_PIDFD if id >= 0 => return Err(Errno::EBADF),
+        _ => return Err(Errno::EINVAL),
+    };
+    let w = kernel_wait(who, options)?;
+    if let (Some(w), true) = (w, rusage != 0) {
+        put_rusage(rusage, w.utime, w.stime)?;
+    }
+    if infop == 0 {
+        return Ok(0);
+    }
+    let info = match w {
+        None => Siginfo::default(),
+        Some(w) => {
+            let st = w.status;
+            let (code, status) = match st & 0x7f {
+                0 => (CLD_EXITED, (st >> 8) & 0xff),
+                s if st & 0x80 != 0 => (CLD_DUMPED, s),
+                s => (CLD_KILLED, s),
+            };
+            Siginfo::child(crate::process::resources::SIGCHLD, code, w.pid, w.uid, status, 0, 0)
+        }
+    };
+    // As Linux: si_signo, si_errno, si_code, si_pid, si_uid, si_status; the
+    // rest of the user's siginfo is left as it was.
+    copy_to_user(infop, &info.to_user()[..24])?;
+    Ok(0)
 }
 
 /// futex(uaddr, op, val, timeout, uaddr2, val3): FUTEX_WAIT (a relative
@@ -670,9 +753,64 @@ pub fn dispatch(regs: &mut PtRegs) -> bool {
         NR_TGKILL => crate::process::signal::sys_tgkill(Some(r[0] as i32), r[1] as i32, r[2] as i32),
         NR_DUP => sys_dup(r[0]),
         NR_BRK => Ok(crate::process::exec::sys_brk(r[0])),
-        NR_SETUID32 => sys_setuid(r[0]),
-        NR_CLOCK_GETTIME => sys_clock_gettime(r[0], r[1]),
-        NR_NANOSLEEP => sys_nanosleep(r[0], r[1]),
+        NR_CLOCK_GETTIME => posix_timers::sys_clock_gettime(r[0], r[1], false),
+        NR_CLOCK_GETTIME64 => posix_timers::sys_clock_gettime(r[0], r[1], true),
+        NR_CLOCK_GETRES => posix_timers::sys_clock_getres(r[0], r[1], false),
+        NR_CLOCK_GETRES_TIME64 => posix_timers::sys_clock_getres(r[0], r[1], true),
+        NR_CLOCK_NANOSLEEP => posix_timers::sys_clock_nanosleep(r[0], r[1], r[2], r[3], false),
+        NR_CLOCK_NANOSLEEP_TIME64 => posix_timers::sys_clock_nanosleep(r[0], r[1], r[2], r[3], true),
+        NR_NANOSLEEP => posix_timers::sys_nanosleep(r[0], r[1]),
+        NR_GETTIMEOFDAY => posix_timers::sys_gettimeofday(r[0], r[1]),
+        NR_RESTART_SYSCALL => posix_timers::sys_restart_syscall(regs),
+        NR_SETITIMER => crate::process::itimer::sys_setitimer(r[0], r[1], r[2]),
+        NR_GETITIMER => crate::process::itimer::sys_getitimer(r[0], r[1]),
+        // Signals.
+        NR_RT_SIGPENDING => signal::sys_rt_sigpending(r[0], r[1]),
+        NR_RT_SIGSUSPEND => signal::sys_rt_sigsuspend(r[0], r[1]),
+        NR_PAUSE => signal::sys_pause(),
+        NR_RT_SIGTIMEDWAIT => signal::sys_rt_sigtimedwait(r[0], r[1], r[2], r[3], false),
+        NR_RT_SIGTIMEDWAIT_TIME64 => signal::sys_rt_sigtimedwait(r[0], r[1], r[2], r[3], true),
+        NR_RT_SIGQUEUEINFO => signal::sys_rt_sigqueueinfo(r[0] as i32, None, r[1] as i32, r[2]),
+        NR_RT_TGSIGQUEUEINFO => signal::sys_rt_sigqueueinfo(r[0] as i32, Some(r[1] as i32), r[2] as i32, r[3]),
+        NR_SIGALTSTACK => signal::sys_sigaltstack(r[0], r[1], regs.uregs[ARM_SP]),
+        NR_WAITID => sys_waitid(r[0], r[1] as i32, r[2], r[3], r[4]),
+        // Credentials: the 32-bit calls, then the 16-bit ones.
+        NR_GETUID32 => Ok(cred::current_cred().uid),
+        NR_GETGID32 => Ok(cred::current_cred().gid),
+        NR_GETEUID32 => Ok(cred::current_cred().euid),
+        NR_GETEGID32 => Ok(cred::current_cred().egid),
+        NR_SETUID32 => cred::sys_setuid(r[0]),
+        NR_SETGID32 => cred::sys_setgid(r[0]),
+        NR_SETREUID32 => cred::sys_setreuid(r[0], r[1]),
+        NR_SETREGID32 => cred::sys_setregid(r[0], r[1]),
+        NR_SETRESUID32 => cred::sys_setresuid(r[0], r[1], r[2]),
+        NR_SETRESGID32 => cred::sys_setresgid(r[0], r[1], r[2]),
+        NR_GETRESUID32 => cred::sys_getresuid(r[0], r[1], r[2], true),
+        NR_GETRESGID32 => cred::sys_getresgid(r[0], r[1], r[2], true),
+        NR_SETFSUID32 => cred::sys_setfsuid(r[0]),
+        NR_SETFSGID32 => cred::sys_setfsgid(r[0]),
+        NR_GETGROUPS32 => cred::sys_getgroups(r[0] as i32, r[1], true),
+        NR_SETGROUPS32 => cred::sys_setgroups(r[0] as i32, r[1], true),
+        NR_GETUID => Ok(cred::high2low(cred::current_cred().uid) as u32),
+        NR_GETGID => Ok(cred::high2low(cred::current_cred().gid) as u32),
+        NR_GETEUID => Ok(cred::high2low(cred::current_cred().euid) as u32),
+        NR_GETEGID => Ok(cred::high2low(cred::current_cred().egid) as u32),
+        NR_SETUID => cred::sys_setuid(cred::low2high_arg(r[0])),
+        NR_SETGID => cred::sys_setgid(cred::low2high_arg(r[0])),
+        NR_SETREUID => cred::sys_setreuid(cred::low2high_arg(r[0]), cred::low2high_arg(r[1])),
+        NR_SETREGID => cred::sys_setregid(cred::low2high_arg(r[0]), cred::low2high_arg(r[1])),
+        NR_SETRESUID => {
+            cred::sys_setresuid(cred::low2high_arg(r[0]), cred::low2high_arg(r[1]), cred::low2high_arg(r[2]))
+        }
+        NR_SETRESGID => {
+            cred::sys_setresgid(cred::low2high_arg(r[0]), cred::low2high_arg(r[1]), cred::low2high_arg(r[2]))
+        }
+        NR_GETRESUID => cred::sys_getresuid(r[0], r[1], r[2], false),
+        NR_GETRESGID => cred::sys_getresgid(r[0], r[1], r[2], false),
+        NR_SETFSUID => cred::sys_setfsuid(cred::low2high_arg(r[0])).map(|v| cred::high2low(v) as u32),
+        NR_SETFSGID => cred::sys_setfsgid(cred::low2high_arg(r[0])).map(|v| cred::high2low(v) as u32),
+        NR_GETGROUPS => cred::sys_getgroups(r[0] as i32, r[1], false),
+        NR_SETGROUPS => cred::sys_setgroups(r[0] as i32, r[1], false),
         NR_REBOOT => sys_reboot(r[0], r[1], r[2]),
         // The numbers as the caller's pid namespace sees them (task_tgid_vnr,
         // task_pid_vnr): in a CLONE_NEWPID namespace its init is pid 1.
@@ -687,7 +825,6 @@ pub fn dispatch(regs: &mut PtRegs) -> bool {
             _ => me.pid_nr_ns(me.pid_ns()),
         }),
         NR_GETPPID => Ok(sys_getppid(me)),
-        NR_GETUID32 => Ok(me.cred.as_ref().map_or(0, |c| c.uid)),
         NR_UMASK => {
             me.fs.as_ref().ok_or(Errno::EINVAL).map(|fs| fs.umask.swap(r[0] & 0o777, Ordering::Relaxed))
         }
@@ -716,7 +853,7 @@ pub fn dispatch(regs: &mut PtRegs) -> bool {
             }
             Ok(0)
         }
-        _ => Err(Errno::ENOSYS),
+        nr => Err(unknown_syscall(nr)),
     };
     regs.uregs[0] = match ret {
         Ok(v) => v,

@@ -26,7 +26,7 @@ use crate::errno::Errno;
 use crate::process::resources::SigAction;
 use crate::process::signal::{SA_RESTORER, SA_SIGINFO};
 
-const SIGINFO_SIZE: usize = 128;
+pub const SIGINFO_SIZE: usize = 128;
 const UCONTEXT_SIZE: usize = 744;
 const SIGFRAME_SIZE: usize = UCONTEXT_SIZE + 16;
 const RT_SIGFRAME_SIZE: usize = SIGINFO_SIZE + SIGFRAME_SIZE;
@@ -35,7 +35,6 @@ const UC_SIGMASK: usize = 104;
 const UC_REGSPACE: usize = 232;
 const VFP_MAGIC: u32 = 0x5646_5001;
 const VFP_STORAGE_SIZE: usize = 288;
-const SS_DISABLE: u32 = 2;
 /// CPSR bits a frame may bring back: flags, IT, GE, E, T; the mode is
 /// always user and interrupts stay enabled.
 const USER_CPSR_BITS: u32 = 0xfe0f_fe20;
@@ -50,21 +49,33 @@ fn get(b: &[u8], off: usize) -> u32 {
     u32::from_le_bytes(b[off..off + 4].try_into().expect("4 bytes"))
 }
 
-/// Builds the frame for `sig`'s handler below the user stack pointer and
-/// points the registers at the handler. `old_mask` is the mask to restore
-/// at sigreturn. EFAULT if the stack cannot take the frame.
-pub fn setup_frame(regs: &mut PtRegs, sig: i32, act: &SigAction, old_mask: u64) -> Result<(), Errno> {
+/// Where a frame goes and what its `uc_stack` says: the stack pointer to
+/// build below (the alternate stack's top, or the interrupted sp), and the
+/// alternate stack as sigaltstack would report it.
+pub struct FrameStack {
+    pub sp: u32,
+    pub ss_sp: u32,
+    pub ss_flags: u32,
+    pub ss_size: u32,
+}
+
+/// Builds the frame for `act`'s handler below `stack.sp` and points the
+/// registers at the handler. `info` is the user siginfo (its first word the
+/// signal); `old_mask` is the mask to restore at sigreturn. EFAULT if the
+/// stack cannot take the frame.
+pub fn setup_frame(regs: &mut PtRegs, info: &[u8; SIGINFO_SIZE], act: &SigAction, old_mask: u64, stack: &FrameStack) -> Result<(), Errno> {
+    let sig = get(info, 0);
     let rt = act.flags & SA_SIGINFO != 0;
     let size = if rt { RT_SIGFRAME_SIZE } else { SIGFRAME_SIZE };
-    let frame = regs.uregs[ARM_SP].checked_sub(size as u32).ok_or(Errno::EFAULT)? & !7;
+    let frame = stack.sp.checked_sub(size as u32).ok_or(Errno::EFAULT)? & !7;
     let mut f = [0u8; RT_SIGFRAME_SIZE];
     let uc = if rt { SIGINFO_SIZE } else { 0 };
     if rt {
-        // siginfo: si_signo, si_errno, si_code = SI_USER (the sender's pid
-        // and uid are not recorded: 0).
-        put(&mut f, 0, sig as u32);
+        f[..SIGINFO_SIZE].copy_from_slice(info);
     }
-    put(&mut f, uc + 12, SS_DISABLE); // uc_stack: no alternate stack
+    put(&mut f, uc + 8, stack.ss_sp);
+    put(&mut f, uc + 12, stack.ss_flags);
+    put(&mut f, uc + 16, stack.ss_size);
     let mc = uc + UC_MCONTEXT;
     put(&mut f, mc + 8, old_mask as u32); // oldmask
     for (i, r) in regs.uregs[..17].iter().enumerate() {
@@ -90,7 +101,7 @@ pub fn setup_frame(regs: &mut PtRegs, sig: i32, act: &SigAction, old_mask: u64) 
         // The zero word after the block ends the list (already zero).
     }
     copy_to_user(frame, &f[..size])?;
-    regs.uregs[0] = sig as u32;
+    regs.uregs[0] = sig;
     if rt {
         regs.uregs[1] = frame;
         regs.uregs[2] = frame + uc as u32;
@@ -107,10 +118,11 @@ pub fn setup_frame(regs: &mut PtRegs, sig: i32, act: &SigAction, old_mask: u64) 
 }
 
 /// sigreturn: the registers and the VFP state from the frame at sp (an
-/// rt_sigframe if `rt`). Returns the signal mask to restore. EFAULT for a
+/// rt_sigframe if `rt`). Returns the signal mask to restore and the frame's
+/// `uc_stack` (ss_sp, ss_flags, ss_size). EFAULT for a
 /// frame that cannot be read or does not check out (misaligned, a VFP block
 /// with a wrong size); the caller kills the task then.
-pub fn restore_frame(regs: &mut PtRegs, rt: bool) -> Result<u64, Errno> {
+pub fn restore_frame(regs: &mut PtRegs, rt: bool) -> Result<(u64, [u32; 3]), Errno> {
     let sp = regs.uregs[ARM_SP];
     if sp & 7 != 0 {
         return Err(Errno::EFAULT);
@@ -124,6 +136,7 @@ pub fn restore_frame(regs: &mut PtRegs, rt: bool) -> Result<u64, Errno> {
     }
     new.uregs[ARM_CPSR] = (new.uregs[ARM_CPSR] & USER_CPSR_BITS) | MODE_USR;
     let mask = get(&u, UC_SIGMASK) as u64 | (get(&u, UC_SIGMASK + 4) as u64) << 32;
+    let ss = [get(&u, 8), get(&u, 12), get(&u, 16)];
     let rs = UC_REGSPACE;
     match get(&u, rs) {
         0 => {}
@@ -142,5 +155,5 @@ pub fn restore_frame(regs: &mut PtRegs, rt: bool) -> Result<u64, Errno> {
         _ => return Err(Errno::EFAULT),
     }
     *regs = new;
-    Ok(mask)
+    Ok((mask, ss))
 }

@@ -283,27 +283,41 @@ fn do_work_pending(regs: &mut PtRegs, mut syscall: bool) {
 /// killed by `sig` (its parent sees that in wait4), after a line saying
 /// why, naming it (comm[pid]) and the pc. Only that process: the kernel
 /// goes on.
-fn kill_user(regs: &PtRegs, sig: i32, why: core::fmt::Arguments<'_>) {
-    if crate::process::signal::force_sig_fault(sig) {
+fn kill_user(regs: &PtRegs, sig: i32, code: i32, addr: u32, why: core::fmt::Arguments<'_>) {
+    if crate::process::signal::force_sig_fault(sig, code, addr) {
         return;
     }
     let t = crate::process::task::current_task();
     let name = match sig {
         SIGILL => "SIGILL",
         SIGFPE => "SIGFPE",
+        SIGBUS => "SIGBUS",
         _ => "SIGSEGV",
     };
     kprintln!("{}[{}]: {} at pc {:#010x}, killed by {}", t.comm(), t.pid, why, regs.pc(), name);
     crate::process::exit::do_group_exit_status(sig)
 }
 
-use crate::process::resources::{SIGFPE, SIGILL, SIGSEGV};
+use crate::process::resources::{SIGBUS, SIGFPE, SIGILL, SIGSEGV};
+use crate::process::siginfo::{BUS_ADRALN, ILL_ILLOPC};
+/// FPE_FLTINV: an invalid floating-point operation.
+const FPE_FLTINV: i32 = 7;
+/// The FSR status of an alignment fault.
+const FSR_ALIGNMENT: u32 = 0b00001;
 
-/// SIGSEGV for aborts, SIGILL for undefined instructions.
+/// SIGSEGV for aborts (SEGV_MAPERR outside every region, SEGV_ACCERR
+/// inside one) and SIGBUS for alignment faults, with the address; SIGILL
+/// for undefined instructions, with the pc.
 fn user_fault(regs: &mut PtRegs, kind: ExceptionKind, f: FaultInfo) {
-    let sig = if kind == ExceptionKind::Undefined { SIGILL } else { SIGSEGV };
+    let (sig, code, addr) = if kind == ExceptionKind::Undefined {
+        (SIGILL, ILL_ILLOPC, regs.pc())
+    } else if f.status() == FSR_ALIGNMENT {
+        (SIGBUS, BUS_ADRALN, f.far)
+    } else {
+        (SIGSEGV, crate::process::mmap::segv_code(f.far), f.far)
+    };
     let status = if f.fsr == 0 { "-" } else { fsr_name(f.status()) };
-    kill_user(regs, sig, format_args!("unhandled {}, address {:#010x} ({})", kind.name(), f.far, status))
+    kill_user(regs, sig, code, addr, format_args!("unhandled {}, address {:#010x} ({})", kind.name(), f.far, status))
 }
 
 /// CPSR T bit: Thumb state.
@@ -312,7 +326,8 @@ pub const PSR_T_BIT: u32 = 1 << 5;
 /// A VFP instruction the enabled unit rejected (a bounce that needs
 /// support code, or an encoding it does not have): the task gets `sig`.
 fn vfp_fault(regs: &mut PtRegs, sig: i32) {
-    kill_user(regs, sig, format_args!("VFP instruction rejected by the unit"))
+    let code = if sig == SIGFPE { FPE_FLTINV } else { ILL_ILLOPC };
+    kill_user(regs, sig, code, regs.pc(), format_args!("VFP instruction rejected by the unit"))
 }
 
 /// Prints everything known about an exception the kernel cannot handle, then panics.
