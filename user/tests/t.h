@@ -6,6 +6,23 @@
 
 long raw_clone(unsigned flags, void *newsp, int *ptid, unsigned tls, int *ctid, int (*fn)(void *), void *arg);
 
+/* What GCC may call for struct copies and initialisers in a program
+ * without a C library (byte loops through volatile pointers, so that the
+ * compiler does not turn them back into calls of themselves). */
+void *memset(void *d, int c, unsigned long n)
+{
+    volatile unsigned char *p = d;
+    while (n--) *p++ = (unsigned char)c;
+    return d;
+}
+void *memcpy(void *d, const void *s, unsigned long n)
+{
+    volatile unsigned char *p = d;
+    const volatile unsigned char *q = s;
+    while (n--) *p++ = *q++;
+    return d;
+}
+
 /* Each test program defines test_main(argc, argv, envp). */
 int test_main(int argc, char **argv, char **envp);
 int main_sp(long *sp)
