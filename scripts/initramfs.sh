@@ -27,7 +27,7 @@ cp target/user/hello target/initramfs/bin/hello
 tests=()
 for src in user/tests/*.c; do
   name=$(basename "$src" .c)
-  $CC $CFLAGS -o "target/user/$name" user/start.S user/tests/clone.S "$src"
+  $CC $CFLAGS -o "target/user/$name" user/start.S user/tests/clone.S "$src" -lgcc
   cp "target/user/$name" "target/initramfs/bin/$name"
   tests+=("/bin/$name")
 done

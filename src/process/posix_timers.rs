@@ -12,8 +12,8 @@
 //! | CLOCK_REALTIME_ALARM (8), CLOCK_BOOTTIME_ALARM (9), CPU clocks of other processes (negative ids), others | EINVAL (Linux without an alarm-capable RTC says the same for the alarm clocks) |
 //!
 //! clock_nanosleep's checks, in Linux's order: the clock (EINVAL), whether
-//! it can be slept on (EOPNOTSUPP for the coarse and raw clocks, EINVAL for
-//! the thread CPU clock), the time (EFAULT, then EINVAL for a negative
+//! it can be slept on (EOPNOTSUPP for the coarse and raw clocks and the
+//! thread CPU clock), the time (EFAULT, then EINVAL for a negative
 //! tv_sec or tv_nsec outside 0..10^9). Flags other than TIMER_ABSTIME are
 //! ignored. A signal with a handler ends a sleep with EINTR (a relative one
 //! writes the time left to `rem` first); without a handler the sleep goes
@@ -200,8 +200,7 @@ pub fn sys_nanosleep(req: u32, rem: u32) -> Ret {
 pub fn sys_clock_nanosleep(clock: u32, flags: u32, req: u32, rem: u32, time64: bool) -> Ret {
     let c = ClockId::from_raw(clock)?;
     match c {
-        ClockId::ThreadCputime => return Err(Errno::EINVAL),
-        ClockId::RealtimeCoarse | ClockId::MonotonicCoarse | ClockId::MonotonicRaw => {
+        ClockId::ThreadCputime | ClockId::RealtimeCoarse | ClockId::MonotonicCoarse | ClockId::MonotonicRaw => {
             return Err(Errno::EOPNOTSUPP)
         }
         _ => {}
