@@ -313,6 +313,11 @@ impl Cache {
         self.inject.fail_nth(n);
     }
 
+    /// Turns this cache's `failslab` off; true if one was still pending.
+    pub fn disarm_injection(&self) -> bool {
+        self.inject.disarm()
+    }
+
     /// Gives per-CPU objects and empty slabs back; returns pages freed.
     pub fn shrink(&self) -> usize {
         self.drain();
