@@ -14,17 +14,24 @@ IMG=target/kernel.img
 LOGS=target/test-logs
 mkdir -p "$LOGS"
 BOARDS=(virt virt-a7 virt-hyp vexpress-a9 vexpress-a15 raspi2b)
-pass=0 fail=0
+pass=0 fail=0 skip=0
 failures=()
 
-count() { # name passed failed
-  pass=$((pass + $2)); fail=$((fail + $3))
+count() { # name passed failed [skipped]
+  local k=${4:-0}
+  pass=$((pass + $2)); fail=$((fail + $3)); skip=$((skip + k))
   [ "$3" -gt 0 ] && failures+=("$1")
-  printf '  %-34s %4d passed, %d failed\n' "$1" "$2" "$3"
+  if [ "$k" -gt 0 ]; then
+    printf '  %-34s %4d passed, %d failed, %d skipped\n' "$1" "$2" "$3" "$k"
+  else
+    printf '  %-34s %4d passed, %d failed\n' "$1" "$2" "$3"
+  fi
 }
 
 # "N passed, M failed" from a kernel log (last one), or nothing.
 kernel_totals() { grep -aE '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1 | tr -d '\r'; }
+# K from the ktest harness's "# K skipped" line (0 if none).
+kernel_skips() { grep -aE '^# [0-9]+ skipped' "$1" | tail -n 1 | tr -d '\r' | sed -nE 's/^# ([0-9]+) skipped.*/\1/p' | grep . || echo 0; }
 
 run_host() {
   echo "==> host unit tests (cargo test, x86_64)"
@@ -63,23 +70,44 @@ run_host() {
 }
 
 # boot_ktest NAME BOARD APPEND [qemu args...]: in-kernel tests on one board.
+# A test the harness skipped (TAP "ok N - name # SKIP why") is neither passed
+# nor failed; skips are allowed only where SKIPS names their reason (a boot
+# without an initramfs: SKIPS="no initramfs"). Anywhere else a skip is a
+# failure: a boot that should run every test must not lose some quietly.
 boot_ktest() {
   local name=$1 board=$2 append=$3; shift 3
   local log=$LOGS/$name.log
   timeout 300 scripts/qemu.sh "$board" "$IMG" "$append" "$@" >"$log" 2>&1
-  local rc=$? totals p f
+  local rc=$? totals p f k lines skips others
   totals=$(kernel_totals "$log")
-  p=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed/\1/p' <<<"$totals")
-  f=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed/\2/p' <<<"$totals")
+  p=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed.*/\1/p' <<<"$totals")
+  f=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed.*/\2/p' <<<"$totals")
+  k=$(kernel_skips "$log")
   if [ -z "$p" ]; then
     p=0; f=1
     echo "  $name: no test totals (exit status $rc); last lines of $log:"; tail -n 15 "$log" | sed 's/^/    /'
   elif [ $rc -ne 0 ] && [ "$f" = 0 ]; then
     f=1; echo "  $name: totals say all passed but QEMU exited with $rc"
   fi
+  skips=$(grep -aE '^ok [0-9]+ - .* # SKIP ' "$log" | tr -d '\r')
+  lines=$(grep -c . <<<"$skips")
+  others=$(grep -v -- "# SKIP ${SKIPS:-}\$" <<<"$skips" | grep .)
+  if [ "$lines" != "$k" ]; then
+    f=$((f + 1)); echo "  $name: '# $k skipped' but $lines '# SKIP' lines"
+  elif [ "$k" -gt 0 ] && [ -z "${SKIPS:-}" ]; then
+    f=$((f + 1)); echo "  $name: $k tests skipped in a boot that should run them all:"
+    head -n 5 <<<"$skips" | sed 's/^/    /'
+  elif [ -n "$others" ]; then
+    f=$((f + 1)); echo "  $name: tests skipped for another reason than '${SKIPS:-}':"
+    head -n 5 <<<"$others" | sed 's/^/    /'
+  fi
   grep -a '^not ok' "$log" | sed 's/^/    /'
-  count "$name" "$p" "$f"
+  grep -a '^# left behind by ' "$log" | sed 's/^/    /'
+  count "$name" "$p" "$f" "$k"
 }
+
+# The TAP plan ("1..N") of a ktest log: how many tests the run selected.
+ktest_plan() { grep -aE '^1\.\.[0-9]+' "$1" | head -n 1 | tr -d '\r' | sed 's/^1\.\.//'; }
 
 # expect NAME STATUS PATTERN BOARD APPEND [qemu args...]: one boot whose exit
 # status and output are checked (bad input must give a message, not a hang).
@@ -128,6 +156,24 @@ run_boards() {
   for b in "${BOARDS[@]}"; do
     boot_ktest "ktest:$b" "$b" "ktest slub_debug" --initrd "$(initrd_for "$b")"
   done
+  # Every in-kernel test again in the other configurations they must hold
+  # in: without slub_debug (the production slab path: per-CPU object
+  # arrays, no red zones), and without an initramfs (the tests that exec
+  # its programs are skipped, "# SKIP no initramfs"; everything else runs).
+  echo "==> in-kernel tests without slub_debug (virt), and without an initramfs (vexpress-a9)"
+  boot_ktest "ktest:virt:no-slub_debug" virt "ktest" --initrd target/initramfs.cpio
+  SKIPS="no initramfs" boot_ktest "ktest:vexpress-a9:no-initramfs" vexpress-a9 "ktest slub_debug"
+  # The same tests in both: each one ran or was skipped, none went missing,
+  # and only some were skipped.
+  local with without skipped
+  with=$(ktest_plan "$LOGS/ktest:vexpress-a9.log") without=$(ktest_plan "$LOGS/ktest:vexpress-a9:no-initramfs.log")
+  skipped=$(kernel_skips "$LOGS/ktest:vexpress-a9:no-initramfs.log")
+  if [ -n "$with" ] && [ "$with" = "$without" ] && [ "$skipped" -gt 0 ] && [ "$skipped" -lt "$without" ]; then
+    count "no-initramfs-skips-only-some" 1 0
+  else
+    echo "  no-initramfs: $without tests (with an initramfs: $with), $skipped skipped"
+    count "no-initramfs-skips-only-some" 0 1
+  fi
   # Every in-kernel test again with Linux's CONFIG_DEBUG_SPINLOCK (cargo
   # feature debug_spinlock): a lock taken twice by its holder panics.
   echo "==> in-kernel tests with debug spin locks (cargo feature debug_spinlock), on virt"
@@ -292,11 +338,14 @@ run_uboot() {
   UBOOT_APPEND="ktest slub_debug" UBOOT_INITRD=target/initramfs.cpio tests/uboot.sh "$IMG" >"$log" 2>&1
   local rc=$? totals p f
   totals=$(kernel_totals "$log")
-  p=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed/\1/p' <<<"$totals")
-  f=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed/\2/p' <<<"$totals")
+  p=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed.*/\1/p' <<<"$totals")
+  f=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed.*/\2/p' <<<"$totals")
   if [ -z "$p" ]; then p=0; f=1; tail -n 15 "$log" | sed 's/^/    /'; fi
   if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
-  count "uboot" "$p" "$f"
+  local k
+  k=$(kernel_skips "$log")
+  if [ "$k" -gt 0 ]; then f=$((f + 1)); echo "  uboot: $k tests skipped (the initramfs did not arrive?)"; fi
+  count "uboot" "$p" "$f" "$k"
 }
 
 case $what in
@@ -308,5 +357,7 @@ case $what in
 esac
 
 if [ ${#failures[@]} -gt 0 ]; then echo "failed: ${failures[*]} (logs in $LOGS/)"; fi
+# Skipped tests are neither passed nor failed; the last line stays "N passed, M failed".
+if [ "$skip" -gt 0 ]; then echo "$skip skipped (in-kernel tests that need what their boot lacks: # SKIP lines in $LOGS/)"; fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -428,6 +428,7 @@ mod ktests {
     }
 
     crate::ktest! {
+        #[requires(Initramfs)]
         fn the_initramfs_has_bin_hello_and_a_compressed_initrd_s_pages_are_freed() {
             let fs = rootfs().expect("no initramfs: make test boots with one");
             assert!(matches!(crate::fs::cpio::find(fs, "/bin/hello"), Ok(Some(e)) if e.is_file()));
@@ -519,6 +520,7 @@ mod no_memory_ktests {
     }
 
     crate::ktest! {
+        #[requires(Initramfs)]
         fn unpacking_without_contiguous_memory_fails_cleanly_and_leaks_nothing() {
             let rd = rootfs().expect("no initramfs: make test boots with one");
             assert!(rd.len() > 2 * PAGE_SIZE, "the archive needs more than one page for this test");
@@ -578,6 +580,7 @@ mod bad_elf_ktests {
     }
 
     crate::ktest! {
+        #[requires(Initramfs)]
         fn broken_executables_are_refused_with_the_reason_and_nothing_leaks() {
             let fs = super::rootfs().expect("no initramfs: make test boots with one");
             for (i, (path, why, errno)) in BAD.iter().enumerate() {

@@ -4,26 +4,71 @@
 //! `#[used]` static per test, collected between `__ktests_start` and
 //! `__ktests_end`). Each runs under a recovery point with a watchdog on the
 //! timer tick: a test that faults, panics or hangs is reported `not ok` and
-//! the run goes on. Output is TAP, then `N passed, M failed`; QEMU exits via
-//! semihosting with 0 only when every test passed.
+//! the run goes on. After every test the harness checks that it left the
+//! test task as it found it (`clean.rs`: no children, no failure injection
+//! armed, no signal pending, ...), puts it back and fails the test if not.
+//! A test that needs what this boot lacks (`#[requires(Initramfs)]`) is not
+//! run: `ok N - name # SKIP no initramfs`. Output is TAP, then
+//! `# K skipped` and `N passed, M failed`; QEMU exits via semihosting with
+//! 0 only when no test failed.
+
+mod clean;
+
+pub use clean::{check_clean_state, CleanState, Leftovers};
 
 use crate::arch::recover::{self, Caught, Reason};
 use crate::time::{jiffies, HZ};
 use core::sync::atomic::{AtomicBool, Ordering};
+
+/// Something a test needs from the boot it runs in; without it the test is
+/// skipped (TAP's `# SKIP`), neither passed nor failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Requirement {
+    /// An initramfs (`-initrd`, or `initrd` in extlinux.conf) that was
+    /// unpacked: tests that exec its programs or read its files.
+    Initramfs,
+}
+
+impl Requirement {
+    /// None when this boot meets it, otherwise the reason to skip.
+    pub fn unmet(self) -> Option<&'static str> {
+        match self {
+            Requirement::Initramfs => crate::fs::initramfs::rootfs().is_none().then_some("no initramfs"),
+        }
+    }
+}
 
 /// One registered test.
 #[repr(C)]
 pub struct KTest {
     pub name: &'static str,
     pub func: fn(),
+    /// What it needs to run at all (see [`Requirement`]).
+    pub requires: &'static [Requirement],
+}
+
+impl KTest {
+    /// Why this test cannot run in this boot (the first unmet requirement).
+    pub fn skip_reason(&self) -> Option<&'static str> {
+        self.requires.iter().find_map(|r| r.unmet())
+    }
 }
 
 /// Defines a function and registers it as an in-kernel test named by its
-/// module path (`arch::arm::mmu::write_to_kernel_text_faults`).
+/// module path (`arch::arm::mmu::write_to_kernel_text_faults`). An attribute
+/// `#[requires(Initramfs)]` (any [`Requirement`]s, comma-separated, among
+/// the test's other attributes) makes the harness skip it when the boot
+/// does not meet them.
 #[macro_export]
 macro_rules! ktest {
-    ($(#[$m:meta])* fn $name:ident() $body:block) => {
-        $(#[$m])*
+    (@munch [$($attr:tt)*] [$($req:tt)*] #[requires($($r:ident),+ $(,)?)] $($rest:tt)*) => {
+        $crate::ktest!(@munch [$($attr)*] [$($req)* $($crate::ktest::Requirement::$r,)+] $($rest)*);
+    };
+    (@munch [$($attr:tt)*] [$($req:tt)*] #[$m:meta] $($rest:tt)*) => {
+        $crate::ktest!(@munch [$($attr)* #[$m]] [$($req)*] $($rest)*);
+    };
+    (@munch [$($attr:tt)*] [$($req:tt)*] fn $name:ident() $body:block) => {
+        $($attr)*
         fn $name() $body
         const _: () = {
             #[used]
@@ -31,8 +76,12 @@ macro_rules! ktest {
             static KTEST: $crate::ktest::KTest = $crate::ktest::KTest {
                 name: concat!(module_path!(), "::", stringify!($name)),
                 func: $name,
+                requires: &[$($req)*],
             };
         };
+    };
+    ($($t:tt)+) => {
+        $crate::ktest!(@munch [] [] $($t)+);
     };
 }
 
@@ -141,11 +190,78 @@ pub fn run_with_watchdog<F: FnOnce()>(ticks: u64, f: F) -> Result<(), Caught> {
     r
 }
 
+/// The state the harness found the test task in (what [`check_clean_state`]
+/// restores); set when the run starts.
+static CLEAN: spin::Once<CleanState> = spin::Once::new();
+
+/// The clean state of this run (for tests that run the check themselves).
+pub fn clean_state() -> &'static CleanState {
+    CLEAN.call_once(CleanState::capture)
+}
+
+/// How one test ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    /// It faulted, panicked or timed out (`caught`), or left state behind
+    /// (`left`), or both.
+    Failed,
+    /// A requirement was not met (the reason); the test did not run.
+    Skipped(&'static str),
+}
+
+/// One test's result: the outcome, and why.
+#[derive(Clone, Copy, Debug)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    pub caught: Option<Reason>,
+    pub left: Leftovers,
+}
+
+/// Runs one test and then, whatever the test did (returned, faulted,
+/// panicked, timed out), the clean-state check. Prints nothing.
+pub fn run_one(t: &KTest, timeout_s: u32) -> Verdict {
+    if let Some(why) = t.skip_reason() {
+        return Verdict { outcome: Outcome::Skipped(why), caught: None, left: Leftovers::default() };
+    }
+    let r = run_with_watchdog(timeout_s as u64 * HZ as u64, t.func);
+    let left = check_clean_state(clean_state());
+    let caught = r.err().map(|c| c.reason);
+    let outcome = if caught.is_none() && left.is_clean() { Outcome::Passed } else { Outcome::Failed };
+    Verdict { outcome, caught, left }
+}
+
+/// The TAP line (and what was left, on a line of its own) for test `n`.
+fn report(n: u32, t: &KTest, v: &Verdict) {
+    let name = display_name(t.name);
+    match v.outcome {
+        Outcome::Passed => crate::println!("ok {} - {}", n, name),
+        Outcome::Skipped(why) => crate::println!("ok {} - {} # SKIP {}", n, name, why),
+        Outcome::Failed => {
+            if !v.left.is_clean() {
+                crate::println!("# left behind by {}: {}", name, v.left);
+            }
+            let why = v.caught.map(|r| match r {
+                Reason::Fault => "unexpected fault",
+                Reason::Panic => "panicked",
+                Reason::Timeout => "timed out",
+            });
+            let left = (!v.left.is_clean()).then_some("left state behind");
+            match (why, left) {
+                (Some(w), Some(l)) => crate::println!("not ok {} - {} # {}; {}", n, name, w, l),
+                (Some(w), None) | (None, Some(w)) => crate::println!("not ok {} - {} # {}", n, name, w),
+                (None, None) => crate::println!("not ok {} - {}", n, name),
+            }
+        }
+    }
+}
+
 /// Runs the tests matching `filter` (comma-separated substrings; empty: all),
 /// prints TAP and the totals, and ends the QEMU run with the result.
 pub fn run(filter: &str, timeout_s: u32) -> ! {
     let all = tests();
     let selected = all.iter().filter(|t| matches(t.name, filter)).count();
+    let base = clean_state();
     crate::println!("TAP version 13");
     crate::println!(
         "# ktest: {} of {} tests match '{}', watchdog {} s each",
@@ -154,26 +270,22 @@ pub fn run(filter: &str, timeout_s: u32) -> ! {
         filter,
         timeout_s
     );
+    if base.has_children() {
+        crate::println!("# ktest: the test task already has children: leftover children are not checked");
+    }
     crate::println!("1..{}", selected);
-    let (mut passed, mut failed, mut n) = (0u32, 0u32, 0u32);
+    let (mut passed, mut failed, mut skipped, mut n) = (0u32, 0u32, 0u32, 0u32);
     for t in all.iter().filter(|t| matches(t.name, filter)) {
         n += 1;
-        match run_with_watchdog(timeout_s as u64 * HZ as u64, t.func) {
-            Ok(()) => {
-                passed += 1;
-                crate::println!("ok {} - {}", n, display_name(t.name));
-            }
-            Err(c) => {
-                failed += 1;
-                let why = match c.reason {
-                    Reason::Fault => "unexpected fault",
-                    Reason::Panic => "panicked",
-                    Reason::Timeout => "timed out",
-                };
-                crate::println!("not ok {} - {} # {}", n, display_name(t.name), why);
-            }
+        let v = run_one(t, timeout_s);
+        report(n, t, &v);
+        match v.outcome {
+            Outcome::Passed => passed += 1,
+            Outcome::Failed => failed += 1,
+            Outcome::Skipped(_) => skipped += 1,
         }
     }
+    crate::println!("# {} skipped", skipped);
     crate::println!("{} passed, {} failed", passed, failed);
     crate::console::flush();
     crate::arch::semihosting::exit(if failed == 0 { 0 } else { 1 });

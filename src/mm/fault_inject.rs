@@ -50,6 +50,11 @@ impl FaultInject {
         false
     }
 
+    /// Turns the injection off; true if one was still pending.
+    pub fn disarm(&self) -> bool {
+        self.countdown.swap(0, Ordering::SeqCst) != 0
+    }
+
     /// True while an injection is still pending.
     pub fn pending(&self) -> bool {
         self.countdown.load(Ordering::Relaxed) != 0
@@ -75,5 +80,17 @@ mod tests {
         );
         assert_eq!(f.injected(), 1);
         assert!(!f.pending());
+    }
+
+    #[test]
+    fn disarm_says_whether_one_was_pending() {
+        let f = FaultInject::new();
+        assert!(!f.disarm());
+        f.fail_nth(2);
+        assert!(f.pending());
+        assert!(f.disarm());
+        assert!(!f.pending());
+        assert!(!f.should_fail() && !f.should_fail());
+        assert_eq!(f.injected(), 0);
     }
 }

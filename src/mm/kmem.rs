@@ -28,6 +28,33 @@ impl PageSource for BuddySource {
     }
 }
 
+/// Slabs for the refill of a CPU's array, which `alloc_slow` makes after
+/// it has the caller's object: the pages are taken for later callers, and
+/// a real shortage only ends the refill early. An injected failure
+/// (`FAIL_PAGE_ALLOC`, `FAIL_ANY_ALLOC`) is recorded instead, and fails the
+/// allocation that made the refill: failure injection says "the n-th
+/// allocation finds no memory", and that allocation's caller must see it,
+/// with or without `slub_debug` (which has no per-CPU arrays).
+struct RefillSource {
+    injected: bool,
+}
+
+impl PageSource for RefillSource {
+    fn alloc_pages(&mut self, order: u32) -> Option<usize> {
+        let injected = super::page_alloc::injected_page_failures();
+        let r = super::get_free_pages(order).ok();
+        if r.is_none() && super::page_alloc::injected_page_failures() != injected {
+            self.injected = true;
+        }
+        r
+    }
+
+    #[inline]
+    fn free_pages(&mut self, addr: usize, order: u32) {
+        BuddySource.free_pages(addr, order);
+    }
+}
+
 /// CPUs with an object array. One CPU runs for now; with SMP this becomes
 /// the CPU count and `this_cpu()` reads the CPU number from thread_info.
 const NR_CPUS: usize = 1;
@@ -126,14 +153,21 @@ impl Cache {
             let cpu = this_cpu();
             // SAFETY: IRQs are masked by the lock guard; this CPU's own array.
             let ac = unsafe { &mut *self.cpu[cpu].get() };
+            let mut src = RefillSource { injected: false };
             while ac.avail < AC_BATCH {
-                match c.alloc(&mut BuddySource) {
+                match c.alloc(&mut src) {
                     Ok(p) => {
                         ac.entries[ac.avail] = p.as_ptr() as usize;
                         ac.avail += 1;
                     }
                     Err(_) => break,
                 }
+            }
+            if src.injected {
+                // The caller's object joins the others (avail < AC_BATCH here).
+                ac.entries[ac.avail] = obj;
+                ac.avail += 1;
+                return Err(Errno::ENOMEM);
             }
         }
         Ok(obj)
@@ -277,6 +311,11 @@ impl Cache {
     /// Makes the `n`-th next allocation fail (`failslab`).
     pub fn fail_nth(&self, n: u32) {
         self.inject.fail_nth(n);
+    }
+
+    /// Turns this cache's `failslab` off; true if one was still pending.
+    pub fn disarm_injection(&self) -> bool {
+        self.inject.disarm()
     }
 
     /// Gives per-CPU objects and empty slabs back; returns pages freed.
@@ -428,6 +467,47 @@ mod ktests {
             let o = PLAIN.alloc().unwrap();
             PLAIN.free(o);
             settle(&PLAIN);
+        }
+    }
+
+    crate::ktest! {
+        fn a_page_failure_always_fails_the_allocation_that_met_it() {
+            // The fast (non-debug) path: a page failure injected into the
+            // refill of the per-CPU array fails the allocation that made
+            // it, as a failure of the object's own slab does. Each
+            // allocation here either met the failure and failed, or left it
+            // pending.
+            settle(&PLAIN);
+            let before = counters();
+            let per_slab = PLAIN.info().objs_per_slab.max(1);
+            let mut held = alloc::vec::Vec::new();
+            let mut met = 0;
+            for _ in 0..4 * per_slab + AC_BATCH {
+                FAIL_PAGE_ALLOC.fail_nth(1);
+                let r = PLAIN.alloc();
+                let pending = FAIL_PAGE_ALLOC.pending();
+                FAIL_PAGE_ALLOC.fail_nth(0);
+                match r {
+                    Ok(o) => {
+                        held.push(o);
+                        assert!(pending, "a page allocation failed but alloc {} succeeded", held.len());
+                    }
+                    Err(e) => {
+                        assert_eq!(e, Errno::ENOMEM);
+                        assert!(!pending, "alloc failed with no failure injected");
+                        met += 1;
+                        // The next allocation, with nothing armed, grows the cache.
+                        held.push(PLAIN.alloc().unwrap());
+                    }
+                }
+            }
+            assert!(met >= 4, "only {} of the allocations needed a new slab", met);
+            for o in held {
+                PLAIN.free(o);
+            }
+            PLAIN.check().unwrap();
+            settle(&PLAIN);
+            assert_eq!(counters(), before, "slab pages leaked");
         }
     }
 

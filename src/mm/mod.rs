@@ -22,6 +22,27 @@ pub mod pgtable;
 #[cfg(target_arch = "arm")]
 pub use page_alloc::{alloc_pages, free_pages, get_free_pages, get_page, page_count, put_page, PAGE_SIZE};
 
+/// Turns every failure injection off (`FAIL_PAGE_ALLOC`, `FAIL_ANY_ALLOC`,
+/// each cache's `failslab`), calling `pending` with the name of each one
+/// that was still armed, and lets the allocators' fast paths skip the
+/// injection test again. For the test harness, between tests.
+#[cfg(target_arch = "arm")]
+pub fn disarm_fault_injection(mut pending: impl FnMut(&'static str)) {
+    use core::sync::atomic::Ordering;
+    if page_alloc::FAIL_PAGE_ALLOC.disarm() {
+        pending("fail_page_alloc");
+    }
+    if page_alloc::FAIL_ANY_ALLOC.disarm() {
+        pending("fail_any_alloc");
+    }
+    for c in kmem::CACHES {
+        if c.disarm_injection() {
+            pending(c.name());
+        }
+    }
+    fault_inject::ANY_ARMED.store(false, Ordering::SeqCst);
+}
+
 #[cfg(target_arch = "arm")]
 mod ktests {
     use super::page_alloc::{alloc_contig_pages, check, counters, drain_pages, free_contig_pages, nr_free_pages};

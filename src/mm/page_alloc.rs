@@ -151,6 +151,24 @@ pub static FAIL_PAGE_ALLOC: FaultInject = FaultInject::new();
 /// of any kind fails (how the fork tests reach every allocation in turn).
 pub static FAIL_ANY_ALLOC: FaultInject = FaultInject::new();
 
+/// Linux's `should_fail_alloc_page`: true when an injected failure is due
+/// for this page allocation. Every way of handing out pages asks it first
+/// ([`alloc_pages`], on its fast path), caches of free pages included (the
+/// per-order lists behind `alloc_pages`, the first-level table quicklist),
+/// so a test's count of allocations does not depend on what a cache
+/// happens to hold.
+#[inline(always)]
+pub fn should_fail_alloc_page() -> bool {
+    super::fault_inject::ANY_ARMED.load(core::sync::atomic::Ordering::Relaxed)
+        && (FAIL_PAGE_ALLOC.should_fail() || FAIL_ANY_ALLOC.should_fail())
+}
+
+/// Page allocations failed on purpose so far (to tell an injected failure
+/// from a real shortage).
+pub fn injected_page_failures() -> u32 {
+    FAIL_PAGE_ALLOC.injected().wrapping_add(FAIL_ANY_ALLOC.injected())
+}
+
 /// What memory set-up found, for the boot log and `meminfo`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MemLayout {
@@ -166,9 +184,7 @@ static LAYOUT: spin::Once<MemLayout> = spin::Once::new();
 /// physical address (`__get_free_pages` gives the linear-map address).
 #[inline]
 pub fn alloc_pages(order: u32) -> Result<u32, Errno> {
-    if super::fault_inject::ANY_ARMED.load(core::sync::atomic::Ordering::Relaxed)
-        && (FAIL_PAGE_ALLOC.should_fail() || FAIL_ANY_ALLOC.should_fail())
-    {
+    if should_fail_alloc_page() {
         return Err(Errno::ENOMEM);
     }
     match ZONE.lock().alloc(order) {

@@ -264,6 +264,11 @@ impl PageTable {
     pub fn new() -> Result<PageTable, Errno> {
         let cached = {
             let mut q = PGD_QUICKLIST.lock();
+            // A table from the quicklist is an allocation for failure
+            // injection too, as one from the page allocator is.
+            if q.1 > 0 && super::page_alloc::should_fail_alloc_page() {
+                return Err(Errno::ENOMEM);
+            }
             (q.1 > 0).then(|| {
                 q.1 -= 1;
                 q.0[q.1]

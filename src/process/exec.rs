@@ -958,6 +958,7 @@ mod ktests {
     }
 
     crate::ktest! {
+        #[requires(Initramfs)]
         fn a_program_from_the_initramfs_gets_linux_s_initial_stack() {
             assert!(initramfs().is_some(), "no initramfs: make test boots with -initrd target/initramfs.cpio");
             let before = snapshot();
@@ -1236,6 +1237,7 @@ mod execve_ktests {
     }
 
     crate::ktest! {
+        #[requires(Initramfs)]
         fn execve_errors_return_to_an_intact_caller_without_leaks() {
             assert!(initramfs().is_some(), "no initramfs: make test boots with -initrd target/initramfs.cpio");
             let before = (snapshot(), crate::mm::heap::stats().1);
@@ -1312,41 +1314,49 @@ mod execve_ktests {
     }
 
     crate::ktest! {
+        #[requires(Initramfs)]
         fn suite_t_basic_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(0);
         }
     }
     crate::ktest! {
+        #[requires(Initramfs)]
         fn suite_t_fork_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(1);
         }
     }
     crate::ktest! {
+        #[requires(Initramfs)]
         fn suite_t_clone_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(2);
         }
     }
     crate::ktest! {
+        #[requires(Initramfs)]
         fn suite_t_wait_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(3);
         }
     }
     crate::ktest! {
+        #[requires(Initramfs)]
         fn suite_t_exec_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(4);
         }
     }
     crate::ktest! {
+        #[requires(Initramfs)]
         fn suite_t_rlimit_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(5);
         }
     }
     crate::ktest! {
+        #[requires(Initramfs)]
         fn suite_t_pgrp_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(6);
         }
     }
     crate::ktest! {
+        #[requires(Initramfs)]
         fn suite_t_vfp_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(7);
             // Nobody who has gone is left owning the VFP unit.
@@ -1354,28 +1364,33 @@ mod execve_ktests {
         }
     }
     crate::ktest! {
+        #[requires(Initramfs)]
         fn suite_t_mmap_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(8);
         }
     }
     // t_fuzz: 150 children x 2,000 random system calls with wild arguments.
     crate::ktest! {
+        #[requires(Initramfs)]
         fn suite_t_fuzz_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(9);
         }
     }
     crate::ktest! {
+        #[requires(Initramfs)]
         fn suite_t_glibc_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(10);
         }
     }
     crate::ktest! {
+        #[requires(Initramfs)]
         fn suite_t_signal_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(11);
         }
     }
 
     crate::ktest! {
+        #[requires(Initramfs)]
         fn suite_covers_every_test_program_of_the_initramfs() {
             let rd = initramfs().expect("no initramfs");
             for e in crate::fs::cpio::parse(rd).filter_map(|e| e.ok()) {
@@ -1388,6 +1403,7 @@ mod execve_ktests {
     }
 
     crate::ktest! {
+        #[requires(Initramfs)]
         fn execve_system_call_path_runs_a_program_with_its_arguments() {
             let before = (snapshot(), crate::mm::heap::stats().1);
             let pid = kernel_thread(execs_hello, 0, 17).unwrap();

@@ -423,8 +423,9 @@ crate::ktest! {
             FAIL_ANY_ALLOC.fail_nth(0);
             match r {
                 Ok(pid) => {
-                    assert!(pending, "allocation {} failed but fork succeeded", n);
+                    // Reaped first, so that a failure here leaves no child behind.
                     assert_eq!(do_wait(pid as i32, 0), Ok((pid, 0)));
+                    assert!(pending, "allocation {} failed but fork succeeded", n);
                     break;
                 }
                 Err(e) => {
