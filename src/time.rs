@@ -75,16 +75,32 @@ pub fn describe() -> (&'static str, u32) {
 }
 
 fn tick(_irq: u32) {
-    if GENERIC.load(Ordering::Relaxed) {
-        arch_timer::set_next_event(FREQ.load(Ordering::Relaxed) / HZ);
-    } else if let Some(t) = TWD.get() {
-        t.ack();
-    }
-    JIFFIES.fetch_add(1, Ordering::Relaxed);
+    let elapsed = if GENERIC.load(Ordering::Relaxed) {
+        // Jiffies follow the counter, as Linux's tick_do_update_jiffies64:
+        // a tick taken late counts every tick period it covers, and the
+        // next one is set for the next period's start, so lateness (an
+        // emulator busy elsewhere) never accumulates into slow time.
+        let period = (FREQ.load(Ordering::Relaxed) / HZ) as u64;
+        let c = arch_timer::counter().wrapping_sub(BOOT_COUNT.load(Ordering::Relaxed));
+        let now = c / period;
+        arch_timer::set_next_event(((now + 1) * period - c) as u32);
+        let j = JIFFIES.load(Ordering::Relaxed);
+        let n = now.saturating_sub(j);
+        JIFFIES.store(j + n, Ordering::Relaxed);
+        n
+    } else {
+        if let Some(t) = TWD.get() {
+            t.ack();
+        }
+        JIFFIES.fetch_add(1, Ordering::Relaxed);
+        1
+    };
     crate::sched::timer::run_timers();
     crate::console::poll_input();
     crate::ktest::tick();
-    crate::sched::scheduler_tick(crate::irq::irq_from_user());
+    if elapsed > 0 {
+        crate::sched::scheduler_tick(crate::irq::irq_from_user(), elapsed);
+    }
 }
 
 /// Starts the periodic tick from the platform's timer description.

@@ -257,7 +257,7 @@ fn check_with_grace(base: &CleanState, grace: u64) -> Leftovers {
 
     // Signals: whatever is pending on the test task (children's SIGKILLs
     // above never are: they go to the children).
-    let pending = me.pending.swap(0, Ordering::SeqCst);
+    let pending = crate::process::signal::flush_pending_current();
     current_thread_info().clear_flag(TIF_SIGPENDING);
     left.pending_signals = pending;
     let blocked = me.blocked.load(Ordering::SeqCst);
@@ -287,7 +287,8 @@ mod ktests {
     use crate::arch::recover::Reason;
     use crate::process::fork::kernel_thread;
     use crate::process::resources::SIGCHLD;
-    use crate::process::signal::{send_signal, set_current_blocked, signal_pending, sigmask};
+    use crate::process::signal::{send_sig_info, set_current_blocked, signal_pending, sigmask, SendTo};
+    use crate::process::siginfo::Siginfo;
     use core::sync::atomic::{AtomicBool, AtomicU32};
 
     const SIGUSR1: i32 = 10;
@@ -395,16 +396,16 @@ mod ktests {
     crate::ktest! {
         fn pending_signals_and_a_changed_mask_are_reported_and_undone() {
             let base = clean_state();
-            set_current_blocked(base.blocked | sigmask(SIGUSR2));
-            // SAFETY: the current task is alive.
-            unsafe { send_signal(crate::process::task::current(), SIGUSR1) };
-            assert!(signal_pending());
+            // (Blocked, or pid 1, an init without a handler, would drop it.)
+            set_current_blocked(base.blocked | sigmask(SIGUSR2) | sigmask(SIGUSR1));
+            send_sig_info(SIGUSR1, Siginfo::kernel(SIGUSR1), current_task(), SendTo::Thread).unwrap();
             let left = check_clean_state(base);
             assert_eq!(left.pending_signals & sigmask(SIGUSR1), sigmask(SIGUSR1), "{:?}", left);
-            assert_eq!(left.blocked, Some(base.blocked | sigmask(SIGUSR2)));
+            assert_eq!(left.blocked, Some(base.blocked | sigmask(SIGUSR2) | sigmask(SIGUSR1)));
             assert!(says(&left, "signals pending on the test task") && says(&left, "blocked signal mask changed"));
             assert!(!signal_pending());
-            assert_eq!(current_task().pending.load(Ordering::SeqCst), 0);
+            assert_eq!(current_task().pending.lock().signal, 0);
+            assert_eq!(current_task().pending.lock().queued(), 0, "the siginfo was not freed");
             assert_eq!(current_task().blocked.load(Ordering::SeqCst), base.blocked);
         }
     }

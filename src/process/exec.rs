@@ -1270,7 +1270,7 @@ mod execve_ktests {
 
     /// The user-space suite's test programs (user/tests/t_*.c but the exec
     /// probe, and user/glibc/t_glibc.c).
-    const SUITE: [&str; 12] = [
+    const SUITE: [&str; 15] = [
         "/bin/t_basic",
         "/bin/t_fork",
         "/bin/t_clone",
@@ -1283,6 +1283,9 @@ mod execve_ktests {
         "/bin/t_fuzz",
         "/bin/t_glibc",
         "/bin/t_signal",
+        "/bin/t_siginfo",
+        "/bin/t_time",
+        "/bin/t_cred",
     ];
 
     /// Runs SUITE[arg] with --quiet: it prints nothing, exits with its failures.
@@ -1386,6 +1389,25 @@ mod execve_ktests {
         #[requires(Initramfs)]
         fn suite_t_signal_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(11);
+        }
+    }
+
+    crate::ktest! {
+        #[requires(Initramfs)]
+        fn suite_t_siginfo_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(12);
+        }
+    }
+    crate::ktest! {
+        #[requires(Initramfs)]
+        fn suite_t_time_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(13);
+        }
+    }
+    crate::ktest! {
+        #[requires(Initramfs)]
+        fn suite_t_cred_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(14);
         }
     }
 

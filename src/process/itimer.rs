@@ -115,10 +115,11 @@ impl Drop for GroupTimers {
     }
 }
 
-/// The jiffy at which uptime reaches `us` (never earlier: a tick comes at
-/// least a tick's time after the one before it).
+/// The jiffy by which uptime will have reached `us` (counted from now, so
+/// that it holds however the two clocks line up).
 fn jiffy_at(us: u64) -> u64 {
-    us.div_ceil(TICK_US)
+    let now = crate::time::uptime_us();
+    crate::time::jiffies() + crate::sched::timer::us_to_ticks(us.saturating_sub(now))
 }
 
 /// ITIMER_REAL ran out (from the tick): SIGALRM to the process, and the
@@ -132,6 +133,11 @@ fn it_real_fn(t: &TimerList) {
         let mut r = gt.real.lock();
         let (expires, incr) = *r;
         if expires == 0 {
+            return;
+        }
+        if now < expires {
+            // The tick came before the time did: again when it has.
+            t.mod_timer(jiffy_at(expires));
             return;
         }
         if incr == 0 {
@@ -151,12 +157,12 @@ fn it_real_fn(t: &TimerList) {
 
 /// From the tick: the interrupted task's group is charged one tick, and if
 /// it has CPU timers or a CPU limit they are checked.
-pub fn account_group_tick(sig: &SignalStruct, user: bool) {
+pub fn account_group_tick(sig: &SignalStruct, user: bool, ticks: u64) {
     let gt = &sig.timers;
     if user {
-        gt.utime.fetch_add(1, Ordering::Relaxed);
+        gt.utime.fetch_add(ticks, Ordering::Relaxed);
     } else {
-        gt.stime.fetch_add(1, Ordering::Relaxed);
+        gt.stime.fetch_add(ticks, Ordering::Relaxed);
     }
     if gt.active.load(Ordering::Relaxed) {
         check_process_timers(sig);

@@ -303,6 +303,18 @@ fn has_pending(t: &TaskStruct, blocked: u64) -> bool {
     (own | shared) & !(blocked & !UNBLOCKABLE) != 0
 }
 
+/// Drops every signal pending for the current task and its process
+/// (`flush_signals`); returns which there were.
+pub fn flush_pending_current() -> u64 {
+    let me = current_task();
+    let own = core::mem::take(&mut *me.pending.lock());
+    let shared = me.signal.as_ref().map(|s| core::mem::take(&mut *s.shared_pending.lock()));
+    let set = own.signal | shared.as_ref().map_or(0, |s| s.signal);
+    drop((own, shared));
+    recalc_sigpending();
+    set
+}
+
 /// The signals pending for `t`, its own and its group's.
 fn pending_set(t: &TaskStruct) -> u64 {
     let own = t.pending.lock().signal;

@@ -270,21 +270,22 @@ pub unsafe fn wake_up_new_task(p: *mut TaskStruct) {
 }
 
 /// From the timer tick: account the tick, end the time slice.
-pub fn scheduler_tick(user: bool) {
+pub fn scheduler_tick(user: bool, ticks: u64) {
     let t = current();
     if t.is_null() {
         return;
     }
     // SAFETY: the interrupted task.
     let t = unsafe { &mut *t };
+    // (Ticks a late interrupt covers are charged to whoever it interrupted.)
     if user {
-        t.utime += 1;
+        t.utime += ticks;
     } else {
-        t.stime += 1;
+        t.stime += ticks;
     }
     // The thread group's share: CPU itimers and RLIMIT_CPU.
     if let Some(sig) = &t.signal {
-        crate::process::itimer::account_group_tick(sig, user);
+        crate::process::itimer::account_group_tick(sig, user, ticks);
     }
     // SAFETY: reading idle under the tick (IRQs masked; only this CPU writes it).
     let rq = unsafe { &*RQ.0.get() };
