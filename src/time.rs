@@ -141,7 +141,8 @@ crate::ktest! {
         let (j0, c0) = (jiffies(), crate::irq::count(irq));
         wait_ticks(5);
         assert!(jiffies() >= j0 + 5);
-        assert!(crate::irq::count(irq) >= c0 + 5, "tick interrupt not counted");
+        // (A late interrupt counts every tick period it covers: at least one came.)
+        assert!(crate::irq::count(irq) > c0, "tick interrupt not counted");
     }
 }
 

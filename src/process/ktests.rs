@@ -526,8 +526,13 @@ crate::ktest! {
         let b = spawn(spinner, 1, 0);
         let switches = crate::sched::nr_switches();
         // We sleep in wfi between ticks; the spinners never yield, so only
-        // preemption lets us (and each of them) run.
-        crate::time::wait_ticks(20);
+        // preemption lets us (and each of them) run. (Twenty tick
+        // interrupts: a late one may cover several jiffies.)
+        let irq = crate::time::tick_irq().expect("timer not running");
+        let c0 = crate::irq::count(irq);
+        while crate::irq::count(irq) < c0 + 20 {
+            crate::arch::wfi();
+        }
         STOP_SPIN.store(true, Ordering::SeqCst);
         let (x, y) = (SPIN_A.load(Ordering::SeqCst), SPIN_B.load(Ordering::SeqCst));
         assert!(x > 0 && y > 0, "a spinner never ran: {} {}", x, y);

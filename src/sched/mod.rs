@@ -295,9 +295,8 @@ pub fn scheduler_tick(user: bool, ticks: u64) {
         }
         return;
     }
-    if t.time_slice > 0 {
-        t.time_slice -= 1;
-    }
+    // (The slice is time: a late tick takes every period it covers.)
+    t.time_slice = t.time_slice.saturating_sub(ticks.min(u32::MAX as u64) as u32);
     if t.time_slice == 0 {
         t.thread_info().set_flag(TIF_NEED_RESCHED);
     }

@@ -10,8 +10,10 @@
  * accounted for.
  *
  * Calls that would block or end the child early on purpose are left out
- * (read from the console, nanosleep, fork/vfork/clone/execve, kill, exit,
- * reboot); futex is only ever FUTEX_WAKE, prlimit64 only on the caller;
+ * (read from the console, nanosleep, clock_nanosleep, pause, rt_sigsuspend,
+ * fork/vfork/clone/execve, kill, tkill, tgkill, exit, reboot); futex is only
+ * ever FUTEX_WAKE, prlimit64 and rt_sigqueueinfo only on the caller,
+ * rt_sigtimedwait only with a zero timeout;
  * brk and mmap lengths are kept small so that one call cannot spend
  * seconds zeroing memory. Unknown numbers come from above Linux's table (1000 and up).
  * The same binary runs on Linux (make test-linux). */
@@ -32,9 +34,21 @@ static const short calls[] = {
     213 /* setuid32 */, 224 /* gettid */, 240 /* futex */, 256 /* set_tid_address */,
     263 /* clock_gettime */, 369 /* prlimit64 */, 125 /* mprotect */, 220 /* madvise */,
     197 /* fstat64 */, 397 /* statx */, 384 /* getrandom */,
+    /* Credentials, 16- and 32-bit (a child may drop its privileges: fine). */
+    23, 24, 46, 47, 49, 50, 70, 71, 80, 81, 138, 139, 164, 165, 170, 171,
+    200, 201, 202, 203, 204, 205, 206, 208, 209, 210, 211, 214, 215, 216,
+    /* Time: clocks, itimers (a SIGALRM may end the child: fine), gettimeofday. */
+    78 /* gettimeofday */, 104 /* setitimer */, 105 /* getitimer */, 264 /* clock_getres */,
+    403 /* clock_gettime64 */, 406 /* clock_getres_time64 */,
+    /* Signals: the ones that neither wait nor reach another process. */
+    174 /* rt_sigaction */, 175 /* rt_sigprocmask */, 176 /* rt_sigpending */, 177 /* rt_sigtimedwait */,
+    178 /* rt_sigqueueinfo */, 186 /* sigaltstack */, 363 /* rt_tgsigqueueinfo */, 421 /* rt_sigtimedwait_time64 */,
+    280 /* waitid: no children here */, 0 /* restart_syscall */,
 };
 
 static char buf[8192] __attribute__((aligned(4096)));
+/* A zero timeout (16 bytes: also a zero struct __kernel_timespec). */
+static const long zero_time[4];
 extern char __executable_start[], _end[];
 static u32 stack_low, count_page;
 
@@ -82,6 +96,14 @@ static void fuzz_child(volatile u32 *count)
             a[1] &= 0xffff;
         }
         if (nr == 384) a[1] &= 0xff;                             /* getrandom: a few bytes */
+        if (nr == 174) a[1] = 0;                                 /* rt_sigaction: only asks (a wild handler could exit(n)) */
+        /* sigqueue: to ourselves only, and a signal that does not end us */
+        static const u32 harmless[] = { 0, 17 /* SIGCHLD */, 23 /* SIGURG */, 28 /* SIGWINCH */, 99 };
+        if (nr == 178) { a[0] = sys0(NR_getpid); a[1] = harmless[rnd() % 5]; }
+        if (nr == 363) { a[0] = sys0(NR_getpid); a[1] = sys0(NR_gettid); a[2] = harmless[rnd() % 5]; }
+        if (nr == 104) a[1] = 0;                                 /* setitimer: only disarms (a SIGALRM ends the child) */
+        if (nr == 177 || nr == 421) a[2] = (u32)zero_time;       /* sigtimedwait: never waits */
+        if (nr == 206 || nr == 81) a[0] &= 0xff;                 /* setgroups: a few groups */
         if (nr == 4 || nr == 146) a[0] = 3 + rnd() % 60;        /* write(v): no console spam */
         if (nr == 41) a[0] = 3 + rnd() % 60;                     /* dup: no second console fd either */
         sys6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);

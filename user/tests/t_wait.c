@@ -5,6 +5,13 @@
 static long long stk[2][1024];
 static volatile int orphan_ppid, orphan_parent;
 
+enum { NR_waitid = 280, P_ALL = 0, P_PID = 1, P_PGID = 2, P_PIDFD = 3, WEXITED = 4, CLD_EXITED = 1, CLD_KILLED = 2,
+       EBADF = 9 };
+#define WNOWAIT 0x01000000
+struct winfo { int signo, errno_, code, pid, uid, status; int rest[26]; };
+static void fill(struct winfo *w) { unsigned char *p = (unsigned char *)w; for (unsigned i = 0; i < sizeof *w; i++) p[i] = 0x55; }
+static long waitid(int idtype, long id, struct winfo *w, long options) { return sys6(NR_waitid, idtype, id, (long)w, options, 0, 0); }
+
 static long child_exiting(int code, long delay_ms)
 {
     long c = sys0(NR_fork);
@@ -38,7 +45,7 @@ static int middle(void *arg)
 int test_main(int argc, char **argv, char **envp)
 {
     (void)argc; (void)envp;
-    tap_init(argv, 21);
+    tap_init(argv, 30);
     int st;
     ok(wait4(-1, &st, 0) == -ECHILD, "wait4(-1) with no children: ECHILD");
     ok(wait4(-1, &st, WNOHANG) == -ECHILD, "wait4(-1, WNOHANG) with no children: ECHILD");
@@ -136,5 +143,54 @@ int test_main(int argc, char **argv, char **envp)
     long end = now_ms() + 3000;
     while (orphan_ppid == -1 && now_ms() < end) sleep_ms(5);
     ok(orphan_ppid == 1, "its orphaned child is reparented to pid 1");
+
+    /* (Run as pid 1, the orphan above is ours now: reaped first.) */
+    while (wait4(-1, &st, WNOHANG | WALL) > 0) {}
+
+    /* wait4's refusals, in Linux's order. */
+    ok(wait4((long)0x80000000, &st, 0) == -ESRCH && wait4(-1, &st, 4 /* WEXITED */) == -EINVAL &&
+       wait4(-1, &st, 0x1000) == -EINVAL, "wait4: pid INT_MIN is ESRCH; WEXITED or an unknown option is EINVAL");
+
+    /* waitid: the siginfo it fills. */
+    struct winfo w;
+    a = child_exiting(5, 0);
+    fill(&w);
+    ok(waitid(P_PID, a, &w, WEXITED) == 0 && w.signo == SIGCHLD && w.errno_ == 0 && w.code == CLD_EXITED &&
+       w.pid == a && w.uid == 0 && w.status == 5 && wait4(a, &st, WNOHANG) == -ECHILD,
+       "waitid(P_PID, WEXITED): SIGCHLD, CLD_EXITED, the pid, uid 0, status 5; the child is reaped");
+    a = child_exiting(6, 0);
+    fill(&w);
+    ok(waitid(P_PID, a, &w, WEXITED | WNOWAIT) == 0 && w.pid == a && w.status == 6 && wait4(a, &st, 0) == a &&
+       WEXITSTATUS(st) == 6, "WNOWAIT: waitid tells, and the child stays to be reaped");
+    a = child_exiting(0, 300);
+    fill(&w);
+    long wr = waitid(P_ALL, 0, &w, WEXITED | WNOHANG);
+    if (!ok(wr == 0 && w.signo == 0 && w.pid == 0 && w.code == 0 && w.status == 0,
+            "WNOHANG with the child still running: 0, and si_signo and si_pid 0")) {
+        diag("waitid", wr);
+        diag("si_signo", w.signo);
+        diag("si_pid", w.pid);
+        diag("si_code", w.code);
+    }
+    fill(&w);
+    ok(waitid(P_ALL, 12345, &w, WEXITED) == 0 && w.pid == a, "P_ALL (its id ignored) waits for the child");
+    a = child_exiting(7, 0);
+    fill(&w);
+    long pg = sys1(132 /* getpgid */, 0);
+    ok(waitid(P_PGID, 0, &w, WEXITED | WNOWAIT) == 0 && w.pid == a && waitid(P_PGID, pg, &w, WEXITED) == 0 && w.status == 7,
+       "P_PGID 0 is our process group; P_PGID with its number too");
+    a = sys0(NR_fork);
+    if (a == 0) for (;;) sleep_ms(1000);
+    sys2(NR_kill, a, SIGKILL);
+    fill(&w);
+    ok(waitid(P_PID, a, &w, WEXITED) == 0 && w.code == CLD_KILLED && w.status == SIGKILL, "a killed child: CLD_KILLED, the signal");
+    ok(waitid(P_ALL, 0, &w, 0) == -EINVAL && waitid(P_ALL, 0, &w, WEXITED | 0x100) == -EINVAL &&
+       waitid(7, 0, &w, WEXITED) == -EINVAL && waitid(P_PID, 0, &w, WEXITED) == -EINVAL &&
+       waitid(P_PGID, -1, &w, WEXITED) == -EINVAL && waitid(P_PIDFD, -1, &w, WEXITED) == -EINVAL &&
+       waitid(P_PIDFD, 999, &w, WEXITED) == -EBADF,
+       "waitid refuses: no event or unknown options, unknown idtype, P_PID 0, negative ids (EINVAL), a bad pidfd (EBADF)");
+    a = child_exiting(0, 0);
+    ok(waitid(P_PID, a, 0, WEXITED) == 0 && waitid(P_ALL, 0, &w, WEXITED) == -ECHILD,
+       "waitid with a null infop reaps; with no children, ECHILD");
     return tap_done();
 }
