@@ -21,7 +21,9 @@
 //! `which` (EINVAL), then the old value is written (EFAULT, with the new
 //! timer already set). A null new value disarms the timer.
 
-use super::resources::{Rlimit, SignalStruct, RLIMIT_CPU, RLIM_INFINITY, SIGALRM, SIGKILL, SIGPROF, SIGVTALRM, SIGXCPU};
+use super::resources::{
+    Rlimit, SignalStruct, RLIMIT_CPU, RLIM_INFINITY, SIGALRM, SIGKILL, SIGPROF, SIGVTALRM, SIGXCPU,
+};
 use super::siginfo::Siginfo;
 use crate::arch::uaccess::{get_user, put_user};
 use crate::errno::Errno;
@@ -179,7 +181,9 @@ fn check_process_timers(sig: &SignalStruct) {
     let armed = {
         let mut c = gt.cpu.lock();
         let c = &mut *c;
-        for (i, (it, now, s)) in [(&mut c.virt, user_us, SIGVTALRM), (&mut c.prof, total_us, SIGPROF)].into_iter().enumerate() {
+        for (i, (it, now, s)) in
+            [(&mut c.virt, user_us, SIGVTALRM), (&mut c.prof, total_us, SIGPROF)].into_iter().enumerate()
+        {
             if it.expires != 0 && now >= it.expires {
                 send[i] = Some(s);
                 it.expires = if it.incr != 0 { it.expires + it.incr } else { 0 };
@@ -285,10 +289,15 @@ pub fn sys_setitimer(which: u32, new: u32, old: u32) -> Result<u32, Errno> {
         }
         Which::Virtual | Which::Prof => {
             let mut c = gt.cpu.lock();
-            let now = if which == Which::Virtual { gt.utime.load(Ordering::Relaxed) * TICK_US } else { gt.cputime_us() };
+            let now = if which == Which::Virtual {
+                gt.utime.load(Ordering::Relaxed) * TICK_US
+            } else {
+                gt.cputime_us()
+            };
             // As Linux: a tick more than asked, since the current one is
             // charged whole whenever it ends.
-            let it = CpuItimer { expires: if value == 0 { 0 } else { now + value + TICK_US }, incr: interval };
+            let it =
+                CpuItimer { expires: if value == 0 { 0 } else { now + value + TICK_US }, incr: interval };
             match which {
                 Which::Virtual => c.virt = it,
                 _ => c.prof = it,

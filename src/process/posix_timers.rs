@@ -85,9 +85,11 @@ impl ClockId {
     /// clock_getres.
     pub fn resolution_ns(self) -> u64 {
         match self {
-            ClockId::Realtime | ClockId::Tai | ClockId::Monotonic | ClockId::MonotonicRaw | ClockId::Boottime => {
-                crate::time::resolution_ns()
-            }
+            ClockId::Realtime
+            | ClockId::Tai
+            | ClockId::Monotonic
+            | ClockId::MonotonicRaw
+            | ClockId::Boottime => crate::time::resolution_ns(),
             _ => TICK_NS,
         }
     }
@@ -193,16 +195,23 @@ pub fn sys_nanosleep(req: u32, rem: u32) -> Ret {
     let t = read_timespec(req, false)?;
     let deadline = ClockId::Monotonic.now_ns().saturating_add(t);
     *super::task::current_task().restart_block.lock() = RestartBlock::None;
-    do_nanosleep(Sleep { clock: ClockId::Monotonic, deadline_ns: deadline, rmtp: rem, time64: false, nr: crate::syscall::NR_NANOSLEEP })
+    do_nanosleep(Sleep {
+        clock: ClockId::Monotonic,
+        deadline_ns: deadline,
+        rmtp: rem,
+        time64: false,
+        nr: crate::syscall::NR_NANOSLEEP,
+    })
 }
 
 /// clock_nanosleep(clock, flags, req, rem) (`time64`: clock_nanosleep_time64).
 pub fn sys_clock_nanosleep(clock: u32, flags: u32, req: u32, rem: u32, time64: bool) -> Ret {
     let c = ClockId::from_raw(clock)?;
     match c {
-        ClockId::ThreadCputime | ClockId::RealtimeCoarse | ClockId::MonotonicCoarse | ClockId::MonotonicRaw => {
-            return Err(Errno::EOPNOTSUPP)
-        }
+        ClockId::ThreadCputime
+        | ClockId::RealtimeCoarse
+        | ClockId::MonotonicCoarse
+        | ClockId::MonotonicRaw => return Err(Errno::EOPNOTSUPP),
         _ => {}
     }
     let t = read_timespec(req, time64)?;
@@ -214,7 +223,8 @@ pub fn sys_clock_nanosleep(clock: u32, flags: u32, req: u32, rem: u32, time64: b
             Err(_) => Err(Errno::ERESTARTNOHAND),
         };
     }
-    let nr = if time64 { crate::syscall::NR_CLOCK_NANOSLEEP_TIME64 } else { crate::syscall::NR_CLOCK_NANOSLEEP };
+    let nr =
+        if time64 { crate::syscall::NR_CLOCK_NANOSLEEP_TIME64 } else { crate::syscall::NR_CLOCK_NANOSLEEP };
     do_nanosleep(Sleep { clock: c, deadline_ns: c.now_ns().saturating_add(t), rmtp: rem, time64, nr })
 }
 

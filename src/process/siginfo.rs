@@ -80,7 +80,15 @@ impl Siginfo {
 
     /// A child's change of state (SIGCHLD, waitid): CLD_* code, its pid and
     /// uid, the exit code or the signal, and its times in clock ticks.
-    pub const fn child(signo: i32, code: i32, pid: u32, uid: u32, status: i32, utime: u32, stime: u32) -> Siginfo {
+    pub const fn child(
+        signo: i32,
+        code: i32,
+        pid: u32,
+        uid: u32,
+        status: i32,
+        utime: u32,
+        stime: u32,
+    ) -> Siginfo {
         Siginfo { signo, errno: 0, code, fields: [pid, uid, status as u32, utime, stime] }
     }
 
@@ -172,14 +180,9 @@ pub fn sigqueue_alloc(
         user.sigpending.fetch_sub(1, Ordering::Relaxed);
         return None;
     }
-    // (On failure the entry was never built: the count is given back here.)
-    match KBox::new(SigQueue { info, user: user.clone(), next: None }) {
-        Ok(q) => Some(q),
-        Err(_) => {
-            user.sigpending.fetch_sub(1, Ordering::Relaxed);
-            None
-        }
-    }
+    // (Should the allocation fail, the entry it was given is dropped, and
+    // its Drop gives the count back.)
+    KBox::new(SigQueue { info, user: user.clone(), next: None }).ok()
 }
 
 /// `struct sigpending`: the set of pending signals and their queue, oldest

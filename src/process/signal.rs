@@ -25,7 +25,7 @@
 
 use super::resources::*;
 pub use super::siginfo::sigmask;
-use super::siginfo::{Siginfo, SigPending, SIGRTMIN, SI_KERNEL, SI_QUEUE, SI_TKILL, SI_USER};
+use super::siginfo::{SigPending, Siginfo, SIGRTMIN, SI_KERNEL, SI_QUEUE, SI_TKILL, SI_USER};
 use super::task::{current_task, TaskStruct, EXIT_DEAD, EXIT_ZOMBIE, PF_EXITING, TASKLIST_LOCK};
 use super::thread_info::TIF_SIGPENDING;
 use crate::arch::traps::PtRegs;
@@ -51,8 +51,12 @@ pub const MINSIGSTKSZ: u32 = 2048;
 /// What a mask may never hold (and what only the kernel decides about).
 const UNBLOCKABLE: u64 = sigmask(SIGKILL) | sigmask(SIGSTOP);
 /// Signals a fault raises: taken before any other pending one.
-const SYNCHRONOUS_MASK: u64 =
-    sigmask(SIGSEGV) | sigmask(SIGBUS) | sigmask(SIGILL) | sigmask(SIGTRAP) | sigmask(SIGFPE) | sigmask(SIGSYS);
+const SYNCHRONOUS_MASK: u64 = sigmask(SIGSEGV)
+    | sigmask(SIGBUS)
+    | sigmask(SIGILL)
+    | sigmask(SIGTRAP)
+    | sigmask(SIGFPE)
+    | sigmask(SIGSYS);
 
 /// Signals whose default action does nothing: Linux's ignored ones
 /// (SIGCHLD, SIGCONT, SIGURG, SIGWINCH) and, until there is job control,
@@ -163,7 +167,13 @@ pub fn send_sig_info_tasklist_held(sig: i32, info: Siginfo, t: &TaskStruct, to: 
     send_signal_locked(sig, info, t, to, true)
 }
 
-fn send_signal_locked(sig: i32, info: Siginfo, t: &TaskStruct, to: SendTo, tasklist_held: bool) -> Result<(), Errno> {
+fn send_signal_locked(
+    sig: i32,
+    info: Siginfo,
+    t: &TaskStruct,
+    to: SendTo,
+    tasklist_held: bool,
+) -> Result<(), Errno> {
     let force = info.code == SI_KERNEL || sender_outside_ns(t);
     if sig_ignored(t, sig, force) {
         return Ok(());
@@ -586,7 +596,8 @@ fn restart_syscall(regs: &mut PtRegs) {
     // The svc again: r0 as it came in, pc back over the instruction
     // (2 bytes in Thumb state, 4 in ARM).
     regs.uregs[0] = regs.uregs[crate::arch::traps::ARM_ORIG_R0];
-    let step = if regs.uregs[crate::arch::traps::ARM_CPSR] & crate::arch::traps::PSR_T_BIT != 0 { 2 } else { 4 };
+    let step =
+        if regs.uregs[crate::arch::traps::ARM_CPSR] & crate::arch::traps::PSR_T_BIT != 0 { 2 } else { 4 };
     regs.uregs[crate::arch::traps::ARM_PC] = regs.uregs[crate::arch::traps::ARM_PC].wrapping_sub(step);
 }
 
@@ -625,7 +636,8 @@ pub fn do_signal(regs: &mut PtRegs, syscall: bool) {
             .iter()
             .any(|e| e.as_ret() == ret);
     loop {
-        let group_exit = me.signal.as_ref().is_some_and(|s| s.flags.load(Ordering::SeqCst) & SIGNAL_GROUP_EXIT != 0);
+        let group_exit =
+            me.signal.as_ref().is_some_and(|s| s.flags.load(Ordering::SeqCst) & SIGNAL_GROUP_EXIT != 0);
         if group_exit || me.pending.lock().signal & sigmask(SIGKILL) != 0 {
             super::exit::do_group_exit_status(SIGKILL);
         }
@@ -678,7 +690,8 @@ fn handle_signal(regs: &mut PtRegs, info: &Siginfo, act: &SigAction) {
     let old_mask = sigmask_to_save();
     let sp = regs.uregs[crate::arch::traps::ARM_SP];
     let (ss_sp, ss_size, ss_autodisarm) = altstack();
-    let frame_top = if act.flags & SA_ONSTACK != 0 && sas_ss_flags(sp) == 0 { ss_sp.wrapping_add(ss_size) } else { sp };
+    let frame_top =
+        if act.flags & SA_ONSTACK != 0 && sas_ss_flags(sp) == 0 { ss_sp.wrapping_add(ss_size) } else { sp };
     let stack = crate::arch::arm::signal::FrameStack {
         sp: frame_top,
         ss_sp,
@@ -844,7 +857,13 @@ pub fn sys_pause() -> Result<u32, Errno> {
 /// Returns the signal and fills `info`; EAGAIN when the time runs out, EINTR
 /// when another signal's handler is to run. `time64`: the timeout is a
 /// 64-bit `struct __kernel_timespec` (rt_sigtimedwait_time64).
-pub fn sys_rt_sigtimedwait(set: u32, uinfo: u32, uts: u32, sigsetsize: u32, time64: bool) -> Result<u32, Errno> {
+pub fn sys_rt_sigtimedwait(
+    set: u32,
+    uinfo: u32,
+    uts: u32,
+    sigsetsize: u32,
+    time64: bool,
+) -> Result<u32, Errno> {
     if sigsetsize != 8 {
         return Err(Errno::EINVAL);
     }
@@ -908,7 +927,12 @@ pub fn sys_rt_sigaction(sig: i32, act: u32, oldact: u32, sigsetsize: u32) -> Res
         let mut b = [0u8; 20];
         copy_from_user(&mut b, act)?;
         let w = |i: usize| u32::from_le_bytes(b[4 * i..4 * i + 4].try_into().expect("4 bytes"));
-        Some(SigAction { handler: w(0), flags: w(1), restorer: w(2), mask: w(3) as u64 | (w(4) as u64) << 32 })
+        Some(SigAction {
+            handler: w(0),
+            flags: w(1),
+            restorer: w(2),
+            mask: w(3) as u64 | (w(4) as u64) << 32,
+        })
     } else {
         None
     };
@@ -932,7 +956,10 @@ pub fn sys_rt_sigaction(sig: i32, act: u32, oldact: u32, sigsetsize: u32) -> Res
     }
     if oldact != 0 {
         let mut b = [0u8; 20];
-        for (i, v) in [old.handler, old.flags, old.restorer, old.mask as u32, (old.mask >> 32) as u32].iter().enumerate() {
+        for (i, v) in [old.handler, old.flags, old.restorer, old.mask as u32, (old.mask >> 32) as u32]
+            .iter()
+            .enumerate()
+        {
             b[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
         }
         copy_to_user(oldact, &b)?;
@@ -986,7 +1013,10 @@ pub fn sys_sigreturn(regs: &mut PtRegs, rt: bool) -> Result<u32, Errno> {
 pub fn flush_signal_handlers(t: &TaskStruct) {
     if let Some(h) = &t.sighand {
         for a in h.action.lock().iter_mut() {
-            *a = SigAction { handler: if a.handler == SIG_IGN { SIG_IGN } else { SIG_DFL }, ..SigAction::default() };
+            *a = SigAction {
+                handler: if a.handler == SIG_IGN { SIG_IGN } else { SIG_DFL },
+                ..SigAction::default()
+            };
         }
     }
     sas_ss_reset(t);
@@ -1069,4 +1099,61 @@ pub fn sys_sigaltstack(uss: u32, uoss: u32, sp: u32) -> Result<u32, Errno> {
         }
     }
     Ok(0)
+}
+
+/// The sigqueue test's body, in a child that is no kernel thread any more
+/// (as after an exec: signals to kernel threads get no queue entry): 0, or
+/// the number of the first check that failed.
+fn sigqueue_failure_checks(_: usize) -> i32 {
+    use super::siginfo::{SIGQUEUE_CACHE, SIGRTMIN};
+    let me = current_task();
+    me.flags.fetch_and(!super::task::PF_KTHREAD, Ordering::SeqCst);
+    let rt = SIGRTMIN + 3;
+    let mut bad = 0;
+    let mut check = |ok: bool, bit: i32| {
+        if !ok {
+            bad |= bit;
+        }
+    };
+    set_current_blocked(sigmask(rt) | sigmask(SIGUSR1));
+    let objs = SIGQUEUE_CACHE.info().active_objs;
+    let charged = || me.real_cred.as_ref().map(|c| c.user.sigpending.load(Ordering::SeqCst));
+    let charged0 = charged();
+    // kill()'s real-time signal, no entry to be had: sent, its info lost.
+    SIGQUEUE_CACHE.fail_nth(1);
+    check(send_sig_info(rt, Siginfo::from_process(rt, SI_USER, 77, 5), me, SendTo::Thread) == Ok(()), 1);
+    check(me.pending.lock().signal & sigmask(rt) != 0 && me.pending.lock().queued() == 0, 2);
+    // sigqueue()'s: refused.
+    SIGQUEUE_CACHE.fail_nth(1);
+    let queued = Siginfo { signo: rt, errno: 0, code: SI_QUEUE, fields: [1, 2, 3, 0, 0] };
+    check(send_sig_info(rt, queued, me, SendTo::Thread) == Err(Errno::EAGAIN), 4);
+    // A standard signal without its entry: sent, its info lost.
+    SIGQUEUE_CACHE.fail_nth(1);
+    check(
+        send_sig_info(SIGUSR1, Siginfo::from_process(SIGUSR1, SI_USER, 9, 9), me, SendTo::Thread) == Ok(()),
+        8,
+    );
+    check(dequeue_signal(!sigmask(SIGUSR1)) == Some(Siginfo::lost(SIGUSR1)), 16);
+    // What kill() sent comes as the bare SI_USER Linux gives a lost siginfo;
+    // the refused one never came.
+    check(dequeue_signal(!sigmask(rt)) == Some(Siginfo::lost(rt)), 32);
+    check(dequeue_signal(!sigmask(rt)).is_none(), 64);
+    // With memory the information arrives, and nothing stays allocated or charged.
+    check(send_sig_info(rt, queued, me, SendTo::Thread) == Ok(()), 128);
+    check(dequeue_signal(!sigmask(rt)) == Some(queued), 256);
+    check(SIGQUEUE_CACHE.info().active_objs == objs, 512);
+    check(charged() == charged0, 1024);
+    if bad == 0 {
+        0
+    } else {
+        1 + bad.trailing_zeros() as i32
+    }
+}
+
+crate::ktest! {
+    fn a_signal_whose_sigqueue_cannot_be_allocated_is_sent_without_its_info_or_refused() {
+        let pid = crate::process::fork::kernel_thread(sigqueue_failure_checks, 0, SIGCHLD as u32).unwrap();
+        let (p, st) = crate::process::exit::do_wait(pid as i32, 0).unwrap();
+        assert_eq!((p, st >> 8), (pid, 0), "check {} failed", st >> 8);
+    }
 }

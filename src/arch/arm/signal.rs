@@ -63,7 +63,13 @@ pub struct FrameStack {
 /// registers at the handler. `info` is the user siginfo (its first word the
 /// signal); `old_mask` is the mask to restore at sigreturn. EFAULT if the
 /// stack cannot take the frame.
-pub fn setup_frame(regs: &mut PtRegs, info: &[u8; SIGINFO_SIZE], act: &SigAction, old_mask: u64, stack: &FrameStack) -> Result<(), Errno> {
+pub fn setup_frame(
+    regs: &mut PtRegs,
+    info: &[u8; SIGINFO_SIZE],
+    act: &SigAction,
+    old_mask: u64,
+    stack: &FrameStack,
+) -> Result<(), Errno> {
     let sig = get(info, 0);
     let rt = act.flags & SA_SIGINFO != 0;
     let size = if rt { RT_SIGFRAME_SIZE } else { SIGFRAME_SIZE };
