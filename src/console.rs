@@ -273,6 +273,11 @@ impl log::Log for KernelLogger {
 
 static LOGGER: KernelLogger = KernelLogger;
 
+/// Sets the console log level (`loglevel=`); returns the old one.
+pub fn set_loglevel(level: u8) -> u8 {
+    LOGLEVEL.swap(level, Ordering::Relaxed)
+}
+
 /// Installs the logger with Linux's `loglevel=` semantics (messages with a
 /// level number below it are shown; 8 shows everything).
 pub fn init_log(loglevel: u8) {

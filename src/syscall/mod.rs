@@ -912,6 +912,30 @@ crate::ktest! {
 }
 
 crate::ktest! {
+    fn an_unknown_system_call_is_logged_once_per_number_at_loglevel_8() {
+        let tail = || {
+            let mut b = alloc::vec![0u8; 200];
+            let n = crate::console::log_tail(&mut b);
+            alloc::string::String::from_utf8_lossy(&b[..n]).into_owned()
+        };
+        let old = crate::console::set_loglevel(7);
+        crate::println!("# (loglevel 7)");
+        assert_eq!(call(987, [0; 6]), -(Errno::ENOSYS as i32));
+        let quiet = !tail().contains("unknown syscall 987");
+        crate::console::set_loglevel(8);
+        assert_eq!(call(987, [0; 6]), -(Errno::ENOSYS as i32));
+        let said = tail().contains(&alloc::format!("armfork: pid 1 ({}) called unknown syscall 987", current_task().comm()));
+        crate::println!("# (once)");
+        assert_eq!(call(987, [0; 6]), -(Errno::ENOSYS as i32));
+        let once = !tail().contains("unknown syscall 987");
+        crate::console::set_loglevel(old);
+        assert!(quiet, "logged below loglevel 8");
+        assert!(said, "not logged at loglevel 8: {:?}", tail());
+        assert!(once, "logged a second time");
+    }
+}
+
+crate::ktest! {
     fn identity_calls_and_enosys() {
         assert_eq!(call(NR_GETPID, [0; 6]), 1, "tests run as pid 1");
         assert_eq!(call(NR_GETTID, [0; 6]), 1);
