@@ -1042,6 +1042,18 @@ mod kbenches {
         static user_thread_101_end: u8;
         static user_thread_1_start: u8;
         static user_thread_1_end: u8;
+        static user_fault_1025_start: u8;
+        static user_fault_1025_end: u8;
+        static user_fault_1_start: u8;
+        static user_fault_1_end: u8;
+        static user_futex_private_201_start: u8;
+        static user_futex_private_201_end: u8;
+        static user_futex_private_1_start: u8;
+        static user_futex_private_1_end: u8;
+        static user_futex_shared_201_start: u8;
+        static user_futex_shared_201_end: u8;
+        static user_futex_shared_1_start: u8;
+        static user_futex_shared_1_end: u8;
     }
 
     fn prog(which: usize) -> &'static [u8] {
@@ -1062,7 +1074,13 @@ mod kbenches {
                 11 => span(&user_vfork_101_start, &user_vfork_101_end),
                 12 => span(&user_vfork_1_start, &user_vfork_1_end),
                 13 => span(&user_thread_101_start, &user_thread_101_end),
-                _ => span(&user_thread_1_start, &user_thread_1_end),
+                14 => span(&user_thread_1_start, &user_thread_1_end),
+                15 => span(&user_fault_1025_start, &user_fault_1025_end),
+                16 => span(&user_fault_1_start, &user_fault_1_end),
+                17 => span(&user_futex_private_201_start, &user_futex_private_201_end),
+                18 => span(&user_futex_private_1_start, &user_futex_private_1_end),
+                19 => span(&user_futex_shared_201_start, &user_futex_shared_201_end),
+                _ => span(&user_futex_shared_1_start, &user_futex_shared_1_end),
             }
         }
     }
@@ -1128,6 +1146,33 @@ mod kbenches {
         fn user_fork_round_trip_64mib_touched(b: &mut Bencher) {
             let (many, one) = (measure(8), measure(9));
             b.record(many.saturating_sub(one) / 10);
+        }
+    }
+
+    // A first touch of an anonymous private page: the fault, a zeroed
+    // page, and (at exit) its freeing.
+    crate::kbench! {
+        fn user_anonymous_page_fault(b: &mut Bencher) {
+            let (many, one) = (measure(15), measure(16));
+            b.record(many.saturating_sub(one) / 1024);
+        }
+    }
+
+    // One round of futex ping-pong between two threads: two FUTEX_WAKEs,
+    // two FUTEX_WAITs, two context switches. Private ops (glibc's mutexes
+    // and condition variables), and shared ones on private memory (what
+    // pthread_join and the kernel's CLONE_CHILD_CLEARTID wake use).
+    crate::kbench! {
+        fn user_futex_ping_pong_private(b: &mut Bencher) {
+            let (many, one) = (measure(17), measure(18));
+            b.record(many.saturating_sub(one) / 200);
+        }
+    }
+
+    crate::kbench! {
+        fn user_futex_ping_pong_shared(b: &mut Bencher) {
+            let (many, one) = (measure(19), measure(20));
+            b.record(many.saturating_sub(one) / 200);
         }
     }
 
