@@ -66,6 +66,8 @@ pub fn dup_mm(old: &MmStruct) -> Result<KRef<MmStruct>, Errno> {
     *mm.vmas.lock() = old.vmas.lock().clone();
     mm.start_brk.store(old.start_brk.load(Ordering::Relaxed), Ordering::Relaxed);
     mm.brk.store(old.brk.load(Ordering::Relaxed), Ordering::Relaxed);
+    mm.mmap_base.store(old.mmap_base.load(Ordering::Relaxed), Ordering::Relaxed);
+    mm.mmap_legacy.store(old.mmap_legacy.load(Ordering::Relaxed), Ordering::Relaxed);
     let mut pt = PageTable::new()?;
     // MAP_SHARED regions stay writable (and shared) in both.
     let vmas = old.vmas.lock();
@@ -88,16 +90,20 @@ pub fn dup_mm(old: &MmStruct) -> Result<KRef<MmStruct>, Errno> {
 
 /// `brk`: moves the end of the heap to `addr` (page-granular mapping of
 /// zeroed pages, read-write); returns the new end, or the old one when the
-/// request is refused (out of memory, into the stack, below the start).
+/// request is refused (out of memory, below the start, or within a page of
+/// the next mapping, or within the guard gap of a stack: `brk_fits`).
 pub fn sys_brk(addr: u32) -> u32 {
     let me = super::task::current_task();
     let Some(mm) = me.mm.as_ref() else { return 0 };
     let (start, old) = (mm.start_brk.load(Ordering::Relaxed), mm.brk.load(Ordering::Relaxed));
-    if addr < start || addr > USER_STACK_TOP - (MAX_STACK_PAGES + 16) * PAGE {
+    if addr < start || addr > crate::arch::mmu::TASK_SIZE - PAGE {
         return old;
     }
     let (old_end, new_end) = (old.div_ceil(PAGE) * PAGE, addr.div_ceil(PAGE) * PAGE);
     let mut vmas = mm.vmas.lock();
+    if new_end > old_end && !super::mmap::brk_fits(&vmas, old_end, new_end) {
+        return old;
+    }
     let mut g = mm.pgd.lock();
     let Some(pt) = g.as_mut() else { return old };
     if new_end > old_end {
@@ -117,15 +123,29 @@ pub fn sys_brk(addr: u32) -> u32 {
 /// A fault on user address `far` in the current address space: a page a
 /// region allows but that was never touched arrives zeroed
 /// (`do_anonymous_page`); a write to a page shared copy-on-write copies it
-/// (`do_wp_page`). True when the fault is resolved and the access can be
-/// retried.
+/// (`do_wp_page`); an address just below the stack grows it
+/// (`fault_below_stack`). True when the fault is resolved and the access
+/// can be retried.
 pub fn do_page_fault(far: u32, write: bool) -> bool {
+    match fault_in_region(far, write) {
+        Some(resolved) => resolved,
+        None => fault_below_stack(far, write),
+    }
+}
+
+/// do_page_fault for an address in a region (None: in none).
+#[inline(always)]
+fn fault_in_region(far: u32, write: bool) -> Option<bool> {
     let me = super::task::current_task();
-    let Some(mm) = me.mm.as_ref() else { return false };
+    let Some(mm) = me.mm.as_ref() else { return Some(false) };
     let page = far & !(PAGE - 1);
-    let Some(&(_, _, vprot)) = mm.vmas.lock().iter().find(|(s, e, _)| far >= *s && far < *e) else {
-        return false;
-    };
+    let &(_, _, vprot) = mm.vmas.lock().iter().find(|(s, e, _)| far >= *s && far < *e)?;
+    Some(fault_in_vma(mm, page, vprot, write))
+}
+
+/// The fault at `page`, in a region allowing `vprot`.
+#[inline(always)]
+fn fault_in_vma(mm: &MmStruct, page: u32, vprot: Prot, write: bool) -> bool {
     if !vprot.contains(if write { Prot::WRITE } else { Prot::READ }) {
         return false;
     }
@@ -165,6 +185,28 @@ pub fn do_page_fault(far: u32, write: bool) -> bool {
     true
 }
 
+/// do_page_fault's path for an address in no region (kept out of the
+/// common fault's way): the stack grows down to it if it may
+/// (`expand_stack`, with RLIMIT_STACK as it is now), and the page comes
+/// zeroed. False: the fault stands (SIGSEGV, or EFAULT for the kernel).
+#[cold]
+#[inline(never)]
+fn fault_below_stack(far: u32, write: bool) -> bool {
+    let me = super::task::current_task();
+    let Some(mm) = me.mm.as_ref() else { return false };
+    let page = far & !(PAGE - 1);
+    let rlim = me.signal.as_ref().map_or(8 << 20, |s| s.rlimit(super::resources::RLIMIT_STACK).cur);
+    let mut vmas = mm.vmas.lock();
+    let Some((vprot, grown)) = super::mmap::expand_stack(&mut vmas, page, rlim) else { return false };
+    mm.total_vm.fetch_add(grown, Ordering::Relaxed);
+    if !vprot.contains(if write { Prot::WRITE } else { Prot::READ }) {
+        return false;
+    }
+    let mut g = mm.pgd.lock();
+    let Some(pt) = g.as_mut() else { return false };
+    super::mmap::do_anonymous_page(pt, page, vprot)
+}
+
 fn map_new_page(mm: &MmStruct, pt: &mut PageTable, va: u32, prot: Prot, content: &[u8]) -> Result<(), Errno> {
     let pa = crate::mm::alloc_pages(0)?;
     let lin = crate::arch::mmu::__va(pa).ok_or(Errno::ENOMEM)? as usize;
@@ -200,7 +242,8 @@ fn build(code: &[u8]) -> Result<KRef<MmStruct>, Errno> {
     for (i, chunk) in code.chunks(PAGE_SIZE).enumerate() {
         map_new_page(&mm, g.pt(), USER_TEXT + PAGE * i as u32, Prot::READ | Prot::EXEC, chunk)?;
     }
-    map_new_page(&mm, g.pt(), USER_STACK_TOP - PAGE, Prot::READ | Prot::WRITE, &[])?;
+    // (The region attribute GROWSDOWN means nothing to the page's entry.)
+    map_new_page(&mm, g.pt(), USER_STACK_TOP - PAGE, Prot::READ | Prot::WRITE | Prot::GROWSDOWN, &[])?;
     let heap = USER_TEXT + (code.len() as u32).div_ceil(PAGE) * PAGE;
     mm.start_brk.store(heap, Ordering::Relaxed);
     mm.brk.store(heap, Ordering::Relaxed);
@@ -254,11 +297,20 @@ const ARG_LIMIT_MAX: usize = 6 << 20;
 /// The largest stack exec maps: the arguments and STACK_PAGES more.
 const MAX_STACK_PAGES: u32 = STACK_PAGES + (ARG_LIMIT_MAX / PAGE_SIZE) as u32 + 1;
 
+/// How far a new stack reaches below its arguments from the start (Linux's
+/// stack_expand in setup_arg_pages): 128 KiB, within RLIMIT_STACK.
+const STACK_EXPAND: u32 = 128 * 1024;
+
+/// The caller's RLIMIT_STACK (its soft limit, bytes), what exec reads.
+fn stack_rlimit() -> u32 {
+    let me = super::task::current_task();
+    me.signal.as_ref().map_or(8 << 20, |s| s.rlimit(super::resources::RLIMIT_STACK).cur)
+}
+
 /// How much argv and envp may take (strings, NULs and pointers), as Linux
 /// computes it: a quarter of the stack limit, between ARG_MAX and 6 MiB.
 fn arg_limit() -> usize {
-    let stack = super::task::current_task().signal.as_ref().map_or(8 << 20, |s| s.rlimit(3).cur as usize);
-    (stack / 4).clamp(ARG_MAX, ARG_LIMIT_MAX)
+    (stack_rlimit() as usize / 4).clamp(ARG_MAX, ARG_LIMIT_MAX)
 }
 
 /// Where the strings of argv or envp come from.
@@ -665,10 +717,26 @@ fn load_elf(
         }
         mm.vmas.lock().push((start, end, prot));
     }
-    // The stack: zeroed pages, one region.
-    let stack = (USER_STACK_TOP - stack_pages * PAGE, USER_STACK_TOP, Prot::READ | Prot::WRITE);
-    super::mmap::populate(pt, stack.0, stack.1, stack.2)?;
-    mm.vmas.lock().push(stack);
+    // The stack: one region that grows down (VM_GROWSDOWN), its first
+    // pages zeroed and mapped now. As Linux's setup_arg_pages, the region
+    // reaches STACK_EXPAND below the arguments from the start, or, if
+    // RLIMIT_STACK is smaller, as far as that allows; it grows further on
+    // demand (expand_stack). mmap's layout follows RLIMIT_STACK too.
+    let rw = Prot::READ | Prot::WRITE;
+    let populated = USER_STACK_TOP - stack_pages * PAGE;
+    super::mmap::populate(pt, populated, USER_STACK_TOP, rw)?;
+    let rlim = stack_rlimit();
+    let args = (arg_bytes as u32).div_ceil(PAGE) * PAGE;
+    let limited = rlim & !(PAGE - 1);
+    let base = if args + STACK_EXPAND > limited {
+        USER_STACK_TOP.saturating_sub(limited)
+    } else {
+        USER_STACK_TOP - args - STACK_EXPAND
+    };
+    mm.vmas.lock().push((base.min(populated), USER_STACK_TOP, rw | Prot::GROWSDOWN));
+    let (mmap_base, legacy) = super::mmap::mmap_layout(rlim);
+    mm.mmap_base.store(mmap_base, Ordering::Relaxed);
+    mm.mmap_legacy.store(legacy, Ordering::Relaxed);
     let sp = setup_stack(pt, &exe, argv, envp)?;
     let heap =
         exe.segments().iter().map(|s| s.vaddr + s.memsz).max().unwrap_or(USER_TEXT).div_ceil(PAGE) * PAGE;
@@ -1311,7 +1379,7 @@ mod execve_ktests {
 
     /// The user-space suite's test programs (user/tests/t_*.c but the exec
     /// probe, and user/glibc/t_glibc.c).
-    const SUITE: [&str; 12] = [
+    const SUITE: [&str; 13] = [
         "/bin/t_basic",
         "/bin/t_fork",
         "/bin/t_clone",
@@ -1324,6 +1392,7 @@ mod execve_ktests {
         "/bin/t_fuzz",
         "/bin/t_glibc",
         "/bin/t_signal",
+        "/bin/t_stack",
     ];
 
     /// Runs SUITE[arg] with --quiet: it prints nothing, exits with its failures.
@@ -1415,6 +1484,12 @@ mod execve_ktests {
     crate::ktest! {
         fn suite_t_signal_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(11);
+        }
+    }
+
+    crate::ktest! {
+        fn suite_t_stack_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(12);
         }
     }
 

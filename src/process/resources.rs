@@ -10,7 +10,7 @@ use crate::mm::kmem::Cache;
 use crate::mm::slab::SlabFlags;
 use crate::sched::wait::WaitQueueHead;
 use crate::sync::SpinLockIrq;
-use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
 macro_rules! slab_object {
     ($t:ty, $cache:ident, $name:literal) => {
@@ -146,6 +146,7 @@ pub struct SighandStruct {
 slab_object!(SighandStruct, SIGHAND_CACHE, "sighand_cache");
 
 /// Resource limits (Linux's numbering of the ones used here).
+pub const RLIMIT_STACK: usize = 3;
 pub const RLIMIT_NPROC: usize = 6;
 pub const RLIM_NLIMITS: usize = 16;
 pub const RLIM_INFINITY: u32 = u32::MAX;
@@ -206,6 +207,12 @@ pub struct MmStruct {
     /// The regions (start, end, permissions) its pages may have: a page
     /// mapped read-only in a writable region is shared copy-on-write.
     pub vmas: SpinLockIrq<alloc::vec::Vec<(u32, u32, crate::mm::pgtable::Prot)>>,
+    /// Where mmap looks for room (`mmap_base`), chosen at exec from
+    /// RLIMIT_STACK (`arch_pick_mmap_layout`): below the stack's reserved
+    /// growth, searching downwards, or, for an unlimited stack, Linux's
+    /// legacy layout: upwards from TASK_UNMAPPED_BASE (`mmap_legacy`).
+    pub mmap_base: AtomicU32,
+    pub mmap_legacy: AtomicBool,
 }
 slab_object!(MmStruct, MM_CACHE, "mm_struct");
 
@@ -220,6 +227,8 @@ impl MmStruct {
             pgd: SpinLockIrq::new(None),
             pgd_phys: AtomicU32::new(0),
             vmas: SpinLockIrq::new(alloc::vec::Vec::new()),
+            mmap_base: AtomicU32::new(crate::process::mmap::MMAP_BASE),
+            mmap_legacy: AtomicBool::new(false),
         }
     }
 }
