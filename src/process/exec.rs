@@ -67,7 +67,7 @@ pub fn dup_mm(old: &MmStruct) -> Result<KRef<MmStruct>, Errno> {
     mm.start_brk.store(old.start_brk.load(Ordering::Relaxed), Ordering::Relaxed);
     mm.brk.store(old.brk.load(Ordering::Relaxed), Ordering::Relaxed);
     mm.mmap_base.store(old.mmap_base.load(Ordering::Relaxed), Ordering::Relaxed);
-    mm.mmap_legacy.store(old.mmap_legacy.load(Ordering::Relaxed), Ordering::Relaxed);
+    mm.flags.store(old.flags.load(Ordering::Relaxed), Ordering::Relaxed);
     let mut pt = PageTable::new()?;
     // MAP_SHARED regions stay writable (and shared) in both.
     let vmas = old.vmas.lock();
@@ -736,7 +736,9 @@ fn load_elf(
     mm.vmas.lock().push((base.min(populated), USER_STACK_TOP, rw | Prot::GROWSDOWN));
     let (mmap_base, legacy) = super::mmap::mmap_layout(rlim);
     mm.mmap_base.store(mmap_base, Ordering::Relaxed);
-    mm.mmap_legacy.store(legacy, Ordering::Relaxed);
+    if legacy {
+        mm.set_mm_flags(super::resources::MmFlags::LEGACY_MMAP);
+    }
     let sp = setup_stack(pt, &exe, argv, envp)?;
     let heap =
         exe.segments().iter().map(|s| s.vaddr + s.memsz).max().unwrap_or(USER_TEXT).div_ceil(PAGE) * PAGE;
@@ -1407,7 +1409,7 @@ mod execve_ktests {
 
     /// The user-space suite's test programs (user/tests/t_*.c but the exec
     /// probe, and user/glibc/t_glibc.c).
-    const SUITE: [&str; 13] = [
+    const SUITE: [&str; 14] = [
         "/bin/t_basic",
         "/bin/t_fork",
         "/bin/t_clone",
@@ -1421,6 +1423,7 @@ mod execve_ktests {
         "/bin/t_glibc",
         "/bin/t_signal",
         "/bin/t_stack",
+        "/bin/t_futex",
     ];
 
     /// Runs SUITE[arg] with --quiet: it prints nothing, exits with its failures.
@@ -1518,6 +1521,12 @@ mod execve_ktests {
     crate::ktest! {
         fn suite_t_stack_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(12);
+        }
+    }
+
+    crate::ktest! {
+        fn suite_t_futex_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(13);
         }
     }
 

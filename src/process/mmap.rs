@@ -290,12 +290,16 @@ pub fn sys_mmap2(addr: u32, len: u32, prot: u32, flags: u32, fd: i32, _pgoff: u3
     {
         hint // free (and not in a stack's guard gap): taken as it is
     } else {
-        let (base, legacy) = (mm.mmap_base.load(Ordering::Relaxed), mm.mmap_legacy.load(Ordering::Relaxed));
+        let base = mm.mmap_base.load(Ordering::Relaxed);
+        let legacy = mm.mm_flags().contains(super::resources::MmFlags::LEGACY_MMAP);
         get_unmapped_area(&vmas, len, mm.brk.load(Ordering::Relaxed), base, legacy).ok_or(Errno::ENOMEM)?
     };
     if shared && !vprot.is_empty() {
         // Populate now: both sides of a later fork must find the same pages.
         populate(pt, start, start + len, vprot)?;
+    }
+    if shared {
+        mm.set_mm_flags(super::resources::MmFlags::SHARED_MAPPINGS);
     }
     vmas.push((start, start + len, vprot));
     mm.total_vm.fetch_add(len / PAGE, Ordering::Relaxed);

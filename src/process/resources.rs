@@ -10,7 +10,7 @@ use crate::mm::kmem::Cache;
 use crate::mm::slab::SlabFlags;
 use crate::sched::wait::WaitQueueHead;
 use crate::sync::SpinLockIrq;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 macro_rules! slab_object {
     ($t:ty, $cache:ident, $name:literal) => {
@@ -210,9 +210,33 @@ pub struct MmStruct {
     /// Where mmap looks for room (`mmap_base`), chosen at exec from
     /// RLIMIT_STACK (`arch_pick_mmap_layout`): below the stack's reserved
     /// growth, searching downwards, or, for an unlimited stack, Linux's
-    /// legacy layout: upwards from TASK_UNMAPPED_BASE (`mmap_legacy`).
+    /// legacy layout: upwards from TASK_UNMAPPED_BASE (MmFlags::LEGACY_MMAP).
     pub mmap_base: AtomicU32,
-    pub mmap_legacy: AtomicBool,
+    /// MmFlags.
+    pub flags: AtomicU32,
+}
+
+bitflags::bitflags! {
+    /// What an address space has been set up as (`MmStruct::flags`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct MmFlags: u32 {
+        /// mmap searches upwards from `mmap_base` (the legacy layout).
+        const LEGACY_MMAP = 1 << 0;
+        /// A MAP_SHARED mapping was made here at some time (never cleared):
+        /// until then a shared futex op needs no look at the regions to
+        /// know its memory is private.
+        const SHARED_MAPPINGS = 1 << 1;
+    }
+}
+
+impl MmStruct {
+    pub fn mm_flags(&self) -> MmFlags {
+        MmFlags::from_bits_retain(self.flags.load(Ordering::Relaxed))
+    }
+
+    pub fn set_mm_flags(&self, f: MmFlags) {
+        self.flags.fetch_or(f.bits(), Ordering::Relaxed);
+    }
 }
 slab_object!(MmStruct, MM_CACHE, "mm_struct");
 
@@ -228,7 +252,7 @@ impl MmStruct {
             pgd_phys: AtomicU32::new(0),
             vmas: SpinLockIrq::new(alloc::vec::Vec::new()),
             mmap_base: AtomicU32::new(crate::process::mmap::MMAP_BASE),
-            mmap_legacy: AtomicBool::new(false),
+            flags: AtomicU32::new(0),
         }
     }
 }
