@@ -472,9 +472,9 @@ mod ktests {
         futex_requeue(u, u, 0, i32::MAX as u32, None, true).unwrap()
     }
 
-    /// Waits on word `a` for 300 ms: exits 0 for ETIMEDOUT, 1 if woken.
+    /// Waits on word `a` for 2 s: exits 0 for ETIMEDOUT, 1 if woken.
     fn timed_waiter(a: usize) -> i32 {
-        let end = crate::time::uptime_us() + 300_000;
+        let end = crate::time::uptime_us() + 2_000_000;
         match futex_wait_until::<true>(a as u32, 0, deadline_at(end), FUTEX_BITSET_MATCH_ANY) {
             Err(Errno::ETIMEDOUT) => 0,
             Ok(()) => 1,
@@ -482,47 +482,34 @@ mod ktests {
         }
     }
 
-    fn waiter_on(a: u32) -> u32 {
-        let pid = kernel_thread(timed_waiter, a as usize, 0x100 | 17).unwrap();
-        for _ in 0..100 {
-            if count(a) == 1 {
-                break;
+    /// Gives the CPU away until `n` wait on `a` (5 s at most): whether they do.
+    fn await_waiters(a: u32, n: u32) -> bool {
+        let end = crate::time::jiffies() + 5 * crate::time::HZ as u64;
+        while crate::time::jiffies() < end {
+            if count(a) == n {
+                return true;
             }
-            crate::time::wait_ticks(1);
+            crate::sched::yield_now();
         }
-        pid
-    }
-
-    crate::ktest! {
-        fn private_and_shared_ops_key_one_word_apart() {
-            with_user_page(PAGE_VA, || {
-                let p = get_futex_key(PAGE_VA, false, true).unwrap();
-                let s = get_futex_key(PAGE_VA, true, true).unwrap();
-                assert_eq!((p.kind(), s.kind()), (KeyKind::Private, KeyKind::MmShared));
-                assert_ne!(p, s);
-                assert_eq!(FutexKey::page(0x4000_0010).kind(), KeyKind::Page);
-                assert_ne!(FutexKey::page(PAGE_VA), p, "a page key is never an address key");
-                assert_eq!(get_futex_key(PAGE_VA + 2, false, true), Err(Errno::EINVAL));
-                assert_eq!(get_futex_key(0xc000_0000, false, true), Err(Errno::EFAULT));
-                // A shared op needs the word to be there; a private one only a user address.
-                assert_eq!(get_futex_key(PAGE_VA + 0x1000, true, true), Err(Errno::EFAULT));
-                assert!(get_futex_key(PAGE_VA + 0x1000, false, true).is_ok());
-                // A wake on nothing: 0 for a private op, EFAULT for a shared one.
-                assert_eq!(futex_wake_bitset::<false>(PAGE_VA + 0x1000, 1, FUTEX_BITSET_MATCH_ANY), Ok(0));
-                assert_eq!(futex_wake(PAGE_VA + 0x1000, 1), Err(Errno::EFAULT));
-            });
-        }
+        false
     }
 
     crate::ktest! {
         fn a_waiter_moved_to_another_bucket_unlinks_from_it_when_it_times_out() {
             with_user_page(PAGE_VA, || {
                 let (a, b) = two_buckets();
-                let pid = waiter_on(a);
-                assert_eq!(count(a), 1, "the waiter never queued");
-                assert_eq!(futex_requeue(a, b, 0, 1, None, true), Ok(1));
-                assert_eq!((count(a), count(b)), (0, 1), "moved");
-                assert_eq!(do_wait(pid as i32, 0), Ok((pid, 0)), "not ETIMEDOUT");
+                // (The page comes from the allocator as it was left.)
+                crate::arch::uaccess::put_user(0, a).unwrap();
+                let pid = kernel_thread(timed_waiter, a as usize, 0x100 | 17).unwrap();
+                let queued = await_waiters(a, 1);
+                let moved = futex_requeue(a, b, 0, 1, None, true);
+                let counts = (count(a), count(b));
+                // (Reaped before any assertion: a failure leaves no child behind.)
+                let status = do_wait(pid as i32, 0);
+                assert!(queued, "the waiter never queued (it ended: {:?})", status);
+                assert_eq!(moved, Ok(1));
+                assert_eq!(counts, (0, 1), "moved");
+                assert_eq!(status, Ok((pid, 0)), "not ETIMEDOUT");
                 assert_eq!((count(a), count(b)), (0, 0), "still queued after it left");
                 // A wake on either finds no one (a dangling entry would be found).
                 assert_eq!((futex_wake(a, 10), futex_wake(b, 10)), (Ok(0), Ok(0)));
@@ -536,29 +523,30 @@ mod ktests {
                 let (a, b) = two_buckets();
                 crate::arch::uaccess::put_user(7, a).unwrap();
                 let pids = [value_waiter_on(a), value_waiter_on(a), value_waiter_on(a)];
-                for _ in 0..100 {
-                    if count(a) == 3 {
-                        break;
-                    }
-                    crate::time::wait_ticks(1);
-                }
-                assert_eq!(count(a), 3);
-                assert_eq!(futex_requeue(a, b, 1, 1, Some(8), true), Err(Errno::EAGAIN));
-                assert_eq!(futex_requeue(a, b, u32::MAX, 1, Some(7), true), Err(Errno::EINVAL), "a negative count");
-                assert_eq!(futex_requeue(a, b, 1, 1, Some(7), true), Ok(2));
-                assert_eq!((count(a), count(b)), (1, 1));
-                assert_eq!((futex_wake(a, 10), futex_wake(b, 10)), (Ok(1), Ok(1)));
-                for pid in pids {
-                    assert_eq!(do_wait(pid as i32, 0), Ok((pid, 1 << 8)), "each woken, none timed out");
+                let queued = await_waiters(a, 3);
+                let r = [
+                    futex_requeue(a, b, 1, 1, Some(8), true),
+                    futex_requeue(a, b, u32::MAX, 1, Some(7), true),
+                    futex_requeue(a, b, 1, 1, Some(7), true),
+                ];
+                let counts = (count(a), count(b));
+                let woke = (futex_wake(a, 10), futex_wake(b, 10));
+                let status = pids.map(|pid| (pid, do_wait(pid as i32, 0)));
+                assert!(queued, "the waiters never queued");
+                assert_eq!(r, [Err(Errno::EAGAIN), Err(Errno::EINVAL), Ok(2)], "another value; a negative count; wake 1, move 1");
+                assert_eq!(counts, (1, 1));
+                assert_eq!(woke, (Ok(1), Ok(1)));
+                for (pid, st) in status {
+                    assert_eq!(st, Ok((pid, 1 << 8)), "each woken, none timed out");
                 }
             });
         }
     }
 
-    /// Waits on word `a`, with the value it holds, for up to 2 s: exits 1 if woken.
+    /// Waits on word `a`, with the value it holds, for up to 8 s: exits 1 if woken.
     fn value_waiter(a: usize) -> i32 {
         let v = crate::arch::uaccess::get_user(a as u32).unwrap_or(0);
-        let end = crate::time::uptime_us() + 2_000_000;
+        let end = crate::time::uptime_us() + 8_000_000;
         match futex_wait_until::<true>(a as u32, v, deadline_at(end), FUTEX_BITSET_MATCH_ANY) {
             Ok(()) => 1,
             Err(_) => 0,
