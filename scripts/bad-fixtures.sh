@@ -45,7 +45,7 @@ initrds() {
   from "$d/cpio-namesize-past-end.cpio" "$good"; pokes "$d/cpio-namesize-past-end.cpio" $((112 + 94)) "00FFFFF0"
   from "$d/cpio-filesize-past-end.cpio" "$good"; pokes "$d/cpio-filesize-past-end.cpio" $((112 + 54)) "0FFFFFF0"
   # An archive without /init (only /bin/hello and /bad/...).
-  rm -rf target/initramfs-noinit && cp -r target/initramfs target/initramfs-noinit && rm target/initramfs-noinit/init
+  rm -rf target/initramfs-noinit && cp -a target/initramfs target/initramfs-noinit && rm target/initramfs-noinit/init
   (cd target/initramfs-noinit && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$d/no-init.cpio"
   # gzip.
   local n; n=$(stat -c %s "$gz")
@@ -54,7 +54,7 @@ initrds() {
   from "$d/gz-method.cpio.gz" "$gz"; printf '\x07' | dd of="$d/gz-method.cpio.gz" bs=1 seek=2 conv=notrunc status=none
   # Big but good: the programs and 5 MiB of zeros, more than one block of
   # the page allocator's largest order (4 MiB) holds.
-  rm -rf target/initramfs-big && cp -r target/initramfs target/initramfs-big && head -c $((5 << 20)) /dev/zero >target/initramfs-big/zeros
+  rm -rf target/initramfs-big && cp -a target/initramfs target/initramfs-big && head -c $((5 << 20)) /dev/zero >target/initramfs-big/zeros
   (cd target/initramfs-big && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -n >"$d/big-5mib.cpio.gz"
   # Too big: 80 MiB of zeros (80 KiB compressed), for a 64 MiB machine.
   rm -rf target/initramfs-huge && mkdir -p target/initramfs-huge && head -c $((80 << 20)) /dev/zero >target/initramfs-huge/zeros

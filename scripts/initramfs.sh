@@ -5,7 +5,8 @@
 # interactive command loop), /bin/hello (user/hello.c, checks the initial
 # stack; the in-kernel tests run it), and the user-space test suite
 # of user/tests/: /bin/utest (the runner, init=/bin/utest) and the /bin/t_*
-# programs it runs, plus /bin/notelf (an executable file that is not ELF).
+# programs it runs, plus /bin/notelf (an executable file that is not ELF)
+# and two hard links, /bin/hello-link and /bin/t_execprobe-link.
 # Also target/initramfs.cpio.gz (the same archive, gzip-compressed, as Linux
 # accepts it) and target/initramfs-concat.cpio (three archives back to back,
 # as a bootloader may concatenate them: a plain one with /init, zero padding,
@@ -36,6 +37,12 @@ done
 $CC -static -O2 -Wall -Werror -pthread -o target/user/t_glibc user/glibc/t_glibc.c
 cp target/user/t_glibc target/initramfs/bin/t_glibc
 tests+=("/bin/t_glibc")
+# Hard links, as an initramfs of BusyBox and its applets has them: cpio -H
+# newc stores the data once, on the last link (the others are entries with
+# the same inode, nlink 2 and no data). t_exec runs /bin/t_execprobe-link,
+# a ktest /bin/hello-link.
+ln target/initramfs/bin/hello target/initramfs/bin/hello-link
+ln target/initramfs/bin/t_execprobe target/initramfs/bin/t_execprobe-link
 printf 'not an ELF file, not a script either\n' > target/initramfs/bin/notelf
 # Broken executables under /bad/ for the tests (scripts/bad-fixtures.sh).
 scripts/bad-fixtures.sh elves target/initramfs/bad
@@ -45,7 +52,7 @@ gzip -9 -n -c target/initramfs.cpio >target/initramfs.cpio.gz
 # The concatenated one, built from the same files.
 rm -rf target/initramfs-parts && mkdir -p target/initramfs-parts/{a,b,c/etc}
 cp target/user/init target/initramfs-parts/a/init
-cp -r target/initramfs/bin target/initramfs-parts/b/bin
+cp -a target/initramfs/bin target/initramfs-parts/b/bin   # (-a: the hard links stay links)
 echo "third archive" >target/initramfs-parts/c/etc/motd
 cp -r target/initramfs/bad target/initramfs-parts/c/bad
 newc() { (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet); }

@@ -136,10 +136,10 @@ const DEFAULT_INITS: [&str; 5] = ["/init", "/sbin/init", "/etc/init", "/bin/init
 fn run_init(args: &BootArgs<'_>) {
     use alloc::string::{String, ToString};
     use alloc::vec::Vec;
-    let Some(rd) = crate::process::exec::initramfs() else {
+    if crate::process::exec::initramfs().is_none() {
         println!("armfork: no initramfs, so no /init; starting the kernel shell");
         return;
-    };
+    }
     let explicit = args.init.map(|p| [p]);
     let candidates: &[&str] = match &explicit {
         Some(one) => one,
@@ -147,22 +147,18 @@ fn run_init(args: &BootArgs<'_>) {
     };
     let mut found = false;
     for &path in candidates {
-        let data = match crate::fs::cpio::find(rd, path) {
-            Ok(Some(e)) if e.is_file() => {
+        let data = match crate::fs::initramfs::lookup(path) {
+            Some(e) if e.is_file() => {
                 found = true;
                 e.data
             }
-            Ok(Some(_)) => {
+            Some(_) => {
                 // It is there: the last word must not say "no such file".
                 found = true;
                 println!("armfork: {} in the initramfs is not a regular file", path);
                 continue;
             }
-            Ok(None) => continue,
-            Err(e) => {
-                println!("armfork: cannot read the initramfs: {}", e);
-                return;
-            }
+            None => continue,
         };
         let mut argv: Vec<String> = alloc::vec![path.to_string()];
         let mut envp: Vec<String> = alloc::vec!["HOME=/".to_string(), "TERM=linux".to_string()];

@@ -5,7 +5,6 @@
 //! is under `#[cfg(target_arch = "arm")]`.
 #![cfg_attr(not(test), no_std)]
 
-#[cfg(target_arch = "arm")]
 extern crate alloc;
 
 pub mod board;

@@ -465,3 +465,124 @@ user_brk_end:
     fork_touched_loop user_fork64m_11, 0x4000000, 11
     fork_touched_loop user_fork64m_1, 0x4000000, 1
     fork_touched_loop user_fork64m_0, 0x4000000, 0
+
+    @ Benchmarks: an anonymous private mapping of `pages` pages, each
+    @ touched once (a page fault that brings a zeroed page), then exit 0
+    @ (exit 1 if mmap2 failed).
+    .macro fault_loop name, pages
+    .global \name\()_start
+    .global \name\()_end
+\name\()_start:
+    mov     r0, #0
+    ldr     r1, =\pages * 4096
+    mov     r6, r1
+    mov     r2, #3                  @ PROT_READ | PROT_WRITE
+    mov     r3, #0x22               @ MAP_PRIVATE | MAP_ANONYMOUS
+    mvn     r4, #0                  @ fd -1
+    mov     r5, #0
+    mov     r7, #192                @ mmap2
+    svc     #0
+    cmn     r0, #4096
+    bhi     9f
+    add     r1, r0, r6
+1:  str     r0, [r0]
+    add     r0, r0, #4096
+    cmp     r0, r1
+    blo     1b
+    mov     r0, #0
+    mov     r7, #1
+    svc     #0
+9:  mov     r0, #1
+    mov     r7, #1
+    svc     #0
+    .ltorg
+\name\()_end:
+    .endm
+    fault_loop user_fault_1025, 1025
+    fault_loop user_fault_1, 1
+
+    @ Benchmarks: futex ping-pong between two threads of one process on a
+    @ word on the stack, `count` rounds: the main thread sets it to 1 and
+    @ wakes the other, which sets it back to 0 and wakes the main thread;
+    @ each sleeps in FUTEX_WAIT while the word says it is not its turn.
+    @ `wait` and `wake` are the futex ops (private or shared). At the end
+    @ the word becomes 2 and both threads exit.
+    .macro futex_pingpong name, count, wait, wake
+    .global \name\()_start
+    .global \name\()_end
+\name\()_start:
+    sub     sp, sp, #16
+    mov     r6, sp                  @ r6: the futex word
+    mov     r0, #0
+    str     r0, [r6]
+    ldr     r0, =0x50f00            @ CLONE_VM | FS | FILES | SIGHAND | THREAD | SYSVSEM
+    sub     r1, sp, #1024           @ (the thread never uses its stack)
+    mov     r2, #0
+    mov     r3, #0
+    mov     r4, #0
+    mov     r7, #120                @ clone
+    svc     #0
+    cmp     r0, #0
+    beq     5f
+    blt     9f
+    ldr     r5, =\count
+1:  mov     r0, #1                  @ main thread: word = 1, wake the other
+    str     r0, [r6]
+    mov     r0, r6
+    mov     r1, #\wake
+    mov     r2, #1
+    mov     r7, #240
+    svc     #0
+2:  ldr     r2, [r6]                @ while (word == 1) futex_wait(&word, 1)
+    cmp     r2, #1
+    bne     3f
+    mov     r0, r6
+    mov     r1, #\wait
+    mov     r3, #0
+    mov     r7, #240
+    svc     #0
+    b       2b
+3:  subs    r5, r5, #1
+    bne     1b
+    mov     r0, #2                  @ done: word = 2, wake the other, exit
+    str     r0, [r6]
+    mov     r0, r6
+    mov     r1, #\wake
+    mov     r2, #1
+    mov     r7, #240
+    svc     #0
+    mov     r0, #0
+    mov     r7, #1
+    svc     #0
+5:  ldr     r2, [r6]                @ the thread: while (word == 0) futex_wait(&word, 0)
+    cmp     r2, #0
+    bne     6f
+    mov     r0, r6
+    mov     r1, #\wait
+    mov     r3, #0
+    mov     r7, #240
+    svc     #0
+    b       5b
+6:  cmp     r2, #2
+    beq     8f
+    mov     r0, #0                  @ word = 0, wake the main thread
+    str     r0, [r6]
+    mov     r0, r6
+    mov     r1, #\wake
+    mov     r2, #1
+    mov     r7, #240
+    svc     #0
+    b       5b
+8:  mov     r0, #0                  @ exit, this thread only
+    mov     r7, #1
+    svc     #0
+9:  mov     r0, #1
+    mov     r7, #1
+    svc     #0
+    .ltorg
+\name\()_end:
+    .endm
+    futex_pingpong user_futex_private_201, 201, 128, 129
+    futex_pingpong user_futex_private_1, 1, 128, 129
+    futex_pingpong user_futex_shared_201, 201, 0, 1
+    futex_pingpong user_futex_shared_1, 1, 0, 1

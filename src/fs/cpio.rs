@@ -10,8 +10,20 @@
 //! The parser never allocates and never panics: every offset is computed with
 //! checked arithmetic and every slice access goes through `get`.
 //!
+//! Looking a path up ([`find`], [`Tree`]) goes further: it gives what Linux's
+//! initramfs unpacker (`init/initramfs.c`) leaves in the root file system
+//! for that path once every archive is unpacked, which is not always one
+//! entry as it stands. Hard links above all: GNU `cpio -H newc` stores a
+//! file's data once, on the last of its links, every link an entry with the
+//! same inode number and nlink > 1; Linux links each such entry to the first
+//! one of its archive (`find_link`), so all of them share one inode and its
+//! data. [`Tree`] replays the unpacker's steps over a table of names and
+//! inodes (allocated: it is built once, at boot, for execve to look in).
+//!
 //! SPDX-License-Identifier: MIT OR Apache-2.0
 
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 use core::fmt;
 use core::iter::FusedIterator;
 
@@ -34,12 +46,15 @@ const F_GID: usize = 3;
 const F_NLINK: usize = 4;
 const F_MTIME: usize = 5;
 const F_FILESIZE: usize = 6;
+const F_DEVMAJOR: usize = 7;
+const F_DEVMINOR: usize = 8;
 const F_NAMESIZE: usize = 11;
 
 /// One member of the archive. `name` and `data` borrow from the input.
 ///
 /// For symlinks `data` holds the link target. For hard-linked files, newc
-/// archives usually carry the contents only on the last entry of the group.
+/// archives usually carry the contents only on the last entry of the group
+/// (what [`find`] and [`Tree`] resolve).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry<'a> {
     pub name: &'a str,
@@ -49,6 +64,10 @@ pub struct Entry<'a> {
     pub nlink: u32,
     pub mtime: u32,
     pub ino: u32,
+    /// The device the file was on: with `ino` and the file type, what says
+    /// that two entries are links of one file.
+    pub devmajor: u32,
+    pub devminor: u32,
     pub data: &'a [u8],
 }
 
@@ -222,9 +241,11 @@ impl<'a> Archive<'a> {
         let nlink = field(hdr, hdr_off, F_NLINK)?;
         let mtime = field(hdr, hdr_off, F_MTIME)?;
         let filesize = field(hdr, hdr_off, F_FILESIZE)?;
-        // devmajor, devminor, rdevmajor, rdevminor and check are validated
-        // as hex but otherwise ignored.
-        for idx in [7, 8, 9, 10, 12] {
+        let devmajor = field(hdr, hdr_off, F_DEVMAJOR)?;
+        let devminor = field(hdr, hdr_off, F_DEVMINOR)?;
+        // rdevmajor, rdevminor and check are validated as hex but otherwise
+        // ignored.
+        for idx in [9, 10, 12] {
             field(hdr, hdr_off, idx)?;
         }
         let namesize = field(hdr, hdr_off, F_NAMESIZE)?;
@@ -249,7 +270,7 @@ impl<'a> Archive<'a> {
         self.pos = align4(data_end).ok_or(trunc_data)?.min(len);
         // A clean end requires the most recent archive to have been closed.
         self.seen_trailer = name == TRAILER;
-        Ok(Some(Entry { name, mode, uid, gid, nlink, mtime, ino, data }))
+        Ok(Some(Entry { name, mode, uid, gid, nlink, mtime, ino, devmajor, devminor, data }))
     }
 }
 
@@ -316,20 +337,238 @@ fn normalize(mut p: &str) -> &str {
     }
 }
 
-/// Find `path` in the archive. Leading "/" and "./" are ignored on both the
-/// query and the archive names. As in the kernel, where a later entry
-/// overwrites an earlier one, the last matching entry wins; any parse error in
+/// Find `path` in the archive: what the root file system holds there once
+/// Linux has unpacked every archive (see [`Tree`]). Leading "/" and "./"
+/// are ignored on both the query and the archive names. Any parse error in
 /// the archive is returned.
 pub fn find<'a>(bytes: &'a [u8], path: &str) -> Result<Option<Entry<'a>>, CpioError> {
-    let want = normalize(path);
-    let mut found = None;
-    for entry in parse(bytes) {
-        let entry = entry?;
-        if normalize(entry.name) == want {
-            found = Some(entry);
+    Ok(Tree::build(bytes)?.lookup(path))
+}
+
+/// A file as the unpacked archives leave it: what every name linked to it
+/// shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Inode<'a> {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: u32,
+    /// The archive's inode and device numbers of the entry that made it.
+    ino: u32,
+    devmajor: u32,
+    devminor: u32,
+    /// How many names it has.
+    nlink: u32,
+    /// A regular file's contents (the data of the last entry that wrote
+    /// it), a symlink's target.
+    data: &'a [u8],
+}
+
+/// What Linux's `find_link` keys a hard link by: device, inode number and
+/// file type.
+type LinkKey = (u32, u32, u32, u32);
+
+/// The root file system that unpacking the archives gives, as a table of
+/// names (normalised paths) and the inodes they name. Built by replaying
+/// what Linux's unpacker does with each entry, in order (`do_name`,
+/// `maybe_link`, `clean_path`, `do_symlink`):
+///
+/// - a name whose type changes loses what it named first (a directory only
+///   if empty, as rmdir);
+/// - a regular file, device, fifo or socket entry with nlink >= 2 whose
+///   (device, inode, type) an earlier entry of the same archive had becomes
+///   a hard link to that entry's name (replacing anything at its own name);
+///   the first such entry is remembered for the ones after it; the table
+///   of them is dropped at each archive's TRAILER!!!;
+/// - a regular file entry writes into the inode its name now has (a link,
+///   or an existing file: its other names see it too): with data, the data
+///   replaces the contents; without, a new or existing unlinked name is
+///   truncated, a link keeps the contents. So a group of links gets the
+///   data of its last entry that has some, before or after the others;
+/// - a directory entry makes the directory or updates it; a directory,
+///   device, fifo or socket entry with data is skipped; a symlink replaces
+///   whatever had its name; mode and owner go to the inode.
+///
+/// Not modelled: a missing parent directory (Linux fails to create such a
+/// file; here it is there).
+pub struct Tree<'a> {
+    names: BTreeMap<&'a str, (&'a str, usize)>,
+    inodes: Vec<Inode<'a>>,
+}
+
+impl<'a> Tree<'a> {
+    /// Unpacks `bytes` (concatenated archives) into the table; the first
+    /// parse error, if any.
+    pub fn build(bytes: &'a [u8]) -> Result<Tree<'a>, CpioError> {
+        let mut t = Tree { names: BTreeMap::new(), inodes: Vec::new() };
+        let mut links: BTreeMap<LinkKey, &'a str> = BTreeMap::new();
+        let mut a = parse(bytes);
+        while let Some(e) = a.next_raw()? {
+            if e.name == TRAILER {
+                links.clear(); // free_hash
+            } else {
+                t.add(&e, &mut links);
+            }
+        }
+        Ok(t)
+    }
+
+    /// What `path` names, as an entry: the name of the entry that last made
+    /// it, the inode's mode, owner, link count, numbers and contents.
+    pub fn lookup(&self, path: &str) -> Option<Entry<'a>> {
+        let &(name, i) = self.names.get(normalize(path))?;
+        let n = &self.inodes[i];
+        Some(Entry {
+            name,
+            mode: n.mode,
+            uid: n.uid,
+            gid: n.gid,
+            nlink: n.nlink,
+            mtime: n.mtime,
+            ino: n.ino,
+            devmajor: n.devmajor,
+            devminor: n.devminor,
+            data: n.data,
+        })
+    }
+
+    /// How many names the table holds.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    fn inode_of(&self, name: &str) -> Option<usize> {
+        self.names.get(name).map(|&(_, i)| i)
+    }
+
+    /// `name` gets a new inode made from `e`.
+    fn create(&mut self, name: &'a str, e: &Entry<'a>, data: &'a [u8]) {
+        self.inodes.push(Inode {
+            mode: e.mode,
+            uid: e.uid,
+            gid: e.gid,
+            mtime: e.mtime,
+            ino: e.ino,
+            devmajor: e.devmajor,
+            devminor: e.devminor,
+            nlink: 1,
+            data,
+        });
+        self.names.insert(name, (e.name, self.inodes.len() - 1));
+    }
+
+    /// Unlinks `name` (rmdir for a directory, which fails if anything is
+    /// under it). True if the name is free afterwards.
+    fn remove(&mut self, name: &str) -> bool {
+        let Some(i) = self.inode_of(name) else { return true };
+        if self.inodes[i].mode & S_IFMT == S_IFDIR {
+            let under = self.names.range::<str, _>((core::ops::Bound::Excluded(name), core::ops::Bound::Unbounded));
+            let mut under = under.take_while(|(k, _)| k.starts_with(name));
+            if name.is_empty() || under.any(|(k, _)| k.as_bytes().get(name.len()) == Some(&b'/')) {
+                return false;
+            }
+        }
+        self.names.remove(name);
+        self.inodes[i].nlink -= 1;
+        true
+    }
+
+    /// `clean_path`: what has `name` goes if it is of another type than `mode`'s.
+    fn clean_path(&mut self, name: &str, mode: u32) {
+        if let Some(i) = self.inode_of(name) {
+            if (self.inodes[i].mode ^ mode) & S_IFMT != 0 {
+                self.remove(name);
+            }
         }
     }
-    Ok(found)
+
+    /// `maybe_link`: Some(true) if `name` became a hard link to an earlier
+    /// entry's file, Some(false) if it is the first of its kind (or no
+    /// link at all), None if the link failed (the entry is then skipped).
+    fn maybe_link(&mut self, name: &'a str, e: &Entry<'a>, links: &mut BTreeMap<LinkKey, &'a str>) -> Option<bool> {
+        if e.nlink < 2 {
+            return Some(false);
+        }
+        let key = (e.devmajor, e.devminor, e.ino, e.mode & S_IFMT);
+        let Some(&old) = links.get(&key) else {
+            links.insert(key, name);
+            return Some(false);
+        };
+        // clean_path(name, 0), then link(old, name).
+        if !self.remove(name) {
+            return None;
+        }
+        let i = self.inode_of(old).filter(|&i| self.inodes[i].mode & S_IFMT != S_IFDIR)?;
+        self.inodes[i].nlink += 1;
+        self.names.insert(name, (e.name, i));
+        Some(true)
+    }
+
+    /// The owner, permissions and time an entry gives the inode it lands
+    /// on (chown and chmod: the file type stays).
+    fn set_attrs(&mut self, i: usize, e: &Entry<'a>) {
+        let n = &mut self.inodes[i];
+        n.uid = e.uid;
+        n.gid = e.gid;
+        n.mode = (n.mode & S_IFMT) | (e.mode & !S_IFMT);
+        n.mtime = e.mtime;
+    }
+
+    /// One entry, as `do_name` (or `do_symlink`) handles it.
+    fn add(&mut self, e: &Entry<'a>, links: &mut BTreeMap<LinkKey, &'a str>) {
+        let name = normalize(e.name);
+        let kind = e.mode & S_IFMT;
+        if kind == S_IFLNK {
+            // do_symlink: whatever had the name goes first.
+            if self.remove(name) {
+                self.create(name, e, e.data);
+            }
+            return;
+        }
+        if kind != S_IFREG && !e.data.is_empty() {
+            return; // Linux skips the body and the entry
+        }
+        self.clean_path(name, e.mode);
+        match kind {
+            S_IFREG => {
+                let Some(linked) = self.maybe_link(name, e, links) else { return };
+                let i = match self.inode_of(name) {
+                    // A directory that could not go: the open fails.
+                    Some(i) if self.inodes[i].mode & S_IFMT == S_IFDIR => return,
+                    Some(i) => i,
+                    None => {
+                        self.create(name, e, &[]);
+                        self.inodes.len() - 1
+                    }
+                };
+                self.set_attrs(i, e);
+                // O_TRUNC unless a link; then the data, if any.
+                if !e.data.is_empty() || !linked {
+                    self.inodes[i].data = e.data;
+                }
+            }
+            S_IFDIR => match self.inode_of(name) {
+                Some(i) if self.inodes[i].mode & S_IFMT == S_IFDIR => self.set_attrs(i, e),
+                Some(_) => {} // a file that could not go (never: clean_path removed it)
+                None => self.create(name, e, &[]),
+            },
+            _ => {
+                // Devices, fifos, sockets (and unknown types): a link, or a
+                // new node if the name is free.
+                if self.maybe_link(name, e, links) == Some(false) {
+                    match self.inode_of(name) {
+                        Some(i) => self.set_attrs(i, e),
+                        None => self.create(name, e, &[]),
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -342,6 +581,12 @@ pub(crate) mod tests {
         push_raw(out, b"070701", name.as_bytes(), true, mode, ino, data);
     }
 
+    /// An entry with a link count and device (what says which entries are
+    /// links of one file), as `cpio -H newc` writes hard links.
+    pub(crate) fn push_link(out: &mut Vec<u8>, name: &str, mode: u32, ino: u32, nlink: u32, dev: (u32, u32), data: &[u8]) {
+        push_fields(out, b"070701", name.as_bytes(), true, [mode, ino, nlink, dev.0, dev.1], data);
+    }
+
     fn push_raw(
         out: &mut Vec<u8>,
         magic: &[u8; 6],
@@ -351,10 +596,16 @@ pub(crate) mod tests {
         ino: u32,
         data: &[u8],
     ) {
+        push_fields(out, magic, name, nul, [mode, ino, 1, 0, 0], data);
+    }
+
+    /// `f`: mode, ino, nlink, devmajor, devminor.
+    fn push_fields(out: &mut Vec<u8>, magic: &[u8; 6], name: &[u8], nul: bool, f: [u32; 5], data: &[u8]) {
+        let [mode, ino, nlink, major, minor] = f;
         let namesize = name.len() + usize::from(nul);
         out.extend_from_slice(magic);
         let fields =
-            [ino, mode, 1000, 100, 1, 0x5f5e_1000, data.len() as u32, 0, 0, 0, 0, namesize as u32, 0];
+            [ino, mode, 1000, 100, nlink, 0x5f5e_1000, data.len() as u32, major, minor, 0, 0, namesize as u32, 0];
         for f in fields {
             out.extend_from_slice(format!("{f:08X}").as_bytes());
         }
@@ -596,6 +847,149 @@ pub(crate) mod tests {
         assert_eq!(find(&bad, "/init"), Err(CpioError::BadMagic { offset: 0 }));
     }
 
+    const REG: u32 = 0o100755;
+    const DEV: (u32, u32) = (8, 1);
+
+    /// The data `path` resolves to (None: no such name).
+    fn data_of<'a>(a: &'a [u8], path: &str) -> Option<&'a [u8]> {
+        find(a, path).unwrap().map(|e| e.data)
+    }
+
+    #[test]
+    fn hard_links_share_the_data_of_the_entry_that_carries_it() {
+        // As GNU cpio writes them: every link an entry with the same inode
+        // and nlink 3, the data on the last one only.
+        let mut a = Vec::new();
+        push_entry(&mut a, "bin", 0o040755, 1, b"");
+        push_link(&mut a, "bin/busybox", REG, 7, 3, DEV, b"");
+        push_link(&mut a, "bin/ls", REG, 7, 3, DEV, b"");
+        push_link(&mut a, "bin/sh", REG, 7, 3, DEV, b"\x7fELF busybox");
+        push_trailer(&mut a);
+        for p in ["/bin/busybox", "bin/ls", "./bin/sh"] {
+            let e = find(&a, p).unwrap().unwrap();
+            assert_eq!(e.data, b"\x7fELF busybox", "{p}");
+            assert!(e.is_file());
+            assert_eq!((e.ino, e.nlink), (7, 3), "{p}: one inode, three names");
+        }
+        assert_eq!(find(&a, "bin/busybox").unwrap().unwrap().name, "bin/busybox");
+        // Without the link handling the first two would be empty files.
+        let raw: Vec<_> = parse(&a).map(|e| e.unwrap()).filter(|e| e.is_file()).map(|e| e.data.len()).collect();
+        assert_eq!(raw, [0, 0, 12]);
+    }
+
+    #[test]
+    fn the_data_entry_may_come_first_or_in_the_middle() {
+        for at in 0..3 {
+            let mut a = Vec::new();
+            for (i, n) in ["a", "b", "c"].iter().enumerate() {
+                push_link(&mut a, n, REG, 9, 3, DEV, if i == at { b"DATA" } else { b"" });
+            }
+            push_trailer(&mut a);
+            for n in ["a", "b", "c"] {
+                assert_eq!(data_of(&a, n), Some(&b"DATA"[..]), "data on entry {at}, looking at {n}");
+            }
+        }
+        // Two entries with data: the last one's (it writes last).
+        let mut a = Vec::new();
+        push_link(&mut a, "a", REG, 9, 2, DEV, b"first, longer");
+        push_link(&mut a, "b", REG, 9, 2, DEV, b"second");
+        push_trailer(&mut a);
+        assert_eq!((data_of(&a, "a"), data_of(&a, "b")), (Some(&b"second"[..]), Some(&b"second"[..])));
+    }
+
+    #[test]
+    fn nlink_decides_which_entries_are_links() {
+        let mut a = Vec::new();
+        // Same inode, but nlink 1 on one side: not links of each other.
+        push_link(&mut a, "one", REG, 5, 1, DEV, b"ONE");
+        push_link(&mut a, "two", REG, 5, 2, DEV, b"");
+        push_link(&mut a, "three", REG, 6, 2, DEV, b"");
+        push_link(&mut a, "four", REG, 6, 1, DEV, b"FOUR");
+        // nlink 4 but only two entries: still links (the count is not checked).
+        push_link(&mut a, "five", REG, 7, 4, DEV, b"");
+        push_link(&mut a, "six", REG, 7, 4, DEV, b"FIVE");
+        // Same inode and nlink, another device or another type: not links.
+        push_link(&mut a, "seven", REG, 8, 2, DEV, b"");
+        push_link(&mut a, "eight", REG, 8, 2, (8, 2), b"EIGHT");
+        push_link(&mut a, "nine", 0o020644, 10, 2, DEV, b"");
+        push_link(&mut a, "ten", REG, 10, 2, DEV, b"TEN");
+        push_trailer(&mut a);
+        let got: Vec<_> = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+            .iter()
+            .map(|n| data_of(&a, n).unwrap())
+            .collect();
+        let want: [&[u8]; 10] = [b"ONE", b"", b"", b"FOUR", b"FIVE", b"FIVE", b"", b"EIGHT", b"", b"TEN"];
+        assert_eq!(got, want);
+        assert_eq!(find(&a, "five").unwrap().unwrap().nlink, 2, "two names, whatever the header says");
+        assert_eq!(find(&a, "one").unwrap().unwrap().nlink, 1);
+        assert_eq!(find(&a, "nine").unwrap().unwrap().mode & S_IFMT, 0o020000, "a device stays a device");
+    }
+
+    #[test]
+    fn links_do_not_reach_across_archives() {
+        // The table of links is dropped at each TRAILER!!!.
+        let mut a = Vec::new();
+        push_link(&mut a, "x", REG, 9, 2, DEV, b"");
+        push_trailer(&mut a);
+        push_link(&mut a, "y", REG, 9, 2, DEV, b"Y");
+        push_trailer(&mut a);
+        assert_eq!((data_of(&a, "x"), data_of(&a, "y")), (Some(&b""[..]), Some(&b"Y"[..])));
+    }
+
+    #[test]
+    fn a_later_entry_lands_on_the_inode_its_name_has() {
+        // A link replaces a file of the same name...
+        let mut a = Vec::new();
+        push_entry(&mut a, "a", REG, 1, b"old a");
+        push_link(&mut a, "b", REG, 3, 2, DEV, b"B");
+        push_link(&mut a, "a", REG, 3, 2, DEV, b"");
+        push_trailer(&mut a);
+        assert_eq!(data_of(&a, "a"), Some(&b"B"[..]));
+        // ...and a plain file written over one name of a linked pair (in a
+        // later archive, say) is written into their inode: both see it.
+        push_entry(&mut a, "b", REG, 4, b"new");
+        push_trailer(&mut a);
+        assert_eq!((data_of(&a, "a"), data_of(&a, "b")), (Some(&b"new"[..]), Some(&b"new"[..])));
+        // A symlink or directory over a link takes only that name.
+        push_entry(&mut a, "b", 0o120777, 5, b"target");
+        push_trailer(&mut a);
+        assert_eq!(data_of(&a, "a"), Some(&b"new"[..]));
+        assert!(find(&a, "b").unwrap().unwrap().is_symlink());
+        assert_eq!(find(&a, "a").unwrap().unwrap().nlink, 1);
+    }
+
+    #[test]
+    fn what_linux_skips() {
+        let mut a = Vec::new();
+        push_entry(&mut a, "d", 0o040755, 1, b"");
+        push_entry(&mut a, "d/f", REG, 2, b"F");
+        // A file over a directory that is not empty: rmdir fails, so does the open.
+        push_entry(&mut a, "d", REG, 3, b"not a dir");
+        // A directory entry with data is skipped whole.
+        push_entry(&mut a, "e", 0o040755, 4, b"junk");
+        // A link to a name that is now a directory fails; the entry is skipped.
+        push_link(&mut a, "g", REG, 6, 2, DEV, b"");
+        push_entry(&mut a, "g", 0o040755, 7, b"");
+        push_link(&mut a, "h", REG, 6, 2, DEV, b"H");
+        push_trailer(&mut a);
+        assert!(find(&a, "d").unwrap().unwrap().is_dir());
+        assert_eq!(data_of(&a, "d/f"), Some(&b"F"[..]));
+        assert!(find(&a, "e").unwrap().is_none());
+        assert!(find(&a, "g").unwrap().unwrap().is_dir());
+        assert!(find(&a, "h").unwrap().is_none());
+        // An empty directory does go.
+        let mut b = Vec::new();
+        push_entry(&mut b, "d", 0o040755, 1, b"");
+        push_entry(&mut b, "d", REG, 3, b"now a file");
+        push_trailer(&mut b);
+        assert_eq!(data_of(&b, "d"), Some(&b"now a file"[..]));
+        // A file given again without data is emptied (O_TRUNC), its mode updated.
+        push_entry(&mut b, "d", 0o100600, 4, b"");
+        push_trailer(&mut b);
+        let d = find(&b, "d").unwrap().unwrap();
+        assert_eq!((d.data, d.mode), (&b""[..], 0o100600));
+    }
+
     #[test]
     fn display() {
         let e = CpioError::Truncated { offset: 42 };
@@ -656,5 +1050,50 @@ pub(crate) mod tests {
         let mut two = bytes.clone();
         two.extend_from_slice(&bytes);
         assert_eq!(collect(&two).unwrap().len(), 2 * es.len());
+    }
+
+    #[test]
+    fn real_cpio_tool_hard_links() {
+        use std::process::{Command, Stdio};
+        let have = Command::new("sh")
+            .args(["-c", "command -v cpio"])
+            .stdout(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !have {
+            eprintln!("note: `cpio` not installed; skipping real_cpio_tool_hard_links");
+            return;
+        }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!("armfork-cpio-links-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        std::fs::write(dir.join("bin/busybox"), b"the one copy of the data").unwrap();
+        for l in ["bin/sh", "bin/ls", "linked-elsewhere"] {
+            std::fs::hard_link(dir.join("bin/busybox"), dir.join(l)).unwrap();
+        }
+        std::fs::write(dir.join("bin/plain"), b"plain").unwrap();
+        let out = Command::new("sh")
+            .args(["-c", "find . | LC_ALL=C sort | cpio -o -H newc --quiet"])
+            .current_dir(&dir)
+            .output();
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = out.unwrap();
+        assert!(out.status.success(), "cpio failed: {:?}", out);
+        let bytes = out.stdout;
+        // The archive really stores links: one entry carries the data.
+        let linked: Vec<_> = collect(&bytes).unwrap().into_iter().filter(|e| e.is_file() && e.nlink == 4).collect();
+        assert_eq!(linked.len(), 4);
+        assert_eq!(linked.iter().filter(|e| !e.data.is_empty()).count(), 1, "{linked:?}");
+        assert!(linked.iter().all(|e| e.ino == linked[0].ino));
+        for p in ["/bin/busybox", "/bin/sh", "/bin/ls", "/linked-elsewhere"] {
+            let e = find(&bytes, p).unwrap().unwrap();
+            assert_eq!(e.data, b"the one copy of the data", "{p}");
+            assert_eq!(e.nlink, 4);
+        }
+        assert_eq!(data_of(&bytes, "bin/plain"), Some(&b"plain"[..]));
     }
 }

@@ -259,7 +259,7 @@ pub fn unpack(b: &[u8], out: &mut [u8], state: &mut DecompressorOxide) -> Result
 }
 
 #[cfg(target_arch = "arm")]
-pub use self::boot::{accounting, kept_pages, planned, populate_rootfs, rootfs, FreedInitrd, FREED_INITRD};
+pub use self::boot::{accounting, kept_pages, lookup, planned, populate_rootfs, rootfs, FreedInitrd, FREED_INITRD};
 
 #[cfg(target_arch = "arm")]
 mod boot {
@@ -282,11 +282,19 @@ mod boot {
     /// How this boot's initrd was read.
     static PLANNED: spin::Once<Plan> = spin::Once::new();
     static ROOTFS: spin::Once<Option<&'static [u8]>> = spin::Once::new();
+    /// The files it holds, hard links resolved (built once, with it).
+    static TREE: spin::Once<Option<cpio::Tree<'static>>> = spin::Once::new();
 
     /// The archive pid 1 and execve read files from, once
     /// [`populate_rootfs`] has run.
     pub fn rootfs() -> Option<&'static [u8]> {
         ROOTFS.get().copied().flatten()
+    }
+
+    /// What the initramfs holds at `path` (as [`cpio::find`] would say, from
+    /// the table built at boot), if anything.
+    pub fn lookup(path: &str) -> Option<cpio::Entry<'static>> {
+        TREE.get()?.as_ref()?.lookup(path)
     }
 
     /// How this boot's initrd was read (None: no initrd, or an unknown format).
@@ -330,6 +338,8 @@ mod boot {
                 }
             }
         });
+        // The table of names (the archive parsed when it was planned or unpacked).
+        TREE.call_once(|| rootfs().and_then(|fs| cpio::Tree::build(fs).ok()));
         ACCOUNT.call_once(|| (free_before, crate::mm::page_alloc::nr_free_pages()));
     }
 

@@ -32,6 +32,9 @@ bitflags! {
         /// Region attribute only (never in an entry): MAP_SHARED, so fork
         /// keeps the pages writable and shared instead of copy-on-write.
         const SHARED = 1 << 3;
+        /// Region attribute only (entries ignore it): Linux's VM_GROWSDOWN,
+        /// the stack, which a fault just below extends (expand_stack).
+        const GROWSDOWN = 1 << 4;
     }
 }
 

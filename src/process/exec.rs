@@ -66,6 +66,8 @@ pub fn dup_mm(old: &MmStruct) -> Result<KRef<MmStruct>, Errno> {
     *mm.vmas.lock() = old.vmas.lock().clone();
     mm.start_brk.store(old.start_brk.load(Ordering::Relaxed), Ordering::Relaxed);
     mm.brk.store(old.brk.load(Ordering::Relaxed), Ordering::Relaxed);
+    mm.mmap_base.store(old.mmap_base.load(Ordering::Relaxed), Ordering::Relaxed);
+    mm.flags.store(old.flags.load(Ordering::Relaxed), Ordering::Relaxed);
     let mut pt = PageTable::new()?;
     // MAP_SHARED regions stay writable (and shared) in both.
     let vmas = old.vmas.lock();
@@ -88,16 +90,20 @@ pub fn dup_mm(old: &MmStruct) -> Result<KRef<MmStruct>, Errno> {
 
 /// `brk`: moves the end of the heap to `addr` (page-granular mapping of
 /// zeroed pages, read-write); returns the new end, or the old one when the
-/// request is refused (out of memory, into the stack, below the start).
+/// request is refused (out of memory, below the start, or within a page of
+/// the next mapping, or within the guard gap of a stack: `brk_fits`).
 pub fn sys_brk(addr: u32) -> u32 {
     let me = super::task::current_task();
     let Some(mm) = me.mm.as_ref() else { return 0 };
     let (start, old) = (mm.start_brk.load(Ordering::Relaxed), mm.brk.load(Ordering::Relaxed));
-    if addr < start || addr > USER_STACK_TOP - (MAX_STACK_PAGES + 16) * PAGE {
+    if addr < start || addr > crate::arch::mmu::TASK_SIZE - PAGE {
         return old;
     }
     let (old_end, new_end) = (old.div_ceil(PAGE) * PAGE, addr.div_ceil(PAGE) * PAGE);
     let mut vmas = mm.vmas.lock();
+    if new_end > old_end && !super::mmap::brk_fits(&vmas, old_end, new_end) {
+        return old;
+    }
     let mut g = mm.pgd.lock();
     let Some(pt) = g.as_mut() else { return old };
     if new_end > old_end {
@@ -117,15 +123,29 @@ pub fn sys_brk(addr: u32) -> u32 {
 /// A fault on user address `far` in the current address space: a page a
 /// region allows but that was never touched arrives zeroed
 /// (`do_anonymous_page`); a write to a page shared copy-on-write copies it
-/// (`do_wp_page`). True when the fault is resolved and the access can be
-/// retried.
+/// (`do_wp_page`); an address just below the stack grows it
+/// (`fault_below_stack`). True when the fault is resolved and the access
+/// can be retried.
 pub fn do_page_fault(far: u32, write: bool) -> bool {
+    match fault_in_region(far, write) {
+        Some(resolved) => resolved,
+        None => fault_below_stack(far, write),
+    }
+}
+
+/// do_page_fault for an address in a region (None: in none).
+#[inline(always)]
+fn fault_in_region(far: u32, write: bool) -> Option<bool> {
     let me = super::task::current_task();
-    let Some(mm) = me.mm.as_ref() else { return false };
+    let Some(mm) = me.mm.as_ref() else { return Some(false) };
     let page = far & !(PAGE - 1);
-    let Some(&(_, _, vprot)) = mm.vmas.lock().iter().find(|(s, e, _)| far >= *s && far < *e) else {
-        return false;
-    };
+    let &(_, _, vprot) = mm.vmas.lock().iter().find(|(s, e, _)| far >= *s && far < *e)?;
+    Some(fault_in_vma(mm, page, vprot, write))
+}
+
+/// The fault at `page`, in a region allowing `vprot`.
+#[inline(always)]
+fn fault_in_vma(mm: &MmStruct, page: u32, vprot: Prot, write: bool) -> bool {
     if !vprot.contains(if write { Prot::WRITE } else { Prot::READ }) {
         return false;
     }
@@ -165,6 +185,28 @@ pub fn do_page_fault(far: u32, write: bool) -> bool {
     true
 }
 
+/// do_page_fault's path for an address in no region (kept out of the
+/// common fault's way): the stack grows down to it if it may
+/// (`expand_stack`, with RLIMIT_STACK as it is now), and the page comes
+/// zeroed. False: the fault stands (SIGSEGV, or EFAULT for the kernel).
+#[cold]
+#[inline(never)]
+fn fault_below_stack(far: u32, write: bool) -> bool {
+    let me = super::task::current_task();
+    let Some(mm) = me.mm.as_ref() else { return false };
+    let page = far & !(PAGE - 1);
+    let rlim = me.signal.as_ref().map_or(8 << 20, |s| s.rlimit(super::resources::RLIMIT_STACK).cur);
+    let mut vmas = mm.vmas.lock();
+    let Some((vprot, grown)) = super::mmap::expand_stack(&mut vmas, page, rlim) else { return false };
+    mm.total_vm.fetch_add(grown, Ordering::Relaxed);
+    if !vprot.contains(if write { Prot::WRITE } else { Prot::READ }) {
+        return false;
+    }
+    let mut g = mm.pgd.lock();
+    let Some(pt) = g.as_mut() else { return false };
+    super::mmap::do_anonymous_page(pt, page, vprot)
+}
+
 fn map_new_page(mm: &MmStruct, pt: &mut PageTable, va: u32, prot: Prot, content: &[u8]) -> Result<(), Errno> {
     let pa = crate::mm::alloc_pages(0)?;
     let lin = crate::arch::mmu::__va(pa).ok_or(Errno::ENOMEM)? as usize;
@@ -200,7 +242,8 @@ fn build(code: &[u8]) -> Result<KRef<MmStruct>, Errno> {
     for (i, chunk) in code.chunks(PAGE_SIZE).enumerate() {
         map_new_page(&mm, g.pt(), USER_TEXT + PAGE * i as u32, Prot::READ | Prot::EXEC, chunk)?;
     }
-    map_new_page(&mm, g.pt(), USER_STACK_TOP - PAGE, Prot::READ | Prot::WRITE, &[])?;
+    // (The region attribute GROWSDOWN means nothing to the page's entry.)
+    map_new_page(&mm, g.pt(), USER_STACK_TOP - PAGE, Prot::READ | Prot::WRITE | Prot::GROWSDOWN, &[])?;
     let heap = USER_TEXT + (code.len() as u32).div_ceil(PAGE) * PAGE;
     mm.start_brk.store(heap, Ordering::Relaxed);
     mm.brk.store(heap, Ordering::Relaxed);
@@ -254,11 +297,20 @@ const ARG_LIMIT_MAX: usize = 6 << 20;
 /// The largest stack exec maps: the arguments and STACK_PAGES more.
 const MAX_STACK_PAGES: u32 = STACK_PAGES + (ARG_LIMIT_MAX / PAGE_SIZE) as u32 + 1;
 
+/// How far a new stack reaches below its arguments from the start (Linux's
+/// stack_expand in setup_arg_pages): 128 KiB, within RLIMIT_STACK.
+const STACK_EXPAND: u32 = 128 * 1024;
+
+/// The caller's RLIMIT_STACK (its soft limit, bytes), what exec reads.
+fn stack_rlimit() -> u32 {
+    let me = super::task::current_task();
+    me.signal.as_ref().map_or(8 << 20, |s| s.rlimit(super::resources::RLIMIT_STACK).cur)
+}
+
 /// How much argv and envp may take (strings, NULs and pointers), as Linux
 /// computes it: a quarter of the stack limit, between ARG_MAX and 6 MiB.
 fn arg_limit() -> usize {
-    let stack = super::task::current_task().signal.as_ref().map_or(8 << 20, |s| s.rlimit(3).cur as usize);
-    (stack / 4).clamp(ARG_MAX, ARG_LIMIT_MAX)
+    (stack_rlimit() as usize / 4).clamp(ARG_MAX, ARG_LIMIT_MAX)
 }
 
 /// Where the strings of argv or envp come from.
@@ -665,10 +717,28 @@ fn load_elf(
         }
         mm.vmas.lock().push((start, end, prot));
     }
-    // The stack: zeroed pages, one region.
-    let stack = (USER_STACK_TOP - stack_pages * PAGE, USER_STACK_TOP, Prot::READ | Prot::WRITE);
-    super::mmap::populate(pt, stack.0, stack.1, stack.2)?;
-    mm.vmas.lock().push(stack);
+    // The stack: one region that grows down (VM_GROWSDOWN), its first
+    // pages zeroed and mapped now. As Linux's setup_arg_pages, the region
+    // reaches STACK_EXPAND below the arguments from the start, or, if
+    // RLIMIT_STACK is smaller, as far as that allows; it grows further on
+    // demand (expand_stack). mmap's layout follows RLIMIT_STACK too.
+    let rw = Prot::READ | Prot::WRITE;
+    let populated = USER_STACK_TOP - stack_pages * PAGE;
+    super::mmap::populate(pt, populated, USER_STACK_TOP, rw)?;
+    let rlim = stack_rlimit();
+    let args = (arg_bytes as u32).div_ceil(PAGE) * PAGE;
+    let limited = rlim & !(PAGE - 1);
+    let base = if args + STACK_EXPAND > limited {
+        USER_STACK_TOP.saturating_sub(limited)
+    } else {
+        USER_STACK_TOP - args - STACK_EXPAND
+    };
+    mm.vmas.lock().push((base.min(populated), USER_STACK_TOP, rw | Prot::GROWSDOWN));
+    let (mmap_base, legacy) = super::mmap::mmap_layout(rlim);
+    mm.mmap_base.store(mmap_base, Ordering::Relaxed);
+    if legacy {
+        mm.set_mm_flags(super::resources::MmFlags::LEGACY_MMAP);
+    }
     let sp = setup_stack(pt, &exe, argv, envp)?;
     let heap =
         exe.segments().iter().map(|s| s.vaddr + s.memsz).max().unwrap_or(USER_TEXT).div_ceil(PAGE) * PAGE;
@@ -692,15 +762,15 @@ pub fn exec_path(path: &str, argv: &[&str], envp: &[&str]) -> Errno {
 }
 
 /// `open_exec`: the contents of initramfs file `path` (ENOENT if it is not
-/// there, EACCES if it is not a regular file, as Linux says for a directory).
+/// there, EACCES if it is not a regular file, as Linux says for a
+/// directory). A hard link gives the data of its file, whichever entry of
+/// the archive carried it.
 fn open_exec(path: &[u8]) -> Result<&'static [u8], Errno> {
-    let rd = initramfs().ok_or(Errno::ENOENT)?;
     let path = core::str::from_utf8(path).map_err(|_| Errno::ENOENT)?;
-    match crate::fs::cpio::find(rd, path) {
-        Ok(Some(e)) if e.is_file() => Ok(e.data),
-        Ok(Some(_)) => Err(Errno::EACCES),
-        Ok(None) => Err(Errno::ENOENT),
-        Err(_) => Err(Errno::EIO),
+    match crate::fs::initramfs::lookup(path) {
+        Some(e) if e.is_file() => Ok(e.data),
+        Some(_) => Err(Errno::EACCES),
+        None => Err(Errno::ENOENT),
     }
 }
 
@@ -970,6 +1040,34 @@ mod ktests {
         }
     }
 
+    fn run_hello_link(_: usize) -> i32 {
+        exec_path("/bin/hello-link", &["/bin/hello-link"], &["ktest=1"]) as i32 + 1000
+    }
+
+    crate::ktest! {
+        fn a_hard_link_of_the_initramfs_runs_its_file() {
+            let rd = initramfs().expect("no initramfs: make test boots with -initrd target/initramfs.cpio");
+            // The archive stores the pair as cpio -H newc writes links: two
+            // entries, one inode, nlink 2, the data on one of them only.
+            let es: alloc::vec::Vec<_> = crate::fs::cpio::parse(rd)
+                .filter_map(|e| e.ok())
+                .filter(|e| matches!(e.name.trim_start_matches("./"), "bin/hello" | "bin/hello-link"))
+                .collect();
+            assert_eq!(es.len(), 2, "/bin/hello and /bin/hello-link");
+            assert!(es.iter().all(|e| e.nlink == 2 && e.ino == es[0].ino), "not stored as hard links: {:?}", es.iter().map(|e| (e.ino, e.nlink)).collect::<alloc::vec::Vec<_>>());
+            assert_eq!(es.iter().filter(|e| e.data.is_empty()).count(), 1, "the data should be on one entry");
+            // Both names give the file, whichever carried the data.
+            let (a, b) = (crate::fs::initramfs::lookup("/bin/hello").unwrap(), crate::fs::initramfs::lookup("/bin/hello-link").unwrap());
+            assert!(!a.data.is_empty() && a.data == b.data && a.nlink == 2);
+            let before = snapshot();
+            for f in [run_init as fn(usize) -> i32, run_hello_link] {
+                let pid = kernel_thread(f, 0, 17).unwrap();
+                assert_eq!(do_wait(pid as i32, 0), Ok((pid, 42 << 8)));
+            }
+            assert_eq!(snapshot(), before);
+        }
+    }
+
     crate::ktest! {
         fn exec_refuses_missing_and_malformed_files() {
             fn missing(_: usize) -> i32 {
@@ -1045,6 +1143,18 @@ mod kbenches {
         static user_thread_101_end: u8;
         static user_thread_1_start: u8;
         static user_thread_1_end: u8;
+        static user_fault_1025_start: u8;
+        static user_fault_1025_end: u8;
+        static user_fault_1_start: u8;
+        static user_fault_1_end: u8;
+        static user_futex_private_201_start: u8;
+        static user_futex_private_201_end: u8;
+        static user_futex_private_1_start: u8;
+        static user_futex_private_1_end: u8;
+        static user_futex_shared_201_start: u8;
+        static user_futex_shared_201_end: u8;
+        static user_futex_shared_1_start: u8;
+        static user_futex_shared_1_end: u8;
     }
 
     fn prog(which: usize) -> &'static [u8] {
@@ -1065,7 +1175,13 @@ mod kbenches {
                 11 => span(&user_vfork_101_start, &user_vfork_101_end),
                 12 => span(&user_vfork_1_start, &user_vfork_1_end),
                 13 => span(&user_thread_101_start, &user_thread_101_end),
-                _ => span(&user_thread_1_start, &user_thread_1_end),
+                14 => span(&user_thread_1_start, &user_thread_1_end),
+                15 => span(&user_fault_1025_start, &user_fault_1025_end),
+                16 => span(&user_fault_1_start, &user_fault_1_end),
+                17 => span(&user_futex_private_201_start, &user_futex_private_201_end),
+                18 => span(&user_futex_private_1_start, &user_futex_private_1_end),
+                19 => span(&user_futex_shared_201_start, &user_futex_shared_201_end),
+                _ => span(&user_futex_shared_1_start, &user_futex_shared_1_end),
             }
         }
     }
@@ -1131,6 +1247,33 @@ mod kbenches {
         fn user_fork_round_trip_64mib_touched(b: &mut Bencher) {
             let (many, one) = (measure(8), measure(9));
             b.record(many.saturating_sub(one) / 10);
+        }
+    }
+
+    // A first touch of an anonymous private page: the fault, a zeroed
+    // page, and (at exit) its freeing.
+    crate::kbench! {
+        fn user_anonymous_page_fault(b: &mut Bencher) {
+            let (many, one) = (measure(15), measure(16));
+            b.record(many.saturating_sub(one) / 1024);
+        }
+    }
+
+    // One round of futex ping-pong between two threads: two FUTEX_WAKEs,
+    // two FUTEX_WAITs, two context switches. Private ops (glibc's mutexes
+    // and condition variables), and shared ones on private memory (what
+    // pthread_join and the kernel's CLONE_CHILD_CLEARTID wake use).
+    crate::kbench! {
+        fn user_futex_ping_pong_private(b: &mut Bencher) {
+            let (many, one) = (measure(17), measure(18));
+            b.record(many.saturating_sub(one) / 200);
+        }
+    }
+
+    crate::kbench! {
+        fn user_futex_ping_pong_shared(b: &mut Bencher) {
+            let (many, one) = (measure(19), measure(20));
+            b.record(many.saturating_sub(one) / 200);
         }
     }
 
@@ -1270,7 +1413,7 @@ mod execve_ktests {
 
     /// The user-space suite's test programs (user/tests/t_*.c but the exec
     /// probe, and user/glibc/t_glibc.c).
-    const SUITE: [&str; 15] = [
+    const SUITE: [&str; 17] = [
         "/bin/t_basic",
         "/bin/t_fork",
         "/bin/t_clone",
@@ -1286,6 +1429,8 @@ mod execve_ktests {
         "/bin/t_siginfo",
         "/bin/t_time",
         "/bin/t_cred",
+        "/bin/t_stack",
+        "/bin/t_futex",
     ];
 
     /// Runs SUITE[arg] with --quiet: it prints nothing, exits with its failures.
@@ -1413,11 +1558,24 @@ mod execve_ktests {
 
     crate::ktest! {
         #[requires(Initramfs)]
+        fn suite_t_stack_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(15);
+        }
+    }
+    crate::ktest! {
+        #[requires(Initramfs)]
+        fn suite_t_futex_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(16);
+        }
+    }
+
+    crate::ktest! {
+        #[requires(Initramfs)]
         fn suite_covers_every_test_program_of_the_initramfs() {
             let rd = initramfs().expect("no initramfs");
             for e in crate::fs::cpio::parse(rd).filter_map(|e| e.ok()) {
                 let n = e.name.trim_start_matches("./").trim_start_matches('/');
-                if n.starts_with("bin/t_") && n != "bin/t_execprobe" {
+                if n.starts_with("bin/t_") && !n.starts_with("bin/t_execprobe") {
                     assert!(SUITE.iter().any(|s| s[1..] == *n), "/{} has no leak check here", n);
                 }
             }

@@ -230,6 +230,36 @@ pub struct MmStruct {
     /// The regions (start, end, permissions) its pages may have: a page
     /// mapped read-only in a writable region is shared copy-on-write.
     pub vmas: SpinLockIrq<alloc::vec::Vec<(u32, u32, crate::mm::pgtable::Prot)>>,
+    /// Where mmap looks for room (`mmap_base`), chosen at exec from
+    /// RLIMIT_STACK (`arch_pick_mmap_layout`): below the stack's reserved
+    /// growth, searching downwards, or, for an unlimited stack, Linux's
+    /// legacy layout: upwards from TASK_UNMAPPED_BASE (MmFlags::LEGACY_MMAP).
+    pub mmap_base: AtomicU32,
+    /// MmFlags.
+    pub flags: AtomicU32,
+}
+
+bitflags::bitflags! {
+    /// What an address space has been set up as (`MmStruct::flags`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct MmFlags: u32 {
+        /// mmap searches upwards from `mmap_base` (the legacy layout).
+        const LEGACY_MMAP = 1 << 0;
+        /// A MAP_SHARED mapping was made here at some time (never cleared):
+        /// until then a shared futex op needs no look at the regions to
+        /// know its memory is private.
+        const SHARED_MAPPINGS = 1 << 1;
+    }
+}
+
+impl MmStruct {
+    pub fn mm_flags(&self) -> MmFlags {
+        MmFlags::from_bits_retain(self.flags.load(Ordering::Relaxed))
+    }
+
+    pub fn set_mm_flags(&self, f: MmFlags) {
+        self.flags.fetch_or(f.bits(), Ordering::Relaxed);
+    }
 }
 slab_object!(MmStruct, MM_CACHE, "mm_struct");
 
@@ -244,6 +274,8 @@ impl MmStruct {
             pgd: SpinLockIrq::new(None),
             pgd_phys: AtomicU32::new(0),
             vmas: SpinLockIrq::new(alloc::vec::Vec::new()),
+            mmap_base: AtomicU32::new(crate::process::mmap::MMAP_BASE),
+            flags: AtomicU32::new(0),
         }
     }
 }

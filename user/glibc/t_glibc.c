@@ -2,8 +2,9 @@
  * glibc (not -nostdlib like the other tests): its start-up (TLS, RELRO
  * made read-only with mprotect, the stdio buffers), malloc, fork and
  * waitpid, pthreads (clone, futexes with FUTEX_WAIT_BITSET, mutexes and
- * condition variables), abort() and raise() with the default actions, as
- * a program built by a standard toolchain uses them.
+ * condition variables, also PTHREAD_PROCESS_SHARED ones between two
+ * processes in a MAP_SHARED page), abort() and raise() with the default
+ * actions, as a program built by a standard toolchain uses them.
  *
  * TAP as user/sys.h speaks it: alone it prints "ok N - t_glibc: ..." and
  * the closing "N passed, M failed"; --plan exits with the number of tests,
@@ -23,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { PLAN = 16 };
+enum { PLAN = 18 };
 static int n, failed, base, quiet, quiet_end;
 static const char *prog = "t_glibc";
 
@@ -95,6 +96,114 @@ static void *waiter(void *arg)
     return 0;
 }
 
+/* A mutex and a condition variable shared by two processes (glibc's
+ * PTHREAD_PROCESS_SHARED: its futex ops are shared ones, keyed by the page). */
+struct pshared {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    int flag;
+    long count;
+};
+enum { PS_ROUNDS = 20000 };
+
+static struct pshared *pshared_new(void)
+{
+    struct pshared *p = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return 0;
+    pthread_mutexattr_t ma;
+    pthread_condattr_t ca;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
+    if (pthread_mutex_init(&p->m, &ma) != 0 || pthread_cond_init(&p->c, &ca) != 0) return 0;
+    return p;
+}
+
+/* Waits for child c up to 3 s (then kills it): 1 if it exited 0. */
+static int child_done(pid_t c)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int st = -1;
+    while (ms_since(&t0) < 3000) {
+        if (waitpid(c, &st, WNOHANG) == c) return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        struct timespec pause = { 0, 5 * 1000 * 1000 };
+        nanosleep(&pause, 0);
+    }
+    kill(c, SIGKILL);
+    waitpid(c, &st, 0);
+    return 0;
+}
+
+/* A deadline 3 s from now on CLOCK_REALTIME (pthread_mutex_timedlock's clock). */
+static struct timespec in_3s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += 3;
+    return t;
+}
+
+/* The child sleeps on the condition variable until the parent signals it. */
+static int pshared_cond(struct pshared *p)
+{
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+        pthread_mutex_lock(&p->m);
+        p->flag = 1;
+        while (p->flag != 2) pthread_cond_wait(&p->c, &p->m);
+        p->flag = 3;
+        pthread_mutex_unlock(&p->m);
+        _exit(0);
+    }
+    /* Once the child waits (it set flag 1 and let go of the mutex in
+     * pthread_cond_wait), wake it. */
+    int seen = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!seen && ms_since(&t0) < 3000) {
+        struct timespec until = in_3s();
+        if (pthread_mutex_timedlock(&p->m, &until) != 0) break;
+        if (p->flag == 1) {
+            seen = 1;
+            p->flag = 2;
+            pthread_cond_signal(&p->c);
+        }
+        pthread_mutex_unlock(&p->m);
+        struct timespec pause = { 0, 2 * 1000 * 1000 };
+        if (!seen) nanosleep(&pause, 0);
+    }
+    return c > 0 && seen && child_done(c) && p->flag == 3;
+}
+
+/* Both processes add to one counter under the mutex, yielding now and then
+ * with it held, so that the other sleeps on its futex. */
+static int pshared_mutex(struct pshared *p)
+{
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+        for (int i = 0; i < PS_ROUNDS; i++) {
+            pthread_mutex_lock(&p->m);
+            p->count++;
+            if (i % 500 == 0) sched_yield();
+            pthread_mutex_unlock(&p->m);
+        }
+        _exit(0);
+    }
+    int good = c > 0;
+    for (int i = 0; good && i < PS_ROUNDS; i++) {
+        struct timespec until = in_3s();
+        if (pthread_mutex_timedlock(&p->m, &until) != 0) { good = 0; break; }
+        p->count++;
+        if (i % 500 == 250) sched_yield();
+        pthread_mutex_unlock(&p->m);
+    }
+    return child_done(c) && good && p->count == 2 * PS_ROUNDS;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--plan") == 0) return PLAN;
@@ -147,6 +256,12 @@ int main(int argc, char **argv)
     while (turn != 2) pthread_cond_wait(&cond, &lock);
     pthread_mutex_unlock(&lock);
     ok(wc == 0 && pthread_join(w, 0) == 0 && turn == 2, "pthread_cond_wait / pthread_cond_signal, both ways");
+
+    /* Process-shared: a condition variable and a contended mutex between
+     * this process and a child, in a MAP_SHARED page. */
+    struct pshared *ps = pshared_new();
+    ok(ps && pshared_cond(ps), "PTHREAD_PROCESS_SHARED condition variable: a child's pthread_cond_wait woken by our signal");
+    ok(ps && pshared_mutex(ps), "PTHREAD_PROCESS_SHARED mutex contended by two processes: every increment counted");
 
     /* A timed wait that times out (FUTEX_WAIT_BITSET, an absolute time). */
     struct timespec t0, until;

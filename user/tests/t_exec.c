@@ -1,6 +1,7 @@
 /* t_exec - execve: argv and envp passed through, the pid kept, the TLS
- * register reset, a vfork parent released at exec; and its errors (ENOENT,
- * EACCES, EFAULT, ENOEXEC, E2BIG) leaving the caller intact. */
+ * register reset, a vfork parent released at exec, a hard link of the
+ * initramfs run as its file; and its errors (ENOENT, EACCES, EFAULT,
+ * ENOEXEC, E2BIG) leaving the caller intact. */
 #include "t.h"
 
 #define KERNEL_ADDR ((void *)0xC0000000)
@@ -60,7 +61,7 @@ static void fmt_num(char *b, long v)
 int test_main(int argc, char **argv, char **envp)
 {
     (void)argc; (void)envp;
-    tap_init(argv, 24);
+    tap_init(argv, 25);
     int st;
 
     /* argv and envp arrive as given (the probe checks them and its pid). */
@@ -76,6 +77,19 @@ int test_main(int argc, char **argv, char **envp)
     st = -1;
     ok(wait4(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0,
        "execve passes argv and envp through and keeps the pid");
+
+    /* /bin/t_execprobe-link is a hard link of /bin/t_execprobe in the
+     * initramfs (scripts/initramfs.sh): the archive carries the data once,
+     * on the last of the two entries; both names run the program. */
+    c = sys0(NR_fork);
+    if (c == 0) {
+        char *av[] = { PROBE "-link", "link", 0 };
+        sys3(NR_execve, PROBE "-link", av, 0);
+        sys_exit(100);
+    }
+    st = -1;
+    ok(wait4(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+       "execve of a hard link of the initramfs runs its file");
 
     /* A new program starts with the TLS register 0 and a fresh image. */
     c = sys0(NR_fork);

@@ -34,6 +34,7 @@ int test_main(int argc, char **argv, char **envp)
         for (i = 0; envp[0][i] == 'b'; i++) ;
         return i == 100000 && !envp[0][i] ? 0 : 35;
     }
+    if (streq(argv[1], "link")) return streq(argv[0], "/bin/t_execprobe-link") ? 0 : 36;
     if (streq(argv[1], "tls")) return get_tls() == 0 && envp[0] == 0 ? 0 : 28;
     if (streq(argv[1], "sleep")) { sleep_ms(1000); return 0; }
     return 29;

@@ -12,8 +12,10 @@
  * Calls that would block or end the child early on purpose are left out
  * (read from the console, nanosleep, clock_nanosleep, pause, rt_sigsuspend,
  * fork/vfork/clone/execve, kill, tkill, tgkill, exit, reboot); futex is only
- * ever FUTEX_WAKE, prlimit64 and rt_sigqueueinfo only on the caller,
- * rt_sigtimedwait only with a zero timeout;
+ * ever an op that does not sleep (FUTEX_WAKE, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE,
+ * FUTEX_WAKE_BITSET, maybe private, now and then with FUTEX_CLOCK_REALTIME),
+ * prlimit64 and rt_sigqueueinfo only on the caller, rt_sigtimedwait only with
+ * a zero timeout;
  * brk and mmap lengths are kept small so that one call cannot spend
  * seconds zeroing memory. Unknown numbers come from above Linux's table (1000 and up).
  * The same binary runs on Linux (make test-linux). */
@@ -84,7 +86,10 @@ static void fuzz_child(volatile u32 *count)
         u32 nr = rnd() % 8 ? (u32)calls[rnd() % (sizeof calls / sizeof calls[0])] : 1000 + rnd() % 0xe0000;
         u32 a[6];
         for (int k = 0; k < 6; k++) a[k] = arg();
-        if (nr == 240) a[1] = 1 | (a[1] & 128);                  /* FUTEX_WAKE (maybe private) */
+        if (nr == 240) {                                         /* futex ops that never sleep */
+            static const u32 ops[] = { 1 /* WAKE */, 3 /* REQUEUE */, 4 /* CMP_REQUEUE */, 10 /* WAKE_BITSET */ };
+            a[1] = ops[rnd() % 4] | (a[1] & 128) | (rnd() % 16 ? 0 : 256);
+        }
         if (nr == 369) a[0] = 0;                                 /* prlimit64 on ourselves */
         /* No CPU-time limit: Linux would SIGKILL the child for it (fine, but it stops fuzzing). */
         if (nr == 75 && a[0] == 0) a[0] = 7;
