@@ -1045,6 +1045,7 @@ mod ktests {
     }
 
     crate::ktest! {
+        #[requires(Initramfs)]
         fn a_hard_link_of_the_initramfs_runs_its_file() {
             let rd = initramfs().expect("no initramfs: make test boots with -initrd target/initramfs.cpio");
             // The archive stores the pair as cpio -H newc writes links: two

@@ -72,6 +72,7 @@ pub const NR_UGETRLIMIT: u32 = 191;
 pub const NR_GETUID32: u32 = 199;
 pub const NR_GETTID: u32 = 224;
 pub const NR_FUTEX: u32 = 240;
+pub const NR_FUTEX_TIME64: u32 = 422;
 pub const NR_EXIT_GROUP: u32 = 248;
 pub const NR_SET_TID_ADDRESS: u32 = 256;
 pub const NR_PRLIMIT64: u32 = 369;
@@ -520,16 +521,6 @@ fn sys_dup(fd: u32) -> Ret {
 /// The real-time clock at boot (process::posix_timers has the clocks).
 const REALTIME_BASE: u64 = crate::process::posix_timers::REALTIME_BASE;
 
-/// A user `struct timespec` as microseconds (rounded up: a sleep is never
-/// shorter than asked). EINVAL for a negative time or tv_nsec >= 10^9.
-fn timespec_us(addr: u32) -> Result<u64, Errno> {
-    let (s, ns) = (get_user(addr)?, get_user(addr + 4)?);
-    if ns >= 1_000_000_000 || (s as i32) < 0 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(s as u64 * 1_000_000 + (ns as u64).div_ceil(1000))
-}
-
 const LINUX_REBOOT_MAGIC1: u32 = 0xfee1_dead;
 const LINUX_REBOOT_MAGIC2: u32 = 672_274_793;
 const LINUX_REBOOT_CMD_POWER_OFF: u32 = 0x4321_fedc;
@@ -683,13 +674,15 @@ fn sys_futex(uaddr: u32, op: u32, val: u32, timeout: u32, uaddr2: u32, val3: u32
         FUTEX_WAIT_PRIVATE if timeout == 0 => {
             futex_wait_until::<false>(uaddr, val, None, FUTEX_BITSET_MATCH_ANY).map(|_| 0)
         }
-        _ => do_futex(uaddr, op, val, timeout, uaddr2, val3),
+        _ => do_futex(uaddr, op, val, timeout, uaddr2, val3, false),
     }
 }
 
-/// sys_futex for every op.
+/// sys_futex for every op; `time64`: the timeout is a 64-bit `struct
+/// __kernel_timespec` (futex_time64, what glibc calls first).
 #[inline(never)]
-fn do_futex(uaddr: u32, op: u32, val: u32, timeout: u32, uaddr2: u32, val3: u32) -> Ret {
+fn do_futex(uaddr: u32, op: u32, val: u32, timeout: u32, uaddr2: u32, val3: u32, time64: bool) -> Ret {
+    let timespec_us = |t: u32| crate::process::posix_timers::read_timespec(t, time64).map(|ns| ns.div_ceil(1000));
     use crate::process::futex::{deadline_at, futex_requeue, futex_wait_until, futex_wake_bitset, FUTEX_BITSET_MATCH_ANY};
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
     let shared = op & FUTEX_PRIVATE_FLAG == 0;
@@ -880,6 +873,7 @@ pub fn dispatch(regs: &mut PtRegs) -> bool {
         NR_IOCTL => sys_ioctl(r[0], r[1], r[2]),
         NR_WAIT4 => sys_wait4(r[0] as i32, r[1], r[2], r[3]),
         NR_FUTEX => sys_futex(r[0], r[1], r[2], r[3], r[4], r[5]),
+        NR_FUTEX_TIME64 => do_futex(r[0], r[1], r[2], r[3], r[4], r[5], true),
         NR_SET_TID_ADDRESS => {
             // SAFETY: the current task sets its own field.
             unsafe { (*crate::process::task::current()).clear_child_tid = r[0] };

@@ -103,7 +103,7 @@ extern char sig_restorer[];
 int test_main(int argc, char **argv, char **envp)
 {
     (void)argc; (void)envp;
-    tap_init(argv, 21);
+    tap_init(argv, 22);
     struct waiter w[4];
     volatile int *p = shared_page();
     static volatile int a, b, c;
@@ -239,5 +239,17 @@ int test_main(int argc, char **argv, char **envp)
     ok(seen && fx(&a, FUTEX_REQUEUE | PRIV, 0, 1, &b, 0) == 1, "a FUTEX_WAIT_BITSET waiter is moved too");
     ok(fx(&b, FUTEX_WAKE | PRIV, INT_MAX, 0, 0, 0) == 1 && join(0) && w[0].result == 0,
        "and woken on the futex it was moved to");
+    /* futex_time64 (422), what glibc calls first: a 64-bit timespec. */
+    {
+        static int word = 5;
+        long long ts64[2] = { 0, 20000000 };
+        long t0 = now_ms();
+        long r64 = sys6(422, (long)&word, 128 /* FUTEX_WAIT_PRIVATE */, 5, (long)ts64, 0, 0);
+        long long bad64[2] = { 0, 1000000000 };
+        ok(r64 == -ETIMEDOUT && now_ms() - t0 >= 19 &&
+           sys6(422, (long)&word, 128, 5, (long)bad64, 0, 0) == -EINVAL &&
+           sys6(422, (long)&word, 128, 6, (long)ts64, 0, 0) == -EAGAIN,
+           "futex_time64: FUTEX_WAIT times out after its 20 ms; a bad time EINVAL; a changed word EAGAIN");
+    }
     return tap_done();
 }
