@@ -365,6 +365,7 @@ pub static CACHES: &[&Cache] = {
         &PID_CACHE,
         &PID_NS_CACHE,
         &crate::process::siginfo::SIGQUEUE_CACHE,
+        &crate::process::itimer::ITIMERS_CACHE,
         &PTE_TABLE_CACHE,
     ]
 };

@@ -138,6 +138,30 @@ impl Cred {
         }
     }
 
+    /// copy_creds' new credentials for a child process: a copy of these,
+    /// built straight in its slab object (no copy through the stack).
+    #[inline(always)]
+    pub fn copy_for_fork(&self) -> Result<KRef<Cred>, Errno> {
+        // SAFETY: every field of the new object is written.
+        unsafe {
+            KRef::new_with(|p: *mut Cred| {
+                use core::ptr::addr_of_mut;
+                addr_of_mut!((*p).uid).write(self.uid);
+                addr_of_mut!((*p).gid).write(self.gid);
+                addr_of_mut!((*p).suid).write(self.suid);
+                addr_of_mut!((*p).sgid).write(self.sgid);
+                addr_of_mut!((*p).euid).write(self.euid);
+                addr_of_mut!((*p).egid).write(self.egid);
+                addr_of_mut!((*p).fsuid).write(self.fsuid);
+                addr_of_mut!((*p).fsgid).write(self.fsgid);
+                addr_of_mut!((*p).cap_permitted).write(self.cap_permitted);
+                addr_of_mut!((*p).cap_effective).write(self.cap_effective);
+                addr_of_mut!((*p).user).write(self.user.clone());
+                addr_of_mut!((*p).group_info).write(self.group_info.clone());
+            })
+        }
+    }
+
     pub fn capable(&self, cap: u32) -> bool {
         self.cap_effective & (1 << cap) != 0
     }

@@ -72,12 +72,19 @@ fn child_info(sig: i32, child: &TaskStruct, ns: &super::pid::PidNamespace) -> su
     Siginfo::child(sig, cld, child.pid_nr_ns(ns), uid, status, ut as u32, st as u32)
 }
 
+/// SIGCHLD with its default action (the usual exit signal and handler).
+#[inline(always)]
+fn sigchld_default(sig: i32, handler: u32) -> bool {
+    sig == super::resources::SIGCHLD && handler == super::signal::SIG_DFL
+}
+
 /// `do_notify_parent`: `child`'s process is gone. Its exit signal (SIGCHLD
 /// unless clone said otherwise) goes to the parent's process with the
 /// child's siginfo (the parent's action decides what becomes of it), and
 /// the parent is woken if it waits. Returns true when the parent ignores
 /// SIGCHLD (SIG_IGN or SA_NOCLDWAIT): then, as on Linux, nobody is to reap
 /// the child. The caller holds tasklist_lock.
+#[inline(always)]
 fn do_notify_parent(child: &TaskStruct) -> bool {
     use super::signal::{handler_of, SendTo, SA_NOCLDWAIT, SIG_IGN};
     let sig = child.exit_signal;
@@ -89,8 +96,16 @@ fn do_notify_parent(child: &TaskStruct) -> bool {
         let (handler, flags) = handler_of(p, sig);
         ignored = sig == super::resources::SIGCHLD && (handler == SIG_IGN || flags & SA_NOCLDWAIT != 0);
         // (SIGCHLD's default action is to ignore it: unless the parent
-        // blocks it, nothing is built or sent.)
-        if !super::signal::dropped_for_action(p, sig, handler) {
+        // blocks it, nothing is built or sent. The common case is tested
+        // with the signal's bit as a constant.)
+        let dropped = if sigchld_default(sig, handler) {
+            (p.blocked.load(Ordering::Relaxed) | p.real_blocked.load(Ordering::Relaxed))
+                & super::signal::sigmask(super::resources::SIGCHLD)
+                == 0
+        } else {
+            super::signal::dropped_for_action(p, sig, handler)
+        };
+        if !dropped {
             let info = child_info(sig, child, p.pid_ns());
             let _ = super::signal::send_sig_info_tasklist_held(sig, info, p, SendTo::Group);
         }
@@ -418,7 +433,9 @@ pub fn do_wait(pid: i32, options: u32) -> Result<(u32, i32), Errno> {
     if options & !WAIT4_OPTIONS != 0 {
         return Err(Errno::EINVAL);
     }
-    Ok(kernel_wait(wait4_who(pid)?, options | WEXITED)?.map_or((0, 0), |w| (w.pid, w.status)))
+    let me = current_task();
+    let seen = |c: &TaskStruct| (c.pid_nr_ns(me.pid_ns()), c.exit_code.load(Ordering::Relaxed));
+    Ok(wait_for(wait4_who(pid)?, options | WEXITED, seen)?.unwrap_or((0, 0)))
 }
 
 /// `do_wait`: waits (unless WNOHANG) for a child `who` selects to exit
@@ -427,6 +444,14 @@ pub fn do_wait(pid: i32, options: u32) -> Result<(u32, i32), Errno> {
 /// None with WNOHANG and no child ready. The caller has checked `options`.
 pub fn kernel_wait(who: WaitWho, options: u32) -> Result<Option<WaitInfo>, Errno> {
     let me = current_task();
+    wait_for(who, options, |c| wait_info(c, me))
+}
+
+/// kernel_wait, with `seen` reading what the caller wants of the zombie
+/// (once it is claimed, before it goes; with WNOWAIT while a reference
+/// holds it, a zombie still: its fields no longer change).
+fn wait_for<R>(who: WaitWho, options: u32, seen: impl Fn(&TaskStruct) -> R) -> Result<Option<R>, Errno> {
+    let me = current_task();
     let sig = me.signal.as_ref().ok_or(Errno::ECHILD)?;
     // One scan of the children first: a child that is already a zombie
     // (after vfork, or when the child ran first) costs no queueing. If none
@@ -434,80 +459,8 @@ pub fn kernel_wait(who: WaitWho, options: u32) -> Result<Option<WaitInfo>, Errno
     // asleep, then a scan per wake-up. The scan just made is not repeated
     // once queued unless a child changed meanwhile (chld_gen) or a signal came.
     let gen0 = sig.chld_gen.load(Ordering::Acquire);
-    let exited = options & WEXITED != 0;
-    let scan = || {
-        let _g = TASKLIST_LOCK.lock();
-        let target = wait_target(me, who);
-        let mut found_any = false;
-        let mut zombie = None;
-        // SAFETY: tasklist_lock held: the children lists are stable.
-        unsafe {
-            if let WaitTarget::Task(t) = target {
-                // One pid: look at that process alone (Linux's do_wait_pid:
-                // a thread group leader, PIDTYPE_TGID), if it is a child of
-                // ours (of our thread group, unless __WNOTHREAD).
-                if !t.is_null() && (*t).is_thread_group_leader() {
-                    let c = &*t;
-                    let parent = c.real_parent;
-                    let ours = if options & WNOTHREAD != 0 {
-                        core::ptr::eq(parent, me)
-                    } else {
-                        (*parent).tgid == me.tgid
-                    };
-                    if ours && eligible(c, target, options) {
-                        found_any = true;
-                        if exited && reapable(c) {
-                            zombie = Some(t as *mut TaskStruct);
-                        }
-                    }
-                }
-            } else {
-                for_each_child(me, options, |c| {
-                    if !eligible(c, target, options) {
-                        return false;
-                    }
-                    found_any = true;
-                    if exited && reapable(c) {
-                        zombie = Some(c as *const TaskStruct as *mut TaskStruct);
-                        return true;
-                    }
-                    false
-                });
-            }
-        }
-        if let Some(z) = zombie {
-            // SAFETY: a zombie child, alive while tasklist_lock is held.
-            let c = unsafe { &*z };
-            let (utime, stime) = c.signal.as_ref().map_or((c.utime, c.stime), |s| {
-                (s.timers.utime.load(Ordering::Relaxed), s.timers.stime.load(Ordering::Relaxed))
-            });
-            let info = WaitInfo {
-                pid: c.pid_nr_ns(me.pid_ns()),
-                status: c.exit_code.load(Ordering::Relaxed),
-                uid: c.real_cred.as_ref().map_or(0, |r| r.uid),
-                utime,
-                stime,
-            };
-            if options & WNOWAIT != 0 {
-                // Looked at, left waitable.
-                return Some(Ok(Some((info, None))));
-            }
-            // Claimed under the lock: it cannot be reaped twice.
-            c.exit_state.store(EXIT_DEAD, Ordering::Relaxed);
-            Some(Ok(Some((info, Some(z)))))
-        } else if !found_any {
-            Some(Err(Errno::ECHILD))
-        } else if options & WNOHANG != 0 {
-            Some(Ok(None))
-        } else if super::signal::signal_pending() {
-            Some(Err(Errno::ERESTARTSYS))
-        } else {
-            None
-        }
-    };
-    let z = match scan() {
-        Some(r) => r,
-        None => {
+    let done = match scan_children(me, who, options) {
+        Scan::Waiting => {
             let mut first = true;
             sig.wait_chldexit.wait_until(TASK_INTERRUPTIBLE, || {
                 if core::mem::take(&mut first)
@@ -516,16 +469,121 @@ pub fn kernel_wait(who: WaitWho, options: u32) -> Result<Option<WaitInfo>, Errno
                 {
                     return None;
                 }
-                scan()
+                match scan_children(me, who, options) {
+                    Scan::Waiting => None,
+                    s => Some(s),
+                }
             })
         }
-    }?;
-    let Some((info, reap)) = z else { return Ok(None) };
-    if let Some(z) = reap {
-        // SAFETY: the zombie claimed above (EXIT_DEAD, linked); its parent's reference.
-        unsafe { release_task(z) };
+        s => s,
+    };
+    match done {
+        Scan::Waiting | Scan::NoneReady => Ok(None),
+        Scan::Failed(e) => Err(e),
+        Scan::Looked(z) => {
+            // SAFETY: held by the reference taken under the lock.
+            let info = seen(unsafe { &*z });
+            // SAFETY: that reference.
+            unsafe { put_task_struct(z) };
+            Ok(Some(info))
+        }
+        Scan::Claimed(z) => {
+            // SAFETY: the zombie claimed by the scan (EXIT_DEAD, linked): ours alone.
+            let info = seen(unsafe { &*z });
+            // SAFETY: as above; its parent's reference.
+            unsafe { release_task(z) };
+            Ok(Some(info))
+        }
     }
-    Ok(Some(info))
+}
+
+/// One look at `me`'s children for a wait (under tasklist_lock).
+fn scan_children(me: &TaskStruct, who: WaitWho, options: u32) -> Scan {
+    let _g = TASKLIST_LOCK.lock();
+    let target = wait_target(me, who);
+    let exited = options & WEXITED != 0;
+    let mut found_any = false;
+    let mut zombie = None;
+    // SAFETY: tasklist_lock held: the children lists are stable.
+    unsafe {
+        if let WaitTarget::Task(t) = target {
+            // One pid: look at that process alone (Linux's do_wait_pid:
+            // a thread group leader, PIDTYPE_TGID), if it is a child of
+            // ours (of our thread group, unless __WNOTHREAD).
+            if !t.is_null() && (*t).is_thread_group_leader() {
+                let c = &*t;
+                let parent = c.real_parent;
+                let ours = if options & WNOTHREAD != 0 { core::ptr::eq(parent, me) } else { (*parent).tgid == me.tgid };
+                if ours && eligible(c, target, options) {
+                    found_any = true;
+                    if exited && reapable(c) {
+                        zombie = Some(t as *mut TaskStruct);
+                    }
+                }
+            }
+        } else {
+            for_each_child(me, options, |c| {
+                if !eligible(c, target, options) {
+                    return false;
+                }
+                found_any = true;
+                if exited && reapable(c) {
+                    zombie = Some(c as *const TaskStruct as *mut TaskStruct);
+                    return true;
+                }
+                false
+            });
+        }
+    }
+    if let Some(z) = zombie {
+        if options & WNOWAIT != 0 {
+            // Looked at, left waitable: a reference keeps it while it is read.
+            // SAFETY: a zombie child, alive while tasklist_lock is held.
+            unsafe { get_task_struct(z) };
+            return Scan::Looked(z);
+        }
+        // Claimed under the lock: it cannot be reaped twice.
+        // SAFETY: as above.
+        unsafe { (*z).exit_state.store(EXIT_DEAD, Ordering::Relaxed) };
+        Scan::Claimed(z)
+    } else if !found_any {
+        Scan::Failed(Errno::ECHILD)
+    } else if options & WNOHANG != 0 {
+        Scan::NoneReady
+    } else if super::signal::signal_pending() {
+        Scan::Failed(Errno::ERESTARTSYS)
+    } else {
+        Scan::Waiting
+    }
+}
+
+/// What a scan of the children found.
+#[derive(Clone, Copy)]
+enum Scan {
+    /// A zombie, claimed for reaping.
+    Claimed(*mut TaskStruct),
+    /// A zombie to look at only (WNOWAIT), held by a reference.
+    Looked(*mut TaskStruct),
+    /// Children, none ready (WNOHANG).
+    NoneReady,
+    /// Children, none ready: sleep and look again.
+    Waiting,
+    Failed(Errno),
+}
+
+/// What a wait reports of the zombie `c` to `me`.
+#[inline(always)]
+fn wait_info(c: &TaskStruct, me: &TaskStruct) -> WaitInfo {
+    let (utime, stime) = c.signal.as_ref().map_or((c.utime, c.stime), |s| {
+        (s.timers.utime.load(Ordering::Relaxed), s.timers.stime.load(Ordering::Relaxed))
+    });
+    WaitInfo {
+        pid: c.pid_nr_ns(me.pid_ns()),
+        status: c.exit_code.load(Ordering::Relaxed),
+        uid: c.real_cred.as_ref().map_or(0, |r| r.uid),
+        utime,
+        stime,
+    }
 }
 
 /// Calls `f` on each child wait4 may look at until it returns true (and

@@ -146,9 +146,66 @@ pub unsafe fn free_task(t: *mut TaskStruct) {
         let stack = (*t).stack;
         crate::arch::arm::vfp::vfp_check_free(stack);
         core::ptr::drop_in_place(t);
-        crate::mm::free_pages(crate::arch::mmu::__pa(stack as u32), THREAD_SIZE_ORDER);
+        free_thread_stack(stack);
     }
     TASK_STRUCT_CACHE.free(t as usize);
+}
+
+/// Thread stacks kept for the next fork (Linux's `cached_stacks`): a task
+/// that goes leaves its 8 KiB block here instead of giving it back to the
+/// page allocator, while there is room.
+const NR_CACHED_STACKS: usize = 2;
+
+struct StackCache {
+    n: usize,
+    stacks: [usize; NR_CACHED_STACKS],
+}
+
+static CACHED_STACKS: crate::sync::SpinLockIrq<StackCache> = crate::sync::SpinLockIrq::new(StackCache { n: 0, stacks: [0; NR_CACHED_STACKS] });
+
+/// `alloc_thread_stack_node`: a cached block, or one from the page
+/// allocator. (While any failure injection is armed the cache is passed
+/// by, so that an injected failure meets the real allocation.)
+fn alloc_thread_stack() -> Result<*mut ThreadInfo, Errno> {
+    if !crate::mm::fault_inject::ANY_ARMED.load(Ordering::Relaxed) {
+        let mut c = CACHED_STACKS.lock();
+        if c.n > 0 {
+            c.n -= 1;
+            return Ok(c.stacks[c.n] as *mut ThreadInfo);
+        }
+    }
+    crate::mm::get_free_pages(THREAD_SIZE_ORDER).map(|v| v as *mut ThreadInfo)
+}
+
+/// `free_thread_stack`: into the cache if it has room, else back to the
+/// page allocator.
+fn free_thread_stack(stack: *mut ThreadInfo) {
+    {
+        let mut c = CACHED_STACKS.lock();
+        if c.n < NR_CACHED_STACKS {
+            let n = c.n;
+            c.stacks[n] = stack as usize;
+            c.n = n + 1;
+            return;
+        }
+    }
+    crate::mm::free_pages(crate::arch::mmu::__pa(stack as u32), THREAD_SIZE_ORDER);
+}
+
+/// Gives the cached stacks back to the page allocator (for leak checks and
+/// memory reports that count free pages).
+pub fn drain_cached_stacks() {
+    loop {
+        let s = {
+            let mut c = CACHED_STACKS.lock();
+            if c.n == 0 {
+                return;
+            }
+            c.n -= 1;
+            c.stacks[c.n]
+        };
+        crate::mm::free_pages(crate::arch::mmu::__pa(s as u32), THREAD_SIZE_ORDER);
+    }
 }
 
 static CANARY_SEED: AtomicU32 = AtomicU32::new(0x9e37_79b9);
@@ -169,8 +226,8 @@ pub fn get_random_int() -> u32 {
 /// into them, then made the child's own.
 pub fn dup_task_struct(orig: &TaskStruct) -> Result<NewTask, Errno> {
     let tsk = TASK_STRUCT_CACHE.alloc()? as *mut TaskStruct;
-    let ti = match crate::mm::get_free_pages(THREAD_SIZE_ORDER) {
-        Ok(v) => v as *mut ThreadInfo,
+    let ti = match alloc_thread_stack() {
+        Ok(v) => v,
         Err(e) => {
             TASK_STRUCT_CACHE.free(tsk as usize);
             return Err(e);
@@ -209,7 +266,10 @@ pub fn dup_task_struct(orig: &TaskStruct) -> Result<NewTask, Errno> {
         core::ptr::write(&mut t.io_context, None);
         core::ptr::write(&mut t.sysvsem, crate::sync::SpinLockIrq::new(None));
         core::ptr::write(&mut t.pending, crate::sync::SpinLockIrq::new(super::siginfo::SigPending::new()));
-        core::ptr::write(&mut t.restart_block, crate::sync::SpinLockIrq::new(Default::default()));
+        // (restart_block is plain data: the parent's copy is the child's, as
+        // on Linux. real_blocked and restore_sigmask are 0 and false in any
+        // task that can fork: they are set only inside rt_sigtimedwait, and
+        // from rt_sigsuspend's return until its handler's frame is built.)
         t.stack = ti;
         // setup_thread_stack: the parent's thread_info, pointing at the child.
         core::ptr::copy_nonoverlapping(orig.stack as *const ThreadInfo, ti, 1);
@@ -508,7 +568,7 @@ fn copy_process_steps<const TRACE: bool>(a: &ForkArgs<'_>, current: &TaskStruct)
         }
     } else {
         let c = current.cred.as_ref().ok_or(Errno::EINVAL)?;
-        let new = KRef::new(c.duplicate())?;
+        let new = c.copy_for_fork()?;
         fill(&mut p.real_cred, new.clone());
         fill(&mut p.cred, new);
     }
@@ -532,9 +592,7 @@ fn copy_process_steps<const TRACE: bool>(a: &ForkArgs<'_>, current: &TaskStruct)
     p.start_time = crate::time::jiffies();
     p.exit_state.store(0, Ordering::Relaxed);
     p.exit_code.store(0, Ordering::Relaxed);
-    // init_sigpending (the queue itself is fresh from dup_task_struct).
-    p.real_blocked.store(0, Ordering::Relaxed);
-    p.restore_sigmask.store(false, Ordering::Relaxed);
+    // (init_sigpending: the queue is fresh from dup_task_struct.)
     // A thread sharing the address space (not a vfork child, which runs
     // on until exec on the parent's) gets no alternate stack: it would
     // share the parent's (sas_ss_reset).

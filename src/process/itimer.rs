@@ -24,7 +24,9 @@
 use super::resources::{
     Rlimit, SignalStruct, RLIMIT_CPU, RLIM_INFINITY, SIGALRM, SIGKILL, SIGPROF, SIGVTALRM, SIGXCPU,
 };
+use super::kref::{KBox, SlabObject};
 use super::siginfo::Siginfo;
+use crate::mm::kmem::Cache;
 use crate::arch::uaccess::{get_user, put_user};
 use crate::errno::Errno;
 use crate::sched::timer::{TimerList, TICK_US};
@@ -58,14 +60,9 @@ struct CpuItimer {
     incr: u64,
 }
 
-#[derive(Default)]
-struct CpuTimers {
-    virt: CpuItimer,
-    prof: CpuItimer,
-}
-
-/// What a `signal_struct` holds for time.
-pub struct GroupTimers {
+/// The interval timers of a process that has set one: allocated by its
+/// first setitimer, so that a fork (whose child has none) builds nothing.
+pub struct Itimers {
     /// ITIMER_REAL: the kernel timer that sends SIGALRM.
     real_timer: TimerList,
     /// ITIMER_REAL's expiry (uptime in microseconds; 0: off) and interval.
@@ -74,24 +71,48 @@ pub struct GroupTimers {
     /// namespace, where tgids are what the task list numbers), as Linux's
     /// `leader_pid`: an exec by another thread keeps the number.
     real_tgid: AtomicU32,
+    /// ITIMER_VIRTUAL, ITIMER_PROF.
+    virt: SpinLockIrq<CpuItimer>,
+    prof: SpinLockIrq<CpuItimer>,
+}
+
+pub static ITIMERS_CACHE: Cache =
+    Cache::new("itimers", core::mem::size_of::<Itimers>(), 8, crate::mm::slab::SlabFlags::NONE);
+
+impl SlabObject for Itimers {
+    fn cache() -> &'static Cache {
+        &ITIMERS_CACHE
+    }
+}
+
+impl Drop for Itimers {
+    fn drop(&mut self) {
+        // The timer must be off the list before its memory goes.
+        self.real_timer.del_timer_sync();
+    }
+}
+
+/// What a `signal_struct` holds for time.
+pub struct GroupTimers {
     /// CPU time the group has used, in ticks: user, system.
     pub utime: AtomicU64,
     pub stime: AtomicU64,
-    cpu: SpinLockIrq<CpuTimers>,
+    /// The interval timers, once the process has set one (and then
+    /// `has_itimers`, so that an exit without them takes no lock).
+    itimers: SpinLockIrq<Option<KBox<Itimers>>>,
+    has_itimers: AtomicBool,
     /// A CPU itimer is armed or RLIMIT_CPU is finite: the tick looks.
     active: AtomicBool,
 }
 
 impl GroupTimers {
-    /// No timer armed; `cpu_limited` says RLIMIT_CPU is finite.
-    pub fn new(cpu_limited: bool) -> GroupTimers {
+    /// No timer; `cpu_limited` says RLIMIT_CPU is finite.
+    pub const fn new(cpu_limited: bool) -> GroupTimers {
         GroupTimers {
-            real_timer: TimerList::new(it_real_fn, 0),
-            real: SpinLockIrq::new((0, 0)),
-            real_tgid: AtomicU32::new(0),
             utime: AtomicU64::new(0),
             stime: AtomicU64::new(0),
-            cpu: SpinLockIrq::new(CpuTimers::default()),
+            itimers: SpinLockIrq::new(None),
+            has_itimers: AtomicBool::new(false),
             active: AtomicBool::new(cpu_limited),
         }
     }
@@ -101,19 +122,47 @@ impl GroupTimers {
         (self.utime.load(Ordering::Relaxed) + self.stime.load(Ordering::Relaxed)) * TICK_US
     }
 
-    /// `exit_itimers`: the last thread is gone; nothing may fire any more.
+    /// `exit_itimers`: the last thread is gone; nothing may fire any more
+    /// (the timers go: their Drop stops ITIMER_REAL's).
     pub fn exit_itimers(&self) {
-        self.real_timer.del_timer_sync();
-        *self.real.lock() = (0, 0);
-        *self.cpu.lock() = CpuTimers::default();
-        self.active.store(false, Ordering::Relaxed);
+        // (Plain loads first: a process that never set a timer or a CPU
+        // limit, the common case, writes nothing here.)
+        if self.active.load(Ordering::Relaxed) {
+            self.active.store(false, Ordering::Relaxed);
+        }
+        if self.has_itimers.load(Ordering::Relaxed) {
+            self.has_itimers.store(false, Ordering::Relaxed);
+            let t = self.itimers.lock().take();
+            drop(t);
+        }
     }
-}
 
-impl Drop for GroupTimers {
-    fn drop(&mut self) {
-        // The timer must be off the list before its memory goes.
-        self.real_timer.del_timer_sync();
+    /// The interval timers, made on first use. ENOMEM if they cannot be.
+    fn get_or_make(&self) -> Result<&Itimers, Errno> {
+        let mut slot = self.itimers.lock();
+        if slot.is_none() {
+            *slot = Some(KBox::new(Itimers {
+                real_timer: TimerList::new(it_real_fn, 0),
+                real: SpinLockIrq::new((0, 0)),
+                real_tgid: AtomicU32::new(0),
+                virt: SpinLockIrq::new(CpuItimer { expires: 0, incr: 0 }),
+                prof: SpinLockIrq::new(CpuItimer { expires: 0, incr: 0 }),
+            })?);
+            self.has_itimers.store(true, Ordering::Relaxed);
+        }
+        let it: *const Itimers = &**slot.as_ref().expect("just made");
+        // SAFETY: the object lives in its slab until exit_itimers or the
+        // signal_struct's drop, neither of which can run while a thread of
+        // the group (the caller) is in a system call or charged by the tick.
+        Ok(unsafe { &*it })
+    }
+
+    /// The interval timers if the process has any (see get_or_make).
+    fn get(&self) -> Option<&Itimers> {
+        let slot = self.itimers.lock();
+        let it: *const Itimers = &**slot.as_ref()?;
+        // SAFETY: as in get_or_make.
+        Some(unsafe { &*it })
     }
 }
 
@@ -127,9 +176,9 @@ fn jiffy_at(us: u64) -> u64 {
 /// ITIMER_REAL ran out (from the tick): SIGALRM to the process, and the
 /// timer again if it has an interval.
 fn it_real_fn(t: &TimerList) {
-    // SAFETY: armed only by setitimer with its GroupTimers as the data;
-    // GroupTimers deletes the timer (del_timer_sync) before it is dropped.
-    let gt = unsafe { &*(t.data() as *const GroupTimers) };
+    // SAFETY: armed only by setitimer with its Itimers as the data;
+    // Itimers deletes the timer (del_timer_sync) before it is dropped.
+    let gt = unsafe { &*(t.data() as *const Itimers) };
     let now = crate::time::uptime_us();
     {
         let mut r = gt.real.lock();
@@ -178,19 +227,17 @@ fn check_process_timers(sig: &SignalStruct) {
     let user_us = gt.utime.load(Ordering::Relaxed) * TICK_US;
     let total_us = gt.cputime_us();
     let mut send: [Option<i32>; 3] = [None; 3];
-    let armed = {
-        let mut c = gt.cpu.lock();
-        let c = &mut *c;
-        for (i, (it, now, s)) in
-            [(&mut c.virt, user_us, SIGVTALRM), (&mut c.prof, total_us, SIGPROF)].into_iter().enumerate()
-        {
-            if it.expires != 0 && now >= it.expires {
+    let mut armed = false;
+    if let Some(it) = gt.get() {
+        for (i, (timer, now, s)) in [(&it.virt, user_us, SIGVTALRM), (&it.prof, total_us, SIGPROF)].into_iter().enumerate() {
+            let mut c = timer.lock();
+            if c.expires != 0 && now >= c.expires {
                 send[i] = Some(s);
-                it.expires = if it.incr != 0 { it.expires + it.incr } else { 0 };
+                c.expires = if c.incr != 0 { c.expires + c.incr } else { 0 };
             }
+            armed |= c.expires != 0;
         }
-        c.virt.expires != 0 || c.prof.expires != 0
-    };
+    }
     let limited = {
         let mut lims = sig.rlim.lock();
         let Rlimit { cur, max } = lims[RLIMIT_CPU];
@@ -240,19 +287,20 @@ fn get_itimer(which: Which) -> (u64, u64) {
     let me = super::task::current_task();
     let Some(sig) = &me.signal else { return (0, 0) };
     let gt = &sig.timers;
+    let Some(it) = gt.get() else { return (0, 0) };
     let left = |expires: u64, now: u64| if expires == 0 { 0 } else { expires.saturating_sub(now).max(1) };
     match which {
         Which::Real => {
-            let (expires, incr) = *gt.real.lock();
+            let (expires, incr) = *it.real.lock();
             (left(expires, crate::time::uptime_us()), incr)
         }
         Which::Virtual => {
-            let c = gt.cpu.lock();
-            (left(c.virt.expires, gt.utime.load(Ordering::Relaxed) * TICK_US), c.virt.incr)
+            let c = *it.virt.lock();
+            (left(c.expires, gt.utime.load(Ordering::Relaxed) * TICK_US), c.incr)
         }
         Which::Prof => {
-            let c = gt.cpu.lock();
-            (left(c.prof.expires, gt.cputime_us()), c.prof.incr)
+            let c = *it.prof.lock();
+            (left(c.expires, gt.cputime_us()), c.incr)
         }
     }
 }
@@ -273,37 +321,35 @@ pub fn sys_setitimer(which: u32, new: u32, old: u32) -> Result<u32, Errno> {
     let sig = me.signal.as_ref().ok_or(Errno::EINVAL)?;
     let gt = &sig.timers;
     let before = get_itimer(which);
-    match which {
-        Which::Real => {
-            gt.real_timer.del_timer_sync();
-            let mut r = gt.real.lock();
-            if value == 0 {
-                *r = (0, 0);
-            } else {
-                let expires = crate::time::uptime_us() + value;
-                *r = (expires, interval);
-                gt.real_tgid.store(me.tgid, Ordering::Relaxed);
-                gt.real_timer.set_data(gt as *const GroupTimers as usize);
-                gt.real_timer.mod_timer(jiffy_at(expires));
+    // (Disarming what was never armed needs no timers.)
+    if value != 0 || gt.get().is_some() {
+        let it = gt.get_or_make()?;
+        match which {
+            Which::Real => {
+                it.real_timer.del_timer_sync();
+                let mut r = it.real.lock();
+                if value == 0 {
+                    *r = (0, 0);
+                } else {
+                    let expires = crate::time::uptime_us() + value;
+                    *r = (expires, interval);
+                    it.real_tgid.store(me.tgid, Ordering::Relaxed);
+                    it.real_timer.set_data(it as *const Itimers as usize);
+                    it.real_timer.mod_timer(jiffy_at(expires));
+                }
             }
-        }
-        Which::Virtual | Which::Prof => {
-            let mut c = gt.cpu.lock();
-            let now = if which == Which::Virtual {
-                gt.utime.load(Ordering::Relaxed) * TICK_US
-            } else {
-                gt.cputime_us()
-            };
-            // As Linux: a tick more than asked, since the current one is
-            // charged whole whenever it ends.
-            let it =
-                CpuItimer { expires: if value == 0 { 0 } else { now + value + TICK_US }, incr: interval };
-            match which {
-                Which::Virtual => c.virt = it,
-                _ => c.prof = it,
-            }
-            if value != 0 {
-                gt.active.store(true, Ordering::Relaxed);
+            Which::Virtual | Which::Prof => {
+                let (timer, now) = if which == Which::Virtual {
+                    (&it.virt, gt.utime.load(Ordering::Relaxed) * TICK_US)
+                } else {
+                    (&it.prof, gt.cputime_us())
+                };
+                // As Linux: a tick more than asked, since the current one is
+                // charged whole whenever it ends.
+                *timer.lock() = CpuItimer { expires: if value == 0 { 0 } else { now + value + TICK_US }, incr: interval };
+                if value != 0 {
+                    gt.active.store(true, Ordering::Relaxed);
+                }
             }
         }
     }

@@ -17,6 +17,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 /// leaked, and when not, the per-cache counts say what.
 pub(crate) fn snapshot() -> (usize, usize, u64, PerCache) {
     shrink_all();
+    super::fork::drain_cached_stacks();
     drain_pages();
     (NR_THREADS.load(Ordering::SeqCst), total_active_objects(), nr_free_pages(), PerCache::now())
 }

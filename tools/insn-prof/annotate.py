@@ -36,7 +36,10 @@ def main():
     if not match:
         sys.exit(f'no function matching {func!r} in {elf}')
     start, size, name = match
-    dis = subprocess.run(['arm-none-eabi-objdump' if has('arm-none-eabi-objdump') else 'objdump', '-d', '-C',
+    # An ARM objdump: the bare-metal one, the Linux cross one (what
+    # scripts/setup.sh installs), or a multi-architecture host one.
+    tool = next((t for t in ('arm-none-eabi-objdump', 'arm-linux-gnueabihf-objdump') if has(t)), 'objdump')
+    dis = subprocess.run([tool, '-d', '-C',
                           '--no-show-raw-insn', f'--start-address={start:#x}', f'--stop-address={start + size:#x}', elf],
                          capture_output=True, text=True, check=True)
     total = 0
