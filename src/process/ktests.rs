@@ -482,6 +482,13 @@ fn recurse_until(limit: usize, depth: u32) -> u32 {
 fn overflower(_: usize) -> i32 {
     let ti = current_thread_info();
     let end = ti.end_of_stack() as usize;
+    // With IRQs off from here to the repair: a timer interrupt taken while
+    // the frames are 96 bytes above thread_info would push its exception
+    // frame over thread_info itself (that is the overflow this test stages,
+    // but not one schedule() can be asked to survive), and a preemption
+    // between the write below and try_catch would report the overflow
+    // outside the recovery point.
+    let flags = crate::arch::local_irq_save();
     // Recurse until the frames reach the magic word and write over it.
     recurse_until(end + 96, 0);
     // SAFETY: simulate the last push landing on the magic word (frames
@@ -492,6 +499,7 @@ fn overflower(_: usize) -> i32 {
     // Repair, so the exit path's own check passes.
     // SAFETY: our own magic word.
     unsafe { core::ptr::write_volatile(ti.end_of_stack(), STACK_END_MAGIC) };
+    crate::arch::local_irq_restore(flags);
     0
 }
 
