@@ -1414,7 +1414,7 @@ mod execve_ktests {
 
     /// The user-space suite's test programs (user/tests/t_*.c but the exec
     /// probe, and user/glibc/t_glibc.c).
-    const SUITE: [&str; 17] = [
+    const SUITE: [&str; 18] = [
         "/bin/t_basic",
         "/bin/t_fork",
         "/bin/t_clone",
@@ -1432,6 +1432,7 @@ mod execve_ktests {
         "/bin/t_cred",
         "/bin/t_stack",
         "/bin/t_futex",
+        "/bin/t_checks",
     ];
 
     /// Runs SUITE[arg] with --quiet: it prints nothing, exits with its failures.
@@ -1554,6 +1555,13 @@ mod execve_ktests {
         #[requires(Initramfs)]
         fn suite_t_cred_leaves_nothing_behind() {
             suite_program_leaves_nothing_behind(14);
+        }
+    }
+
+    crate::ktest! {
+        #[requires(Initramfs)]
+        fn suite_t_checks_leaves_nothing_behind() {
+            suite_program_leaves_nothing_behind(17);
         }
     }
 

@@ -245,7 +245,17 @@ fn do_exit_status(status: i32) -> ! {
         let reaper = t.pid_ns().child_reaper.load(Ordering::Acquire);
         core::ptr::eq(reaper, me)
     };
-    if init_pid1 && t.pid_ns().level == 0 {
+    if init_pid1 && t.pid_ns().level != 0 {
+        // A reboot() inside the namespace killed its init: its parent sees
+        // the signal reboot_pid_ns chose (Linux's zap_pid_ns_processes).
+        let r = t.pid_ns().reboot.load(Ordering::Relaxed);
+        if r != 0 {
+            t.exit_code.store(r, Ordering::Relaxed);
+            if let Some(sig) = &t.signal {
+                sig.group_exit_code.store(r, Ordering::Relaxed);
+            }
+        }
+    } else if init_pid1 {
         let st = if code & 0x7f == 0 { (code >> 8) & 0xff } else { 128 + (code & 0x7f) };
         crate::println!("init exited with status {}", st);
         crate::console::flush();

@@ -38,6 +38,10 @@ pub struct PidNamespace {
     pidmap_lock: SpinLockIrq<()>,
     /// The task that adopts orphans in this namespace (its pid 1).
     pub child_reaper: AtomicPtr<TaskStruct>,
+    /// `reboot`: the signal the namespace's init is reported killed by after
+    /// a reboot() inside it (SIGHUP for a restart, SIGINT for a halt or
+    /// power-off; 0: none), as Linux's `reboot_pid_ns` records it.
+    pub reboot: core::sync::atomic::AtomicI32,
     /// Number -> task (PIDTYPE_PID), linear-map address of the table.
     table: usize,
 }
@@ -81,6 +85,7 @@ impl PidNamespace {
             pidmap: map,
             pidmap_lock: SpinLockIrq::new(()),
             child_reaper: AtomicPtr::new(core::ptr::null_mut()),
+            reboot: core::sync::atomic::AtomicI32::new(0),
             table,
         };
         // On failure `ns` is dropped, which frees both blocks.

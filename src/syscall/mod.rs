@@ -209,10 +209,17 @@ fn fget(fd: u32) -> Result<crate::process::resources::FileRef, Errno> {
     f.ok_or(Errno::EBADF)
 }
 
-/// setrlimit's rules: cur <= max, and only CAP_SYS_RESOURCE raises max.
+/// `sysctl_nr_open`: no RLIMIT_NOFILE maximum above it (EPERM).
+const NR_OPEN: u32 = 1024 * 1024;
+
+/// setrlimit's rules (`do_prlimit`): cur <= max (EINVAL), RLIMIT_NOFILE's
+/// max at most nr_open (EPERM), and only CAP_SYS_RESOURCE raises max (EPERM).
 fn set_rlimit(r: usize, new: Rlimit) -> Result<(), Errno> {
     if new.cur > new.max {
         return Err(Errno::EINVAL);
+    }
+    if r == crate::process::resources::RLIMIT_NOFILE && new.max > NR_OPEN {
+        return Err(Errno::EPERM);
     }
     let me = current_task();
     let sig = me.signal.as_ref().ok_or(Errno::EINVAL)?;
@@ -230,43 +237,88 @@ fn set_rlimit(r: usize, new: Rlimit) -> Result<(), Errno> {
 }
 
 
-/// `write` to the console: the bytes go out a chunk at a time through a
-/// stack buffer. Chunks stop at page ends, so that on a bad page the bytes
-/// before it have been written when EFAULT comes back.
+/// Linux caps one read or write at this many bytes (`MAX_RW_COUNT`).
+const MAX_RW_COUNT: u32 = i32::MAX as u32 & !(crate::arch::mmu::PAGE_SIZE as u32 - 1);
+
+/// `write` to the console: EBADF, then EFAULT if the range reaches past
+/// user space (`access_ok`, before a byte goes out), then the bytes a chunk
+/// at a time through a stack buffer. Chunks stop at page ends: on a bad
+/// page the bytes before it have gone out and their count is returned
+/// (EFAULT only if there were none), as Linux's tty write returns what it
+/// wrote.
 fn sys_write(fd: u32, buf: u32, count: u32) -> Ret {
     fget(fd)?;
+    if !crate::arch::uaccess::access_ok(buf, count) {
+        return Err(Errno::EFAULT);
+    }
+    console_write(buf, count.min(MAX_RW_COUNT))
+}
+
+/// The bytes at `buf` to the console: how many went out, or EFAULT if the
+/// first page was bad.
+fn console_write(buf: u32, count: u32) -> Ret {
     let mut chunk = [0u8; 256];
     let mut done = 0;
     while done < count {
         let want = ((count - done) as usize).min(chunk.len());
-        let n = copy_from_user_page(&mut chunk[..want], buf.wrapping_add(done))?;
+        let n = match copy_from_user_page(&mut chunk[..want], buf.wrapping_add(done)) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
         crate::console::write_bytes(&chunk[..n]);
         done += n as u32;
     }
-    Ok(count)
+    Ok(done)
 }
 
 /// Most iovecs one writev takes (UIO_MAXIOV).
 const UIO_MAXIOV: u32 = 1024;
 
-/// `writev`: the buffers in order, as one write each; stops at the first
-/// that fails, returning what was written before it (or its error).
+/// `writev`: EBADF; more than UIO_MAXIOV iovecs EINVAL; then, as Linux's
+/// `import_iovec`, before anything is written: the whole iovec array is
+/// read (EFAULT), a length negative as a `ssize_t` is EINVAL, each buffer
+/// is checked with `access_ok` (EFAULT), and the total is capped at
+/// MAX_RW_COUNT. The buffers go out in order; a fault stops the write,
+/// which returns what went out before it (or EFAULT if nothing did).
 fn sys_writev(fd: u32, iov: u32, iovcnt: u32) -> Ret {
     fget(fd)?;
     if iovcnt > UIO_MAXIOV {
         return Err(Errno::EINVAL);
     }
-    // Every iovec is read (and the total checked) before anything is written.
+    let seg = |i: u32| -> Result<(u32, u32), Errno> {
+        Ok((get_user(iov.wrapping_add(i * 8))?, get_user(iov.wrapping_add(i * 8 + 4))?))
+    };
+    for i in 0..iovcnt {
+        seg(i)?;
+    }
+    for i in 0..iovcnt {
+        if seg(i)?.1 > i32::MAX as u32 {
+            return Err(Errno::EINVAL);
+        }
+    }
     let mut total: u32 = 0;
     for i in 0..iovcnt {
-        let len = get_user(iov.wrapping_add(i * 8 + 4))?;
-        total = total.checked_add(len).filter(|&t| t <= i32::MAX as u32).ok_or(Errno::EINVAL)?;
+        let (base, len) = seg(i)?;
+        if !crate::arch::uaccess::access_ok(base, len) {
+            return Err(Errno::EFAULT);
+        }
+        total = total.saturating_add(len).min(MAX_RW_COUNT);
     }
     let mut done = 0;
     for i in 0..iovcnt {
+        if done == total {
+            break;
+        }
         let (base, len) = (get_user(iov + i * 8)?, get_user(iov + i * 8 + 4)?);
-        match sys_write(fd, base, len) {
-            Ok(n) => done += n,
+        let len = len.min(total - done);
+        match console_write(base, len) {
+            Ok(n) => {
+                done += n;
+                if n < len {
+                    break;
+                }
+            }
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         }
@@ -274,15 +326,16 @@ fn sys_writev(fd: u32, iov: u32, iovcnt: u32) -> Ret {
     Ok(done)
 }
 
+/// `read` from the console: EBADF, then EFAULT if the range reaches past
+/// user space (even for a count of 0, as Linux's `access_ok` comes first),
+/// then a line (at most `count` bytes of it).
 fn sys_read(fd: u32, buf: u32, count: u32) -> Ret {
     fget(fd)?;
+    if !crate::arch::uaccess::access_ok(buf, count) {
+        return Err(Errno::EFAULT);
+    }
     if count == 0 {
         return Ok(0);
-    }
-    if buf >= crate::arch::mmu::TASK_SIZE
-        || buf.checked_add(count).is_none_or(|e| e > crate::arch::mmu::TASK_SIZE)
-    {
-        return Err(Errno::EFAULT);
     }
     let mut line = alloc::vec::Vec::new();
     // Interrupted by a signal: restarted, or EINTR if a handler runs without SA_RESTART.
@@ -358,21 +411,51 @@ fn sys_statx(dirfd: u32, path: u32, flags: u32, _mask: u32, buf: u32) -> Ret {
     Ok(0)
 }
 
-/// getrandom(buf, len, flags): bytes from the kernel's generator (a
-/// xorshift stirred with the clock: not for cryptography). At most 256
-/// bytes a call, as Linux returns at most 32 MiB; EINVAL for unknown flags.
+const GRND_NONBLOCK: u32 = 0x1;
+const GRND_RANDOM: u32 = 0x2;
+const GRND_INSECURE: u32 = 0x4;
+
+/// `getrandom(buf, len, flags)`: bytes from the kernel's generator (a
+/// xorshift stirred with the clock: not for cryptography; it is ready from
+/// boot, so GRND_NONBLOCK never gives EAGAIN). Checks as Linux 6.1: unknown
+/// flags EINVAL, GRND_INSECURE with GRND_RANDOM EINVAL, a range past user
+/// space EFAULT; then all `len` bytes (capped at MAX_RW_COUNT), stopping
+/// early only at a bad page (the count so far; EFAULT if none) or, between
+/// pages, for a pending signal.
 fn sys_getrandom(buf: u32, len: u32, flags: u32) -> Ret {
-    if flags & !0x7 != 0 {
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0 {
         return Err(Errno::EINVAL);
     }
-    let mut bytes = [0u8; 256];
-    let n = (len as usize).min(bytes.len());
-    for chunk in bytes[..n].chunks_mut(4) {
-        let r = crate::process::fork::get_random_int().to_le_bytes();
-        chunk.copy_from_slice(&r[..chunk.len()]);
+    if flags & (GRND_INSECURE | GRND_RANDOM) == GRND_INSECURE | GRND_RANDOM {
+        return Err(Errno::EINVAL);
     }
-    copy_to_user(buf, &bytes[..n])?;
-    Ok(n as u32)
+    let len = len.min(MAX_RW_COUNT);
+    if !crate::arch::uaccess::access_ok(buf, len) {
+        return Err(Errno::EFAULT);
+    }
+    let mut bytes = [0u8; 256];
+    let mut done = 0u32;
+    while done < len {
+        // (Chunks stop at page ends: a bad page ends the copy exactly there.)
+        let to_page_end = crate::arch::mmu::PAGE_SIZE - (buf + done) as usize % crate::arch::mmu::PAGE_SIZE;
+        let n = ((len - done) as usize).min(bytes.len()).min(to_page_end);
+        for chunk in bytes[..n].chunks_mut(4) {
+            let r = crate::process::fork::get_random_int().to_le_bytes();
+            chunk.copy_from_slice(&r[..chunk.len()]);
+        }
+        if copy_to_user(buf + done, &bytes[..n]).is_err() {
+            break;
+        }
+        done += n as u32;
+        if ((buf + done) as usize).is_multiple_of(crate::arch::mmu::PAGE_SIZE) && done < len && signal::signal_pending() {
+            break;
+        }
+    }
+    bytes.fill(0);
+    if done == 0 && len != 0 {
+        return Err(Errno::EFAULT);
+    }
+    Ok(done)
 }
 
 const TCGETS: u32 = 0x5401;
@@ -412,16 +495,14 @@ fn sys_ioctl(fd: u32, cmd: u32, arg: u32) -> Ret {
 fn sys_prlimit64(pid: u32, resource: u32, new: u32, old: u32) -> Ret {
     use crate::process::resources::{CAP_SYS_RESOURCE, RLIM_INFINITY};
     use crate::process::task::{get_task_struct, put_task_struct, TaskStruct, TASKLIST_LOCK};
-    let r = rlimit_of(resource)?;
     let me = current_task();
-    // The new value is read (and checked) before anything else is touched.
+    // Linux's order: the new value is read (EFAULT), the task found (ESRCH)
+    // and the permission checked (EPERM), and only then the resource and
+    // the value (do_prlimit: EINVAL, EINVAL, EPERM).
     let new_lim = if new != 0 {
         let narrow = |lo: u32, hi: u32| if hi != 0 { RLIM_INFINITY } else { lo };
-        let c = narrow(get_user(new)?, get_user(new + 4)?);
-        let m = narrow(get_user(new + 8)?, get_user(new + 12)?);
-        if c > m {
-            return Err(Errno::EINVAL);
-        }
+        let c = narrow(get_user(new)?, get_user(new.wrapping_add(4))?);
+        let m = narrow(get_user(new.wrapping_add(8))?, get_user(new.wrapping_add(12))?);
         Some(Rlimit { cur: c, max: m })
     } else {
         None
@@ -449,6 +530,18 @@ fn sys_prlimit64(pid: u32, resource: u32, new: u32, old: u32) -> Ret {
         if !core::ptr::eq(t, me.group_leader) {
             // SAFETY: the reference taken above.
             unsafe { put_task_struct(t) };
+        }
+    };
+    let checked = rlimit_of(resource).and_then(|r| match new_lim {
+        Some(n) if n.cur > n.max => Err(Errno::EINVAL),
+        Some(n) if r == crate::process::resources::RLIMIT_NOFILE && n.max > NR_OPEN => Err(Errno::EPERM),
+        _ => Ok(r),
+    });
+    let r = match checked {
+        Ok(r) => r,
+        Err(e) => {
+            release(target);
+            return Err(e);
         }
     };
     // SAFETY: the target is held (ourselves, or by the reference taken above).
@@ -522,22 +615,82 @@ fn sys_dup(fd: u32) -> Ret {
 const REALTIME_BASE: u64 = crate::process::posix_timers::REALTIME_BASE;
 
 const LINUX_REBOOT_MAGIC1: u32 = 0xfee1_dead;
-const LINUX_REBOOT_MAGIC2: u32 = 672_274_793;
+/// The second magic: Linus Torvalds' birthday, or one of his daughters'.
+const LINUX_REBOOT_MAGIC2: [u32; 4] = [672_274_793, 85_072_278, 369_367_448, 537_993_216];
+const LINUX_REBOOT_CMD_RESTART: u32 = 0x0123_4567;
+const LINUX_REBOOT_CMD_HALT: u32 = 0xcdef_0123;
+const LINUX_REBOOT_CMD_CAD_ON: u32 = 0x89ab_cdef;
+const LINUX_REBOOT_CMD_CAD_OFF: u32 = 0;
 const LINUX_REBOOT_CMD_POWER_OFF: u32 = 0x4321_fedc;
+const LINUX_REBOOT_CMD_RESTART2: u32 = 0xa1b2_c3d4;
 
-fn sys_reboot(magic1: u32, magic2: u32, cmd: u32) -> Ret {
+/// `C_A_D`: whether Ctrl-Alt-Del reboots at once (set by reboot's CAD_ON and
+/// CAD_OFF; the console has no such key yet, so only the setting is kept).
+static C_A_D: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(true);
+
+/// `reboot(magic1, magic2, cmd, arg)`, in Linux's order: EPERM without
+/// CAP_SYS_BOOT, EINVAL for a wrong magic, then the command. POWER_OFF ends
+/// the machine (semihosting exit 0, else a halt), HALT halts it, RESTART and
+/// RESTART2 (whose argument string must be readable: EFAULT) restart it
+/// where the machine can (here it cannot: "Reboot failed -- System halted",
+/// as Linux says without a restart handler), CAD_ON/CAD_OFF set C_A_D; any
+/// other command is EINVAL (there is no kexec or suspend).
+fn sys_reboot(magic1: u32, magic2: u32, cmd: u32, arg: u32) -> Ret {
     if !current_task().cred.as_ref().is_some_and(|c| c.capable(crate::process::resources::CAP_SYS_BOOT)) {
         return Err(Errno::EPERM);
     }
-    if magic1 != LINUX_REBOOT_MAGIC1 || magic2 != LINUX_REBOOT_MAGIC2 {
+    if magic1 != LINUX_REBOOT_MAGIC1 || !LINUX_REBOOT_MAGIC2.contains(&magic2) {
         return Err(Errno::EINVAL);
     }
+    // reboot_pid_ns: inside a child pid namespace the command ends the
+    // namespace, not the machine: its init is killed and reported killed
+    // by SIGHUP (restart) or SIGINT (halt, power-off); the caller exits.
+    let me = current_task();
+    if me.pid_ns().level != 0 {
+        let how = match cmd {
+            LINUX_REBOOT_CMD_RESTART | LINUX_REBOOT_CMD_RESTART2 => crate::process::resources::SIGHUP,
+            LINUX_REBOOT_CMD_POWER_OFF | LINUX_REBOOT_CMD_HALT => crate::process::resources::SIGINT,
+            _ => return Err(Errno::EINVAL),
+        };
+        let ns = me.pid_ns();
+        ns.reboot.store(how, Ordering::Relaxed);
+        {
+            let _g = crate::process::task::TASKLIST_LOCK.lock();
+            let reaper = ns.child_reaper.load(Ordering::Acquire);
+            if !reaper.is_null() {
+                use crate::process::siginfo::Siginfo;
+                use crate::process::signal::SendTo;
+                // SAFETY: the namespace's init is alive under tasklist_lock
+                // while a task of its namespace runs.
+                let r = unsafe { &*reaper };
+                let sigkill = crate::process::resources::SIGKILL;
+                let _ = signal::send_sig_info_tasklist_held(sigkill, Siginfo::kernel(sigkill), r, SendTo::Group);
+            }
+        }
+        do_exit(0);
+    }
+    let stop = |what: &str| -> ! {
+        crate::println!("reboot: {}", what);
+        crate::console::flush();
+        crate::arch::halt()
+    };
     match cmd {
         LINUX_REBOOT_CMD_POWER_OFF => {
             crate::println!("reboot: Power down");
             crate::console::flush();
             crate::arch::semihosting::exit(0);
             crate::arch::halt()
+        }
+        LINUX_REBOOT_CMD_HALT => stop("System halted"),
+        LINUX_REBOOT_CMD_RESTART => stop("Reboot failed -- System halted"),
+        LINUX_REBOOT_CMD_RESTART2 => {
+            let mut first = [0u8; 1];
+            crate::arch::uaccess::copy_from_user(&mut first, arg)?;
+            stop("Reboot failed -- System halted")
+        }
+        LINUX_REBOOT_CMD_CAD_ON | LINUX_REBOOT_CMD_CAD_OFF => {
+            C_A_D.store(cmd == LINUX_REBOOT_CMD_CAD_ON, Ordering::Relaxed);
+            Ok(0)
         }
         _ => Err(Errno::EINVAL),
     }
@@ -559,9 +712,11 @@ fn sys_getrlimit(resource: u32, rlim: u32) -> Ret {
     Ok(0)
 }
 
+/// `setrlimit`: the new limit is read first (EFAULT), then the resource
+/// checked (EINVAL), as Linux 6.1 orders them; set_rlimit's rules after.
 fn sys_setrlimit(resource: u32, rlim: u32) -> Ret {
-    let r = rlimit_of(resource)?;
-    set_rlimit(r, Rlimit { cur: get_user(rlim)?, max: get_user(rlim + 4)? })?;
+    let new = Rlimit { cur: get_user(rlim)?, max: get_user(rlim.wrapping_add(4))? };
+    set_rlimit(rlimit_of(resource)?, new)?;
     Ok(0)
 }
 
@@ -845,7 +1000,7 @@ pub fn dispatch(regs: &mut PtRegs) -> bool {
         NR_SETFSGID => cred::sys_setfsgid(cred::low2high_arg(r[0])).map(|v| cred::high2low(v) as u32),
         NR_GETGROUPS => cred::sys_getgroups(r[0] as i32, r[1], false),
         NR_SETGROUPS => cred::sys_setgroups(r[0] as i32, r[1], false),
-        NR_REBOOT => sys_reboot(r[0], r[1], r[2]),
+        NR_REBOOT => sys_reboot(r[0], r[1], r[2], r[3]),
         // The numbers as the caller's pid namespace sees them (task_tgid_vnr,
         // task_pid_vnr): in a CLONE_NEWPID namespace its init is pid 1.
         // (In the initial namespace, the common case, they are tgid and pid.)

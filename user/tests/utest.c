@@ -9,7 +9,7 @@
 static const char *const programs[] = {
     "/bin/t_basic", "/bin/t_fork", "/bin/t_clone", "/bin/t_wait", "/bin/t_exec", "/bin/t_rlimit", "/bin/t_pgrp",
     "/bin/t_vfp", "/bin/t_mmap", "/bin/t_stack", "/bin/t_futex", "/bin/t_fuzz", "/bin/t_signal", "/bin/t_siginfo",
-    "/bin/t_time", "/bin/t_cred", "/bin/t_glibc",
+    "/bin/t_time", "/bin/t_cred", "/bin/t_checks", "/bin/t_glibc",
 };
 
 static long orphans;

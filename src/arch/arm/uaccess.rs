@@ -41,6 +41,14 @@ pub fn search_exception_tables(pc: u32) -> Option<u32> {
     table.iter().find(|e| e.insn == pc).map(|e| e.fixup)
 }
 
+/// `access_ok`: the range `[addr, addr + size)` lies below TASK_SIZE (a
+/// size of 0 only asks that `addr` does). What read, write, writev and
+/// getrandom check before touching any byte, so that a range reaching the
+/// kernel half is EFAULT at once rather than after part of it was used.
+pub fn access_ok(addr: u32, size: u32) -> bool {
+    size <= TASK_SIZE && addr <= TASK_SIZE - size
+}
+
 /// Writes `val` to the user word at `addr`.
 pub fn put_user(val: u32, addr: u32) -> Result<(), Errno> {
     let p = user_word(addr)?;
