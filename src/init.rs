@@ -90,6 +90,10 @@ pub extern "C" fn start_kernel(params_phys: u32, machine: u32, kimage_phys: u32,
     );
 
     crate::arch::arm::vfp::vfp_init();
+    crate::drivers::psci::init(platform.psci);
+    if let Some(c) = platform.psci {
+        log::info!("psci: PSCI 0.2 or later, {:?} conduit (SYSTEM_OFF, SYSTEM_RESET)", c);
+    }
 
     let pages = crate::mm::page_alloc::counters().0;
     if let Err(e) = crate::process::init(pages) {

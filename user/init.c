@@ -227,6 +227,7 @@ static void help(void)
           "bench           the benchmarks, timed with clock_gettime\n"
           "pid             getpid()\n"
           "exit [CODE]     end init (the kernel prints the status and QEMU exits with it)\n"
+          "poweroff        reboot(LINUX_REBOOT_CMD_POWER_OFF): PSCI SYSTEM_OFF, else semihosting exit 0\n"
           "Ctrl-O then h   the kernel's SysRq keys (t: task tree, m: memory, s: slabs)\n");
 }
 
@@ -236,7 +237,7 @@ int main_sp(long *sp)
     char line[128];
     puts1("armfork /init (pid ");
     putnum(sys0(NR_getpid));
-    puts1("). Commands: fork N, tree D W, threads N, vfork, storm, bench, pid, exit [CODE], help\n");
+    puts1("). Commands: fork N, tree D W, threads N, vfork, storm, bench, pid, exit [CODE], poweroff, help\n");
     for (;;) {
         puts1("init> ");
         long n = sys3(NR_read, 0, line, sizeof line - 1);
@@ -251,6 +252,10 @@ int main_sp(long *sp)
         else if (starts(line, "bench")) bench();
         else if (starts(line, "pid")) { putnum(sys0(NR_getpid)); puts1("\n"); }
         else if (starts(line, "exit")) return (int)atoi1(line + 4, &rest);
+        else if (starts(line, "poweroff")) {
+            long r = sys4(88 /* reboot */, 0xfee1dead, 672274793, 0x4321fedc /* POWER_OFF */, 0);
+            puts1("reboot failed: "); putsnum(r); puts1("\n");
+        }
         else if (starts(line, "help") || line[0] == '\n') help();
         else puts1("unknown command (help)\n");
         reap_all(); /* orphans re-parented to init */

@@ -208,6 +208,13 @@ fn walk<'a>(
                 p.intc = Some(IntcDesc::Bcm2836 { base: a });
             }
         }
+        if compatible_with(&node, &["arm,psci-0.2", "arm,psci-1.0"]) {
+            p.psci = match prop_str(&node, "method") {
+                Some("hvc") => Some(super::PsciConduit::Hvc),
+                Some("smc") => Some(super::PsciConduit::Smc),
+                _ => None,
+            };
+        }
         if compatible_with(&node, &["arm,armv7-timer"]) {
             f.timer_interrupts = prop(&node, "interrupts");
             f.timer_freq = prop_u32(&node, "clock-frequency");
@@ -377,6 +384,7 @@ mod tests {
         assert_eq!(p.timer, Some(TimerDesc::Generic { irq: 27, freq: None }));
         assert_eq!(p.cmdline_bytes, b"ktest loglevel=7");
         assert_eq!(p.initrd, Some((0x4800_0000, 0x4800_1000)));
+        assert_eq!(p.psci, Some(crate::board::PsciConduit::Hvc));
     }
 
     #[test]
@@ -397,6 +405,8 @@ mod tests {
     fn qemu_virt_with_virtualization() {
         let p = discover(VIRT_HYP, 0xffff_ffff, 0xc0f).unwrap();
         assert_eq!(p.uart, Some(0x0900_0000));
+        // With EL2 QEMU takes PSCI calls through SMC.
+        assert_eq!(p.psci, Some(crate::board::PsciConduit::Smc));
         assert_eq!(p.timer, Some(TimerDesc::Generic { irq: 27, freq: None }));
     }
 
@@ -407,6 +417,7 @@ mod tests {
         // 0x7e201000 on the VideoCore bus is 0x3f201000 for the ARM.
         assert_eq!(p.uart, Some(0x3f20_1000));
         assert_eq!(p.intc, Some(IntcDesc::Bcm2836 { base: 0x4000_0000 }));
+        assert_eq!(p.psci, None);
         assert_eq!(p.timer, Some(TimerDesc::Generic { irq: 3, freq: Some(19_200_000) }));
         assert_eq!(p.memory(), &[MemRegion { base: 0, size: 0x3b00_0000 }]);
         // The firmware's spin table for the secondary cores.

@@ -121,6 +121,13 @@ pub fn board_by_compatible(compat: &str) -> Option<&'static BoardDesc> {
     BOARDS.iter().find(|b| b.compatible.contains(&compat))
 }
 
+/// How PSCI calls reach the firmware: the DTB `/psci` node's `method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PsciConduit {
+    Hvc,
+    Smc,
+}
+
 /// Everything the kernel learns about the machine at boot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Platform<'a> {
@@ -145,6 +152,8 @@ pub struct Platform<'a> {
     /// spin tables, ...).
     pub reserved: [MemRegion; MAX_MEM_REGIONS],
     pub nr_reserved: usize,
+    /// PSCI 0.2+ and its conduit, from the DTB's `/psci` node.
+    pub psci: Option<PsciConduit>,
 }
 
 impl<'a> Platform<'a> {
@@ -164,6 +173,7 @@ impl<'a> Platform<'a> {
             dtb_size: 0,
             reserved: [MemRegion::default(); MAX_MEM_REGIONS],
             nr_reserved: 0,
+            psci: None,
         }
     }
 

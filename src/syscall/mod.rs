@@ -630,11 +630,12 @@ static C_A_D: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::n
 
 /// `reboot(magic1, magic2, cmd, arg)`, in Linux's order: EPERM without
 /// CAP_SYS_BOOT, EINVAL for a wrong magic, then the command. POWER_OFF ends
-/// the machine (semihosting exit 0, else a halt), HALT halts it, RESTART and
-/// RESTART2 (whose argument string must be readable: EFAULT) restart it
-/// where the machine can (here it cannot: "Reboot failed -- System halted",
-/// as Linux says without a restart handler), CAD_ON/CAD_OFF set C_A_D; any
-/// other command is EINVAL (there is no kexec or suspend).
+/// the machine (PSCI SYSTEM_OFF where the DTB offers PSCI, else semihosting
+/// exit 0, else a halt), HALT halts it, RESTART and RESTART2 (whose argument
+/// string must be readable: EFAULT) reset it with PSCI SYSTEM_RESET where
+/// there is PSCI ("Reboot failed -- System halted" elsewhere, as Linux says
+/// without a restart handler), CAD_ON/CAD_OFF set C_A_D; any other command
+/// is EINVAL (there is no kexec or suspend).
 fn sys_reboot(magic1: u32, magic2: u32, cmd: u32, arg: u32) -> Ret {
     if !current_task().cred.as_ref().is_some_and(|c| c.capable(crate::process::resources::CAP_SYS_BOOT)) {
         return Err(Errno::EPERM);
@@ -678,14 +679,19 @@ fn sys_reboot(magic1: u32, magic2: u32, cmd: u32, arg: u32) -> Ret {
         LINUX_REBOOT_CMD_POWER_OFF => {
             crate::println!("reboot: Power down");
             crate::console::flush();
+            crate::drivers::psci::system_off();
             crate::arch::semihosting::exit(0);
             crate::arch::halt()
         }
         LINUX_REBOOT_CMD_HALT => stop("System halted"),
-        LINUX_REBOOT_CMD_RESTART => stop("Reboot failed -- System halted"),
-        LINUX_REBOOT_CMD_RESTART2 => {
-            let mut first = [0u8; 1];
-            crate::arch::uaccess::copy_from_user(&mut first, arg)?;
+        LINUX_REBOOT_CMD_RESTART | LINUX_REBOOT_CMD_RESTART2 => {
+            if cmd == LINUX_REBOOT_CMD_RESTART2 {
+                let mut first = [0u8; 1];
+                crate::arch::uaccess::copy_from_user(&mut first, arg)?;
+            }
+            crate::println!("reboot: Restarting system");
+            crate::console::flush();
+            crate::drivers::psci::system_reset();
             stop("Reboot failed -- System halted")
         }
         LINUX_REBOOT_CMD_CAD_ON | LINUX_REBOOT_CMD_CAD_OFF => {
