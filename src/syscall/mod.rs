@@ -460,12 +460,31 @@ fn sys_getrandom(buf: u32, len: u32, flags: u32) -> Ret {
 
 const TCGETS: u32 = 0x5401;
 const TCSBRK: u32 = 0x5409;
+const TIOCGWINSZ: u32 = 0x5413;
+const TIOCSWINSZ: u32 = 0x5414;
+
+/// The console's `struct winsize` (rows, columns, x and y pixels): zeros
+/// until someone sets it, as a serial tty's is on Linux.
+static CONSOLE_WINSIZE: crate::sync::SpinLockIrq<[u8; 8]> = crate::sync::SpinLockIrq::new([0; 8]);
 
 /// ioctl on the console: TCGETS (a struct termios describing a cooked
-/// 115200-baud line, so isatty() says yes) and TCSBRK (drain output).
+/// 115200-baud line, so isatty() says yes), TCSBRK (drain output),
+/// TIOCGWINSZ/TIOCSWINSZ (the window size, EFAULT on a bad pointer); any
+/// other command is ENOTTY, as Linux's tty layer answers it.
 fn sys_ioctl(fd: u32, cmd: u32, arg: u32) -> Ret {
     fget(fd)?;
     match cmd {
+        TIOCGWINSZ => {
+            let ws = *CONSOLE_WINSIZE.lock();
+            copy_to_user(arg, &ws)?;
+            Ok(0)
+        }
+        TIOCSWINSZ => {
+            let mut ws = [0u8; 8];
+            crate::arch::uaccess::copy_from_user(&mut ws, arg)?;
+            *CONSOLE_WINSIZE.lock() = ws;
+            Ok(0)
+        }
         TCGETS => {
             // c_iflag ICRNL, c_oflag OPOST|ONLCR, c_cflag B115200|CS8|CREAD,
             // c_lflag ISIG|ICANON|ECHO|ECHOE|ECHOK|ECHOCTL|ECHOKE|IEXTEN, c_line 0, c_cc.

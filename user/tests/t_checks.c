@@ -80,7 +80,7 @@ static int ns_init_reboot(unsigned cmd, long *cloned)
 int test_main(int argc, char **argv, char **envp)
 {
     (void)argc; (void)envp;
-    tap_init(argv, 34);
+    tap_init(argv, 38);
     char local[64];
 
     /* write: access_ok before a byte goes out; what reached the console
@@ -159,6 +159,17 @@ int test_main(int argc, char **argv, char **envp)
     ok(sys4(NR_prlimit64, 0, RLIM_NLIMITS + 3, KERNEL_ADDR, 0) == -EFAULT, "prlimit64: the new limit is read (EFAULT) before the resource is checked");
     ok(sys4(NR_prlimit64, 0, RLIM_NLIMITS + 3, 0, &old) == -EINVAL, "prlimit64 of no such resource: EINVAL");
     ok(sys4(NR_prlimit64, 0, RLIMIT_NOFILE, &inv, &old) == -EINVAL, "prlimit64: cur above max is EINVAL");
+
+    /* ioctl on the console (a tty on both kernels). */
+    enum { TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414 };
+    unsigned short ws[4] = { 9, 9, 9, 9 }, set[4] = { 24, 80, 0, 0 }, back[4] = { 0, 0, 0, 0 };
+    long g = sys3(NR_ioctl, 1, TIOCGWINSZ, ws);
+    int ws_ok = g == 0 && sys3(NR_ioctl, 1, TIOCSWINSZ, set) == 0 && sys3(NR_ioctl, 1, TIOCGWINSZ, back) == 0
+        && back[0] == 24 && back[1] == 80 && sys3(NR_ioctl, 1, TIOCSWINSZ, ws) == 0;
+    ok(ws_ok, "ioctl TIOCGWINSZ/TIOCSWINSZ on the console: the window size set is the one read back");
+    ok(sys3(NR_ioctl, 1, TIOCGWINSZ, KERNEL_ADDR) == -EFAULT, "ioctl TIOCGWINSZ into the kernel half: EFAULT");
+    ok(sys3(NR_ioctl, 1, 0x7401, 0) == -ENOTTY, "ioctl of a command the tty does not know: ENOTTY");
+    ok(sys3(NR_ioctl, 99, TIOCGWINSZ, ws) == -EBADF, "ioctl on a closed fd: EBADF");
 
     /* reboot: EPERM, then the magic, then the command. */
     ok(as_user(reboot_unprivileged) == 0, "reboot without CAP_SYS_BOOT: EPERM, whatever the magic");
