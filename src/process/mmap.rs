@@ -236,6 +236,14 @@ pub(crate) fn unmap_range(vmas: &mut alloc::vec::Vec<(u32, u32, Prot)>, pt: &mut
 /// (a file mapping of the console fails with ENODEV, as for any device
 /// without mmap). Returns the address.
 pub fn sys_mmap2(addr: u32, len: u32, prot: u32, flags: u32, fd: i32, _pgoff: u32) -> Result<u32, Errno> {
+    // A file mapping looks its fd up before anything else (ksys_mmap_pgoff).
+    let fd_open = flags & MAP_ANONYMOUS != 0 || {
+        let files = current_task().files.as_ref().ok_or(Errno::EBADF)?;
+        fd >= 0 && files.fd.lock().get(fd as usize).copied().flatten().is_some()
+    };
+    if !fd_open {
+        return Err(Errno::EBADF);
+    }
     let kind = flags & MAP_TYPE;
     match kind {
         MAP_SHARED | MAP_PRIVATE => {} // other flags: ignored, as Linux does
@@ -244,9 +252,9 @@ pub fn sys_mmap2(addr: u32, len: u32, prot: u32, flags: u32, fd: i32, _pgoff: u3
         MAP_SHARED_VALIDATE if flags & MAP_ANONYMOUS == 0 => {}
         _ => return Err(Errno::EINVAL),
     }
-    if prot & !7 != 0 {
-        return Err(Errno::EINVAL);
-    }
+    // (Prot bits other than read, write and exec are ignored, as Linux's
+    // mmap does; mprotect refuses them.)
+    let prot = prot & 7;
     if flags & 0x40000 != 0 {
         return Err(Errno::EINVAL); // no huge pages
     }
@@ -255,9 +263,8 @@ pub fn sys_mmap2(addr: u32, len: u32, prot: u32, flags: u32, fd: i32, _pgoff: u3
     }
     let len = len.checked_add(PAGE - 1).ok_or(Errno::ENOMEM)? & !(PAGE - 1);
     if flags & MAP_ANONYMOUS == 0 {
-        let files = current_task().files.as_ref().ok_or(Errno::EBADF)?;
-        let open = fd >= 0 && files.fd.lock().get(fd as usize).copied().flatten().is_some();
-        return Err(if open { Errno::ENODEV } else { Errno::EBADF });
+        // (Open: the console, which has no mmap.)
+        return Err(Errno::ENODEV);
     }
     let me = current_task();
     let mm = me.mm.as_ref().ok_or(Errno::ENOMEM)?;

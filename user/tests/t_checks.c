@@ -80,7 +80,7 @@ static int ns_init_reboot(unsigned cmd, long *cloned)
 int test_main(int argc, char **argv, char **envp)
 {
     (void)argc; (void)envp;
-    tap_init(argv, 38);
+    tap_init(argv, 42);
     char local[64];
 
     /* write: access_ok before a byte goes out; what reached the console
@@ -122,6 +122,10 @@ int test_main(int argc, char **argv, char **envp)
     ok(sys3(NR_writev, 1, iov, 0) == 0, "writev of no buffers: 0");
     ok(sys3(NR_writev, 99, 0, 5000) == -EBADF, "writev: EBADF comes before the iovec count (EINVAL)");
 
+    /* mmap2: a file mapping's fd is looked up first. */
+    ok(sys6(NR_mmap2, 0, 0, PROT_READ, MAP_PRIVATE, 99, 0) == -EBADF, "mmap2: a closed fd (EBADF) wins over length 0 (EINVAL)");
+    ok(sys6(NR_mmap2, 0, 0, PROT_READ, 0xf, 99, 0) == -EBADF, "mmap2: a closed fd (EBADF) wins over a bad map type (EINVAL)");
+
     /* read: access_ok even for a count of 0. */
     ok(sys3(NR_read, 0, KERNEL_ADDR, 0) == -EFAULT, "read: a kernel address with count 0 is EFAULT");
     ok(sys3(NR_read, 99, KERNEL_ADDR, 0) == -EBADF, "read: EBADF before EFAULT");
@@ -159,6 +163,16 @@ int test_main(int argc, char **argv, char **envp)
     ok(sys4(NR_prlimit64, 0, RLIM_NLIMITS + 3, KERNEL_ADDR, 0) == -EFAULT, "prlimit64: the new limit is read (EFAULT) before the resource is checked");
     ok(sys4(NR_prlimit64, 0, RLIM_NLIMITS + 3, 0, &old) == -EINVAL, "prlimit64 of no such resource: EINVAL");
     ok(sys4(NR_prlimit64, 0, RLIMIT_NOFILE, &inv, &old) == -EINVAL, "prlimit64: cur above max is EINVAL");
+
+    /* mmap2 ignores prot bits it does not know (mprotect refuses them). */
+    long pr = sys6(NR_mmap2, 0, 4096, PROT_READ | PROT_WRITE | 0x10, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ok(pr > 0 || pr < -4096, "mmap2 with an unknown prot bit (0x10) maps the memory: the bit is ignored");
+    if (pr > 0 || pr < -4096) {
+        ok(sys3(NR_mprotect, pr, 4096, PROT_READ | 0x10) == -EINVAL, "mprotect with that bit: EINVAL");
+        sys2(NR_munmap, pr, 4096);
+    } else {
+        ok(0, "mprotect with that bit: EINVAL");
+    }
 
     /* ioctl on the console (a tty on both kernels). */
     enum { TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414 };
