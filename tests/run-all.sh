@@ -272,6 +272,16 @@ run_boards() {
   else
     echo "  poweroff-psci: status $prc"; tail -n 8 "$plog" | sed 's/^/    /'; count "poweroff-psci" 0 1
   fi
+  # reboot(RESTART): PSCI SYSTEM_RESET, which -no-reboot turns into QEMU's exit.
+  plog=$LOGS/reboot-psci.log
+  printf '\nreboot\n' | timeout 60 qemu-system-arm -M virt -cpu cortex-a15 -m 256M -kernel "$IMG" -no-reboot \
+    -initrd target/initramfs.cpio -append "" -display none -monitor none -serial stdio -nic none >"$plog" 2>&1
+  prc=$?
+  if [ $prc = 0 ] && grep -aq 'reboot: Restarting system' "$plog" && ! grep -aq 'Reboot failed' "$plog"; then
+    count "reboot-psci" 1 0
+  else
+    echo "  reboot-psci: status $prc"; tail -n 8 "$plog" | sed 's/^/    /'; count "reboot-psci" 0 1
+  fi
   plog=$LOGS/poweroff-semihosting.log
   printf '\npoweroff\n' | timeout 60 qemu-system-arm -M vexpress-a9 -m 256M -kernel "$IMG" \
     -initrd target/initramfs.cpio -append "" -semihosting -display none -monitor none -serial stdio -nic none >"$plog" 2>&1

@@ -228,6 +228,7 @@ static void help(void)
           "pid             getpid()\n"
           "exit [CODE]     end init (the kernel prints the status and QEMU exits with it)\n"
           "poweroff        reboot(LINUX_REBOOT_CMD_POWER_OFF): PSCI SYSTEM_OFF, else semihosting exit 0\n"
+          "reboot          reboot(LINUX_REBOOT_CMD_RESTART): PSCI SYSTEM_RESET, else the machine halts\n"
           "Ctrl-O then h   the kernel's SysRq keys (t: task tree, m: memory, s: slabs)\n");
 }
 
@@ -237,7 +238,7 @@ int main_sp(long *sp)
     char line[128];
     puts1("armfork /init (pid ");
     putnum(sys0(NR_getpid));
-    puts1("). Commands: fork N, tree D W, threads N, vfork, storm, bench, pid, exit [CODE], poweroff, help\n");
+    puts1("). Commands: fork N, tree D W, threads N, vfork, storm, bench, pid, exit [CODE], poweroff, reboot, help\n");
     for (;;) {
         puts1("init> ");
         long n = sys3(NR_read, 0, line, sizeof line - 1);
@@ -252,8 +253,9 @@ int main_sp(long *sp)
         else if (starts(line, "bench")) bench();
         else if (starts(line, "pid")) { putnum(sys0(NR_getpid)); puts1("\n"); }
         else if (starts(line, "exit")) return (int)atoi1(line + 4, &rest);
-        else if (starts(line, "poweroff")) {
-            long r = sys4(88 /* reboot */, 0xfee1dead, 672274793, 0x4321fedc /* POWER_OFF */, 0);
+        else if (starts(line, "poweroff") || starts(line, "reboot")) {
+            unsigned cmd = line[0] == 'p' ? 0x4321fedc /* POWER_OFF */ : 0x01234567 /* RESTART */;
+            long r = sys4(88 /* reboot */, 0xfee1dead, 672274793, cmd, 0);
             puts1("reboot failed: "); putsnum(r); puts1("\n");
         }
         else if (starts(line, "help") || line[0] == '\n') help();

@@ -26,28 +26,21 @@ pub fn init(conduit: Option<Conduit>) {
     CONDUIT.store(v, Ordering::Relaxed);
 }
 
-/// True when the machine has PSCI.
-pub fn present() -> bool {
-    CONDUIT.load(Ordering::Relaxed) != 0
-}
-
 fn call(function: u32) {
-    let mut r0 = function;
     match CONDUIT.load(Ordering::Relaxed) {
         // SAFETY: a PSCI call as the DTB says to make it; SYSTEM_OFF and
         // SYSTEM_RESET do not return on success (r0 comes back with an
         // error otherwise). r1-r3 are arguments (unused: 0) and may be
         // clobbered, as the SMC calling convention allows.
         1 => unsafe {
-            core::arch::asm!(".arch_extension virt", "hvc #0", inout("r0") r0, inout("r1") 0 => _, inout("r2") 0 => _, inout("r3") 0 => _, options(nostack));
+            core::arch::asm!(".arch_extension virt", "hvc #0", inout("r0") function => _, inout("r1") 0 => _, inout("r2") 0 => _, inout("r3") 0 => _, options(nostack));
         },
         // SAFETY: as above, through the secure monitor.
         2 => unsafe {
-            core::arch::asm!(".arch_extension sec", "smc #0", inout("r0") r0, inout("r1") 0 => _, inout("r2") 0 => _, inout("r3") 0 => _, options(nostack));
+            core::arch::asm!(".arch_extension sec", "smc #0", inout("r0") function => _, inout("r1") 0 => _, inout("r2") 0 => _, inout("r3") 0 => _, options(nostack));
         },
         _ => {}
     }
-    let _ = r0;
 }
 
 /// `SYSTEM_OFF`: returns only if there is no PSCI or the call failed.

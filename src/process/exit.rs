@@ -246,15 +246,7 @@ fn do_exit_status(status: i32) -> ! {
         core::ptr::eq(reaper, me)
     };
     if init_pid1 && t.pid_ns().level != 0 {
-        // A reboot() inside the namespace killed its init: its parent sees
-        // the signal reboot_pid_ns chose (Linux's zap_pid_ns_processes).
-        let r = t.pid_ns().reboot.load(Ordering::Relaxed);
-        if r != 0 {
-            t.exit_code.store(r, Ordering::Relaxed);
-            if let Some(sig) = &t.signal {
-                sig.group_exit_code.store(r, Ordering::Relaxed);
-            }
-        }
+        super::pid::zap_pid_ns_processes(t.pid_ns());
     } else if init_pid1 {
         let st = if code & 0x7f == 0 { (code >> 8) & 0xff } else { 128 + (code & 0x7f) };
         crate::println!("init exited with status {}", st);
@@ -267,6 +259,12 @@ fn do_exit_status(status: i32) -> ! {
     {
         let _g = TASKLIST_LOCK.lock();
         forget_original_parent(me);
+        if init_pid1 {
+            // The namespace (emptied by zap_pid_ns_processes) has no reaper
+            // any more: nobody may find this task there once its memory is
+            // gone (reboot_pid_ns reads it under this lock).
+            t.pid_ns().child_reaper.store(core::ptr::null_mut(), Ordering::Release);
+        }
         // SAFETY: the current task, re-borrowed after the list changes.
         let t = unsafe { &mut *me };
         if let Some(sig) = &t.signal {

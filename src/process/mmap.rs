@@ -237,12 +237,8 @@ pub(crate) fn unmap_range(vmas: &mut alloc::vec::Vec<(u32, u32, Prot)>, pt: &mut
 /// without mmap). Returns the address.
 pub fn sys_mmap2(addr: u32, len: u32, prot: u32, flags: u32, fd: i32, _pgoff: u32) -> Result<u32, Errno> {
     // A file mapping looks its fd up before anything else (ksys_mmap_pgoff).
-    let fd_open = flags & MAP_ANONYMOUS != 0 || {
-        let files = current_task().files.as_ref().ok_or(Errno::EBADF)?;
-        fd >= 0 && files.fd.lock().get(fd as usize).copied().flatten().is_some()
-    };
-    if !fd_open {
-        return Err(Errno::EBADF);
+    if flags & MAP_ANONYMOUS == 0 {
+        super::resources::fget(fd as u32)?;
     }
     let kind = flags & MAP_TYPE;
     match kind {

@@ -116,6 +116,43 @@ impl PidNamespace {
     }
 }
 
+/// `zap_pid_ns_processes`: the namespace's init (the caller) is exiting,
+/// so every other process in it is killed with SIGKILL and reaped by it
+/// before it goes, as on Linux; its parent then sees the signal a reboot()
+/// inside the namespace chose, if one did (`reboot`).
+pub fn zap_pid_ns_processes(ns: &PidNamespace) {
+    use super::siginfo::Siginfo;
+    use super::signal::{send_sig_info_tasklist_held, SendTo};
+    use super::resources::SIGKILL;
+    {
+        let _g = super::task::TASKLIST_LOCK.lock();
+        for nr in 2..PID_MAX_LIMIT {
+            if let Some(t) = ns.find_task(nr) {
+                // SAFETY: a task named in the table is alive under tasklist_lock.
+                let _ = send_sig_info_tasklist_held(SIGKILL, Siginfo::kernel(SIGKILL), unsafe { &*t }, SendTo::Group);
+            }
+        }
+    }
+    // Every process of the namespace descends from its init, so reaping
+    // children until there are none reaps them all (those whose parents die
+    // first are reparented here). A signal of our own must not end the wait.
+    let me = super::task::current_task();
+    loop {
+        me.thread_info().clear_flag(super::thread_info::TIF_SIGPENDING);
+        let r = super::exit::kernel_wait(super::exit::WaitWho::Any, super::exit::WALL | super::exit::WEXITED);
+        if r == Err(Errno::ECHILD) {
+            break;
+        }
+    }
+    let code = ns.reboot.load(Ordering::Relaxed);
+    if code != 0 {
+        me.exit_code.store(code, Ordering::Relaxed);
+        if let Some(sig) = &me.signal {
+            sig.group_exit_code.store(code, Ordering::Relaxed);
+        }
+    }
+}
+
 impl Drop for PidNamespace {
     fn drop(&mut self) {
         crate::mm::free_pages(crate::arch::mmu::__pa(self.table as u32), TABLE_ORDER);

@@ -202,40 +202,52 @@ pub fn sys_clone(regs: &PtRegs) -> Ret {
     })
 }
 
-/// The file behind `fd` in the current task's table (EBADF if none).
-fn fget(fd: u32) -> Result<crate::process::resources::FileRef, Errno> {
-    let files = current_task().files.as_ref().ok_or(Errno::EBADF)?;
-    let f = files.fd.lock().get(fd as usize).copied().flatten();
-    f.ok_or(Errno::EBADF)
-}
+use crate::process::resources::fget;
 
 /// `sysctl_nr_open`: no RLIMIT_NOFILE maximum above it (EPERM).
 const NR_OPEN: u32 = 1024 * 1024;
 
-/// setrlimit's rules (`do_prlimit`): cur <= max (EINVAL), RLIMIT_NOFILE's
-/// max at most nr_open (EPERM), and only CAP_SYS_RESOURCE raises max (EPERM).
-fn set_rlimit(r: usize, new: Rlimit) -> Result<(), Errno> {
-    if new.cur > new.max {
-        return Err(Errno::EINVAL);
+/// `do_prlimit`: `resource`'s limit in `sig` (returned), replaced by `new`
+/// if given, with Linux's checks in its order: resource EINVAL; cur above
+/// max EINVAL; RLIMIT_NOFILE's max above nr_open EPERM; raising max without
+/// CAP_SYS_RESOURCE (`privileged`) EPERM. A new RLIMIT_CPU re-arms the
+/// group's CPU limit check.
+fn do_prlimit(
+    sig: &crate::process::resources::SignalStruct,
+    resource: u32,
+    new: Option<Rlimit>,
+    privileged: bool,
+) -> Result<Rlimit, Errno> {
+    let r = rlimit_of(resource)?;
+    if let Some(n) = new {
+        if n.cur > n.max {
+            return Err(Errno::EINVAL);
+        }
+        if r == crate::process::resources::RLIMIT_NOFILE && n.max > NR_OPEN {
+            return Err(Errno::EPERM);
+        }
     }
-    if r == crate::process::resources::RLIMIT_NOFILE && new.max > NR_OPEN {
-        return Err(Errno::EPERM);
+    let old = {
+        let mut lims = sig.rlim.lock();
+        let old = lims[r];
+        if let Some(n) = new {
+            if n.max > old.max && !privileged {
+                return Err(Errno::EPERM);
+            }
+            lims[r] = n;
+        }
+        old
+    };
+    if let Some(n) = new.filter(|_| r == crate::process::resources::RLIMIT_CPU) {
+        crate::process::itimer::update_rlimit_cpu(sig, n);
     }
-    let me = current_task();
-    let sig = me.signal.as_ref().ok_or(Errno::EINVAL)?;
-    let mut lims = sig.rlim.lock();
-    let privileged = me.cred.as_ref().is_some_and(|c| c.capable(crate::process::resources::CAP_SYS_RESOURCE));
-    if new.max > lims[r].max && !privileged {
-        return Err(Errno::EPERM);
-    }
-    lims[r] = new;
-    drop(lims);
-    if r == crate::process::resources::RLIMIT_CPU {
-        crate::process::itimer::update_rlimit_cpu(sig, new);
-    }
-    Ok(())
+    Ok(old)
 }
 
+/// Whether the current task has CAP_SYS_RESOURCE.
+fn cap_sys_resource() -> bool {
+    current_task().cred.as_ref().is_some_and(|c| c.capable(crate::process::resources::CAP_SYS_RESOURCE))
+}
 
 /// Linux caps one read or write at this many bytes (`MAX_RW_COUNT`).
 const MAX_RW_COUNT: u32 = i32::MAX as u32 & !(crate::arch::mmu::PAGE_SIZE as u32 - 1);
@@ -272,12 +284,14 @@ fn console_write(buf: u32, count: u32) -> Ret {
     Ok(done)
 }
 
-/// Most iovecs one writev takes (UIO_MAXIOV).
+/// Most iovecs one writev takes (UIO_MAXIOV), and how many are copied to
+/// the stack rather than the heap (UIO_FASTIOV).
 const UIO_MAXIOV: u32 = 1024;
+const UIO_FASTIOV: usize = 8;
 
 /// `writev`: EBADF; more than UIO_MAXIOV iovecs EINVAL; then, as Linux's
-/// `import_iovec`, before anything is written: the whole iovec array is
-/// read (EFAULT), a length negative as a `ssize_t` is EINVAL, each buffer
+/// `import_iovec`, before anything is written: the iovec array is copied in
+/// once (EFAULT), a length negative as a `ssize_t` is EINVAL, each buffer
 /// is checked with `access_ok` (EFAULT), and the total is capped at
 /// MAX_RW_COUNT. The buffers go out in order; a fault stops the write,
 /// which returns what went out before it (or EFAULT if nothing did).
@@ -286,36 +300,39 @@ fn sys_writev(fd: u32, iov: u32, iovcnt: u32) -> Ret {
     if iovcnt > UIO_MAXIOV {
         return Err(Errno::EINVAL);
     }
-    let seg = |i: u32| -> Result<(u32, u32), Errno> {
-        Ok((get_user(iov.wrapping_add(i * 8))?, get_user(iov.wrapping_add(i * 8 + 4))?))
+    let n = iovcnt as usize;
+    let mut fast = [0u8; 8 * UIO_FASTIOV];
+    let mut slow = alloc::vec::Vec::new();
+    let raw: &mut [u8] = if n <= UIO_FASTIOV {
+        &mut fast[..8 * n]
+    } else {
+        slow.try_reserve_exact(8 * n).map_err(|_| Errno::ENOMEM)?;
+        slow.resize(8 * n, 0);
+        &mut slow
     };
-    for i in 0..iovcnt {
-        seg(i)?;
-    }
-    for i in 0..iovcnt {
-        if seg(i)?.1 > i32::MAX as u32 {
-            return Err(Errno::EINVAL);
-        }
+    crate::arch::uaccess::copy_from_user(raw, iov)?;
+    let word = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let segs = || raw.chunks_exact(8).map(|e| (word(&e[..4]), word(&e[4..])));
+    if segs().any(|(_, len)| len > i32::MAX as u32) {
+        return Err(Errno::EINVAL);
     }
     let mut total: u32 = 0;
-    for i in 0..iovcnt {
-        let (base, len) = seg(i)?;
+    for (base, len) in segs() {
         if !crate::arch::uaccess::access_ok(base, len) {
             return Err(Errno::EFAULT);
         }
         total = total.saturating_add(len).min(MAX_RW_COUNT);
     }
     let mut done = 0;
-    for i in 0..iovcnt {
+    for (base, len) in segs() {
         if done == total {
             break;
         }
-        let (base, len) = (get_user(iov + i * 8)?, get_user(iov + i * 8 + 4)?);
         let len = len.min(total - done);
         match console_write(base, len) {
-            Ok(n) => {
-                done += n;
-                if n < len {
+            Ok(w) => {
+                done += w;
+                if w < len {
                     break;
                 }
             }
@@ -512,7 +529,7 @@ fn sys_ioctl(fd: u32, cmd: u32, arg: u32) -> Ret {
 /// real and effective uid as its target's, or CAP_SYS_RESOURCE: EPERM
 /// otherwise). Limits travel as 64-bit pairs; RLIM_INFINITY is all ones.
 fn sys_prlimit64(pid: u32, resource: u32, new: u32, old: u32) -> Ret {
-    use crate::process::resources::{CAP_SYS_RESOURCE, RLIM_INFINITY};
+    use crate::process::resources::RLIM_INFINITY;
     use crate::process::task::{get_task_struct, put_task_struct, TaskStruct, TASKLIST_LOCK};
     let me = current_task();
     // Linux's order: the new value is read (EFAULT), the task found (ESRCH)
@@ -526,7 +543,7 @@ fn sys_prlimit64(pid: u32, resource: u32, new: u32, old: u32) -> Ret {
     } else {
         None
     };
-    let privileged = me.cred.as_ref().is_some_and(|cr| cr.capable(CAP_SYS_RESOURCE));
+    let privileged = cap_sys_resource();
     let target: *mut TaskStruct = if pid == 0 || pid == me.tgid {
         me.group_leader
     } else {
@@ -551,42 +568,13 @@ fn sys_prlimit64(pid: u32, resource: u32, new: u32, old: u32) -> Ret {
             unsafe { put_task_struct(t) };
         }
     };
-    let checked = rlimit_of(resource).and_then(|r| match new_lim {
-        Some(n) if n.cur > n.max => Err(Errno::EINVAL),
-        Some(n) if r == crate::process::resources::RLIMIT_NOFILE && n.max > NR_OPEN => Err(Errno::EPERM),
-        _ => Ok(r),
-    });
-    let r = match checked {
-        Ok(r) => r,
-        Err(e) => {
-            release(target);
-            return Err(e);
-        }
-    };
     // SAFETY: the target is held (ourselves, or by the reference taken above).
-    let Some(sig) = (unsafe { (*target).signal.as_ref() }) else {
-        release(target);
-        return Err(Errno::ESRCH);
+    let res = match unsafe { (*target).signal.as_ref() } {
+        Some(sig) => do_prlimit(sig, resource, new_lim, privileged),
+        None => Err(Errno::ESRCH),
     };
-    let cur = {
-        let mut lims = sig.rlim.lock();
-        let cur = lims[r];
-        if let Some(n) = new_lim {
-            if n.max > cur.max && !privileged {
-                drop(lims);
-                release(target);
-                return Err(Errno::EPERM);
-            }
-            lims[r] = n;
-        }
-        cur
-    };
-    if let Some(n) = new_lim {
-        if r == crate::process::resources::RLIMIT_CPU {
-            crate::process::itimer::update_rlimit_cpu(sig, n);
-        }
-    }
     release(target);
+    let cur = res?;
     if old != 0 {
         let widen = |v: u32| if v == RLIM_INFINITY { u64::MAX } else { v as u64 };
         let (c, m) = (widen(cur.cur), widen(cur.max));
@@ -643,17 +631,14 @@ const LINUX_REBOOT_CMD_CAD_OFF: u32 = 0;
 const LINUX_REBOOT_CMD_POWER_OFF: u32 = 0x4321_fedc;
 const LINUX_REBOOT_CMD_RESTART2: u32 = 0xa1b2_c3d4;
 
-/// `C_A_D`: whether Ctrl-Alt-Del reboots at once (set by reboot's CAD_ON and
-/// CAD_OFF; the console has no such key yet, so only the setting is kept).
-static C_A_D: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(true);
-
 /// `reboot(magic1, magic2, cmd, arg)`, in Linux's order: EPERM without
 /// CAP_SYS_BOOT, EINVAL for a wrong magic, then the command. POWER_OFF ends
 /// the machine (PSCI SYSTEM_OFF where the DTB offers PSCI, else semihosting
 /// exit 0, else a halt), HALT halts it, RESTART and RESTART2 (whose argument
 /// string must be readable: EFAULT) reset it with PSCI SYSTEM_RESET where
 /// there is PSCI ("Reboot failed -- System halted" elsewhere, as Linux says
-/// without a restart handler), CAD_ON/CAD_OFF set C_A_D; any other command
+/// without a restart handler), CAD_ON/CAD_OFF succeed (no Ctrl-Alt-Del key
+/// here to act on); any other command
 /// is EINVAL (there is no kexec or suspend).
 fn sys_reboot(magic1: u32, magic2: u32, cmd: u32, arg: u32) -> Ret {
     if !current_task().cred.as_ref().is_some_and(|c| c.capable(crate::process::resources::CAP_SYS_BOOT)) {
@@ -680,8 +665,8 @@ fn sys_reboot(magic1: u32, magic2: u32, cmd: u32, arg: u32) -> Ret {
             if !reaper.is_null() {
                 use crate::process::siginfo::Siginfo;
                 use crate::process::signal::SendTo;
-                // SAFETY: the namespace's init is alive under tasklist_lock
-                // while a task of its namespace runs.
+                // SAFETY: a reaper is alive while it is named there: its
+                // exit clears the pointer under tasklist_lock, held here.
                 let r = unsafe { &*reaper };
                 let sigkill = crate::process::resources::SIGKILL;
                 let _ = signal::send_sig_info_tasklist_held(sigkill, Siginfo::kernel(sigkill), r, SendTo::Group);
@@ -713,10 +698,8 @@ fn sys_reboot(magic1: u32, magic2: u32, cmd: u32, arg: u32) -> Ret {
             crate::drivers::psci::system_reset();
             stop("Reboot failed -- System halted")
         }
-        LINUX_REBOOT_CMD_CAD_ON | LINUX_REBOOT_CMD_CAD_OFF => {
-            C_A_D.store(cmd == LINUX_REBOOT_CMD_CAD_ON, Ordering::Relaxed);
-            Ok(0)
-        }
+        // What Ctrl-Alt-Del does: the console has no such key to act on.
+        LINUX_REBOOT_CMD_CAD_ON | LINUX_REBOOT_CMD_CAD_OFF => Ok(0),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -737,11 +720,12 @@ fn sys_getrlimit(resource: u32, rlim: u32) -> Ret {
     Ok(0)
 }
 
-/// `setrlimit`: the new limit is read first (EFAULT), then the resource
-/// checked (EINVAL), as Linux 6.1 orders them; set_rlimit's rules after.
+/// `setrlimit`: the new limit is read first (EFAULT), then do_prlimit's
+/// checks, as Linux 6.1 orders them.
 fn sys_setrlimit(resource: u32, rlim: u32) -> Ret {
     let new = Rlimit { cur: get_user(rlim)?, max: get_user(rlim.wrapping_add(4))? };
-    set_rlimit(rlimit_of(resource)?, new)?;
+    let sig = current_task().signal.as_ref().ok_or(Errno::EINVAL)?;
+    do_prlimit(sig, resource, Some(new), cap_sys_resource())?;
     Ok(0)
 }
 

@@ -77,10 +77,33 @@ static int ns_init_reboot(unsigned cmd, long *cloned)
     return st;
 }
 
+/* The init of a new pid namespace forks a child that counts in shared
+ * memory for ever, then exits: Linux kills and reaps every process of the
+ * namespace before its init is gone (zap_pid_ns_processes). 1 if the
+ * counter stopped once the init was reaped. */
+static int ns_init_exit_kills_the_namespace(void)
+{
+    volatile unsigned *c = (volatile unsigned *)sys6(NR_mmap2, 0, 4096, PROT_READ | PROT_WRITE, 1 /* MAP_SHARED */ | MAP_ANONYMOUS, -1, 0);
+    if ((long)c < 0 && (long)c > -4096) return 0;
+    *c = 0;
+    long init = sys2(NR_clone, CLONE_NEWPID | SIGCHLD, 0);
+    if (init == 0) {
+        long child = sys0(NR_fork);
+        if (child == 0) count_forever((void *)c);
+        while (*c < 1000) sys0(NR_sched_yield); /* the child runs */
+        sys_exit(3);
+    }
+    int st = -1;
+    if (init < 0 || wait_bounded(init, &st, 5000) != init || !WIFEXITED(st) || WEXITSTATUS(st) != 3) return 0;
+    int stopped = counter_stops(c, 1000, 2000);
+    sys2(NR_munmap, (long)c, 4096);
+    return stopped;
+}
+
 int test_main(int argc, char **argv, char **envp)
 {
     (void)argc; (void)envp;
-    tap_init(argv, 42);
+    tap_init(argv, 44);
     char local[64];
 
     /* write: access_ok before a byte goes out; what reached the console
@@ -120,6 +143,10 @@ int test_main(int argc, char **argv, char **envp)
         ok(0, "writev: an iovec array running into a hole is EFAULT, before the lengths are checked");
     }
     ok(sys3(NR_writev, 1, iov, 0) == 0, "writev of no buffers: 0");
+    static const char hash[] = "#", nl[] = "\n";
+    struct { const void *base; unsigned long len; } many[12];
+    for (int i = 0; i < 12; i++) { many[i].base = i == 11 ? nl : hash; many[i].len = 1; }
+    ok(sys3(NR_writev, 1, many, 12) == 12, "writev of 12 buffers (more than the 8 copied to the kernel stack): all written");
     ok(sys3(NR_writev, 99, 0, 5000) == -EBADF, "writev: EBADF comes before the iovec count (EINVAL)");
 
     /* mmap2: a file mapping's fd is looked up first. */
@@ -193,6 +220,7 @@ int test_main(int argc, char **argv, char **envp)
     ok(magic, "reboot: a wrong first or second magic, or an unknown command, is EINVAL");
     ok(sys4(NR_reboot, MAGIC1, MAGIC2B, CMD_CAD_OFF, 0) == 0 && sys4(NR_reboot, MAGIC1, MAGIC2, CMD_CAD_ON, 0) == 0,
        "reboot: CAD_OFF and CAD_ON succeed, with any of the four second magics");
+    ok(ns_init_exit_kills_the_namespace(), "a pid namespace's init exiting kills and reaps the namespace's other processes first");
     long cloned = 0;
     int st = ns_init_reboot(CMD_HALT, &cloned);
     if (cloned < 0) diag("clone(CLONE_NEWPID)", cloned);
