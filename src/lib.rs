@@ -43,6 +43,8 @@ pub mod sync;
 #[cfg(target_arch = "arm")]
 pub mod syscall;
 #[cfg(target_arch = "arm")]
+pub mod task;
+#[cfg(target_arch = "arm")]
 pub mod sysrq;
 #[cfg(target_arch = "arm")]
 pub mod time;

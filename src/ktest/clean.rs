@@ -15,7 +15,7 @@
 
 use crate::process::exit::{do_wait, WALL, WNOHANG};
 use crate::process::resources::SIGKILL;
-use crate::process::task::{current_task, TaskStruct, NR_THREADS, TASKLIST_LOCK};
+use crate::process::task::{current_task, NR_THREADS, TASKLIST_LOCK};
 use crate::process::thread_info::{current_thread_info, TIF_SIGPENDING};
 use crate::time::{jiffies, HZ};
 use core::fmt;
@@ -43,7 +43,7 @@ pub struct CleanState {
 impl CleanState {
     /// The current task's state now.
     pub fn capture() -> CleanState {
-        let me = current_task();
+        let me = crate::current!();
         CleanState {
             blocked: me.blocked.load(Ordering::SeqCst),
             preempt_count: crate::process::thread_info::preempt_count(),
@@ -174,15 +174,11 @@ impl fmt::Display for Leftovers {
 
 /// Children of the current task, in the order of its list.
 fn children_of_current() -> Pids {
-    let me = current_task();
+    let me = crate::current!();
     let mut pids = Pids::default();
-    let _g = TASKLIST_LOCK.lock();
-    // SAFETY: tasklist_lock held: the children list is stable and its tasks alive.
-    unsafe {
-        for node in me.children.iter() {
-            let c = &*crate::container_of!(node, TaskStruct, sibling);
-            pids.push(c.pid);
-        }
+    let g = TASKLIST_LOCK.lock();
+    for c in crate::task::list::children(me, &g) {
+        pids.push(c.pid());
     }
     pids
 }
@@ -197,7 +193,7 @@ pub fn check_clean_state(base: &CleanState) -> Leftovers {
 /// [`check_clean_state`], giving children `grace` ticks to die of SIGKILL.
 fn check_with_grace(base: &CleanState, grace: u64) -> Leftovers {
     let mut left = Leftovers::default();
-    let me = current_task();
+    let me = crate::current!();
 
     // IRQs and preemption first: the rest waits for children to die.
     if crate::arch::irqs_disabled() && !base.irqs_disabled {
@@ -398,7 +394,7 @@ mod ktests {
             let base = clean_state();
             // (Blocked, or pid 1, an init without a handler, would drop it.)
             set_current_blocked(base.blocked | sigmask(SIGUSR2) | sigmask(SIGUSR1));
-            send_sig_info(SIGUSR1, Siginfo::kernel(SIGUSR1), current_task(), SendTo::Thread).unwrap();
+            send_sig_info(SIGUSR1, Siginfo::kernel(SIGUSR1), crate::current!(), SendTo::Thread).unwrap();
             let left = check_clean_state(base);
             assert_eq!(left.pending_signals & sigmask(SIGUSR1), sigmask(SIGUSR1), "{:?}", left);
             assert_eq!(left.blocked, Some(base.blocked | sigmask(SIGUSR2) | sigmask(SIGUSR1)));

@@ -23,7 +23,7 @@
 
 use super::kref::{KRef, SlabObject};
 use super::resources::{UserStruct, CAP_SETGID, CAP_SETUID};
-use super::task::{current, current_task, TaskStruct};
+use super::task::current_task;
 use crate::arch::uaccess::{copy_from_user, copy_to_user, put_user};
 use crate::errno::Errno;
 use crate::mm::kmem::Cache;
@@ -226,9 +226,10 @@ impl Cred {
     }
 }
 
-/// The current task's credentials.
-pub fn current_cred() -> &'static Cred {
-    current_task().cred.as_ref().expect("a task without credentials")
+/// The current task's credentials (a handle of its own: commit_creds may
+/// replace the task's while the caller uses them).
+pub fn current_cred() -> KRef<Cred> {
+    current_task().cred.clone().expect("a task without credentials")
 }
 
 /// `commit_creds`: installs `new` as the current task's real and effective
@@ -236,7 +237,7 @@ pub fn current_cred() -> &'static Cred {
 /// RLIMIT_NPROC count (`change_uid`: the user_struct is looked up first, so
 /// a failure leaves everything as it was).
 pub fn commit_creds(mut new: Cred) -> Result<(), Errno> {
-    let me = current_task();
+    let me = crate::current!();
     let old = current_cred();
     if new.uid != old.uid {
         new.user = super::resources::find_user(new.uid)?;
@@ -249,12 +250,11 @@ pub fn commit_creds(mut new: Cred) -> Result<(), Errno> {
         }
         new.user.processes.fetch_add(1, Ordering::Relaxed);
     }
-    // SAFETY: the current task replaces its own credential handles; other
-    // tasks read them only through their own clone of a handle, taken under
+    // The current task replaces its own credential handles; other tasks
+    // read them only through their own clone of a handle, taken under
     // tasklist_lock (signal permission, prlimit), which stays valid.
-    let t: &mut TaskStruct = unsafe { &mut *current() };
-    t.real_cred = Some(new.clone());
-    t.cred = Some(new);
+    let old = me.with_own_slots(|s| (s.real_cred.replace(new.clone()), s.cred.replace(new)));
+    drop(old);
     Ok(())
 }
 
@@ -265,7 +265,7 @@ pub fn exec_creds() {
     let old = current_cred();
     let mut new = old.duplicate();
     new.exec_fixup();
-    if !new.same_as(old) {
+    if !new.same_as(&old) {
         let _ = commit_creds(new);
     }
 }
@@ -291,7 +291,7 @@ pub fn sys_setuid(uid: u32) -> Ret {
     }
     new.euid = uid;
     new.fsuid = uid;
-    new.fix_setuid(old);
+    new.fix_setuid(&old);
     commit_creds(new).map(|_| 0)
 }
 
@@ -336,7 +336,7 @@ pub fn sys_setreuid(ruid: u32, euid: u32) -> Ret {
         new.suid = new.euid;
     }
     new.fsuid = new.euid;
-    new.fix_setuid(old);
+    new.fix_setuid(&old);
     commit_creds(new).map(|_| 0)
 }
 
@@ -396,7 +396,7 @@ pub fn sys_setresuid(ruid: u32, euid: u32, suid: u32) -> Ret {
         new.suid = suid;
     }
     new.fsuid = new.euid;
-    new.fix_setuid(old);
+    new.fix_setuid(&old);
     commit_creds(new).map(|_| 0)
 }
 
@@ -459,7 +459,7 @@ pub fn sys_setfsuid(uid: u32) -> Ret {
     if uid != NO_ID && allowed && uid != old.fsuid {
         let mut new = old.duplicate();
         new.fsuid = uid;
-        new.fix_setfsuid(old);
+        new.fix_setfsuid(&old);
         let _ = commit_creds(new);
     }
     Ok(was)

@@ -5,7 +5,7 @@
 
 use super::kref::KRef;
 use super::resources::MmStruct;
-use super::task::{current, PF_FORKNOEXEC, PF_KTHREAD};
+use super::task::{PF_FORKNOEXEC, PF_KTHREAD};
 use crate::arch::traps::{PtRegs, ARM_CPSR, ARM_PC, ARM_SP};
 use crate::errno::Errno;
 use crate::mm::pgtable::{PageTable, Prot};
@@ -93,7 +93,7 @@ pub fn dup_mm(old: &MmStruct) -> Result<KRef<MmStruct>, Errno> {
 /// request is refused (out of memory, below the start, or within a page of
 /// the next mapping, or within the guard gap of a stack: `brk_fits`).
 pub fn sys_brk(addr: u32) -> u32 {
-    let me = super::task::current_task();
+    let me = crate::current!();
     let Some(mm) = me.mm.as_ref() else { return 0 };
     let (start, old) = (mm.start_brk.load(Ordering::Relaxed), mm.brk.load(Ordering::Relaxed));
     if addr < start || addr > crate::arch::mmu::TASK_SIZE - PAGE {
@@ -136,7 +136,7 @@ pub fn do_page_fault(far: u32, write: bool) -> bool {
 /// do_page_fault for an address in a region (None: in none).
 #[inline(always)]
 fn fault_in_region(far: u32, write: bool) -> Option<bool> {
-    let me = super::task::current_task();
+    let me = crate::current!();
     let Some(mm) = me.mm.as_ref() else { return Some(false) };
     let page = far & !(PAGE - 1);
     let &(_, _, vprot) = mm.vmas.lock().iter().find(|(s, e, _)| far >= *s && far < *e)?;
@@ -192,7 +192,7 @@ fn fault_in_vma(mm: &MmStruct, page: u32, vprot: Prot, write: bool) -> bool {
 #[cold]
 #[inline(never)]
 fn fault_below_stack(far: u32, write: bool) -> bool {
-    let me = super::task::current_task();
+    let me = crate::current!();
     let Some(mm) = me.mm.as_ref() else { return false };
     let page = far & !(PAGE - 1);
     let rlim = me.signal.as_ref().map_or(8 << 20, |s| s.rlimit(super::resources::RLIMIT_STACK).cur);
@@ -303,7 +303,7 @@ const STACK_EXPAND: u32 = 128 * 1024;
 
 /// The caller's RLIMIT_STACK (its soft limit, bytes), what exec reads.
 fn stack_rlimit() -> u32 {
-    let me = super::task::current_task();
+    let me = crate::current!();
     me.signal.as_ref().map_or(8 << 20, |s| s.rlimit(super::resources::RLIMIT_STACK).cur)
 }
 
@@ -550,28 +550,23 @@ fn prepare_str(
 /// and the leader, a zombie by then, is released without its parent ever
 /// seeing it. EINTR if the caller itself is being killed meanwhile.
 fn de_thread() -> Result<(), Errno> {
-    use super::task::{TaskStruct, TASKLIST_LOCK};
-    let me_ptr = current();
-    let me = super::task::current_task();
+    use super::task::{ExitState, TASKLIST_LOCK};
+    use crate::task::list;
+    let me = crate::current!();
     {
-        let _g = TASKLIST_LOCK.lock();
-        if me.thread_group.is_empty() {
+        let g = TASKLIST_LOCK.lock();
+        if list::thread_group_empty(me) {
             return Ok(());
         }
         if let Some(s) = &me.signal {
             s.flags.fetch_or(super::resources::SIGNAL_GROUP_EXEC, Ordering::SeqCst);
         }
-        // SAFETY: tasklist_lock held: the group's list is stable, its tasks alive.
-        unsafe {
-            for node in me.thread_group.iter() {
-                let t = crate::container_of!(node, TaskStruct, thread_group);
-                if (*t).exit_state.load(Ordering::SeqCst) == 0 {
-                    super::signal::signal_kill(&*t);
-                }
+        for t in list::other_threads(me, &g) {
+            if t.exit_state.load(Ordering::SeqCst) == ExitState::None {
+                super::signal::signal_kill(t);
             }
         }
     }
-    let leader = me.group_leader;
     let end_exec = || {
         if let Some(s) = &me.signal {
             s.flags.fetch_and(!super::resources::SIGNAL_GROUP_EXEC, Ordering::SeqCst);
@@ -585,15 +580,9 @@ fn de_thread() -> Result<(), Errno> {
             return Err(Errno::EINTR);
         }
         let done = {
-            let _g = TASKLIST_LOCK.lock();
-            // SAFETY: tasklist_lock held.
-            unsafe {
-                me.thread_group.iter().all(|node| {
-                    let t = crate::container_of!(node, TaskStruct, thread_group);
-                    core::ptr::eq(t, leader)
-                        && (*t).exit_state.load(Ordering::SeqCst) == super::task::EXIT_ZOMBIE
-                })
-            }
+            let g = TASKLIST_LOCK.lock();
+            list::other_threads(me, &g)
+                .all(|t| me.group_leader.is(t) && t.exit_state.load(Ordering::SeqCst) == ExitState::Zombie)
         };
         if done {
             break;
@@ -601,44 +590,18 @@ fn de_thread() -> Result<(), Errno> {
         crate::sched::yield_now();
     }
     end_exec();
-    if core::ptr::eq(leader, me_ptr) {
+    if me.is_thread_group_leader() {
         return Ok(());
     }
-    {
-        let _g = TASKLIST_LOCK.lock();
-        // SAFETY: tasklist_lock held; the leader is a zombie nobody may reap
-        // (it is in our group), we are the current task.
-        unsafe {
-            let (t, l) = (&mut *me_ptr, &mut *leader);
-            core::mem::swap(&mut t.pid, &mut l.pid);
-            core::mem::swap(&mut t.pids[0], &mut l.pids[0]);
-            if let Some(p) = &t.pids[0] {
-                p.attach(me_ptr);
-            }
-            if let Some(p) = &l.pids[0] {
-                p.attach(leader);
-            }
-            // The process group and session go with the leadership.
-            for ty in [super::pid::PIDTYPE_PGID, super::pid::PIDTYPE_SID] {
-                if let Some(g) = super::pid::detach_pid(leader, ty) {
-                    super::pid::attach_pid(me_ptr, ty, g);
-                }
-            }
-            t.start_time = l.start_time;
-            t.group_leader = me_ptr;
-            l.group_leader = me_ptr;
-            // Our place in the parent's children and in the task list is the leader's.
-            l.sibling.add_tail(&mut t.sibling);
-            l.sibling.del_init();
-            l.tasks.add_tail(&mut t.tasks);
-            l.tasks.del_init();
-            t.exit_signal = super::resources::SIGCHLD;
-            l.exit_signal = -1;
-            l.exit_state.store(super::task::EXIT_DEAD, Ordering::SeqCst);
-        }
+    let old_leader = {
+        let mut g = TASKLIST_LOCK.lock();
+        // The leader is a zombie nobody may reap (it is in our group).
+        let leader = super::task::TaskRef::get(me.group_leader.get(&g));
+        list::become_leader(me, &leader, &mut g)
+    };
+    if let Some(l) = old_leader {
+        super::exit::release_task(l);
     }
-    // SAFETY: the old leader, made EXIT_DEAD above; its reference is given up.
-    unsafe { super::exit::release_task(leader) };
     Ok(())
 }
 
@@ -657,8 +620,7 @@ fn prepare_exec(
     let r = load_elf(image, argv, envp)?;
     de_thread()?;
     let base = name.rsplit(|&c| c == b'/').next().unwrap_or(name);
-    // SAFETY: the current task renames itself.
-    unsafe { (*current()).set_comm(core::str::from_utf8(base).unwrap_or("?")) };
+    crate::current!().set_comm(core::str::from_utf8(base).unwrap_or("?"));
     Ok(r)
 }
 
@@ -843,28 +805,32 @@ fn copy_and_prepare(filename: u32, argv: u32, envp: u32) -> Result<(KRef<MmStruc
 /// let go), the new one made current, then the old one dropped; what Linux
 /// resets at exec is reset (PF_FORKNOEXEC, the TLS register).
 fn exec_mmap(mm: KRef<MmStruct>) {
-    let me = current();
-    // SAFETY: the current task.
-    unsafe { super::exit::mm_release(me) };
-    // SAFETY: the current task takes its new address space; the old one is
+    let me = crate::current!();
+    super::exit::mm_release(me);
+    // The current task takes its new address space; the old one is
     // dropped only once TTBR0 no longer points at it.
-    let old = unsafe {
-        let pa = mm.pgd_phys.load(Ordering::Relaxed);
-        (*me).active_mm = Some(mm.clone());
-        let old = (*me).mm.replace(mm);
-        crate::mm::pgtable::activate_pgd(pa);
-        (*me).flags.fetch_and(!(PF_KTHREAD | PF_FORKNOEXEC), Ordering::Relaxed);
-        // flush_tls: a new program starts with TPIDRURO 0.
+    let pa = mm.pgd_phys.load(Ordering::Relaxed);
+    let (old, old_active) = me.with_own_slots(|s| {
+        let old_active = s.active_mm.replace(mm.clone());
+        let old = s.mm.replace(mm);
+        // SAFETY: the new mm's live table, now held by this task.
+        unsafe { crate::mm::pgtable::activate_pgd(pa) };
+        // The VFP registers: the new program starts from FPSCR 0, zeroes.
+        crate::arch::arm::vfp::vfp_flush_thread(s.vfp_used);
+        (old, old_active)
+    });
+    drop(old_active);
+    me.flags.remove(PF_KTHREAD | PF_FORKNOEXEC);
+    // flush_tls: a new program starts with TPIDRURO 0.
+    // SAFETY: this task's own thread_info; TPIDRURO is its TLS register.
+    unsafe {
         (*crate::process::thread_info::current_thread_info_ptr()).tp_value = 0;
         core::arch::asm!("mcr p15, 0, {0}, c13, c0, 3", in(reg) 0u32, options(nostack));
-        // The VFP registers: the new program starts from FPSCR 0, zeroes.
-        crate::arch::arm::vfp::vfp_flush_thread(&mut *me);
-        // Handlers belong to the old program: SIG_DFL again (SIG_IGN and
-        // the blocked mask stay, as Linux's flush_signal_handlers).
-        super::signal::flush_signal_handlers(&*me);
-        *(*me).restart_block.lock() = super::posix_timers::RestartBlock::None;
-        old
-    };
+    }
+    // Handlers belong to the old program: SIG_DFL again (SIG_IGN and
+    // the blocked mask stay, as Linux's flush_signal_handlers).
+    super::signal::flush_signal_handlers(me);
+    *me.restart_block.lock() = super::posix_timers::RestartBlock::None;
     super::cred::exec_creds();
     if let Some(old) = old {
         old.mm_users.fetch_sub(1, Ordering::Relaxed);

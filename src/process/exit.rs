@@ -1,8 +1,10 @@
 //! `do_exit`, `release_task` and `do_wait`: a task dies, becomes a zombie
 //! that its parent reaps with wait4, and its children go to a reaper.
 
+use super::pid::PidType;
 use super::task::*;
 use crate::errno::Errno;
+use crate::task::list;
 use core::sync::atomic::Ordering;
 
 // wait4 options.
@@ -22,32 +24,19 @@ pub fn exit_status(code: i32) -> i32 {
 }
 
 /// Where `dead`'s children go: another live thread of its group, else the
-/// pid namespace's reaper (its pid 1).
-fn find_new_reaper(dead: &TaskStruct) -> *mut TaskStruct {
-    // SAFETY: tasklist_lock held by the caller; the group's threads are alive.
-    unsafe {
-        for node in dead.thread_group.iter() {
-            let t = crate::container_of!(node, TaskStruct, thread_group);
-            if (*t).flags.load(Ordering::Relaxed) & PF_EXITING == 0 {
-                return t;
-            }
-        }
-        let leader = &*dead.group_leader;
-        if !core::ptr::eq(leader, dead) && leader.flags.load(Ordering::Relaxed) & PF_EXITING == 0 {
-            return dead.group_leader;
-        }
+/// pid namespace's reaper (its pid 1), else init_task.
+fn find_new_reaper<'g>(dead: &'g TaskStruct, g: &'g TasklistGuard<'_>) -> &'g TaskStruct {
+    if let Some(t) = list::other_threads(dead, g).find(|t| !t.flags.contains(PF_EXITING)) {
+        return t;
     }
-    let reaper = dead.pid_ns().child_reaper.load(Ordering::Acquire);
-    if reaper.is_null() || core::ptr::eq(reaper, dead) {
-        super::init_task()
-    } else {
-        reaper
+    match dead.pid_ns().child_reaper_task(g) {
+        Some(r) if !core::ptr::eq(r, dead) => r,
+        _ => super::init_task(),
     }
 }
 
-fn notify_parent(parent: *mut TaskStruct) {
-    // SAFETY: parents outlive the notification (tasklist_lock held).
-    if let Some(sig) = unsafe { &(*parent).signal } {
+fn notify_parent(parent: &TaskStruct) {
+    if let Some(sig) = &parent.signal {
         sig.chld_gen.fetch_add(1, Ordering::Release);
         sig.wait_chldexit.wake_up();
     }
@@ -66,7 +55,7 @@ fn child_info(sig: i32, child: &TaskStruct, ns: &super::pid::PidNamespace) -> su
         s => (CLD_KILLED, s),
     };
     let uid = child.real_cred.as_ref().map_or(0, |c| c.uid);
-    let (ut, st) = child.signal.as_ref().map_or((child.utime, child.stime), |s| {
+    let (ut, st) = child.signal.as_ref().map_or((child.utime.load(Ordering::Relaxed), child.stime.load(Ordering::Relaxed)), |s| {
         (s.timers.utime.load(Ordering::Relaxed), s.timers.stime.load(Ordering::Relaxed))
     });
     Siginfo::child(sig, cld, child.pid_nr_ns(ns), uid, status, ut as u32, st as u32)
@@ -85,14 +74,12 @@ fn sigchld_default(sig: i32, handler: u32) -> bool {
 /// SIGCHLD (SIG_IGN or SA_NOCLDWAIT): then, as on Linux, nobody is to reap
 /// the child. The caller holds tasklist_lock.
 #[inline(always)]
-fn do_notify_parent(child: &TaskStruct) -> bool {
+fn do_notify_parent(child: &TaskStruct, g: &TasklistGuard<'_>) -> bool {
     use super::signal::{handler_of, SendTo, SA_NOCLDWAIT, SIG_IGN};
     let sig = child.exit_signal;
-    let parent = child.real_parent;
+    let p = child.real_parent.get(g);
     let mut ignored = false;
     if (1..=64).contains(&sig) {
-        // SAFETY: the parent is alive under tasklist_lock.
-        let p = unsafe { &*parent };
         let (handler, flags) = handler_of(p, sig);
         ignored = sig == super::resources::SIGCHLD && (handler == SIG_IGN || flags & SA_NOCLDWAIT != 0);
         // (SIGCHLD's default action is to ignore it: unless the parent
@@ -107,56 +94,41 @@ fn do_notify_parent(child: &TaskStruct) -> bool {
         };
         if !dropped {
             let info = child_info(sig, child, p.pid_ns());
-            let _ = super::signal::send_sig_info_tasklist_held(sig, info, p, SendTo::Group);
+            let _ = super::signal::send_sig_info_tasklist_held(sig, info, p, SendTo::Group, g);
         }
     }
-    notify_parent(parent);
+    notify_parent(p);
     ignored
 }
 
 /// `forget_original_parent`: hands `dead`'s children to the new reaper.
-/// Works through raw pointers: unlinking a child rewrites `dead.children`
-/// through the child's links, which a `&mut` to `dead` would not allow.
-fn forget_original_parent(dead: *mut TaskStruct) {
-    // SAFETY: dead is the current task.
-    let reaper = find_new_reaper(unsafe { &*dead });
-    // SAFETY: tasklist_lock held; children are alive tasks linked by `sibling`.
-    unsafe {
-        while let Some(node) = (*dead).children.first() {
-            let child = crate::container_of!(node, TaskStruct, sibling);
-            (*child).sibling.del_init();
-            (*child).real_parent = reaper;
-            (*child).parent = reaper;
-            (*reaper).children.add_tail(&mut (*child).sibling);
-            if (*child).exit_state.load(Ordering::Relaxed) == EXIT_ZOMBIE {
+fn forget_original_parent(dead: &TaskStruct, g: &mut TasklistGuard<'_>) {
+    list::reparent_children(
+        dead,
+        g,
+        find_new_reaper,
+        |reaper, child| {
+            if child.exit_state.load(Ordering::Relaxed) == ExitState::Zombie {
                 notify_parent(reaper);
             }
-        }
-    }
+        },
+    );
 }
 
 /// `mm_release`, at exit and at exec: CLONE_CHILD_CLEARTID clears the tid
 /// word and wakes one futex waiter on it (what pthread_join sleeps on) when
 /// another task still uses the address space; a vfork parent is let go.
-///
-/// # Safety
-/// `me` is the current task.
-pub unsafe fn mm_release(me: *mut TaskStruct) {
-    // SAFETY: the current task.
-    let t = unsafe { &mut *me };
-    if t.clear_child_tid != 0 {
+pub fn mm_release(t: &CurrentTask) {
+    let tid = t.clear_child_tid.load(Ordering::Relaxed);
+    if tid != 0 {
         // (A kernel thread has no mm of its own: it writes through the one it borrows.)
         let shared = t.mm.as_ref().is_none_or(|m| m.mm_users.load(Ordering::Relaxed) > 1);
-        if shared && crate::arch::uaccess::put_user(0, t.clear_child_tid).is_ok() {
-            let _ = super::futex::futex_wake(t.clear_child_tid, 1);
+        if shared && crate::arch::uaccess::put_user(0, tid).is_ok() {
+            let _ = super::futex::futex_wake(tid, 1);
         }
-        t.clear_child_tid = 0;
+        t.clear_child_tid.store(0, Ordering::Relaxed);
     }
-    if !t.vfork_done.is_null() {
-        // SAFETY: the vfork parent's completion lives until it is woken.
-        unsafe { (*t.vfork_done).complete() };
-        t.vfork_done = core::ptr::null();
-    }
+    t.complete_vfork_done();
 }
 
 /// `do_exit`: releases what the task holds, tells its parent, and never
@@ -175,7 +147,7 @@ pub fn do_group_exit(code: i32) -> ! {
 
 /// do_group_exit with a ready-made wait status (a fatal signal: `sig`).
 pub fn do_group_exit_status(status: i32) -> ! {
-    let me = current_task();
+    let me = crate::current!();
     let mut status = status;
     // A thread killed by an exec in its group ends alone (the exec goes on).
     if me.signal.as_ref().is_some_and(|s| s.flags.load(Ordering::SeqCst) & super::resources::SIGNAL_GROUP_EXEC != 0) {
@@ -183,17 +155,17 @@ pub fn do_group_exit_status(status: i32) -> ! {
     }
     // A process of one thread has no one else to stop (Linux's
     // thread_group_empty test): straight to do_exit.
-    let alone = me.thread_group.is_empty()
+    let alone = list::thread_group_empty(me)
         && me.signal.as_ref().is_none_or(|s| s.flags.load(Ordering::Relaxed) & super::resources::SIGNAL_GROUP_EXIT == 0);
     if alone {
         do_exit_status(status);
     }
     if let Some(sig) = &me.signal {
-        let _g = TASKLIST_LOCK.lock();
+        let g = TASKLIST_LOCK.lock();
         if sig.flags.load(Ordering::SeqCst) & super::resources::SIGNAL_GROUP_EXIT != 0 {
             status = sig.group_exit_code.load(Ordering::SeqCst);
         } else {
-            super::signal::zap_thread_group(me, status);
+            super::signal::zap_thread_group(me, status, &g);
         }
     }
     do_exit_status(status)
@@ -201,23 +173,19 @@ pub fn do_group_exit_status(status: i32) -> ! {
 
 /// `do_exit` with a ready-made wait status.
 fn do_exit_status(status: i32) -> ! {
-    let me = current();
+    let t = crate::current!();
     // A thread of a group that is exiting as a whole leaves with the group's code.
-    // SAFETY: the current task.
-    let code = match unsafe { &(*me).signal } {
+    let code = match &t.signal {
         Some(sig) if sig.flags.load(Ordering::Acquire) & super::resources::SIGNAL_GROUP_EXIT != 0 => {
             sig.group_exit_code.load(Ordering::Relaxed)
         }
         _ => status,
     };
-    // SAFETY: the current task. Its lists are changed through raw pointers
-    // (forget_original_parent) while `t` is not in use.
-    let t = unsafe { &mut *me };
-    if core::ptr::eq(me, super::init_task()) {
+    if core::ptr::eq(&**t, super::init_task()) {
         panic!("attempted to kill the idle task (exit code {})", code);
     }
     crate::sched::check_stack_end(t);
-    t.flags.fetch_or(PF_EXITING, Ordering::Relaxed);
+    t.flags.insert(PF_EXITING);
     t.exit_code.store(code, Ordering::Relaxed);
     // exit_thread: the VFP unit no longer holds this task's registers (the
     // owner pointer must never outlive the task).
@@ -226,25 +194,21 @@ fn do_exit_status(status: i32) -> ! {
     // files, fs, namespaces, io context.
     // exit_mm: mm_release while the address space is still ours (the tid
     // word is written through it), then let it go.
-    // SAFETY: the current task.
-    unsafe { mm_release(me) };
-    // SAFETY: the current task, re-borrowed.
-    let t = unsafe { &mut *me };
-    if let Some(mm) = t.mm.take() {
+    mm_release(t);
+    let r = t.take_exit_resources();
+    if let Some(mm) = &r.mm {
         mm.mm_users.fetch_sub(1, Ordering::Relaxed);
         // Stop translating through this address space before it can go.
         crate::mm::pgtable::deactivate_user();
     }
-    t.active_mm = None;
+    drop(r.mm);
+    drop(r.active_mm);
     let undo = t.sysvsem.lock().take();
     drop(undo);
-    t.files = None;
-    t.fs = None;
-    t.io_context = None;
-    let init_pid1 = {
-        let reaper = t.pid_ns().child_reaper.load(Ordering::Acquire);
-        core::ptr::eq(reaper, me)
-    };
+    drop(r.files);
+    drop(r.fs);
+    drop(r.io_context);
+    let init_pid1 = core::ptr::eq(t.pid_ns().child_reaper.load(Ordering::Acquire), &**t);
     if init_pid1 && t.pid_ns().level != 0 {
         super::pid::zap_pid_ns_processes(t.pid_ns());
     } else if init_pid1 {
@@ -255,18 +219,16 @@ fn do_exit_status(status: i32) -> ! {
         panic!("Attempted to kill init! exitcode={:#x}", code);
     }
 
-    let autoreap;
+    let reaped;
     {
-        let _g = TASKLIST_LOCK.lock();
-        forget_original_parent(me);
+        let mut g = TASKLIST_LOCK.lock();
+        forget_original_parent(t, &mut g);
         if init_pid1 {
             // The namespace (emptied by zap_pid_ns_processes) has no reaper
             // any more: nobody may find this task there once its memory is
             // gone (reboot_pid_ns reads it under this lock).
             t.pid_ns().child_reaper.store(core::ptr::null_mut(), Ordering::Release);
         }
-        // SAFETY: the current task, re-borrowed after the list changes.
-        let t = unsafe { &mut *me };
         if let Some(sig) = &t.signal {
             // The group's last thread: its timers stop (exit_itimers).
             if sig.live.fetch_sub(1, Ordering::Relaxed) == 1 {
@@ -278,76 +240,64 @@ fn do_exit_status(status: i32) -> ! {
         // SA_NOCLDWAIT): then, as on Linux, nobody is to reap it.
         // (A leader whose threads live on tells its parent when the last
         // of them goes: release_task.)
-        autoreap = match t.exit_signal {
+        let autoreap = match t.exit_signal {
             -1 => true,
-            _ if t.thread_group.is_empty() => do_notify_parent(t),
+            _ if list::thread_group_empty(t) => do_notify_parent(t, &g),
             _ => {
-                notify_parent(t.real_parent);
+                notify_parent(t.real_parent.get(&g));
                 false
             }
         };
-        t.exit_state.store(if autoreap { EXIT_DEAD } else { EXIT_ZOMBIE }, Ordering::Release);
+        reaped = crate::task::set_exit_state(t, autoreap, &g);
     }
-    if autoreap {
-        // SAFETY: a thread that reaps itself: dead, still linked, its
-        // reference given up (it runs on only to switch away).
-        unsafe { release_task(me) };
+    if let Some(me) = reaped {
+        // A thread that reaps itself: dead, still linked; it runs on only
+        // to switch away, on the reference it holds on itself.
+        release_task(me);
     }
-    // SAFETY: the current task.
-    let t = unsafe { &mut *me };
     // Keep the nsproxy until now (reaper lookups need it); the pid stays
     // until release_task.
     crate::arch::local_irq_disable();
-    t.state.store(TASK_DEAD, Ordering::Release);
+    t.state.store(TaskState::Dead, Ordering::Release);
     crate::sched::schedule();
     unreachable!("a dead task ran again");
 }
 
-/// `release_task`: unlinks a dead task and drops the reaper's reference.
-///
-/// # Safety
-/// `p` is a dead task (EXIT_DEAD) still linked, whose reference the caller
-/// gives up; nothing may use `p` afterwards.
-pub unsafe fn release_task(p: *mut TaskStruct) {
+/// `release_task`: unlinks a dead task and drops the reaper's reference
+/// (the one `claim_zombie` or `set_exit_state` handed over).
+pub fn release_task(p: TaskRef) {
     let groups;
     {
-        let _g = TASKLIST_LOCK.lock();
-        // SAFETY: tasklist_lock held; p is dead and still linked.
-        unsafe {
-            groups = (
-                super::pid::detach_pid(p, super::pid::PIDTYPE_PGID),
-                super::pid::detach_pid(p, super::pid::PIDTYPE_SID),
-            );
-            let t = &mut *p;
-            if let Some(pid) = &t.pids[0] {
-                pid.detach();
-            }
-            t.sibling.del_init();
-            t.tasks.del_init();
-            t.thread_group.del_init();
-            // The last thread of a group whose leader is already a zombie:
-            // the leader's parent may reap it now, and (as Linux 6.1 does)
-            // sees the exit code of this last thread, not the leader's.
-            let leader = t.group_leader;
-            if !core::ptr::eq(leader, p)
-                && (*leader).exit_state.load(Ordering::Relaxed) == EXIT_ZOMBIE
-                && (*leader).thread_group.is_empty()
-            {
-                (*leader).exit_code.store(t.exit_code.load(Ordering::Relaxed), Ordering::Relaxed);
-                let _ = do_notify_parent(&*leader);
-            }
-            if let Some(c) = &t.real_cred {
-                c.user.processes.fetch_sub(1, Ordering::Relaxed);
-            }
-            if t.is_thread_group_leader() {
-                crate::sync::locked_add(&PROCESS_COUNTS[crate::arch::smp_processor_id() & 3], -1);
-            }
+        let mut g = TASKLIST_LOCK.lock();
+        groups = (
+            super::pid::detach_pid(&p, PidType::Pgid, &mut g),
+            super::pid::detach_pid(&p, PidType::Sid, &mut g),
+        );
+        if let Some(pid) = p.pids.own() {
+            pid.detach();
+        }
+        list::unlink_task(&p, &mut g);
+        // The last thread of a group whose leader is already a zombie:
+        // the leader's parent may reap it now, and (as Linux 6.1 does)
+        // sees the exit code of this last thread, not the leader's.
+        let leader = p.group_leader.get(&g);
+        if !core::ptr::eq(leader, &*p)
+            && leader.exit_state.load(Ordering::Relaxed) == ExitState::Zombie
+            && list::thread_group_empty(leader)
+        {
+            leader.exit_code.store(p.exit_code.load(Ordering::Relaxed), Ordering::Relaxed);
+            let _ = do_notify_parent(leader, &g);
+        }
+        if let Some(c) = &p.real_cred {
+            c.user.processes.fetch_sub(1, Ordering::Relaxed);
+        }
+        if p.is_thread_group_leader() {
+            crate::sync::locked_add(&PROCESS_COUNTS[crate::arch::smp_processor_id() & 3], -1);
         }
         crate::sync::locked_add(&NR_THREADS, -1);
     }
     drop(groups);
-    // SAFETY: the reference the caller gives up.
-    unsafe { put_task_struct(p) };
+    drop(p);
 }
 
 /// Which children a wait selects (wait4's `pid`, waitid's `idtype` and `id`).
@@ -375,29 +325,28 @@ pub struct WaitInfo {
 /// WaitWho worked out once per scan of the children (under tasklist_lock)
 /// instead of once per child.
 #[derive(Clone, Copy)]
-enum WaitTarget {
+enum WaitTarget<'g> {
     Any,
     Pgrp(u32),
-    /// The one task the pid names in the waiter's namespace (null: none).
-    Task(*const TaskStruct),
+    /// The one task the pid names in the waiter's namespace, if any.
+    Task(Option<&'g TaskStruct>),
 }
 
-fn wait_target(me: &TaskStruct, who: WaitWho) -> WaitTarget {
+fn wait_target<'g>(me: &TaskStruct, who: WaitWho, g: &'g TasklistGuard<'_>) -> WaitTarget<'g> {
     match who {
         WaitWho::Any => WaitTarget::Any,
         // (The process's group: a thread's own field is not kept up to date.)
-        // SAFETY: the leader is alive (tasklist_lock held by the caller).
-        WaitWho::Pgrp(0) => WaitTarget::Pgrp(unsafe { (*me.group_leader).pgrp }),
-        WaitWho::Pgrp(g) => WaitTarget::Pgrp(g),
-        WaitWho::Pid(p) => WaitTarget::Task(me.pid_ns().find_task(p).unwrap_or(core::ptr::null_mut())),
+        WaitWho::Pgrp(0) => WaitTarget::Pgrp(me.group_leader.get(g).pgrp()),
+        WaitWho::Pgrp(pg) => WaitTarget::Pgrp(pg),
+        WaitWho::Pid(p) => WaitTarget::Task(me.pid_ns().find_task(p, g)),
     }
 }
 
-fn eligible(child: &TaskStruct, target: WaitTarget, options: u32) -> bool {
+fn eligible(child: &TaskStruct, target: WaitTarget<'_>, options: u32) -> bool {
     let ok_pid = match target {
         WaitTarget::Any => true,
-        WaitTarget::Pgrp(g) => child.pgrp == g,
-        WaitTarget::Task(t) => core::ptr::eq(child, t),
+        WaitTarget::Pgrp(g) => child.pgrp() == g,
+        WaitTarget::Task(t) => t.is_some_and(|t| core::ptr::eq(child, t)),
     };
     if !ok_pid {
         return false;
@@ -441,7 +390,7 @@ pub fn do_wait(pid: i32, options: u32) -> Result<(u32, i32), Errno> {
     if options & !WAIT4_OPTIONS != 0 {
         return Err(Errno::EINVAL);
     }
-    let me = current_task();
+    let me = crate::current!();
     let seen = |c: &TaskStruct| (c.pid_nr_ns(me.pid_ns()), c.exit_code.load(Ordering::Relaxed));
     Ok(wait_for(wait4_who(pid)?, options | WEXITED, seen)?.unwrap_or((0, 0)))
 }
@@ -451,7 +400,7 @@ pub fn do_wait(pid: i32, options: u32) -> Result<(u32, i32), Errno> {
 /// without job control) and reaps it, or with WNOWAIT leaves it waitable.
 /// None with WNOHANG and no child ready. The caller has checked `options`.
 pub fn kernel_wait(who: WaitWho, options: u32) -> Result<Option<WaitInfo>, Errno> {
-    let me = current_task();
+    let me = crate::current!();
     wait_for(who, options, |c| wait_info(c, me))
 }
 
@@ -459,7 +408,7 @@ pub fn kernel_wait(who: WaitWho, options: u32) -> Result<Option<WaitInfo>, Errno
 /// (once it is claimed, before it goes; with WNOWAIT while a reference
 /// holds it, a zombie still: its fields no longer change).
 fn wait_for<R>(who: WaitWho, options: u32, seen: impl Fn(&TaskStruct) -> R) -> Result<Option<R>, Errno> {
-    let me = current_task();
+    let me = crate::current!();
     let sig = me.signal.as_ref().ok_or(Errno::ECHILD)?;
     // One scan of the children first: a child that is already a zombie
     // (after vfork, or when the child ran first) costs no queueing. If none
@@ -470,7 +419,7 @@ fn wait_for<R>(who: WaitWho, options: u32, seen: impl Fn(&TaskStruct) -> R) -> R
     let done = match scan_children(me, who, options) {
         Scan::Waiting => {
             let mut first = true;
-            sig.wait_chldexit.wait_until(TASK_INTERRUPTIBLE, || {
+            sig.wait_chldexit.wait_until(TaskState::Interruptible, || {
                 if core::mem::take(&mut first)
                     && sig.chld_gen.load(Ordering::Acquire) == gen0
                     && !super::signal::signal_pending()
@@ -488,18 +437,10 @@ fn wait_for<R>(who: WaitWho, options: u32, seen: impl Fn(&TaskStruct) -> R) -> R
     match done {
         Scan::Waiting | Scan::NoneReady => Ok(None),
         Scan::Failed(e) => Err(e),
-        Scan::Looked(z) => {
-            // SAFETY: held by the reference taken under the lock.
-            let info = seen(unsafe { &*z });
-            // SAFETY: that reference.
-            unsafe { put_task_struct(z) };
-            Ok(Some(info))
-        }
+        Scan::Looked(z) => Ok(Some(seen(&z))),
         Scan::Claimed(z) => {
-            // SAFETY: the zombie claimed by the scan (EXIT_DEAD, linked): ours alone.
-            let info = seen(unsafe { &*z });
-            // SAFETY: as above; its parent's reference.
-            unsafe { release_task(z) };
+            let info = seen(&z);
+            release_task(z);
             Ok(Some(info))
         }
     }
@@ -507,53 +448,48 @@ fn wait_for<R>(who: WaitWho, options: u32, seen: impl Fn(&TaskStruct) -> R) -> R
 
 /// One look at `me`'s children for a wait (under tasklist_lock).
 fn scan_children(me: &TaskStruct, who: WaitWho, options: u32) -> Scan {
-    let _g = TASKLIST_LOCK.lock();
-    let target = wait_target(me, who);
+    let g = TASKLIST_LOCK.lock();
+    let target = wait_target(me, who, &g);
     let exited = options & WEXITED != 0;
     let mut found_any = false;
-    let mut zombie = None;
-    // SAFETY: tasklist_lock held: the children lists are stable.
-    unsafe {
-        if let WaitTarget::Task(t) = target {
-            // One pid: look at that process alone (Linux's do_wait_pid:
-            // a thread group leader, PIDTYPE_TGID), if it is a child of
-            // ours (of our thread group, unless __WNOTHREAD).
-            if !t.is_null() && (*t).is_thread_group_leader() {
-                let c = &*t;
-                let parent = c.real_parent;
-                let ours = if options & WNOTHREAD != 0 { core::ptr::eq(parent, me) } else { (*parent).tgid == me.tgid };
-                if ours && eligible(c, target, options) {
-                    found_any = true;
-                    if exited && reapable(c) {
-                        zombie = Some(t as *mut TaskStruct);
-                    }
-                }
-            }
-        } else {
-            for_each_child(me, options, |c| {
-                if !eligible(c, target, options) {
-                    return false;
-                }
+    let mut zombie: Option<&TaskStruct> = None;
+    if let WaitTarget::Task(t) = target {
+        // One pid: look at that process alone (Linux's do_wait_pid:
+        // a thread group leader, PIDTYPE_TGID), if it is a child of
+        // ours (of our thread group, unless __WNOTHREAD).
+        if let Some(c) = t.filter(|c| c.is_thread_group_leader()) {
+            let parent = c.real_parent.get(&g);
+            let ours = if options & WNOTHREAD != 0 { core::ptr::eq(parent, me) } else { parent.tgid == me.tgid };
+            if ours && eligible(c, target, options) {
                 found_any = true;
                 if exited && reapable(c) {
-                    zombie = Some(c as *const TaskStruct as *mut TaskStruct);
-                    return true;
+                    zombie = Some(c);
                 }
-                false
-            });
+            }
         }
+    } else {
+        for_each_child(me, options, &g, |c| {
+            if !eligible(c, target, options) {
+                return false;
+            }
+            found_any = true;
+            if exited && reapable(c) {
+                zombie = Some(c);
+                return true;
+            }
+            false
+        });
     }
     if let Some(z) = zombie {
         if options & WNOWAIT != 0 {
             // Looked at, left waitable: a reference keeps it while it is read.
-            // SAFETY: a zombie child, alive while tasklist_lock is held.
-            unsafe { get_task_struct(z) };
-            return Scan::Looked(z);
+            return Scan::Looked(TaskRef::get(z));
         }
         // Claimed under the lock: it cannot be reaped twice.
-        // SAFETY: as above.
-        unsafe { (*z).exit_state.store(EXIT_DEAD, Ordering::Relaxed) };
-        Scan::Claimed(z)
+        match crate::task::claim_zombie(z, &g) {
+            Some(r) => Scan::Claimed(r),
+            None => Scan::Waiting,
+        }
     } else if !found_any {
         Scan::Failed(Errno::ECHILD)
     } else if options & WNOHANG != 0 {
@@ -566,12 +502,11 @@ fn scan_children(me: &TaskStruct, who: WaitWho, options: u32) -> Scan {
 }
 
 /// What a scan of the children found.
-#[derive(Clone, Copy)]
 enum Scan {
-    /// A zombie, claimed for reaping.
-    Claimed(*mut TaskStruct),
+    /// A zombie, claimed for reaping (the reaper's reference).
+    Claimed(TaskRef),
     /// A zombie to look at only (WNOWAIT), held by a reference.
-    Looked(*mut TaskStruct),
+    Looked(TaskRef),
     /// Children, none ready (WNOHANG).
     NoneReady,
     /// Children, none ready: sleep and look again.
@@ -582,7 +517,7 @@ enum Scan {
 /// What a wait reports of the zombie `c` to `me`.
 #[inline(always)]
 fn wait_info(c: &TaskStruct, me: &TaskStruct) -> WaitInfo {
-    let (utime, stime) = c.signal.as_ref().map_or((c.utime, c.stime), |s| {
+    let (utime, stime) = c.signal.as_ref().map_or((c.utime.load(Ordering::Relaxed), c.stime.load(Ordering::Relaxed)), |s| {
         (s.timers.utime.load(Ordering::Relaxed), s.timers.stime.load(Ordering::Relaxed))
     });
     WaitInfo {
@@ -597,90 +532,74 @@ fn wait_info(c: &TaskStruct, me: &TaskStruct) -> WaitInfo {
 /// Calls `f` on each child wait4 may look at until it returns true (and
 /// then returns true): the children of `me` and, unless __WNOTHREAD, of
 /// every other thread of its group, as Linux's do_wait does.
-///
-/// # Safety
-/// The caller holds tasklist_lock.
-unsafe fn for_each_child(me: &TaskStruct, options: u32, mut f: impl FnMut(&TaskStruct) -> bool) -> bool {
-    // SAFETY: (for the whole body) tasklist_lock held: the lists are stable and their tasks alive.
-    let scan = |t: &TaskStruct, f: &mut dyn FnMut(&TaskStruct) -> bool| unsafe {
-        t.children.iter().any(|node| f(&*crate::container_of!(node, TaskStruct, sibling)))
-    };
-    if scan(me, &mut f) {
+fn for_each_child<'g>(
+    me: &'g TaskStruct,
+    options: u32,
+    g: &'g TasklistGuard<'_>,
+    mut f: impl FnMut(&'g TaskStruct) -> bool,
+) -> bool {
+    if list::children(me, g).any(&mut f) {
         return true;
     }
     if options & WNOTHREAD != 0 {
         return false;
     }
-    // SAFETY: as above.
-    unsafe {
-        me.thread_group
-            .iter()
-            .any(|node| scan(&*crate::container_of!(node, TaskStruct, thread_group), &mut f))
-    }
+    list::other_threads(me, g).any(|t| list::children(t, g).any(&mut f))
 }
 
 /// A zombie the parent may reap: a group leader only once the other
 /// threads of its group are gone (Linux's delay_group_leader).
 fn reapable(c: &TaskStruct) -> bool {
-    c.exit_state.load(Ordering::Acquire) == EXIT_ZOMBIE && c.thread_group.is_empty()
+    c.exit_state.load(Ordering::Acquire) == ExitState::Zombie && list::thread_group_empty(c)
 }
 
 /// Children of the current task (for tests and the task tree).
 pub fn nr_children() -> usize {
-    let _g = TASKLIST_LOCK.lock();
-    // SAFETY: tasklist_lock held.
-    unsafe { current_task().children.iter().count() }
+    let me = crate::current!();
+    let g = TASKLIST_LOCK.lock();
+    list::children(me, &g).count()
 }
 
 fn state_name(t: &TaskStruct) -> &'static str {
     match (t.exit_state.load(Ordering::Relaxed), t.state.load(Ordering::Relaxed)) {
-        (EXIT_ZOMBIE, _) => "Z (zombie)",
-        (EXIT_DEAD, _) | (_, TASK_DEAD) => "X (dead)",
-        (_, TASK_RUNNING) => "R (running)",
-        (_, TASK_INTERRUPTIBLE) => "S (sleeping)",
-        (_, TASK_UNINTERRUPTIBLE) => "D (disk sleep)",
-        _ => "?",
+        (ExitState::Zombie, _) => "Z (zombie)",
+        (ExitState::Dead, _) | (_, TaskState::Dead) => "X (dead)",
+        (_, TaskState::Running) => "R (running)",
+        (_, TaskState::Interruptible) => "S (sleeping)",
+        (_, TaskState::Uninterruptible) => "D (disk sleep)",
     }
 }
 
-fn show_one(t: &TaskStruct, depth: usize) {
-    // SAFETY: parents outlive the listing (tasklist_lock held).
-    let ppid = unsafe { (*t.real_parent).pid };
-    crate::print!("{:5} {:5} {:5}  {:<14} ", t.pid, t.tgid, ppid, state_name(t));
+fn show_one(t: &TaskStruct, depth: usize, g: &TasklistGuard<'_>) {
+    let ppid = if t.real_parent.raw().is_null() { 0 } else { t.real_parent.get(g).pid() };
+    crate::print!("{:5} {:5} {:5}  {:<14} ", t.pid(), t.tgid, ppid, state_name(t));
     for _ in 0..depth {
         crate::print!("  ");
     }
     crate::println!("{}{}", if depth > 0 { "\\_ " } else { "" }, t.comm());
 }
 
-fn show_tree(t: &TaskStruct, depth: usize) {
-    show_one(t, depth);
-    // SAFETY: tasklist_lock held: the lists are stable.
-    unsafe {
-        for node in t.thread_group.iter() {
-            show_one(&*crate::container_of!(node, TaskStruct, thread_group), depth + 1);
-        }
-        for node in t.children.iter() {
-            if depth < 8 {
-                show_tree(&*crate::container_of!(node, TaskStruct, sibling), depth + 1);
-            }
+fn show_tree(t: &TaskStruct, depth: usize, g: &TasklistGuard<'_>) {
+    show_one(t, depth, g);
+    for th in list::other_threads(t, g) {
+        show_one(th, depth + 1, g);
+    }
+    if depth < 8 {
+        for c in list::children(t, g) {
+            show_tree(c, depth + 1, g);
         }
     }
 }
 
 /// SysRq t: every task as a tree (like `ps -eLf` crossed with `pstree`).
 pub fn show_state() {
-    let _g = TASKLIST_LOCK.lock();
+    let g = TASKLIST_LOCK.lock();
     crate::println!("  PID  TGID  PPID  STATE          COMMAND");
-    // SAFETY: init_task is static.
-    let init = unsafe { &*super::init_task() };
-    show_one(init, 0);
+    let init = super::init_task();
+    show_one(init, 0, &g);
     // Pid 1 and everything below it; other children of init_task (none yet) follow.
-    // SAFETY: tasklist_lock held.
-    unsafe {
-        for node in init.children.iter() {
-            show_tree(&*crate::container_of!(node, TaskStruct, sibling), 1);
-        }
+    for c in list::children(init, &g) {
+        show_tree(c, 1, &g);
     }
     crate::println!(
         "{} threads, {} forks since boot, {} context switches",
@@ -722,8 +641,8 @@ mod group_ktests {
                 crate::sched::yield_now();
             }
             let t = crate::process::fork::find_task_by_pid(pid).expect("leader gone");
-            // SAFETY: our unreaped child.
-            assert_eq!(unsafe { (*t).exit_state.load(Ordering::SeqCst) }, EXIT_ZOMBIE, "the leader did not exit");
+            assert_eq!(t.exit_state.load(Ordering::SeqCst), ExitState::Zombie, "the leader did not exit");
+            drop(t);
             assert_eq!(do_wait(pid as i32, WNOHANG), Ok((0, 0)), "leader reaped while its thread runs");
             THREAD_GO.store(true, Ordering::SeqCst);
             // The status is the last thread's exit code (6), not the leader's

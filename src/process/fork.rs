@@ -7,13 +7,10 @@
 //! (on any `?`) releases exactly those, then its pid, stack and task_struct.
 
 use super::kref::KRef;
-use super::pid::{alloc_pid, PidNamespace};
+use super::pid::{alloc_pid, PidNamespace, PidType};
 use super::resources::*;
 use super::task::*;
-use super::thread_info::{
-    ThreadInfo, STACK_END_MAGIC, THREAD_SIZE_ORDER, THREAD_START_SP, TIF_NEED_RESCHED, TIF_SIGPENDING,
-    TIF_USER_RETURN_NOTIFY,
-};
+use super::thread_info::{THREAD_SIZE_ORDER, THREAD_START_SP};
 use crate::arch::PtRegs;
 use crate::errno::Errno;
 use crate::sched::wait::Completion;
@@ -47,9 +44,9 @@ fn trace_sched_process_fork(parent: &TaskStruct, child: &TaskStruct) {
         crate::println!(
             "sched_process_fork: comm={} pid={} child_comm={} child_pid={}",
             parent.comm(),
-            parent.pid,
+            parent.pid(),
             child.comm(),
-            child.pid
+            child.pid()
         );
     }
 }
@@ -99,114 +96,9 @@ pub fn fork_init(total_pages: u64) {
     MAX_THREADS.store(max as u32, Ordering::Relaxed);
 }
 
-/// A child being built. Dropping it undoes everything done so far.
-pub struct NewTask {
-    task: *mut TaskStruct,
-    /// Counted in user->processes (undone on failure).
-    counted_user: bool,
-}
-
-impl NewTask {
-    fn get(&mut self) -> &mut TaskStruct {
-        // SAFETY: the task is ours alone until copy_process publishes it.
-        unsafe { &mut *self.task }
-    }
-
-    /// Publishes the child: nothing is undone any more.
-    fn into_raw(self) -> *mut TaskStruct {
-        let t = self.task;
-        core::mem::forget(self);
-        t
-    }
-}
-
-impl Drop for NewTask {
-    fn drop(&mut self) {
-        trace_step_if!(TRACING.load(Ordering::Relaxed), "failed: undoing what was built");
-        let counted = self.counted_user;
-        let t = self.get();
-        if counted {
-            if let Some(c) = &t.real_cred {
-                c.user.processes.fetch_sub(1, Ordering::Relaxed);
-            }
-        }
-        // SAFETY: the child was never published: this is its only handle.
-        unsafe { free_task(self.task) };
-    }
-}
-
-/// Frees a task_struct, everything it still holds, and its stack.
-///
-/// # Safety
-/// The last reference to `t`: nothing can reach it any more.
-pub unsafe fn free_task(t: *mut TaskStruct) {
-    // SAFETY: the last reference: nobody can reach t. Dropping in place
-    // releases every resource handle and pid it still holds.
-    unsafe {
-        let stack = (*t).stack;
-        crate::arch::arm::vfp::vfp_check_free(stack);
-        core::ptr::drop_in_place(t);
-        free_thread_stack(stack);
-    }
-    TASK_STRUCT_CACHE.free(t as usize);
-}
-
-/// Thread stacks kept for the next fork (Linux's `cached_stacks`): a task
-/// that goes leaves its 8 KiB block here instead of giving it back to the
-/// page allocator, while there is room.
-const NR_CACHED_STACKS: usize = 2;
-
-struct StackCache {
-    n: usize,
-    stacks: [usize; NR_CACHED_STACKS],
-}
-
-static CACHED_STACKS: crate::sync::SpinLockIrq<StackCache> = crate::sync::SpinLockIrq::new(StackCache { n: 0, stacks: [0; NR_CACHED_STACKS] });
-
-/// `alloc_thread_stack_node`: a cached block, or one from the page
-/// allocator. (While any failure injection is armed the cache is passed
-/// by, so that an injected failure meets the real allocation.)
-fn alloc_thread_stack() -> Result<*mut ThreadInfo, Errno> {
-    if !crate::mm::fault_inject::ANY_ARMED.load(Ordering::Relaxed) {
-        let mut c = CACHED_STACKS.lock();
-        if c.n > 0 {
-            c.n -= 1;
-            return Ok(c.stacks[c.n] as *mut ThreadInfo);
-        }
-    }
-    crate::mm::get_free_pages(THREAD_SIZE_ORDER).map(|v| v as *mut ThreadInfo)
-}
-
-/// `free_thread_stack`: into the cache if it has room, else back to the
-/// page allocator.
-fn free_thread_stack(stack: *mut ThreadInfo) {
-    {
-        let mut c = CACHED_STACKS.lock();
-        if c.n < NR_CACHED_STACKS {
-            let n = c.n;
-            c.stacks[n] = stack as usize;
-            c.n = n + 1;
-            return;
-        }
-    }
-    crate::mm::free_pages(crate::arch::mmu::__pa(stack as u32), THREAD_SIZE_ORDER);
-}
-
-/// Gives the cached stacks back to the page allocator (for leak checks and
-/// memory reports that count free pages).
-pub fn drain_cached_stacks() {
-    loop {
-        let s = {
-            let mut c = CACHED_STACKS.lock();
-            if c.n == 0 {
-                return;
-            }
-            c.n -= 1;
-            c.stacks[c.n]
-        };
-        crate::mm::free_pages(crate::arch::mmu::__pa(s as u32), THREAD_SIZE_ORDER);
-    }
-}
+/// A child being built (the task layer's): dropping it undoes everything
+/// done so far.
+pub use crate::task::NewTask;
 
 static CANARY_SEED: AtomicU32 = AtomicU32::new(0x9e37_79b9);
 
@@ -223,71 +115,10 @@ pub fn get_random_int() -> u32 {
 
 /// Step 3: `dup_task_struct`: a task_struct from its cache and a
 /// thread_info + stack block from the page allocator, the parent's copied
-/// into them, then made the child's own.
+/// into them, then made the child's own (the task layer's NewTask::dup),
+/// with a fresh stack canary.
 pub fn dup_task_struct(orig: &TaskStruct) -> Result<NewTask, Errno> {
-    let tsk = TASK_STRUCT_CACHE.alloc()? as *mut TaskStruct;
-    let ti = match alloc_thread_stack() {
-        Ok(v) => v,
-        Err(e) => {
-            TASK_STRUCT_CACHE.free(tsk as usize);
-            return Err(e);
-        }
-    };
-    // The parent's VFP registers may be live in the unit: write them to its
-    // task_struct first, so that the child starts with what the parent had.
-    if orig.vfp_used {
-        crate::arch::arm::vfp::vfp_sync_hwstate(orig);
-    }
-    // SAFETY: `tsk` is a fresh object of the right size. The copy is
-    // bitwise (`*tsk = *orig`, arch_dup_task_struct); every field that owns
-    // something is overwritten with ptr::write below before anything can
-    // drop it, so nothing is released twice.
-    unsafe {
-        // Everything up to the VFP state; that only if the parent used it
-        // (read volatile: vfp_sync_hwstate just wrote it behind `orig`).
-        let head = core::mem::offset_of!(TaskStruct, vfpstate);
-        core::ptr::copy_nonoverlapping(orig as *const TaskStruct as *const u8, tsk as *mut u8, head);
-        if orig.vfp_used {
-            let st = core::ptr::read_volatile(core::ptr::addr_of!(orig.vfpstate));
-            core::ptr::write(&mut (*tsk).vfpstate, st);
-        }
-        let t = &mut *tsk;
-        core::ptr::write(&mut t.pids, [None, None, None]);
-        t.pid_links = [crate::list::ListHead::new(), crate::list::ListHead::new()];
-        core::ptr::write(&mut t.real_cred, None);
-        core::ptr::write(&mut t.cred, None);
-        core::ptr::write(&mut t.files, None);
-        core::ptr::write(&mut t.fs, None);
-        core::ptr::write(&mut t.sighand, None);
-        core::ptr::write(&mut t.signal, None);
-        core::ptr::write(&mut t.mm, None);
-        core::ptr::write(&mut t.active_mm, None);
-        core::ptr::write(&mut t.nsproxy, None);
-        core::ptr::write(&mut t.io_context, None);
-        core::ptr::write(&mut t.sysvsem, crate::sync::SpinLockIrq::new(None));
-        core::ptr::write(&mut t.pending, crate::sync::SpinLockIrq::new(super::siginfo::SigPending::new()));
-        // (restart_block is plain data: the parent's copy is the child's, as
-        // on Linux. real_blocked and restore_sigmask are 0 and false in any
-        // task that can fork: they are set only inside rt_sigtimedwait, and
-        // from rt_sigsuspend's return until its handler's frame is built.)
-        t.stack = ti;
-        // setup_thread_stack: the parent's thread_info, pointing at the child.
-        core::ptr::copy_nonoverlapping(orig.stack as *const ThreadInfo, ti, 1);
-        (*ti).task = tsk;
-        (*ti).recover = core::ptr::null_mut();
-        (*ti).ktest_deadline = 0;
-        // (No one else sees the new block yet: a plain read-modify-write.)
-        // TIF_SIGPENDING too: the child starts with no signal pending
-        // (copy_process's init_sigpending, done here in the same store).
-        let f = (*ti).flags.load(Ordering::Relaxed);
-        let clear = 1 << TIF_USER_RETURN_NOTIFY | 1 << TIF_NEED_RESCHED | 1 << TIF_SIGPENDING;
-        (*ti).flags.store(f & !clear, Ordering::Relaxed);
-        // For overflow detection.
-        core::ptr::write_volatile((*ti).end_of_stack(), STACK_END_MAGIC);
-        t.stack_canary = get_random_int();
-        t.usage.store(2, Ordering::Relaxed);
-    }
-    Ok(NewTask { task: tsk, counted_user: false })
+    NewTask::dup(orig, get_random_int())
 }
 
 // ---- step 7: the copy_* functions -----------------------------------------------------
@@ -489,13 +320,14 @@ pub struct ForkArgs<'a> {
 }
 
 /// `copy_process`: builds the child; it is not running yet.
-pub fn copy_process(a: &ForkArgs<'_>) -> Result<*mut TaskStruct, Errno> {
-    let current = current_task();
+pub fn copy_process(a: &ForkArgs<'_>) -> Result<crate::task::NewChild, Errno> {
+    let current = crate::current!();
     // (A load first: the swap's exclusive access only when a trace is asked for.)
     let tracing = TRACE_NEXT_FORK.load(Ordering::Relaxed) && TRACE_NEXT_FORK.swap(false, Ordering::Relaxed);
     TRACING.store(tracing, Ordering::Relaxed);
     let r = if tracing { copy_process_steps::<true>(a, current) } else { copy_process_steps::<false>(a, current) };
     if r.is_err() {
+        trace_step_if!(tracing, "failed: what was built is undone");
         TRACING.store(false, Ordering::Relaxed);
     }
     r
@@ -515,8 +347,8 @@ fn caller_of(t: &TaskStruct) -> Caller {
     }
 }
 
-fn copy_process_steps<const TRACE: bool>(a: &ForkArgs<'_>, current: &TaskStruct) -> Result<*mut TaskStruct, Errno> {
-    trace_step_if!(TRACE, "pid {} ({}) forks, clone_flags {:#010x}", current.pid, current.comm(), a.clone_flags);
+fn copy_process_steps<const TRACE: bool>(a: &ForkArgs<'_>, current: &TaskStruct) -> Result<crate::task::NewChild, Errno> {
+    trace_step_if!(TRACE, "pid {} ({}) forks, clone_flags {:#010x}", current.pid(), current.comm(), a.clone_flags);
     // 1. flag rules
     // (Only the namespace flags and CLONE_PARENT have rules that look at
     // the caller's capabilities and signal flags.)
@@ -535,7 +367,7 @@ fn copy_process_steps<const TRACE: bool>(a: &ForkArgs<'_>, current: &TaskStruct)
     let mut nt = dup_task_struct(current)?;
     trace_step_if!(TRACE, 
         "3. dup_task_struct: task_struct at {:#x}, thread_info + stack at {:#x} (8 KiB), STACK_END_MAGIC at {:#x}, usage 2",
-        nt.task as usize,
+        nt.addr(),
         nt.get().stack as usize,
         nt.get().thread_info().end_of_stack() as usize
     );
@@ -576,21 +408,18 @@ fn copy_process_steps<const TRACE: bool>(a: &ForkArgs<'_>, current: &TaskStruct)
     nt.counted_user = true;
     let p = nt.get();
     // copy_flags (and PF_KTHREAD for a kernel thread), in one store.
-    let mut f = p.flags.load(Ordering::Relaxed) & !(PF_SUPERPRIV | PF_WQ_WORKER | PF_EXITING | PF_KTHREAD);
+    let mut f = p.flags.load() - (PF_SUPERPRIV | PF_WQ_WORKER | PF_EXITING | PF_KTHREAD);
     f |= PF_FORKNOEXEC | PF_STARTING;
     if a.kthread.is_some() {
         f |= PF_KTHREAD;
     }
-    p.flags.store(f, Ordering::Relaxed);
-    p.vfork_done = core::ptr::null();
-    p.children = crate::list::ListHead::new();
-    p.sibling = crate::list::ListHead::new();
-    p.thread_group = crate::list::ListHead::new();
-    p.tasks = crate::list::ListHead::new();
-    p.utime = 0;
-    p.stime = 0;
+    p.flags.set_owned(f);
+    *p.vfork_done.get_mut() = core::ptr::null_mut();
+    // (The list nodes are fresh from dup_task_struct.)
+    *p.utime.get_mut() = 0;
+    *p.stime.get_mut() = 0;
     p.start_time = crate::time::jiffies();
-    p.exit_state.store(0, Ordering::Relaxed);
+    p.exit_state.store(ExitState::None, Ordering::Relaxed);
     p.exit_code.store(0, Ordering::Relaxed);
     // (init_sigpending: the queue is fresh from dup_task_struct.)
     // A thread sharing the address space (not a vfork child, which runs
@@ -611,7 +440,7 @@ fn copy_process_steps<const TRACE: bool>(a: &ForkArgs<'_>, current: &TaskStruct)
     );
     // 6. sched_fork
     crate::sched::sched_fork(p, current);
-    trace_step_if!(TRACE, "6. sched_fork: TASK_RUNNING, preempt_count 1, prio {}", p.prio);
+    trace_step_if!(TRACE, "6. sched_fork: TaskState::Running, preempt_count 1, prio {}", p.prio.load(Ordering::Relaxed));
     // 7. copy_* (each shares or copies per its flag)
     copy_semundo(flags, current, p)?;
     copy_files(flags, current, p)?;
@@ -635,87 +464,81 @@ fn copy_process_steps<const TRACE: bool>(a: &ForkArgs<'_>, current: &TaskStruct)
     trace_step_if!(TRACE, "8. copy_thread: starts at ret_from_fork, sp {:#x}", p.thread_info().cpu_context.sp);
     // 9. alloc_pid
     let pid = alloc_pid(p.pid_ns())?;
-    p.pid = pid.nr();
-    p.tgid = if flags.contains(CloneFlags::CLONE_THREAD) { current.tgid } else { p.pid };
-    fill(&mut p.pids[0], pid);
-    trace_step_if!(TRACE, "9. alloc_pid: pid {} (tgid {})", p.pid, p.tgid);
+    *p.pid.get_mut() = pid.nr();
+    p.tgid = if flags.contains(CloneFlags::CLONE_THREAD) { current.tgid } else { p.pid() };
+    p.pids.init_own(pid);
+    trace_step_if!(TRACE, "9. alloc_pid: pid {} (tgid {})", p.pid(), p.tgid);
     // 10. child tid pointers, exit signal, parent
     p.set_child_tid = if flags.contains(CloneFlags::CLONE_CHILD_SETTID) { a.child_tidptr } else { 0 };
-    p.clear_child_tid = if flags.contains(CloneFlags::CLONE_CHILD_CLEARTID) { a.child_tidptr } else { 0 };
+    *p.clear_child_tid.get_mut() = if flags.contains(CloneFlags::CLONE_CHILD_CLEARTID) { a.child_tidptr } else { 0 };
     p.exit_signal =
         if flags.contains(CloneFlags::CLONE_THREAD) { -1 } else { (a.clone_flags & CSIGNAL) as i32 };
     p.pdeath_signal = 0;
-    let me = nt.task;
     let p = nt.get();
-    p.group_leader = me;
-    p.real_parent = if flags.intersects(CloneFlags::CLONE_PARENT | CloneFlags::CLONE_THREAD) {
-        current.real_parent
-    } else {
-        current as *const TaskStruct as *mut TaskStruct
-    };
-    p.parent = p.real_parent;
-    if flags.contains(CloneFlags::CLONE_THREAD) {
-        p.group_leader = current.group_leader;
-    }
-    trace_step_if!(TRACE, 
-        "10. exit_signal {}, real_parent pid {}",
-        p.exit_signal,
-        // SAFETY: real_parent is a live task (the parent or its parent).
-        unsafe { (*p.real_parent).pid }
-    );
+    // real_parent, parent and group_leader: set in attach, under tasklist_lock.
+    trace_step_if!(TRACE, "10. exit_signal {}, real_parent pid {}", p.exit_signal, {
+        let g = TASKLIST_LOCK.lock();
+        if flags.intersects(CloneFlags::CLONE_PARENT | CloneFlags::CLONE_THREAD) {
+            current.real_parent.get(&g).pid()
+        } else {
+            current.pid()
+        }
+    });
     // 11. attach: pid hash, task list, parent's children, counters.
-    let task = nt.into_raw();
-    attach(task, flags);
-    // SAFETY: task is published but not running; we still own its setup.
-    let p = unsafe { &*task };
+    let task = attach(nt, current, flags);
     trace_step_if!(TRACE, 
         "11. attached: nr_threads {}, total_forks {}",
         NR_THREADS.load(Ordering::Relaxed),
         TOTAL_FORKS.load(Ordering::Relaxed)
     );
-    let _ = p;
     Ok(task)
 }
 
-fn attach(task: *mut TaskStruct, flags: CloneFlags) {
-    let _g = TASKLIST_LOCK.lock();
-    // SAFETY: tasklist_lock is held; the task and its relatives are alive.
-    unsafe {
-        let p = &mut *task;
-        p.children.init();
-        p.sibling.init();
-        p.thread_group.init();
-        p.tasks.init();
-        if p.is_thread_group_leader() {
-            if flags.contains(CloneFlags::CLONE_NEWPID) {
-                // A namespace's init: its reaper, and unkillable from inside it.
-                p.pid_ns().child_reaper.store(task, Ordering::Release);
-                if let Some(s) = &p.signal {
-                    s.flags.fetch_or(SIGNAL_UNKILLABLE, Ordering::Relaxed);
-                }
+/// Publishes the child: its parent and leader links, its places on the
+/// task lists, its pids, the counters (all under tasklist_lock).
+fn attach(mut nt: NewTask, current: &TaskStruct, flags: CloneFlags) -> crate::task::NewChild {
+    let mut g = TASKLIST_LOCK.lock();
+    let parent = if flags.intersects(CloneFlags::CLONE_PARENT | CloneFlags::CLONE_THREAD) {
+        current.real_parent.get(&g)
+    } else {
+        current
+    };
+    let leader = flags.contains(CloneFlags::CLONE_THREAD).then(|| current.group_leader.get(&g));
+    nt.set_links(parent, leader);
+    let task = nt.publish();
+    let p: &TaskStruct = &task;
+    crate::task::list::init_links(p, &mut g);
+    if p.is_thread_group_leader() {
+        if flags.contains(CloneFlags::CLONE_NEWPID) {
+            // A namespace's init: its reaper, and unkillable from inside it.
+            p.pid_ns().child_reaper.store(p as *const TaskStruct as *mut TaskStruct, Ordering::Release);
+            if let Some(s) = &p.signal {
+                s.flags.fetch_or(SIGNAL_UNKILLABLE, Ordering::Relaxed);
             }
-            // The parent's process group and session (attach_pid for
-            // PIDTYPE_PGID and PIDTYPE_SID; it sets the numbers); 0
-            // (init_task's) is no list.
-            let leader = &*(*current()).group_leader;
-            if let Some(g) = &leader.pids[super::pid::PIDTYPE_PGID] {
-                super::pid::attach_pid(task, super::pid::PIDTYPE_PGID, g.clone());
-            }
-            if let Some(sid) = &leader.pids[super::pid::PIDTYPE_SID] {
-                super::pid::attach_pid(task, super::pid::PIDTYPE_SID, sid.clone());
-            }
-            (*p.real_parent).children.add_tail(&mut p.sibling);
-            (*super::init_task()).tasks.add_tail(&mut p.tasks);
-            crate::sync::locked_add(&PROCESS_COUNTS[crate::arch::smp_processor_id() & 3], 1);
-        } else {
-            (*p.group_leader).thread_group.add_tail(&mut p.thread_group);
         }
-        if let Some(pid) = &p.pids[0] {
-            pid.attach(task);
+        // The parent's process group and session (attach_pid for
+        // PIDTYPE_PGID and PIDTYPE_SID; it sets the numbers); 0
+        // (init_task's) is no list.
+        let my_leader = current.group_leader.get(&g);
+        let groups = (my_leader.pids.get(PidType::Pgid, &g).cloned(), my_leader.pids.get(PidType::Sid, &g).cloned());
+        if let Some(pg) = groups.0 {
+            super::pid::attach_pid(p, PidType::Pgid, pg, &mut g);
         }
+        if let Some(sid) = groups.1 {
+            super::pid::attach_pid(p, PidType::Sid, sid, &mut g);
+        }
+        crate::task::list::link_process(p, &mut g);
+        crate::sync::locked_add(&PROCESS_COUNTS[crate::arch::smp_processor_id() & 3], 1);
+    } else {
+        crate::task::list::link_thread(p, &mut g);
+    }
+    if let Some(pid) = p.pids.own() {
+        pid.attach(p);
     }
     crate::sync::locked_add(&NR_THREADS, 1);
     crate::sync::locked_add(&TOTAL_FORKS, 1);
+    drop(g);
+    task
 }
 
 /// `do_fork`: copy_process, then the parent's side: the fork tracepoint,
@@ -723,11 +546,9 @@ fn attach(task: *mut TaskStruct, flags: CloneFlags) {
 /// the child exits (or, with user mode, execs). Returns the child's pid as
 /// the parent's namespace sees it.
 pub fn do_fork(a: &ForkArgs<'_>) -> Result<u32, Errno> {
-    let p = copy_process(a)?;
-    // SAFETY: the child is alive (it holds the reference we were given).
-    let child = unsafe { &mut *p };
-    let current = current_task();
-    trace_sched_process_fork(current, child);
+    let child = copy_process(a)?;
+    let current = crate::current!();
+    trace_sched_process_fork(current, &child);
     TRACING.store(false, Ordering::Relaxed);
     let nr = child.pid_nr_ns(current.pid_ns());
     if a.clone_flags & CloneFlags::CLONE_PARENT_SETTID.bits() != 0 {
@@ -737,11 +558,10 @@ pub fn do_fork(a: &ForkArgs<'_>) -> Result<u32, Errno> {
     let vfork = Completion::new();
     let is_vfork = a.clone_flags & CloneFlags::CLONE_VFORK.bits() != 0;
     if is_vfork {
-        child.vfork_done = &vfork;
+        child.vfork_done.store(&vfork as *const Completion as *mut Completion, Ordering::Relaxed);
     }
-    child.flags.fetch_and(!PF_STARTING, Ordering::Relaxed);
-    // SAFETY: the child just built; do_fork still holds it.
-    unsafe { crate::sched::wake_up_new_task(p) };
+    child.flags.remove(PF_STARTING);
+    crate::sched::wake_up_new_task(child);
     if is_vfork {
         vfork.wait_for_completion();
     }
@@ -764,8 +584,7 @@ pub fn kernel_thread(f: fn(usize) -> i32, arg: usize, flags: u32) -> Result<u32,
 
 /// Sets the name of the current task.
 pub fn set_task_comm(name: &str) {
-    // SAFETY: a task renames itself.
-    unsafe { (*current()).set_comm(name) };
+    crate::current!().set_comm(name);
 }
 
 /// The kernel-thread trampoline's exit (from ret_from_fork).
@@ -775,6 +594,6 @@ extern "C" fn kthread_exit(code: i32) -> ! {
 }
 
 /// For tests: is `pid` alive in the initial namespace?
-pub fn find_task_by_pid(pid: u32) -> Option<*mut TaskStruct> {
-    super::init_pid_ns().find_task(pid)
+pub fn find_task_by_pid(pid: u32) -> Option<TaskRef> {
+    super::init_pid_ns().get_task(pid)
 }

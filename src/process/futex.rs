@@ -20,7 +20,7 @@
 //! CLONE_CHILD_CLEARTID uses a shared futex_wake at exit: that is how
 //! pthread_join waits for a thread.
 
-use super::task::{current, current_task, TaskStruct, TASK_INTERRUPTIBLE, TASK_RUNNING};
+use super::task::{TaskState, TaskStruct};
 use crate::arch::uaccess::get_user;
 use crate::errno::Errno;
 use crate::list::ListHead;
@@ -102,7 +102,7 @@ struct FutexQ {
     /// only under both locks, so a waiter that reads it, takes that lock
     /// and reads the same again holds the right one.
     bucket: AtomicUsize,
-    task: *mut TaskStruct,
+    task: *const TaskStruct,
     woken: AtomicBool,
     /// FUTEX_WAIT_BITSET's mask: a wake whose mask shares a bit wakes it.
     bitset: u32,
@@ -149,7 +149,8 @@ pub fn get_futex_key(uaddr: u32, shared: bool, check: bool) -> Result<FutexKey, 
     if check {
         access_ok(uaddr)?;
     }
-    let mm = current_task().mm.as_ref();
+    let me_ = crate::current!();
+    let mm = me_.mm.as_ref();
     let id = mm.map_or(0, |m| super::kref::KRef::as_ptr(m) as usize);
     if !shared {
         return Ok(FutexKey::private(id, uaddr));
@@ -229,13 +230,13 @@ pub fn futex_wait_until<const SHARED: bool>(
     }
     // (The word is read below: that is the check for EFAULT.)
     let key = get_futex_key(uaddr, SHARED, false)?;
-    let me = current();
+    let me = crate::current!();
     let i = key.bucket();
     let mut q = FutexQ {
         link: ListHead::new(),
         key: UnsafeCell::new(key),
         bucket: AtomicUsize::new(i),
-        task: me,
+        task: &**me,
         woken: AtomicBool::new(false),
         bitset,
     };
@@ -249,8 +250,7 @@ pub fn futex_wait_until<const SHARED: bool>(
         // waker, or below); the bucket lock is held.
         unsafe { b.add_tail(&mut q.link) };
         // (Ordered against a waker by the bucket lock.)
-        // SAFETY: the current task.
-        unsafe { (*me).state.store(TASK_INTERRUPTIBLE, Ordering::Relaxed) };
+        me.state.store(TaskState::Interruptible, Ordering::Relaxed);
     }
     loop {
         if q.woken.load(Ordering::Acquire) {
@@ -262,10 +262,8 @@ pub fn futex_wait_until<const SHARED: bool>(
             let _b = lock_queue(&q);
             if !q.woken.load(Ordering::Acquire) {
                 // SAFETY: the bucket lock is held; the entry is still linked.
-                unsafe {
-                    q.link.del_init();
-                    (*me).state.store(TASK_RUNNING, Ordering::Relaxed);
-                }
+                unsafe { q.link.del_init() };
+                me.state.store(TaskState::Running, Ordering::Relaxed);
                 return Err(Errno::ERESTARTSYS);
             }
             break;
@@ -283,7 +281,7 @@ pub fn futex_wait_until<const SHARED: bool>(
                     // SAFETY: the bucket lock is held; the entry is still linked.
                     unsafe {
                         q.link.del_init();
-                        (*me).state.store(TASK_RUNNING, Ordering::Relaxed);
+                        me.state.store(TaskState::Running, Ordering::Relaxed);
                     }
                     return Err(Errno::ETIMEDOUT);
                 }
@@ -293,11 +291,9 @@ pub fn futex_wait_until<const SHARED: bool>(
         }
         // Asleep again before the next look at `woken` (a wake-up after
         // this store finds the task asleep and makes it runnable).
-        // SAFETY: the current task.
-        unsafe { (*me).state.store(TASK_INTERRUPTIBLE, Ordering::SeqCst) };
+        me.state.store(TaskState::Interruptible, Ordering::SeqCst);
     }
-    // SAFETY: the current task.
-    unsafe { (*me).state.store(TASK_RUNNING, Ordering::Relaxed) };
+    me.state.store(TaskState::Running, Ordering::Relaxed);
     Ok(())
 }
 
@@ -312,7 +308,7 @@ unsafe fn wake_one(q: *mut FutexQ) {
         (*q).link.del_init();
         let t = (*q).task;
         (*q).woken.store(true, Ordering::Release);
-        crate::sched::wake_up_process(t);
+        crate::sched::wake_up_process(&*t);
     }
 }
 

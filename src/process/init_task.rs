@@ -2,7 +2,8 @@
 
 use super::*;
 use core::mem::MaybeUninit;
-use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicUsize, Ordering};
+use crate::task::list::{RqLocked, TaskLink, TaskLinks, TaskPids};
 use kref::KRef;
 use resources::*;
 use task::*;
@@ -20,9 +21,12 @@ extern "C" {
     static init_thread_union: u8;
 }
 
-/// The idle task of CPU 0.
-pub fn init_task() -> *mut TaskStruct {
-    INIT_TASK.0.get() as *mut TaskStruct
+/// The idle task of CPU 0 (valid once `init` has run, which start_kernel
+/// does before anything asks for it).
+pub fn init_task() -> &'static TaskStruct {
+    // SAFETY: written once by `init` before any other code runs that names
+    // it; static, so it lives for ever.
+    unsafe { (*INIT_TASK.0.get()).assume_init_ref() }
 }
 
 /// The initial PID namespace.
@@ -53,38 +57,33 @@ pub fn init(total_pages: u64) -> Result<(), crate::errno::Errno> {
     fds[0] = Some(FileRef::Console);
     fds[1] = Some(FileRef::Console);
     fds[2] = Some(FileRef::Console);
-    let t = init_task();
+    let t = INIT_TASK.0.get() as *mut TaskStruct;
     // SAFETY: init_thread_union is the 8 KiB boot stack we are running on.
     let ti = unsafe { &init_thread_union as *const u8 as *mut ThreadInfo };
     let task = TaskStruct {
-        state: AtomicU32::new(TASK_RUNNING),
+        state: AtomicTaskState::new(TaskState::Running),
         stack: ti,
         usage: AtomicU32::new(2),
-        flags: AtomicU32::new(PF_KTHREAD),
-        on_rq: false,
-        run_list: crate::list::ListHead::new(),
-        prio: DEFAULT_PRIO,
-        static_prio: DEFAULT_PRIO,
-        normal_prio: DEFAULT_PRIO,
-        policy: SCHED_NORMAL,
-        sched_reset_on_fork: false,
-        time_slice: crate::sched::TIMESLICE,
-        nvcsw: 0,
-        nivcsw: 0,
-        pid: 0,
+        flags: AtomicTaskFlags::new(PF_KTHREAD),
+        on_rq: RqLocked::new(false),
+        time_slice: RqLocked::new(crate::sched::TIMESLICE),
+        prio: AtomicI32::new(DEFAULT_PRIO),
+        static_prio: AtomicI32::new(DEFAULT_PRIO),
+        normal_prio: AtomicI32::new(DEFAULT_PRIO),
+        policy: AtomicU32::new(SCHED_NORMAL),
+        sched_reset_on_fork: AtomicBool::new(false),
+        nvcsw: AtomicUsize::new(0),
+        nivcsw: AtomicUsize::new(0),
+        pid: AtomicU32::new(0),
         tgid: 0,
-        pids: [None, None, None],
-        pid_links: [crate::list::ListHead::new(), crate::list::ListHead::new()],
-        pgrp: 0,
-        session: 0,
-        real_parent: t,
-        parent: t,
-        children: crate::list::ListHead::new(),
-        sibling: crate::list::ListHead::new(),
-        group_leader: t,
-        thread_group: crate::list::ListHead::new(),
-        tasks: crate::list::ListHead::new(),
-        exit_state: AtomicU32::new(0),
+        pids: TaskPids::new(),
+        pgrp: AtomicU32::new(0),
+        session: AtomicU32::new(0),
+        real_parent: TaskLink::null(),
+        parent: TaskLink::null(),
+        group_leader: TaskLink::null(),
+        links: TaskLinks::new(),
+        exit_state: AtomicExitState::new(ExitState::None),
         exit_code: AtomicI32::new(0),
         exit_signal: SIGCHLD,
         pending: crate::sync::SpinLockIrq::new(siginfo::SigPending::new()),
@@ -97,13 +96,13 @@ pub fn init(total_pages: u64) -> Result<(), crate::errno::Errno> {
         sas_ss_flags: AtomicU32::new(signal::SS_DISABLE),
         restart_block: crate::sync::SpinLockIrq::new(posix_timers::RestartBlock::None),
         pdeath_signal: 0,
-        comm: [0; TASK_COMM_LEN],
+        comm: Comm::new(),
         set_child_tid: 0,
-        clear_child_tid: 0,
-        vfork_done: core::ptr::null(),
+        clear_child_tid: AtomicU32::new(0),
+        vfork_done: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
         start_time: 0,
-        utime: 0,
-        stime: 0,
+        utime: core::sync::atomic::AtomicU64::new(0),
+        stime: core::sync::atomic::AtomicU64::new(0),
         stack_canary: 0,
         real_cred: Some(cred.clone()),
         cred: Some(cred),
@@ -143,17 +142,21 @@ pub fn init(total_pages: u64) -> Result<(), crate::errno::Errno> {
     // SAFETY: the first and only write of init_task, before any other task exists.
     unsafe {
         (*INIT_TASK.0.get()).write(task);
-        let tk = &mut *t;
-        tk.set_comm("swapper");
-        tk.children.init();
-        tk.sibling.init();
-        tk.thread_group.init();
-        tk.tasks.init();
         (*ti).task = t;
         (*ti).cpu = 0;
         core::ptr::write_volatile((*ti).end_of_stack(), STACK_END_MAGIC);
     }
-    crate::sched::init(t);
+    let tk = init_task();
+    tk.comm.set("swapper");
+    {
+        let mut g = TASKLIST_LOCK.lock();
+        // init_task is its own parent and leader.
+        tk.real_parent.set(tk, &g);
+        tk.parent.set(tk, &g);
+        tk.group_leader.set(tk, &g);
+        crate::task::list::init_links(tk, &mut g);
+    }
+    crate::sched::init(tk);
     Ok(())
 }
 
@@ -162,8 +165,8 @@ pub static KERNEL_INIT: spin::Once<fn() -> !> = spin::Once::new();
 
 fn kernel_init(_: usize) -> i32 {
     fork::set_task_comm("init");
-    let me = current_task();
-    me.pid_ns().child_reaper.store(current(), Ordering::Release);
+    let me = crate::current!();
+    me.pid_ns().child_reaper.store(&**me as *const TaskStruct as *mut TaskStruct, Ordering::Release);
     if let Some(s) = &me.signal {
         s.flags.fetch_or(SIGNAL_UNKILLABLE, Ordering::Relaxed);
     }

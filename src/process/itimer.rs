@@ -254,7 +254,7 @@ fn check_process_timers(sig: &SignalStruct) {
         cur != RLIM_INFINITY
     };
     gt.active.store(armed || limited, Ordering::Relaxed);
-    let me = super::task::current_task();
+    let me = crate::current!();
     for s in send.into_iter().flatten() {
         let _ = super::signal::send_sig_info(s, Siginfo::kernel(s), me, super::signal::SendTo::Group);
     }
@@ -284,7 +284,7 @@ fn put_timeval(us: u64, addr: u32) -> Result<(), Errno> {
 
 /// The current value of one timer: (time left, interval) in microseconds.
 fn get_itimer(which: Which) -> (u64, u64) {
-    let me = super::task::current_task();
+    let me = crate::current!();
     let Some(sig) = &me.signal else { return (0, 0) };
     let gt = &sig.timers;
     let Some(it) = gt.get() else { return (0, 0) };
@@ -317,7 +317,7 @@ pub fn sys_getitimer(which: u32, value: u32) -> Result<u32, Errno> {
 pub fn sys_setitimer(which: u32, new: u32, old: u32) -> Result<u32, Errno> {
     let (value, interval) = if new != 0 { (timeval_us(new + 8)?, timeval_us(new)?) } else { (0, 0) };
     let which = Which::from_raw(which)?;
-    let me = super::task::current_task();
+    let me = crate::current!();
     let sig = me.signal.as_ref().ok_or(Errno::EINVAL)?;
     let gt = &sig.timers;
     let before = get_itimer(which);

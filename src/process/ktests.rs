@@ -17,7 +17,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 /// leaked, and when not, the per-cache counts say what.
 pub(crate) fn snapshot() -> (usize, usize, u64, PerCache) {
     shrink_all();
-    super::fork::drain_cached_stacks();
+    crate::task::drain_cached_stacks();
     drain_pages();
     (NR_THREADS.load(Ordering::SeqCst), total_active_objects(), nr_free_pages(), PerCache::now())
 }
@@ -52,9 +52,8 @@ fn spawn(f: fn(usize) -> i32, arg: usize, flags: u32) -> u32 {
     kernel_thread(f, arg, flags | SIGCHLD as u32).expect("kernel_thread failed")
 }
 
-fn task_of(pid: u32) -> &'static TaskStruct {
-    // SAFETY: the tests only look up children they have not reaped yet.
-    unsafe { &*find_task_by_pid(pid).expect("no such pid") }
+fn task_of(pid: u32) -> crate::task::TaskRef {
+    find_task_by_pid(pid).expect("no such pid")
 }
 
 fn exit_with_arg(arg: usize) -> i32 {
@@ -95,17 +94,18 @@ crate::ktest! {
         hold_sleepers();
         let pid = spawn(sleeper, 0, 0);
         let c = task_of(pid);
-        let me = current_task();
+        let me = crate::current!();
         assert_eq!(c.stack as usize % THREAD_SIZE, 0, "stack block not 8 KiB aligned");
         assert!(c.thread_info().stack_end_ok(), "no STACK_END_MAGIC");
         assert_eq!(c.thread_info().end_of_stack() as usize, c.stack as usize + core::mem::size_of::<ThreadInfo>());
-        assert!(core::ptr::eq(c.thread_info().task, c));
-        assert_eq!(c.usage.load(Ordering::SeqCst), 2, "usage after dup_task_struct");
-        assert!(core::ptr::eq(c.real_parent, me));
-        assert_eq!(c.tgid, c.pid);
+        assert!(core::ptr::eq(c.thread_info().task, &*c));
+        // dup_task_struct's 2 (being alive, the reaper's), and this test's TaskRef.
+        assert_eq!(c.usage.load(Ordering::SeqCst), 3, "usage after dup_task_struct");
+        assert!(c.real_parent.is(me));
+        assert_eq!(c.tgid, c.pid());
         assert_eq!(c.exit_signal, SIGCHLD);
-        assert!(c.flags.load(Ordering::SeqCst) & PF_FORKNOEXEC != 0);
-        assert!(c.flags.load(Ordering::SeqCst) & PF_STARTING == 0, "PF_STARTING left set after do_fork");
+        assert!(c.flags.contains(PF_FORKNOEXEC));
+        assert!(!c.flags.contains(PF_STARTING), "PF_STARTING left set after do_fork");
         assert_ne!(c.stack_canary, me.stack_canary);
         // current() is found by masking sp.
         let sp: usize;
@@ -143,7 +143,7 @@ crate::ktest! {
 crate::ktest! {
     fn sharing_flags_share_and_the_rest_copy() {
         hold_sleepers();
-        let me = current_task();
+        let me = crate::current!();
         let share = CloneFlags::CLONE_FILES | CloneFlags::CLONE_FS | CloneFlags::CLONE_SIGHAND | CloneFlags::CLONE_SYSVSEM | CloneFlags::CLONE_IO;
         let files_before = KRefCount::of(me.files.as_ref().unwrap());
         let a = spawn(sleeper, 0, share.bits());
@@ -192,12 +192,12 @@ fn thread_body(_: usize) -> i32 {
 crate::ktest! {
     fn clone_thread_joins_the_group_and_reaps_itself() {
         let before = snapshot();
-        let me = current_task();
+        let me = crate::current!();
         let flags = CloneFlags::CLONE_THREAD | CloneFlags::CLONE_SIGHAND | CloneFlags::CLONE_FS | CloneFlags::CLONE_FILES;
         let pid = kernel_thread(thread_body, 0, flags.bits()).unwrap();
         THREAD_DONE.wait_for_completion();
         assert_eq!(THREAD_TGID.load(Ordering::SeqCst), me.tgid, "thread's tgid is not the group's");
-        assert_ne!(pid, me.pid);
+        assert_ne!(pid, me.pid());
         // Threads are not waitable children, and reap themselves.
         assert_eq!(do_wait(pid as i32, WALL | WNOHANG), Err(Errno::ECHILD));
         for _ in 0..50 {
@@ -214,8 +214,8 @@ static PARENT_SEEN: AtomicU32 = AtomicU32::new(0);
 static GRANDCHILD: AtomicU32 = AtomicU32::new(0);
 
 fn grandchild(_: usize) -> i32 {
-    // SAFETY: our real parent is alive (it waits for us below... or is pid 1).
-    PARENT_SEEN.store(unsafe { (*current_task().real_parent).pid }, Ordering::SeqCst);
+    let ppid = current_task().real_parent.get(&TASKLIST_LOCK.lock()).pid();
+    PARENT_SEEN.store(ppid, Ordering::SeqCst);
     0
 }
 
@@ -238,7 +238,7 @@ crate::ktest! {
         let gc = GRANDCHILD.load(Ordering::SeqCst);
         // The grandchild is ours to reap.
         assert_eq!(do_wait(gc as i32, 0), Ok((gc, 0)));
-        assert_eq!(PARENT_SEEN.load(Ordering::SeqCst), current_task().pid);
+        assert_eq!(PARENT_SEEN.load(Ordering::SeqCst), current_task().pid());
     }
 }
 
@@ -273,16 +273,16 @@ crate::ktest! {
         let p = spawn(orphaning_parent, 0, 0);
         // The parent is a zombie until we reap it.
         for _ in 0..100 {
-            if task_of(p).exit_state.load(Ordering::SeqCst) == EXIT_ZOMBIE {
+            if task_of(p).exit_state.load(Ordering::SeqCst) == ExitState::Zombie {
                 break;
             }
             crate::time::wait_ticks(1);
         }
-        assert_eq!(task_of(p).exit_state.load(Ordering::SeqCst), EXIT_ZOMBIE);
+        assert_eq!(task_of(p).exit_state.load(Ordering::SeqCst), ExitState::Zombie);
         assert_eq!(do_wait(p as i32, 0), Ok((p, 0)));
         let orphan = ORPHAN_PID.load(Ordering::SeqCst);
-        assert_eq!(task_of(orphan).real_parent, current(), "orphan not reparented to pid 1");
-        assert_eq!(current_task().pid, 1);
+        assert!(task_of(orphan).real_parent.is(crate::current!()), "orphan not reparented to pid 1");
+        assert_eq!(current_task().pid(), 1);
         release_sleepers();
         assert_eq!(do_wait(orphan as i32, 0), Ok((orphan, exit_status(3))));
     }
@@ -310,10 +310,10 @@ crate::ktest! {
 static NS_VIEW: AtomicU32 = AtomicU32::new(0);
 
 fn ns_child(_: usize) -> i32 {
-    let me = current_task();
+    let me = crate::current!();
     NS_VIEW.store(me.pid_nr_ns(me.pid_ns()), Ordering::SeqCst);
     let reaper = me.pid_ns().child_reaper.load(Ordering::SeqCst);
-    i32::from(core::ptr::eq(reaper, me))
+    i32::from(core::ptr::eq(reaper, &**me))
 }
 
 crate::ktest! {
@@ -367,15 +367,14 @@ static NPROC_RESULT: AtomicU32 = AtomicU32::new(0);
 
 fn unprivileged_forker(_: usize) -> i32 {
     // Become uid 1000 without capabilities, with RLIMIT_NPROC 3.
-    let me = current();
-    // SAFETY: a task changes its own credentials before anyone looks.
-    unsafe {
+    let me = crate::current!();
+    {
         let user = find_user(1000).unwrap();
         let cred = super::kref::KRef::new(Cred::new(1000, 1000, 0, user)).unwrap();
-        (*me).real_cred = Some(cred.clone());
-        (*me).cred = Some(cred);
-        (*me).real_cred.as_ref().unwrap().user.processes.fetch_add(1, Ordering::SeqCst);
-        (*me).signal.as_ref().unwrap().rlim.lock()[RLIMIT_NPROC] = Rlimit { cur: 3, max: 3 };
+        let old = me.with_own_slots(|s| (s.real_cred.replace(cred.clone()), s.cred.replace(cred)));
+        drop(old);
+        me.real_cred.as_ref().unwrap().user.processes.fetch_add(1, Ordering::SeqCst);
+        me.signal.as_ref().unwrap().rlim.lock()[RLIMIT_NPROC] = Rlimit { cur: 3, max: 3 };
     }
     let mut made = 0;
     let mut pids = [0u32; 8];
@@ -394,8 +393,7 @@ fn unprivileged_forker(_: usize) -> i32 {
     for p in &pids[..made] {
         let _ = do_wait(*p as i32, 0);
     }
-    // SAFETY: our own cred.
-    unsafe { (*me).real_cred.as_ref().unwrap().user.processes.fetch_sub(1, Ordering::SeqCst) };
+    me.real_cred.as_ref().unwrap().user.processes.fetch_sub(1, Ordering::SeqCst);
     NPROC_RESULT.store(((made as u32) << 8) | err, Ordering::SeqCst);
     0
 }
@@ -590,23 +588,24 @@ crate::ktest! {
 static RESET_SEEN: AtomicU32 = AtomicU32::new(0);
 
 fn reset_child(_: usize) -> i32 {
-    let me = current_task();
+    let me = crate::current!();
     RESET_SEEN.store(
-        (me.policy << 16) | (me.sched_reset_on_fork as u32) << 8 | (me.prio == DEFAULT_PRIO) as u32,
+        (me.policy.load(Ordering::Relaxed) << 16)
+            | (me.sched_reset_on_fork.load(Ordering::Relaxed) as u32) << 8
+            | (me.prio.load(Ordering::Relaxed) == DEFAULT_PRIO) as u32,
         Ordering::SeqCst,
     );
     0
 }
 
 fn reset_parent(_: usize) -> i32 {
-    // SAFETY: a task changes its own scheduling fields.
-    unsafe {
-        let me = &mut *current();
-        me.policy = SCHED_FIFO;
-        me.static_prio = 100;
-        me.normal_prio = 100;
-        me.prio = 100;
-        me.sched_reset_on_fork = true;
+    {
+        let me = crate::current!();
+        me.policy.store(SCHED_FIFO, Ordering::Relaxed);
+        me.static_prio.store(100, Ordering::Relaxed);
+        me.normal_prio.store(100, Ordering::Relaxed);
+        me.prio.store(100, Ordering::Relaxed);
+        me.sched_reset_on_fork.store(true, Ordering::Relaxed);
     }
     let c = spawn(reset_child, 0, 0);
     let _ = do_wait(c as i32, 0);
@@ -758,7 +757,7 @@ crate::ktest! {
             let pid = spawn(futex_waiter, 0, CloneFlags::CLONE_VM.bits());
             // Let the waiter go to sleep.
             for _ in 0..50 {
-                if task_of(pid).state.load(Ordering::SeqCst) == TASK_INTERRUPTIBLE {
+                if task_of(pid).state.load(Ordering::SeqCst) == TaskState::Interruptible {
                     break;
                 }
                 crate::time::wait_ticks(1);

@@ -18,7 +18,6 @@
 //! that gap of a stack; MAP_FIXED may, and then the stack stops there.
 
 use super::exec::USER_STACK_TOP;
-use super::task::current_task;
 use crate::errno::Errno;
 use crate::mm::pgtable::{PageTable, Prot};
 use core::sync::atomic::Ordering;
@@ -262,7 +261,7 @@ pub fn sys_mmap2(addr: u32, len: u32, prot: u32, flags: u32, fd: i32, _pgoff: u3
         // (Open: the console, which has no mmap.)
         return Err(Errno::ENODEV);
     }
-    let me = current_task();
+    let me = crate::current!();
     let mm = me.mm.as_ref().ok_or(Errno::ENOMEM)?;
     let shared = kind != MAP_PRIVATE;
     let vprot = prot_of(prot, shared);
@@ -326,7 +325,7 @@ pub fn sys_mprotect(addr: u32, len: u32, prot: u32) -> Result<u32, Errno> {
     }
     let len = len.checked_add(PAGE - 1).ok_or(Errno::ENOMEM)? & !(PAGE - 1);
     let end = addr.checked_add(len).filter(|&e| e <= crate::arch::mmu::TASK_SIZE).ok_or(Errno::ENOMEM)?;
-    let me = current_task();
+    let me = crate::current!();
     let mm = me.mm.as_ref().ok_or(Errno::ENOMEM)?;
     let mut vmas = mm.vmas.lock();
     if !mapped_throughout(&vmas, addr, end) {
@@ -373,7 +372,7 @@ pub fn sys_madvise(addr: u32, len: u32, advice: u32) -> Result<u32, Errno> {
     if end == addr {
         return Ok(0);
     }
-    let me = current_task();
+    let me = crate::current!();
     let mm = me.mm.as_ref().ok_or(Errno::ENOMEM)?;
     let vmas = mm.vmas.lock();
     let mut g = mm.pgd.lock();
@@ -401,7 +400,7 @@ pub fn sys_munmap(addr: u32, len: u32) -> Result<u32, Errno> {
     }
     let len = len.checked_add(PAGE - 1).ok_or(Errno::EINVAL)? & !(PAGE - 1);
     let end = addr.checked_add(len).filter(|&e| e <= crate::arch::mmu::TASK_SIZE).ok_or(Errno::EINVAL)?;
-    let me = current_task();
+    let me = crate::current!();
     let mm = me.mm.as_ref().ok_or(Errno::EINVAL)?;
     let mut vmas = mm.vmas.lock();
     let mut g = mm.pgd.lock();
@@ -444,7 +443,7 @@ pub(crate) fn populate(pt: &mut PageTable, start: u32, end: u32, vprot: Prot) ->
 /// none does, as Linux's `__do_user_fault` tells them apart.
 pub fn segv_code(addr: u32) -> i32 {
     use super::siginfo::{SEGV_ACCERR, SEGV_MAPERR};
-    let me = super::task::current_task();
+    let me = crate::current!();
     let covered = me
         .mm
         .as_ref()

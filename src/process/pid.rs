@@ -5,10 +5,10 @@
 //! table from number to task (128 KiB, one order-5 block): `find_task_by_pid`
 //! is one load, whatever the number of tasks alive.
 
-use crate::list::ListHead;
 use super::kref::{slab_size, KRef, SlabObject};
 use super::pidmap::{PidMap, PID_MAX_DEFAULT, PID_MAX_LIMIT};
-use super::task::TaskStruct;
+use super::task::{TaskStruct, TasklistGuard};
+use crate::task::list::PidTasks;
 use crate::errno::Errno;
 use crate::mm::kmem::Cache;
 use crate::mm::slab::SlabFlags;
@@ -19,6 +19,8 @@ pub const MAX_PID_NS_LEVEL: usize = 4;
 const TABLE_ORDER: u32 = 5; // 32768 pointers
 const MAP_ORDER: u32 = 1; // the bitmap and its counters: just over 4 KiB
 
+/// The kinds of pid a task has (`enum pid_type`), indexing its pids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PidType {
     Pid = 0,
     Pgid = 1,
@@ -100,10 +102,27 @@ impl PidNamespace {
         Some(unsafe { &*((self.table as *const AtomicPtr<TaskStruct>).add(nr as usize)) })
     }
 
-    /// The task whose pid in this namespace is `nr`.
-    pub fn find_task(&self, nr: u32) -> Option<*mut TaskStruct> {
+    /// The task whose pid in this namespace is `nr` (`find_task_by_pid_ns`),
+    /// alive while the guard is held (release_task clears its slot under
+    /// tasklist_lock before the task can go).
+    pub fn find_task<'g>(&self, nr: u32, _g: &'g TasklistGuard<'_>) -> Option<&'g TaskStruct> {
         let t = self.slot(nr)?.load(Ordering::Acquire);
-        (!t.is_null()).then_some(t)
+        // SAFETY: a task in the table is alive under tasklist_lock (above).
+        (!t.is_null()).then(|| unsafe { &*t })
+    }
+
+    /// The namespace's reaper (its init), if it has one: alive under
+    /// tasklist_lock (its exit clears the pointer under that lock).
+    pub fn child_reaper_task<'g>(&self, _g: &'g TasklistGuard<'_>) -> Option<&'g TaskStruct> {
+        let t = self.child_reaper.load(Ordering::Acquire);
+        // SAFETY: as above.
+        (!t.is_null()).then(|| unsafe { &*t })
+    }
+
+    /// A counted reference to the task `nr`, for use after the lock.
+    pub fn get_task(&self, nr: u32) -> Option<crate::task::TaskRef> {
+        let g = super::task::TASKLIST_LOCK.lock();
+        self.find_task(nr, &g).map(crate::task::TaskRef::get)
     }
 }
 
@@ -125,18 +144,17 @@ pub fn zap_pid_ns_processes(ns: &PidNamespace) {
     use super::signal::{send_sig_info_tasklist_held, SendTo};
     use super::resources::SIGKILL;
     {
-        let _g = super::task::TASKLIST_LOCK.lock();
+        let g = super::task::TASKLIST_LOCK.lock();
         for nr in 2..PID_MAX_LIMIT {
-            if let Some(t) = ns.find_task(nr) {
-                // SAFETY: a task named in the table is alive under tasklist_lock.
-                let _ = send_sig_info_tasklist_held(SIGKILL, Siginfo::kernel(SIGKILL), unsafe { &*t }, SendTo::Group);
+            if let Some(t) = ns.find_task(nr, &g) {
+                let _ = send_sig_info_tasklist_held(SIGKILL, Siginfo::kernel(SIGKILL), t, SendTo::Group, &g);
             }
         }
     }
     // Every process of the namespace descends from its init, so reaping
     // children until there are none reaps them all (those whose parents die
     // first are reparented here). A signal of our own must not end the wait.
-    let me = super::task::current_task();
+    let me = crate::current!();
     loop {
         me.thread_info().clear_flag(super::thread_info::TIF_SIGPENDING);
         let r = super::exit::kernel_wait(super::exit::WaitWho::Any, super::exit::WALL | super::exit::WEXITED);
@@ -169,13 +187,9 @@ pub struct Pid {
     /// The tasks that have this pid as their process group (PIDTYPE_PGID)
     /// and as their session (PIDTYPE_SID): Linux's `pid->tasks[]` lists,
     /// through `TaskStruct::pid_links`. Changed under tasklist_lock only.
-    tasks: [core::cell::UnsafeCell<ListHead>; 2],
+    tasks: [PidTasks; 2],
 }
 
-/// The kinds of pid a task has (`enum pid_type`).
-pub const PIDTYPE_PID: usize = 0;
-pub const PIDTYPE_PGID: usize = 1;
-pub const PIDTYPE_SID: usize = 2;
 
 pub static PID_CACHE: Cache = Cache::new("pid", slab_size::<Pid>(), 8, SlabFlags::NONE);
 impl SlabObject for Pid {
@@ -240,9 +254,13 @@ pub fn alloc_pid(ns: &KRef<PidNamespace>) -> Result<KRef<Pid>, Errno> {
             addr_of_mut!((*p).level).write(level);
             addr_of_mut!((*p).numbers).write(numbers);
             addr_of_mut!((*p).ns).write(owner);
-            addr_of_mut!((*p).tasks).write([const { core::cell::UnsafeCell::new(ListHead::new()) }; 2]);
+            addr_of_mut!((*p).tasks).write([PidTasks::new(), PidTasks::new()]);
         })
     };
+    if let Ok(p) = &pid {
+        p.tasks[0].init();
+        p.tasks[1].init();
+    }
     if pid.is_err() {
         free_pid_numbers(ns, &numbers, 0);
     }
@@ -257,90 +275,45 @@ impl Drop for Pid {
     }
 }
 
-/// `attach_pid` for PIDTYPE_PGID or PIDTYPE_SID: `task` joins `pid`'s
-/// process group or session (the number fields follow).
-///
-/// # Safety
-/// tasklist_lock held; `task` is alive and not on that list yet.
-pub unsafe fn attach_pid(task: *mut TaskStruct, ty: usize, pid: KRef<Pid>) {
-    // SAFETY: per the caller; the list head lives in the pid's slab object,
-    // which the task's handle keeps alive while the task is on the list.
-    unsafe {
-        let head = &mut *pid.tasks[ty - 1].get();
-        if head.next.is_null() {
-            head.init();
-        }
-        let link = &mut (*task).pid_links[ty - 1];
-        link.init();
-        head.add_tail(link);
-        let nr = pid.nr();
-        if ty == PIDTYPE_PGID {
-            (*task).pgrp = nr;
-        } else {
-            (*task).session = nr;
-        }
-        // (The slot is empty: detach_pid took any old pid.)
-        core::mem::forget((*task).pids[ty].replace(pid));
+/// `attach_pid` for PidType::Pgid or Sid: `task` joins `pid`'s process
+/// group or session (the number fields follow). It has none of that kind.
+pub fn attach_pid(task: &TaskStruct, ty: PidType, pid: KRef<Pid>, g: &mut TasklistGuard<'_>) {
+    pid.tasks[ty as usize - 1].add(task, ty as usize, g);
+    let nr = pid.nr();
+    if ty == PidType::Pgid {
+        task.pgrp.store(nr, Ordering::Relaxed);
+    } else {
+        task.session.store(nr, Ordering::Relaxed);
     }
+    let old = task.pids.replace(ty, Some(pid), g);
+    debug_assert!(old.is_none());
+    core::mem::forget(old);
 }
 
 /// `detach_pid`: `task` leaves its process group or session list; the
 /// pid handle goes back to the caller (dropped later, outside the lock).
-///
-/// # Safety
-/// tasklist_lock held; `task` is alive.
-pub unsafe fn detach_pid(task: *mut TaskStruct, ty: usize) -> Option<KRef<Pid>> {
-    // SAFETY: per the caller.
-    unsafe {
-        let link = &mut (*task).pid_links[ty - 1];
-        if link.is_linked() {
-            link.del_init();
-        }
-        (*task).pids[ty].take()
-    }
+pub fn detach_pid(task: &TaskStruct, ty: PidType, g: &mut TasklistGuard<'_>) -> Option<KRef<Pid>> {
+    crate::task::list::pid_unlink(task, ty as usize, g);
+    task.pids.replace(ty, None, g)
 }
 
 /// `change_pid`: moves `task` to another process group or session.
-///
-/// # Safety
-/// As attach_pid.
-pub unsafe fn change_pid(task: *mut TaskStruct, ty: usize, pid: KRef<Pid>) -> Option<KRef<Pid>> {
-    // SAFETY: per the caller.
-    unsafe {
-        let old = detach_pid(task, ty);
-        attach_pid(task, ty, pid);
-        old
-    }
+pub fn change_pid(task: &TaskStruct, ty: PidType, pid: KRef<Pid>, g: &mut TasklistGuard<'_>) -> Option<KRef<Pid>> {
+    let old = detach_pid(task, ty, g);
+    attach_pid(task, ty, pid, g);
+    old
 }
 
 impl Pid {
-    /// Calls `f` on every task in this pid's process group (PIDTYPE_PGID)
-    /// or session (PIDTYPE_SID): `do_each_pid_task`.
-    ///
-    /// # Safety
-    /// tasklist_lock held.
-    pub unsafe fn for_each_task(&self, ty: usize, mut f: impl FnMut(*mut TaskStruct)) {
-        // SAFETY: per the caller: the list is stable and its tasks alive.
-        unsafe {
-            let head = &*self.tasks[ty - 1].get();
-            if head.next.is_null() {
-                return;
-            }
-            for node in head.iter() {
-                // The node is pid_links[ty - 1]: step back to pid_links[0].
-                let first = node.wrapping_sub(ty - 1);
-                f(crate::container_of!(first, TaskStruct, pid_links));
-            }
-        }
+    /// The tasks in this pid's process group (Pgid) or session (Sid):
+    /// `do_each_pid_task`.
+    pub fn tasks<'g>(&'g self, ty: PidType, g: &'g TasklistGuard<'_>) -> crate::task::list::Tasks<'g> {
+        self.tasks[ty as usize - 1].iter(ty as usize, g)
     }
 
-    /// True when some task uses this pid as `ty` (PGID or SID).
-    ///
-    /// # Safety
-    /// tasklist_lock held.
-    pub unsafe fn has_tasks(&self, ty: usize) -> bool {
-        // SAFETY: per the caller.
-        unsafe { !(*self.tasks[ty - 1].get()).is_empty() }
+    /// True when some task uses this pid as `ty` (Pgid or Sid).
+    pub fn has_tasks(&self, ty: PidType, g: &TasklistGuard<'_>) -> bool {
+        !self.tasks[ty as usize - 1].is_empty(g)
     }
 
     /// The number as seen from `ns` (0 if the pid is not visible there).
@@ -362,10 +335,10 @@ impl Pid {
     }
 
     /// Makes `task` findable by this pid in every namespace it is in.
-    pub fn attach(&self, task: *mut TaskStruct) {
+    pub fn attach(&self, task: &TaskStruct) {
         for_each_level(&self.ns, |n| {
             if let Some(s) = n.slot(self.numbers[n.level as usize]) {
-                s.store(task, Ordering::Release);
+                s.store(task as *const TaskStruct as *mut TaskStruct, Ordering::Release);
             }
         });
     }

@@ -72,12 +72,12 @@ impl ClockId {
             ClockId::RealtimeCoarse => REALTIME_BASE * NSEC_PER_SEC + coarse(crate::time::uptime_ns()),
             ClockId::MonotonicCoarse => coarse(crate::time::uptime_ns()),
             ClockId::ProcessCputime => {
-                let me = super::task::current_task();
+                let me = crate::current!();
                 me.signal.as_ref().map_or(0, |s| s.timers.cputime_us() * 1000)
             }
             ClockId::ThreadCputime => {
-                let me = super::task::current_task();
-                (me.utime + me.stime) * TICK_NS
+                let me = crate::current!();
+                (me.utime.load(Ordering::Relaxed) + me.stime.load(Ordering::Relaxed)) * TICK_NS
             }
         }
     }
@@ -264,15 +264,15 @@ fn sleep_until(clock: ClockId, deadline_ns: u64) -> Result<(), u64> {
     }
     // A CPU clock: it moves only while other threads of the process run,
     // so look once a tick.
-    let me = super::task::current_task();
+    let me = crate::current!();
     loop {
         let now = clock.now_ns();
         if now >= deadline_ns {
             return Ok(());
         }
-        me.state.store(super::task::TASK_INTERRUPTIBLE, Ordering::SeqCst);
+        me.state.store(super::task::TaskState::Interruptible, Ordering::SeqCst);
         if super::signal::signal_pending() {
-            me.state.store(super::task::TASK_RUNNING, Ordering::Relaxed);
+            me.state.store(super::task::TaskState::Running, Ordering::Relaxed);
             return Err(deadline_ns - now);
         }
         crate::sched::timer::schedule_timeout(1);

@@ -104,7 +104,8 @@ slab_object!(FilesStruct, FILES_CACHE, "files_cache");
 
 /// `fget`: the file behind `fd` in the current task's table (EBADF if none).
 pub fn fget(fd: u32) -> Result<FileRef, crate::errno::Errno> {
-    let files = super::task::current_task().files.as_ref().ok_or(crate::errno::Errno::EBADF)?;
+    let me_ = crate::current!();
+    let files = me_.files.as_ref().ok_or(crate::errno::Errno::EBADF)?;
     let f = files.fd.lock().get(fd as usize).copied().flatten();
     f.ok_or(crate::errno::Errno::EBADF)
 }

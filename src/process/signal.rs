@@ -26,7 +26,9 @@
 use super::resources::*;
 pub use super::siginfo::sigmask;
 use super::siginfo::{SigPending, Siginfo, SIGRTMIN, SI_KERNEL, SI_QUEUE, SI_TKILL, SI_USER};
-use super::task::{current_task, TaskStruct, EXIT_DEAD, EXIT_ZOMBIE, PF_EXITING, TASKLIST_LOCK};
+use super::pid::PidType;
+use super::task::{current_task, ExitState, TaskRef, TaskStruct, TasklistGuard, PF_EXITING, TASKLIST_LOCK};
+use crate::task::list;
 use super::thread_info::TIF_SIGPENDING;
 use crate::arch::traps::PtRegs;
 use crate::arch::uaccess::{copy_from_user, copy_to_user, get_user, put_user};
@@ -145,9 +147,8 @@ pub fn dropped_for_action(t: &TaskStruct, sig: i32, handler: u32) -> bool {
 /// interruptibly.
 fn signal_wake_up(t: &TaskStruct) {
     t.thread_info().set_flag(TIF_SIGPENDING);
-    if t.state.load(Ordering::SeqCst) == super::task::TASK_INTERRUPTIBLE {
-        // SAFETY: the caller holds `t` alive.
-        unsafe { crate::sched::wake_up_process(t as *const TaskStruct as *mut TaskStruct) };
+    if t.state.load(Ordering::SeqCst) == super::task::TaskState::Interruptible {
+        crate::sched::wake_up_process(t);
     }
 }
 
@@ -158,13 +159,19 @@ fn signal_wake_up(t: &TaskStruct) {
 /// limit still sends the signal, without its information, as Linux does.
 /// The caller holds `t` alive.
 pub fn send_sig_info(sig: i32, info: Siginfo, t: &TaskStruct, to: SendTo) -> Result<(), Errno> {
-    send_signal_locked(sig, info, t, to, false)
+    send_signal_locked(sig, info, t, to, None)
 }
 
 /// send_sig_info for a caller that holds tasklist_lock (exit's
 /// notification of the parent).
-pub fn send_sig_info_tasklist_held(sig: i32, info: Siginfo, t: &TaskStruct, to: SendTo) -> Result<(), Errno> {
-    send_signal_locked(sig, info, t, to, true)
+pub fn send_sig_info_tasklist_held(
+    sig: i32,
+    info: Siginfo,
+    t: &TaskStruct,
+    to: SendTo,
+    g: &TasklistGuard<'_>,
+) -> Result<(), Errno> {
+    send_signal_locked(sig, info, t, to, Some(g))
 }
 
 fn send_signal_locked(
@@ -172,7 +179,7 @@ fn send_signal_locked(
     info: Siginfo,
     t: &TaskStruct,
     to: SendTo,
-    tasklist_held: bool,
+    held: Option<&TasklistGuard<'_>>,
 ) -> Result<(), Errno> {
     let force = info.code == SI_KERNEL || sender_outside_ns(t);
     if sig_ignored(t, sig, force) {
@@ -190,7 +197,7 @@ fn send_signal_locked(
             return Ok(());
         }
         // SIGKILL and signals to kernel threads carry nothing worth a queue entry.
-        let kthread = t.flags.load(Ordering::Relaxed) & super::task::PF_KTHREAD != 0;
+        let kthread = t.flags.contains(super::task::PF_KTHREAD);
         if sig == SIGKILL || kthread {
             p.signal |= sigmask(sig);
         } else {
@@ -205,29 +212,29 @@ fn send_signal_locked(
             }
         }
     }
-    complete_signal(sig, t, to, tasklist_held);
+    complete_signal(sig, t, to, held);
     Ok(())
 }
 
 /// The sender (the current task) cannot see `t`'s pid namespace from
 /// inside it: it is in an ancestor (Linux's `!task_pid_nr_ns(current, ns)`).
 fn sender_outside_ns(t: &TaskStruct) -> bool {
-    let me = current_task();
+    let me = crate::current!();
     me.nsproxy.is_some() && t.nsproxy.is_some() && me.pid_nr_ns(t.pid_ns()) == 0
 }
 
 /// `wants_signal`: `t` may take `sig` now.
 fn wants_signal(sig: i32, t: &TaskStruct) -> bool {
     t.blocked.load(Ordering::Relaxed) & sigmask(sig) == 0
-        && t.flags.load(Ordering::Relaxed) & PF_EXITING == 0
-        && t.exit_state.load(Ordering::Relaxed) == 0
+        && !t.flags.contains(PF_EXITING)
+        && t.exit_state.load(Ordering::Relaxed) == ExitState::None
 }
 
 /// `complete_signal`: a thread to take `sig` (`p` itself if it can, else
 /// for a group signal any thread of the group that does not block it);
 /// none: it waits. A fatal signal with no handler ends the whole group.
-fn complete_signal(sig: i32, p: &TaskStruct, to: SendTo, tasklist_held: bool) {
-    let group = to == SendTo::Group && !p.thread_group.is_empty();
+fn complete_signal(sig: i32, p: &TaskStruct, to: SendTo, held: Option<&TasklistGuard<'_>>) {
+    let group = to == SendTo::Group && !list::thread_group_empty(p);
     let fatal = sig_fatal(p, sig);
     if !(group || fatal) {
         // One thread, not fatal: the common case takes no lock.
@@ -236,28 +243,21 @@ fn complete_signal(sig: i32, p: &TaskStruct, to: SendTo, tasklist_held: bool) {
         }
         return;
     }
-    let _g = (!tasklist_held).then(|| TASKLIST_LOCK.lock());
-    let mut chosen: Option<*const TaskStruct> = wants_signal(sig, p).then_some(p as *const TaskStruct);
-    if chosen.is_none() && group {
-        // SAFETY: tasklist_lock held: the group's list is stable, its tasks alive.
-        unsafe {
-            for node in p.thread_group.iter() {
-                let t = crate::container_of!(node, TaskStruct, thread_group);
-                if wants_signal(sig, &*t) {
-                    chosen = Some(t);
-                    break;
-                }
-            }
-        }
-    }
+    let mine = held.is_none().then(|| TASKLIST_LOCK.lock());
+    let g = held.unwrap_or_else(|| mine.as_ref().unwrap());
+    let chosen = if wants_signal(sig, p) {
+        Some(p)
+    } else if group {
+        list::other_threads(p, g).find(|t| wants_signal(sig, t))
+    } else {
+        None
+    };
     let Some(t) = chosen else { return };
-    // SAFETY: `p` itself, or a thread of its group found under tasklist_lock (held).
-    let t = unsafe { &*t };
     let exiting = p.signal.as_ref().is_none_or(|s| s.flags.load(Ordering::SeqCst) & SIGNAL_GROUP_EXIT != 0);
     let real_blocked = t.real_blocked.load(Ordering::Relaxed) & sigmask(sig) != 0;
     if fatal && !exiting && !real_blocked {
         // The whole group dies: every thread gets SIGKILL.
-        zap_thread_group(p, sig);
+        zap_thread_group(p, sig, g);
     } else {
         signal_wake_up(t);
     }
@@ -272,24 +272,21 @@ fn sig_fatal(p: &TaskStruct, sig: i32) -> bool {
 /// Starts the group exit of `t`'s thread group with wait status `status`
 /// (SIGNAL_GROUP_EXIT, group_exit_code) and gives SIGKILL to every thread
 /// of it, `t` included. The caller holds tasklist_lock.
-pub fn zap_thread_group(t: &TaskStruct, status: i32) {
+pub fn zap_thread_group(t: &TaskStruct, status: i32, g: &TasklistGuard<'_>) {
     if let Some(sig) = &t.signal {
         sig.group_exit_code.store(status, Ordering::SeqCst);
         sig.flags.fetch_or(SIGNAL_GROUP_EXIT, Ordering::SeqCst);
     }
     signal_kill(t);
-    // SAFETY: tasklist_lock held: the group's list is stable and its tasks alive.
-    unsafe {
-        for node in t.thread_group.iter() {
-            signal_kill(&*crate::container_of!(node, TaskStruct, thread_group));
-        }
+    for th in list::other_threads(t, g) {
+        signal_kill(th);
     }
 }
 
 /// SIGKILL straight into `t`'s own pending set, and `t` woken (what a
 /// group exit or an exec gives each thread it ends). The caller holds `t`.
 pub fn signal_kill(t: &TaskStruct) {
-    if t.exit_state.load(Ordering::SeqCst) == 0 {
+    if t.exit_state.load(Ordering::SeqCst) == ExitState::None {
         t.pending.lock().signal |= sigmask(SIGKILL);
         signal_wake_up(t);
     }
@@ -298,7 +295,7 @@ pub fn signal_kill(t: &TaskStruct) {
 /// `recalc_sigpending`: TIF_SIGPENDING for the current task from what is
 /// pending for it and its group and what it blocks.
 pub fn recalc_sigpending() {
-    let me = current_task();
+    let me = crate::current!();
     if has_pending(me, me.blocked.load(Ordering::SeqCst)) {
         me.thread_info().set_flag(TIF_SIGPENDING);
     } else {
@@ -316,7 +313,7 @@ fn has_pending(t: &TaskStruct, blocked: u64) -> bool {
 /// Drops every signal pending for the current task and its process
 /// (`flush_signals`); returns which there were.
 pub fn flush_pending_current() -> u64 {
-    let me = current_task();
+    let me = crate::current!();
     let own = core::mem::take(&mut *me.pending.lock());
     let shared = me.signal.as_ref().map(|s| core::mem::take(&mut *s.shared_pending.lock()));
     let set = own.signal | shared.as_ref().map_or(0, |s| s.signal);
@@ -347,7 +344,7 @@ fn dequeue_from(p: &mut SigPending, mask: u64) -> Option<Siginfo> {
 /// `dequeue_signal`: the next signal of the current task outside `mask`,
 /// its own first, then its group's, with its siginfo.
 pub fn dequeue_signal(mask: u64) -> Option<Siginfo> {
-    let me = current_task();
+    let me = crate::current!();
     let info = {
         let mut own = me.pending.lock();
         match dequeue_from(&mut own, mask) {
@@ -378,10 +375,9 @@ fn may_signal(sender: &TaskStruct, target: &TaskStruct) -> bool {
 /// What a signal from the current task carries (SI_USER or SI_TKILL): its
 /// tgid as `t`'s namespace sees it (0 from an ancestor one), its real uid.
 fn info_from_current(sig: i32, code: i32, t: &TaskStruct) -> Siginfo {
-    let me = current_task();
+    let me = crate::current!();
     let pid = if t.nsproxy.is_some() && me.nsproxy.is_some() {
-        // SAFETY: our group leader outlives our look at it.
-        unsafe { (*me.group_leader).pid_nr_ns(t.pid_ns()) }
+        me.group_leader().pid_nr_ns(t.pid_ns())
     } else {
         me.tgid
     };
@@ -398,44 +394,36 @@ pub fn sys_kill(pid: i32, sig: i32) -> Result<u32, Errno> {
     if pid > 0 {
         return signal_task(None, pid as u32, sig, SI_USER, None).map(|_| 0);
     }
-    let me = current_task();
+    let me = crate::current!();
     // Several targets: gathered (each held by a reference) under
     // tasklist_lock, signalled after it (a fatal signal takes it again).
-    let mut targets: alloc::vec::Vec<*mut TaskStruct> = alloc::vec::Vec::new();
+    let mut targets: alloc::vec::Vec<TaskRef> = alloc::vec::Vec::new();
     {
-        let _g = TASKLIST_LOCK.lock();
-        let mut take = |t: *mut TaskStruct| {
-            // SAFETY: a task on a list, alive under tasklist_lock.
-            unsafe { super::task::get_task_struct(t) };
-            targets.push(t);
-        };
-        // SAFETY: tasklist_lock held: the lists are stable, their tasks alive.
-        unsafe {
-            let leader = &*me.group_leader;
-            match pid {
-                0 => {
-                    if let Some(g) = &leader.pids[super::pid::PIDTYPE_PGID] {
-                        g.for_each_task(super::pid::PIDTYPE_PGID, &mut take);
-                    }
+        let g = TASKLIST_LOCK.lock();
+        let leader = me.group_leader();
+        let take = |t: &TaskStruct, targets: &mut alloc::vec::Vec<TaskRef>| targets.push(TaskRef::get(t));
+        match pid {
+            0 => {
+                if let Some(pg) = leader.pids.get(PidType::Pgid, &g) {
+                    pg.tasks(PidType::Pgid, &g).for_each(|t| take(t, &mut targets));
                 }
-                _ => {
-                    // kill(-pgrp): the group's list while its leader lives.
-                    let group = if pid < -1 { group_of(me, pid.unsigned_abs()) } else { None };
-                    if let Some(g) = group {
-                        g.for_each_task(super::pid::PIDTYPE_PGID, &mut take);
-                    } else {
-                        // kill(-1), or a group whose leader is gone: every process.
-                        let pgrp = if pid == -1 { None } else { Some(pid.unsigned_abs()) };
-                        for node in (*super::init_task()).tasks.iter() {
-                            let t = crate::container_of!(node, TaskStruct, tasks);
-                            let in_group = match pgrp {
-                                Some(g) => (*t).pgrp == g,
-                                // kill(-1): all we can see but our init (pid 1) and ourselves.
-                                None => (*t).pid_nr_ns(me.pid_ns()) > 1 && (*t).tgid != me.tgid,
-                            };
-                            if in_group {
-                                take(t);
-                            }
+            }
+            _ => {
+                // kill(-pgrp): the group's list while its leader lives.
+                let group = if pid < -1 { group_of(me, pid.unsigned_abs(), &g) } else { None };
+                if let Some(pg) = group {
+                    pg.tasks(PidType::Pgid, &g).for_each(|t| take(t, &mut targets));
+                } else {
+                    // kill(-1), or a group whose leader is gone: every process.
+                    let pgrp = if pid == -1 { None } else { Some(pid.unsigned_abs()) };
+                    for t in list::all_processes(&g) {
+                        let in_group = match pgrp {
+                            Some(pg) => t.pgrp() == pg,
+                            // kill(-1): all we can see but our init (pid 1) and ourselves.
+                            None => t.pid_nr_ns(me.pid_ns()) > 1 && t.tgid != me.tgid,
+                        };
+                        if in_group {
+                            take(t, &mut targets);
                         }
                     }
                 }
@@ -446,18 +434,12 @@ pub fn sys_kill(pid: i32, sig: i32) -> Result<u32, Errno> {
     // error; for -1, the last answer that was not EPERM (0 if all were).
     let mut sent = false;
     let mut last = Ok(());
-    for &t in &targets {
-        // SAFETY: held by the reference taken above.
-        let tk = unsafe { &*t };
+    for tk in &targets {
         let r = kill_one(tk, sig, info_from_current(sig, SI_USER, tk));
         sent |= r.is_ok();
         if pid != -1 || r != Err(Errno::EPERM) {
             last = r;
         }
-    }
-    for &t in &targets {
-        // SAFETY: the references taken above.
-        unsafe { super::task::put_task_struct(t) };
     }
     if targets.is_empty() {
         return Err(Errno::ESRCH);
@@ -472,12 +454,10 @@ pub fn sys_kill(pid: i32, sig: i32) -> Result<u32, Errno> {
 /// group's processes) while its leader is alive: the pid number is the
 /// leader's. (A group outlives its leader; then None, and kill walks the
 /// task list.) The caller holds tasklist_lock.
-fn group_of(me: &TaskStruct, pgrp: u32) -> Option<&super::pid::Pid> {
-    let leader = me.pid_ns().find_task(pgrp)?;
-    // SAFETY: alive under the caller's tasklist_lock.
-    let pid = unsafe { (*leader).pids[super::pid::PIDTYPE_PID].as_ref()? };
-    // SAFETY: as above.
-    unsafe { pid.has_tasks(super::pid::PIDTYPE_PGID) }.then_some(pid)
+fn group_of<'g>(me: &TaskStruct, pgrp: u32, g: &'g TasklistGuard<'_>) -> Option<&'g super::pid::Pid> {
+    let leader = me.pid_ns().find_task(pgrp, g)?;
+    let pid = leader.pids.get(PidType::Pid, g)?;
+    pid.has_tasks(PidType::Pgid, g).then_some(&**pid)
 }
 
 /// `group_send_sig_info` for one process: the signal's validity, then
@@ -488,16 +468,16 @@ fn kill_one(tk: &TaskStruct, sig: i32, info: Siginfo) -> Result<(), Errno> {
 
 fn kill_task(tk: &TaskStruct, sig: i32, info: Siginfo, to: SendTo) -> Result<(), Errno> {
     let st = tk.exit_state.load(Ordering::SeqCst);
-    if st == EXIT_DEAD {
+    if st == ExitState::Dead {
         return Err(Errno::ESRCH);
     }
     if !(0..=64).contains(&sig) {
         return Err(Errno::EINVAL);
     }
-    if info.from_user_space() && !may_signal(current_task(), tk) {
+    if info.from_user_space() && !may_signal(crate::current!(), tk) {
         return Err(Errno::EPERM);
     }
-    if sig == 0 || st == EXIT_ZOMBIE {
+    if sig == 0 || st == ExitState::Zombie {
         return Ok(());
     }
     send_sig_info(sig, info, tk, to)
@@ -506,17 +486,8 @@ fn kill_task(tk: &TaskStruct, sig: i32, info: Siginfo, to: SendTo) -> Result<(),
 /// `kill_pid_info` for the kernel: `sig` to the process whose tgid (in the
 /// initial pid namespace) is `tgid`, if it is still there.
 pub fn kill_pid_info(sig: i32, info: Siginfo, tgid: u32) {
-    let t = {
-        let _g = TASKLIST_LOCK.lock();
-        let Some(t) = super::init_pid_ns().find_task(tgid) else { return };
-        // SAFETY: alive under tasklist_lock; the reference keeps it so.
-        unsafe { super::task::get_task_struct(t) };
-        t
-    };
-    // SAFETY: held by the reference just taken.
-    let _ = send_sig_info(sig, info, unsafe { &*t }, SendTo::Group);
-    // SAFETY: the reference taken above.
-    unsafe { super::task::put_task_struct(t) };
+    let Some(t) = super::init_pid_ns().get_task(tgid) else { return };
+    let _ = send_sig_info(sig, info, &t, SendTo::Group);
 }
 
 /// `tgkill(tgid, tid, sig)` and, with no tgid, `tkill(tid, sig)`: a signal
@@ -537,26 +508,18 @@ pub fn sys_tgkill(tgid: Option<i32>, tid: i32, sig: i32) -> Result<u32, Errno> {
 /// `info` is the caller's own siginfo (rt_sigqueueinfo), else one naming
 /// the caller with `code`.
 fn signal_task(tgid: Option<u32>, nr: u32, sig: i32, code: i32, info: Option<Siginfo>) -> Result<(), Errno> {
-    let me = current_task();
-    let t = {
-        let _g = TASKLIST_LOCK.lock();
-        let t = me.pid_ns().find_task(nr).ok_or(Errno::ESRCH)?;
-        // SAFETY: alive under tasklist_lock.
-        if tgid.is_some_and(|g| g != unsafe { (*(*t).group_leader).pid_nr_ns(me.pid_ns()) }) {
+    let me = crate::current!();
+    let tk = {
+        let g = TASKLIST_LOCK.lock();
+        let t = me.pid_ns().find_task(nr, &g).ok_or(Errno::ESRCH)?;
+        if tgid.is_some_and(|id| id != t.group_leader.get(&g).pid_nr_ns(me.pid_ns())) {
             return Err(Errno::ESRCH);
         }
-        // SAFETY: as above.
-        unsafe { super::task::get_task_struct(t) };
-        t
+        TaskRef::get(t)
     };
-    // SAFETY: held by the reference just taken.
-    let tk = unsafe { &*t };
-    let info = info.unwrap_or_else(|| info_from_current(sig, code, tk));
+    let info = info.unwrap_or_else(|| info_from_current(sig, code, &tk));
     let to = if code == SI_TKILL { SendTo::Thread } else { SendTo::Group };
-    let r = kill_task(tk, sig, info, to);
-    // SAFETY: the reference taken above.
-    unsafe { super::task::put_task_struct(t) };
-    r
+    kill_task(&tk, sig, info, to)
 }
 
 /// `rt_sigqueueinfo(tgid, sig, uinfo)`: a signal with the caller's own
@@ -574,10 +537,10 @@ pub fn sys_rt_sigqueueinfo(tgid: i32, tid: Option<i32>, sig: i32, uinfo: u32) ->
             return Err(Errno::EINVAL);
         }
     }
-    let me = current_task();
+    let me = crate::current!();
     let self_target = match tid {
         None => tgid as u32 == me.tgid,
-        Some(t) => t as u32 == me.pid && tgid as u32 == me.tgid,
+        Some(t) => t as u32 == me.pid() && tgid as u32 == me.tgid,
     };
     if (info.code >= 0 || info.code == SI_TKILL) && !self_target {
         return Err(Errno::EPERM);
@@ -604,7 +567,7 @@ fn restart_syscall(regs: &mut PtRegs) {
 /// The mask to restore after the handler: rt_sigsuspend's saved one, or
 /// the current one.
 fn sigmask_to_save() -> u64 {
-    let me = current_task();
+    let me = crate::current!();
     if me.restore_sigmask.load(Ordering::Relaxed) {
         me.saved_sigmask.load(Ordering::Relaxed)
     } else {
@@ -615,7 +578,7 @@ fn sigmask_to_save() -> u64 {
 /// `restore_saved_sigmask`: no handler ran after rt_sigsuspend; its mask
 /// goes back now.
 fn restore_saved_sigmask() {
-    let me = current_task();
+    let me = crate::current!();
     if me.restore_sigmask.swap(false, Ordering::Relaxed) {
         set_current_blocked(me.saved_sigmask.load(Ordering::Relaxed));
     }
@@ -629,7 +592,7 @@ fn restore_saved_sigmask() {
 /// Linux decides (SA_RESTART for ERESTARTSYS; EINTR whenever a handler runs
 /// for ERESTARTNOHAND and ERESTART_RESTARTBLOCK).
 pub fn do_signal(regs: &mut PtRegs, syscall: bool) {
-    let me = current_task();
+    let me = crate::current!();
     let ret = regs.uregs[0] as i32;
     let interrupted = syscall
         && [Errno::ERESTARTSYS, Errno::ERESTARTNOHAND, Errno::ERESTART_RESTARTBLOCK]
@@ -685,7 +648,7 @@ pub fn do_signal(regs: &mut PtRegs, syscall: bool) {
 /// if it asks for it and one is set up), the mask while it runs, and
 /// SA_RESETHAND.
 fn handle_signal(regs: &mut PtRegs, info: &Siginfo, act: &SigAction) {
-    let me = current_task();
+    let me = crate::current!();
     let sig = info.signo;
     let old_mask = sigmask_to_save();
     let sp = regs.uregs[crate::arch::traps::ARM_SP];
@@ -724,7 +687,7 @@ fn handle_signal(regs: &mut PtRegs, info: &Siginfo, act: &SigAction) {
 /// if the task is to die of it: no handler, or the signal blocked (a forced
 /// signal is not held back).
 pub fn force_sig_fault(sig: i32, code: i32, addr: u32) -> bool {
-    let me = current_task();
+    let me = crate::current!();
     let (handler, _) = handler_of(me, sig);
     if handler == SIG_DFL || handler == SIG_IGN || me.blocked.load(Ordering::SeqCst) & sigmask(sig) != 0 {
         return false;
@@ -739,21 +702,17 @@ pub fn force_sig_fault(sig: i32, code: i32, addr: u32) -> bool {
 /// this thread now blocks may be another's to take: their flags are set
 /// (Linux's retarget_shared_pending, simplified to a wake-up of them all).
 pub fn set_current_blocked(mask: u64) {
-    let me = current_task();
+    let me = crate::current!();
     let old = me.blocked.swap(mask & !UNBLOCKABLE, Ordering::SeqCst);
     recalc_sigpending();
     let newly_blocked = mask & !old & !UNBLOCKABLE;
-    if newly_blocked != 0 && !me.thread_group.is_empty() {
+    if newly_blocked != 0 && !list::thread_group_empty(me) {
         let shared = me.signal.as_ref().map_or(0, |s| s.shared_pending.lock().signal);
         if shared & newly_blocked != 0 {
-            let _g = TASKLIST_LOCK.lock();
-            // SAFETY: tasklist_lock held: the group's list is stable, its tasks alive.
-            unsafe {
-                for node in me.thread_group.iter() {
-                    let t = &*crate::container_of!(node, TaskStruct, thread_group);
-                    if shared & newly_blocked & !t.blocked.load(Ordering::Relaxed) != 0 && wants_any(t) {
-                        signal_wake_up(t);
-                    }
+            let g = TASKLIST_LOCK.lock();
+            for t in list::other_threads(me, &g) {
+                if shared & newly_blocked & !t.blocked.load(Ordering::Relaxed) != 0 && wants_any(t) {
+                    signal_wake_up(t);
                 }
             }
         }
@@ -761,7 +720,7 @@ pub fn set_current_blocked(mask: u64) {
 }
 
 fn wants_any(t: &TaskStruct) -> bool {
-    t.flags.load(Ordering::Relaxed) & PF_EXITING == 0
+    !t.flags.contains(PF_EXITING)
 }
 
 /// A user `sigset_t` (8 bytes).
@@ -782,7 +741,7 @@ pub fn sys_rt_sigprocmask(how: u32, set: u32, oldset: u32, sigsetsize: u32) -> R
     if sigsetsize != 8 {
         return Err(Errno::EINVAL);
     }
-    let me = current_task();
+    let me = crate::current!();
     let old = me.blocked.load(Ordering::SeqCst);
     if set != 0 {
         let new = get_sigset(set)?;
@@ -807,7 +766,7 @@ pub fn sys_rt_sigpending(set: u32, sigsetsize: u32) -> Result<u32, Errno> {
     if sigsetsize > 8 {
         return Err(Errno::EINVAL);
     }
-    let me = current_task();
+    let me = crate::current!();
     let p = pending_set(me) & me.blocked.load(Ordering::SeqCst);
     copy_to_user(set, &p.to_le_bytes()[..sigsetsize as usize])?;
     Ok(0)
@@ -822,13 +781,13 @@ pub fn sys_rt_sigsuspend(mask: u32, sigsetsize: u32) -> Result<u32, Errno> {
         return Err(Errno::EINVAL);
     }
     let new = get_sigset(mask)?;
-    let me = current_task();
+    let me = crate::current!();
     me.saved_sigmask.store(me.blocked.load(Ordering::SeqCst), Ordering::Relaxed);
     set_current_blocked(new);
     loop {
-        me.state.store(super::task::TASK_INTERRUPTIBLE, Ordering::SeqCst);
+        me.state.store(super::task::TaskState::Interruptible, Ordering::SeqCst);
         if signal_pending() {
-            me.state.store(super::task::TASK_RUNNING, Ordering::Relaxed);
+            me.state.store(super::task::TaskState::Running, Ordering::Relaxed);
             break;
         }
         crate::sched::schedule();
@@ -840,11 +799,11 @@ pub fn sys_rt_sigsuspend(mask: u32, sigsetsize: u32) -> Result<u32, Errno> {
 /// `pause()`: sleeps until a signal is delivered (EINTR after its handler;
 /// without one it sleeps on).
 pub fn sys_pause() -> Result<u32, Errno> {
-    let me = current_task();
+    let me = crate::current!();
     loop {
-        me.state.store(super::task::TASK_INTERRUPTIBLE, Ordering::SeqCst);
+        me.state.store(super::task::TaskState::Interruptible, Ordering::SeqCst);
         if signal_pending() {
-            me.state.store(super::task::TASK_RUNNING, Ordering::Relaxed);
+            me.state.store(super::task::TaskState::Running, Ordering::Relaxed);
             return Err(Errno::ERESTARTNOHAND);
         }
         crate::sched::schedule();
@@ -869,7 +828,7 @@ pub fn sys_rt_sigtimedwait(
     }
     let these = get_sigset(set)? & !UNBLOCKABLE;
     let timeout = if uts != 0 { Some(super::posix_timers::read_timespec(uts, time64)?) } else { None };
-    let me = current_task();
+    let me = crate::current!();
     let mask = !these;
     let mut info = dequeue_signal(mask);
     let mut timed_out = false;
@@ -882,7 +841,7 @@ pub fn sys_rt_sigtimedwait(
         recalc_sigpending();
         let end = timeout.map(|ns| crate::time::uptime_us() + ns.div_ceil(1000));
         loop {
-            me.state.store(super::task::TASK_INTERRUPTIBLE, Ordering::SeqCst);
+            me.state.store(super::task::TaskState::Interruptible, Ordering::SeqCst);
             if signal_pending() {
                 break;
             }
@@ -898,7 +857,7 @@ pub fn sys_rt_sigtimedwait(
                 }
             }
         }
-        me.state.store(super::task::TASK_RUNNING, Ordering::Relaxed);
+        me.state.store(super::task::TaskState::Running, Ordering::Relaxed);
         me.blocked.store(blocked, Ordering::SeqCst);
         me.real_blocked.store(0, Ordering::SeqCst);
         info = dequeue_signal(mask);
@@ -939,7 +898,7 @@ pub fn sys_rt_sigaction(sig: i32, act: u32, oldact: u32, sigsetsize: u32) -> Res
     if !valid_signal(sig) || (new.is_some() && UNBLOCKABLE & sigmask(sig) != 0) {
         return Err(Errno::EINVAL);
     }
-    let me = current_task();
+    let me = crate::current!();
     let h = me.sighand.as_ref().ok_or(Errno::EINVAL)?;
     let old = {
         let mut acts = h.action.lock();
@@ -974,13 +933,10 @@ fn flush_pending_of_group(me: &TaskStruct, mask: u64) {
         s.shared_pending.lock().flush_mask(mask);
     }
     me.pending.lock().flush_mask(mask);
-    if !me.thread_group.is_empty() {
-        let _g = TASKLIST_LOCK.lock();
-        // SAFETY: tasklist_lock held: the group's list is stable, its tasks alive.
-        unsafe {
-            for node in me.thread_group.iter() {
-                (*crate::container_of!(node, TaskStruct, thread_group)).pending.lock().flush_mask(mask);
-            }
+    if !list::thread_group_empty(me) {
+        let g = TASKLIST_LOCK.lock();
+        for t in list::other_threads(me, &g) {
+            t.pending.lock().flush_mask(mask);
         }
     }
 }
@@ -1026,7 +982,7 @@ pub fn flush_signal_handlers(t: &TaskStruct) {
 
 /// The current task's alternate stack: base, size, its SS_AUTODISARM bit.
 fn altstack() -> (u32, u32, u32) {
-    let me = current_task();
+    let me = crate::current!();
     (
         me.sas_ss_sp.load(Ordering::Relaxed),
         me.sas_ss_size.load(Ordering::Relaxed),
@@ -1070,7 +1026,7 @@ fn do_sigaltstack(ss: Option<[u32; 3]>, sp: u32) -> Result<(), Errno> {
     if mode != SS_DISABLE && mode != SS_ONSTACK && mode != 0 {
         return Err(Errno::EINVAL);
     }
-    let me = current_task();
+    let me = crate::current!();
     let (sp_new, size_new) = if mode == SS_DISABLE {
         (0, 0)
     } else {
@@ -1106,8 +1062,8 @@ pub fn sys_sigaltstack(uss: u32, uoss: u32, sp: u32) -> Result<u32, Errno> {
 /// the number of the first check that failed.
 fn sigqueue_failure_checks(_: usize) -> i32 {
     use super::siginfo::{SIGQUEUE_CACHE, SIGRTMIN};
-    let me = current_task();
-    me.flags.fetch_and(!super::task::PF_KTHREAD, Ordering::SeqCst);
+    let me = crate::current!();
+    me.flags.remove(super::task::PF_KTHREAD);
     let rt = SIGRTMIN + 3;
     let mut bad = 0;
     let mut check = |ok: bool, bit: i32| {

@@ -2,33 +2,19 @@
 //! apart, which is static), with its 8 KiB thread_info + stack block.
 
 use super::kref::KRef;
-use super::pid::{Pid, PidNamespace};
+use super::pid::PidNamespace;
 use super::resources::*;
 use super::thread_info::{ThreadInfo, THREAD_SIZE};
-use crate::list::ListHead;
+use crate::task::list::{RqLocked, TaskLink, TaskLinks, TaskPids};
+pub use crate::task::{CurrentTask, TaskRef};
 use crate::mm::kmem::Cache;
 use crate::mm::slab::SlabFlags;
 use crate::sched::wait::Completion;
 use crate::sync::SpinLockIrq;
 use super::siginfo::SigPending;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-// Task states (`state`, as Linux).
-pub const TASK_RUNNING: u32 = 0;
-pub const TASK_INTERRUPTIBLE: u32 = 1;
-pub const TASK_UNINTERRUPTIBLE: u32 = 2;
-pub const TASK_DEAD: u32 = 64;
-// `exit_state`.
-pub const EXIT_ZOMBIE: u32 = 16;
-pub const EXIT_DEAD: u32 = 32;
-
-// Process flags (`flags`, PF_*).
-pub const PF_STARTING: u32 = 0x0000_0002;
-pub const PF_EXITING: u32 = 0x0000_0004;
-pub const PF_FORKNOEXEC: u32 = 0x0000_0040;
-pub const PF_SUPERPRIV: u32 = 0x0000_0100;
-pub const PF_KTHREAD: u32 = 0x0020_0000;
-pub const PF_WQ_WORKER: u32 = 0x0000_0020;
+pub use crate::task::state::*;
 
 pub const TASK_COMM_LEN: usize = 16;
 /// Nice 0 (Linux's static_prio for nice 0 is 120).
@@ -40,45 +26,49 @@ pub const SCHED_RR: u32 = 2;
 
 #[repr(C)]
 pub struct TaskStruct {
-    /// TASK_RUNNING, TASK_INTERRUPTIBLE, ...
-    pub state: AtomicU32,
+    /// TaskState::Running, Interruptible, ...
+    pub state: AtomicTaskState,
     /// The thread_info + kernel stack block.
     pub stack: *mut ThreadInfo,
     /// 2 after dup_task_struct: one for being alive, one for the reaper.
     pub usage: AtomicU32,
-    pub flags: AtomicU32,
+    /// PF_* (TaskFlags).
+    pub flags: AtomicTaskFlags,
+    /// Its nodes on the task lists (children, sibling, thread_group, tasks,
+    /// pid_links, run_list), reached through task::list.
+    pub links: TaskLinks,
 
-    // Scheduling.
-    pub on_rq: bool,
-    pub run_list: ListHead,
-    pub prio: i32,
-    pub static_prio: i32,
-    pub normal_prio: i32,
-    pub policy: u32,
-    pub sched_reset_on_fork: bool,
-    pub time_slice: u32,
-    pub nvcsw: usize,
-    pub nivcsw: usize,
+    // Scheduling: what the run-queue lock protects, and the policy (set
+    // by the task itself or before it runs).
+    /// On the run queue (`on_rq`), and the ticks left of its time slice.
+    pub on_rq: RqLocked<bool>,
+    pub time_slice: RqLocked<u32>,
+    pub prio: AtomicI32,
+    pub static_prio: AtomicI32,
+    pub normal_prio: AtomicI32,
+    pub policy: AtomicU32,
+    pub sched_reset_on_fork: AtomicBool,
+    /// Voluntary and involuntary context switches (getrusage).
+    pub nvcsw: AtomicUsize,
+    pub nivcsw: AtomicUsize,
 
     // Identity and relations.
-    pub pid: u32,
+    /// The pid number in the initial namespace (`pid()`; de_thread may
+    /// exchange it with the leader's).
+    pub pid: AtomicU32,
     pub tgid: u32,
-    /// PIDTYPE_PID, PIDTYPE_PGID, PIDTYPE_SID (pid.rs): the task's own
-    /// pid, and its process group's and session's (shared handles).
-    pub pids: [Option<KRef<Pid>>; 3],
-    /// Links in the PGID and SID pids' task lists.
-    pub pid_links: [crate::list::ListHead; 2],
-    pub pgrp: u32,
-    pub session: u32,
-    pub real_parent: *mut TaskStruct,
-    pub parent: *mut TaskStruct,
-    pub children: ListHead,
-    pub sibling: ListHead,
-    pub group_leader: *mut TaskStruct,
-    pub thread_group: ListHead,
-    /// The global task list (`init_task.tasks`).
-    pub tasks: ListHead,
-    pub exit_state: AtomicU32,
+    /// PidType::Pid, Pgid, Sid: the task's own pid, and its process
+    /// group's and session's (shared handles), under task::list's rules.
+    pub pids: TaskPids,
+    /// The numbers of `pids`' Pgid and Sid (written under tasklist_lock).
+    pub pgrp: AtomicU32,
+    pub session: AtomicU32,
+    /// Under tasklist_lock (task::list): the parent, the one ptrace would
+    /// change (`parent`), the thread group's leader.
+    pub real_parent: TaskLink,
+    pub parent: TaskLink,
+    pub group_leader: TaskLink,
+    pub exit_state: AtomicExitState,
     pub exit_code: AtomicI32,
     /// Signal sent to the parent at exit; -1 for threads.
     pub exit_signal: i32,
@@ -107,17 +97,19 @@ pub struct TaskStruct {
     /// `restart_syscall` call that ERESTART_RESTARTBLOCK leads to runs.
     pub restart_block: SpinLockIrq<super::posix_timers::RestartBlock>,
     pub pdeath_signal: i32,
-    pub comm: [u8; TASK_COMM_LEN],
+    pub comm: Comm,
 
     /// User addresses for CLONE_CHILD_SETTID / CLONE_CHILD_CLEARTID.
     pub set_child_tid: u32,
-    pub clear_child_tid: u32,
-    pub vfork_done: *const Completion,
+    /// Written by the task itself (set_tid_address, exit).
+    pub clear_child_tid: AtomicU32,
+    /// The vfork parent's completion, until the child execs or exits.
+    pub vfork_done: AtomicPtr<Completion>,
 
-    // Times (jiffies).
+    // Times (jiffies): utime and stime are charged by the tick, from IRQ context.
     pub start_time: u64,
-    pub utime: u64,
-    pub stime: u64,
+    pub utime: AtomicU64,
+    pub stime: AtomicU64,
 
     pub stack_canary: u32,
 
@@ -148,6 +140,7 @@ pub struct TaskStruct {
     pub vfpstate: crate::arch::arm::vfp::VfpState,
 }
 
+const _: () = assert!(core::mem::offset_of!(TaskStruct, links) % 8 == 0);
 const _: () = assert!(
     core::mem::offset_of!(TaskStruct, vfpstate) + core::mem::size_of::<crate::arch::arm::vfp::VfpState>()
         == core::mem::size_of::<TaskStruct>()
@@ -163,24 +156,27 @@ pub static TASK_STRUCT_CACHE: Cache =
     Cache::new("task_struct", core::mem::size_of::<TaskStruct>(), 8, SlabFlags::NONE);
 
 impl TaskStruct {
-    pub fn thread_info(&self) -> &ThreadInfo {
-        // SAFETY: `stack` is this task's block while the task exists.
-        unsafe { &*self.stack }
+    /// The name (a copy: the task may rename itself meanwhile).
+    pub fn comm(&self) -> CommBuf {
+        self.comm.get()
     }
 
-    pub fn comm(&self) -> &str {
-        let n = self.comm.iter().position(|&c| c == 0).unwrap_or(TASK_COMM_LEN);
-        core::str::from_utf8(&self.comm[..n]).unwrap_or("?")
+    /// The pid number in the initial namespace (`task->pid`).
+    #[inline(always)]
+    pub fn pid(&self) -> u32 {
+        self.pid.load(Ordering::Relaxed)
     }
 
-    pub fn set_comm(&mut self, name: &str) {
-        self.comm = [0; TASK_COMM_LEN];
-        let n = name.len().min(TASK_COMM_LEN - 1);
-        self.comm[..n].copy_from_slice(&name.as_bytes()[..n]);
+    pub fn pgrp(&self) -> u32 {
+        self.pgrp.load(Ordering::Relaxed)
+    }
+
+    pub fn session(&self) -> u32 {
+        self.session.load(Ordering::Relaxed)
     }
 
     pub fn is_thread_group_leader(&self) -> bool {
-        core::ptr::eq(self.group_leader, self)
+        self.group_leader.is(self)
     }
 
     /// Top of the kernel stack.
@@ -196,48 +192,18 @@ impl TaskStruct {
     /// The level of the pid namespace the task is in (0: the initial one),
     /// from its own pid.
     pub fn pid_level(&self) -> u32 {
-        self.pids[0].as_ref().map_or(0, |p| p.level)
+        self.pids.own().map_or(0, |p| p.level)
     }
 
     pub fn pid_nr_ns(&self, ns: &PidNamespace) -> u32 {
-        self.pids[0].as_ref().map_or(0, |p| p.nr_ns(ns))
+        self.pids.own().map_or(0, |p| p.nr_ns(ns))
     }
 }
 
-/// Pointer to the current task.
+/// The current task (`current`): see task::CurrentTask.
 #[inline(always)]
-pub fn current() -> *mut TaskStruct {
-    super::thread_info::current_thread_info().task
-}
-
-/// The current task.
-#[inline(always)]
-pub fn current_task() -> &'static TaskStruct {
-    // SAFETY: every running context has a valid task in its thread_info
-    // once process::init has run (init_task before that).
-    unsafe { &*current() }
-}
-
-/// Takes a reference (`get_task_struct`).
-///
-/// # Safety
-/// `t` is alive: the caller holds a reference or a lock that keeps it so.
-pub unsafe fn get_task_struct(t: *mut TaskStruct) {
-    // SAFETY: the caller holds a reference or a lock that keeps t alive.
-    unsafe { (*t).usage.fetch_add(1, Ordering::Relaxed) };
-}
-
-/// Drops a reference; the last one frees the task (`put_task_struct`).
-///
-/// # Safety
-/// The caller owns one reference to `t`, which it gives up.
-pub unsafe fn put_task_struct(t: *mut TaskStruct) {
-    // SAFETY: the caller owns one reference; the last one frees.
-    unsafe {
-        if (*t).usage.fetch_sub(1, Ordering::AcqRel) == 1 {
-            super::fork::free_task(t);
-        }
-    }
+pub fn current_task() -> CurrentTask {
+    CurrentTask::get()
 }
 
 /// Global counters (`nr_threads`, `total_forks`, per-CPU process counts).
@@ -245,5 +211,4 @@ pub static NR_THREADS: AtomicUsize = AtomicUsize::new(0);
 pub static TOTAL_FORKS: AtomicUsize = AtomicUsize::new(0);
 pub static PROCESS_COUNTS: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
 
-/// `tasklist_lock`: the task list, parent/child links, pid attachment.
-pub static TASKLIST_LOCK: SpinLockIrq<()> = SpinLockIrq::new(());
+pub use crate::task::list::{TasklistGuard, TASKLIST_LOCK};

@@ -6,36 +6,33 @@
 pub mod timer;
 pub mod wait;
 
-use crate::list::ListHead;
-use crate::process::task::{
-    current, put_task_struct, TaskStruct, DEFAULT_PRIO, SCHED_NORMAL, TASK_DEAD, TASK_RUNNING,
-};
+use crate::process::task::{current_task, TaskState, TaskStruct, DEFAULT_PRIO, SCHED_NORMAL};
 use crate::process::thread_info::{current_thread_info, ThreadInfo, TIF_NEED_RESCHED};
-use core::sync::atomic::Ordering;
+use crate::task::list::{RqGuard, RqLocked, RunList};
+use crate::task::CurrentTask;
+use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
 /// Ticks a task runs before another runnable task gets the CPU.
 pub const TIMESLICE: u32 = 2;
 
+/// This CPU's run queue (`struct rq`). The queue, `curr` and the tasks'
+/// `se` fields change under `RQ_LOCK`; the counters are read without it.
 struct Rq {
-    queue: ListHead,
-    nr_running: u32,
-    curr: *mut TaskStruct,
-    idle: *mut TaskStruct,
+    queue: RunList,
+    nr_running: AtomicU32,
+    curr: AtomicPtr<TaskStruct>,
+    idle: AtomicPtr<TaskStruct>,
     /// Context switches since boot (`rq->nr_switches`).
-    nr_switches: u64,
+    nr_switches: RqLocked<u64>,
 }
 
-struct RqCell(core::cell::UnsafeCell<Rq>);
-// SAFETY: the run queue is only touched under RQ_LOCK with IRQs masked.
-unsafe impl Sync for RqCell {}
-
-static RQ: RqCell = RqCell(core::cell::UnsafeCell::new(Rq {
-    queue: ListHead::new(),
-    nr_running: 0,
-    curr: core::ptr::null_mut(),
-    idle: core::ptr::null_mut(),
-    nr_switches: 0,
-}));
+static RQ: Rq = Rq {
+    queue: RunList::new(),
+    nr_running: AtomicU32::new(0),
+    curr: AtomicPtr::new(core::ptr::null_mut()),
+    idle: AtomicPtr::new(core::ptr::null_mut()),
+    nr_switches: RqLocked::new(0),
+};
 /// The run-queue lock. `schedule` takes it and the task switched to
 /// releases it (`finish_task_switch`), as Linux hands the lock over a switch.
 static RQ_LOCK: crate::sync::RawSpinLock = crate::sync::RawSpinLock::new();
@@ -43,8 +40,9 @@ static RQ_LOCK: crate::sync::RawSpinLock = crate::sync::RawSpinLock::new();
 /// Context switches since boot.
 pub fn nr_switches() -> u64 {
     let flags = crate::arch::local_irq_save();
-    let n = rq_lock().nr_switches;
-    rq_unlock();
+    let rq = rq_lock();
+    let n = RQ.nr_switches.get(&rq);
+    rq_unlock(rq);
     crate::arch::local_irq_restore(flags);
     n
 }
@@ -53,52 +51,66 @@ extern "C" {
     fn __switch_to(prev: *mut u8, next: *mut u8) -> *mut u8;
 }
 
-/// Locks the run queue (IRQs must be masked) and returns it.
-fn rq_lock() -> &'static mut Rq {
-    RQ_LOCK.lock();
-    // SAFETY: RQ_LOCK is held.
-    unsafe { &mut *RQ.0.get() }
+/// A counter that changes only under the run-queue lock: a plain load and
+/// store, not an exclusive-access loop (lockless readers still read it whole).
+#[inline(always)]
+fn rq_add(c: &AtomicU32, _rq: &RqGuard, d: i32) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add_signed(d), Ordering::Relaxed);
 }
 
-fn rq_unlock() {
+/// A task's switch counter: only schedule() on that task changes it,
+/// under the run-queue lock.
+#[inline(always)]
+fn rq_add_usize(c: &core::sync::atomic::AtomicUsize, _rq: &RqGuard) {
+    c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
+/// Locks the run queue (IRQs must be masked) and returns the proof.
+#[inline(always)]
+fn rq_lock() -> RqGuard {
+    RQ_LOCK.lock();
+    // SAFETY: RQ_LOCK is held until rq_unlock, which consumes the proof.
+    unsafe { RqGuard::new() }
+}
+
+#[inline(always)]
+fn rq_unlock(_rq: RqGuard) {
     // (Taken by rq_lock, in this or the switched-from context.)
     RQ_LOCK.unlock();
 }
 
+fn is_idle(t: &TaskStruct) -> bool {
+    core::ptr::eq(RQ.idle.load(Ordering::Relaxed), t)
+}
+
 /// Makes `idle` (init_task) this CPU's idle task and the current task.
-pub fn init(idle: *mut TaskStruct) {
+pub fn init(idle: &TaskStruct) {
     let flags = crate::arch::local_irq_save();
     let rq = rq_lock();
-    rq.queue.init();
-    rq.idle = idle;
-    rq.curr = idle;
-    rq_unlock();
+    RQ.queue.init(&rq);
+    let p = idle as *const TaskStruct as *mut TaskStruct;
+    RQ.idle.store(p, Ordering::Relaxed);
+    RQ.curr.store(p, Ordering::Relaxed);
+    rq_unlock(rq);
     crate::arch::local_irq_restore(flags);
 }
 
-fn enqueue(rq: &mut Rq, t: *mut TaskStruct) {
-    // SAFETY: t is a live task; the run queue lock is held.
-    unsafe {
-        if (*t).on_rq || t == rq.idle {
-            return;
-        }
-        (*t).on_rq = true;
-        (*t).run_list.init();
-        rq.queue.add_tail(&mut (*t).run_list);
+fn enqueue(rq: &RqGuard, t: &TaskStruct) {
+    if t.on_rq.get(rq) || is_idle(t) {
+        return;
     }
-    rq.nr_running += 1;
+    t.on_rq.set(rq, true);
+    RQ.queue.add_tail(t, rq);
+    rq_add(&RQ.nr_running, rq, 1);
 }
 
-fn dequeue(rq: &mut Rq, t: *mut TaskStruct) {
-    // SAFETY: as above.
-    unsafe {
-        if !(*t).on_rq {
-            return;
-        }
-        (*t).on_rq = false;
-        (*t).run_list.del_init();
+fn dequeue(rq: &RqGuard, t: &TaskStruct) {
+    if !t.on_rq.get(rq) {
+        return;
     }
-    rq.nr_running -= 1;
+    t.on_rq.set(rq, false);
+    RQ.queue.del(t, rq);
+    rq_add(&RQ.nr_running, rq, -1);
 }
 
 /// Panics if `t`'s stack has run into its thread_info.
@@ -107,7 +119,7 @@ pub fn check_stack_end(t: &TaskStruct) {
         panic!(
             "stack overflow: STACK_END_MAGIC at {:#x} overwritten in task {} ({})",
             t.thread_info().end_of_stack() as usize,
-            t.pid,
+            t.pid(),
             t.comm()
         );
     }
@@ -126,56 +138,56 @@ pub fn preempt_schedule_irq() {
 }
 
 fn schedule_common(preempted: bool) {
-    let prev = current();
-    // SAFETY: the running task.
-    check_stack_end(unsafe { &*prev });
+    let p = current_task();
+    check_stack_end(&p);
     let flags = crate::arch::local_irq_save();
     let rq = rq_lock();
-    // SAFETY: prev is the running task.
-    let p = unsafe { &mut *prev };
     p.thread_info().clear_flag(TIF_NEED_RESCHED);
-    if prev != rq.idle {
-        if !preempted && p.state.load(Ordering::Relaxed) != TASK_RUNNING {
-            dequeue(rq, prev);
-            p.nvcsw += 1;
-        } else if p.on_rq {
+    if !is_idle(&p) {
+        if !preempted && p.state.load(Ordering::Relaxed) != TaskState::Running {
+            dequeue(&rq, &p);
+            rq_add_usize(&p.nvcsw, &rq);
+        } else if p.on_rq.get(&rq) {
             // Round robin: to the back of the queue.
-            dequeue(rq, prev);
-            enqueue(rq, prev);
+            dequeue(&rq, &p);
+            enqueue(&rq, &p);
             if preempted {
-                p.nivcsw += 1;
+                rq_add_usize(&p.nivcsw, &rq);
             }
         }
     }
-    let next = match rq.queue.first() {
-        Some(node) => crate::container_of!(node, TaskStruct, run_list),
-        None => rq.idle,
+    let next: &TaskStruct = match RQ.queue.first(&rq) {
+        Some(t) => t,
+        // SAFETY: the idle task (init_task) lives for ever.
+        None => unsafe { &*RQ.idle.load(Ordering::Relaxed) },
     };
-    if next == prev {
-        rq_unlock();
+    if core::ptr::eq(next, &*p) {
+        rq_unlock(rq);
         crate::arch::local_irq_restore(flags);
         return;
     }
     // (next's stack was checked when it last switched out.)
-    // SAFETY: next is a runnable task.
-    unsafe { (*next).time_slice = TIMESLICE };
+    next.time_slice.set(&rq, TIMESLICE);
     // switch_mm: a task with an address space gets its tables in TTBR0;
     // kernel threads keep whatever is there (they never touch user memory
     // of their own: Linux's lazy active_mm).
-    // SAFETY: next is alive; its mm (and so its tables) lives while it runs.
-    if let Some(mm) = unsafe { &(*next).mm } {
+    if let Some(mm) = &next.mm {
         let pa = mm.pgd_phys.load(Ordering::Relaxed);
         if pa != 0 {
-            // SAFETY: the mm's live table.
+            // SAFETY: the mm's live table: the mm lives while next runs.
             unsafe { crate::mm::pgtable::activate_pgd(pa) };
         }
     }
-    rq.curr = next;
-    rq.nr_switches += 1;
+    RQ.curr.store(next as *const TaskStruct as *mut TaskStruct, Ordering::Relaxed);
+    RQ.nr_switches.set(&rq, RQ.nr_switches.get(&rq) + 1);
+    let (from, to) = (p.stack, next.stack);
+    // (The lock passes over the switch: finish_task_switch releases it.)
+    let _held = rq;
     // SAFETY: both tasks have valid thread_info blocks; __switch_to saves
     // prev's callee-saved registers and resumes next where it switched out
-    // (or at ret_from_fork). It returns here when prev runs again.
-    let last = unsafe { __switch_to((*prev).stack as *mut u8, (*next).stack as *mut u8) } as *mut ThreadInfo;
+    // (or at ret_from_fork). It returns here when prev runs again, and the
+    // run-queue lock passes to whoever finishes the switch.
+    let last = unsafe { __switch_to(from as *mut u8, to as *mut u8) } as *mut ThreadInfo;
     finish_task_switch(last);
     crate::arch::local_irq_restore(flags);
 }
@@ -183,15 +195,10 @@ fn schedule_common(preempted: bool) {
 /// Runs first in the task switched to: releases the run-queue lock and
 /// drops the last reference of a task that died.
 fn finish_task_switch(last: *mut ThreadInfo) {
-    rq_unlock();
+    // SAFETY: the lock schedule_common took in the task we came from.
+    rq_unlock(unsafe { RqGuard::new() });
     // SAFETY: `last` is the thread_info of the task we came from.
-    let prev = unsafe { (*last).task };
-    // SAFETY: prev is alive until its references are gone.
-    if unsafe { (*prev).state.load(Ordering::Acquire) } == TASK_DEAD {
-        // The reference a task holds on itself while it runs.
-        // SAFETY: that reference is the dead task's own, given up here.
-        unsafe { put_task_struct(prev) };
-    }
+    unsafe { crate::task::finish_dead_task(last) };
 }
 
 /// A new task's first code (from ret_from_fork): finish the switch, enable
@@ -202,110 +209,101 @@ extern "C" fn schedule_tail(last: *mut ThreadInfo) {
     current_thread_info().preempt_count.store(0, Ordering::Relaxed);
     crate::arch::local_irq_enable();
     // CLONE_CHILD_SETTID: the child writes its own tid, in its own context.
-    let me = crate::process::task::current_task();
+    let me = crate::current!();
     if me.set_child_tid != 0 {
         let _ = crate::arch::uaccess::put_user(me.pid_nr_ns(me.pid_ns()), me.set_child_tid);
     }
 }
 
 /// Wakes `t` if it sleeps (`wake_up_process`). Returns true if it was asleep.
-///
-/// # Safety
-/// `t` is alive: the caller holds it by a reference, a wait-queue entry
-/// it sleeps on, or a lock that keeps it.
-pub unsafe fn wake_up_process(t: *mut TaskStruct) -> bool {
+pub fn wake_up_process(t: &TaskStruct) -> bool {
     let flags = crate::arch::local_irq_save();
     let rq = rq_lock();
-    // SAFETY: the caller holds t alive (a wait-queue entry or a reference).
-    let tk = unsafe { &*t };
     // (The run-queue lock orders these against schedule's dequeue.)
-    let state = tk.state.load(Ordering::Relaxed);
-    let was_sleeping = state != TASK_RUNNING;
-    if was_sleeping && state != TASK_DEAD {
-        tk.state.store(TASK_RUNNING, Ordering::Relaxed);
+    let state = t.state.load(Ordering::Relaxed);
+    let was_sleeping = state != TaskState::Running;
+    if was_sleeping && state != TaskState::Dead {
+        t.state.store(TaskState::Running, Ordering::Relaxed);
     }
-    if state != TASK_DEAD && !tk.on_rq && t != rq.curr {
-        enqueue(rq, t);
+    if state != TaskState::Dead && !t.on_rq.get(&rq) && !core::ptr::eq(RQ.curr.load(Ordering::Relaxed), t) {
+        enqueue(&rq, t);
     }
-    if rq.curr == rq.idle && rq.nr_running > 0 {
-        // SAFETY: idle is init_task.
-        unsafe { (*rq.idle).thread_info().set_flag(TIF_NEED_RESCHED) };
+    let idle = RQ.idle.load(Ordering::Relaxed);
+    if RQ.curr.load(Ordering::Relaxed) == idle && RQ.nr_running.load(Ordering::Relaxed) > 0 {
+        // SAFETY: idle is init_task, which lives for ever.
+        unsafe { (*idle).thread_info().set_flag(TIF_NEED_RESCHED) };
     }
-    rq_unlock();
+    rq_unlock(rq);
     crate::arch::local_irq_restore(flags);
     was_sleeping
 }
 
 /// `sched_fork`: the scheduler's part of copy_process.
 pub fn sched_fork(p: &mut TaskStruct, parent: &TaskStruct) {
-    p.state.store(TASK_RUNNING, Ordering::Relaxed);
-    p.on_rq = false;
-    p.run_list = ListHead::new();
+    p.state.store(TaskState::Running, Ordering::Relaxed);
+    *p.on_rq.get_owned() = false;
+    *p.time_slice.get_owned() = TIMESLICE;
     // Not preemptible until schedule_tail: the new task may not be switched
     // away from before it has finished the switch that started it.
     p.thread_info().preempt_count.store(1, Ordering::Relaxed);
-    p.prio = parent.normal_prio;
-    if parent.sched_reset_on_fork {
+    *p.prio.get_mut() = parent.normal_prio.load(Ordering::Relaxed);
+    if parent.sched_reset_on_fork.load(Ordering::Relaxed) {
         // A task that asked for it gets children with default scheduling.
-        p.policy = SCHED_NORMAL;
-        p.static_prio = p.static_prio.max(DEFAULT_PRIO);
-        p.normal_prio = p.static_prio;
-        p.prio = p.normal_prio;
-        p.sched_reset_on_fork = false;
+        *p.policy.get_mut() = SCHED_NORMAL;
+        let sp = (*p.static_prio.get_mut()).max(DEFAULT_PRIO);
+        *p.static_prio.get_mut() = sp;
+        *p.normal_prio.get_mut() = sp;
+        *p.prio.get_mut() = sp;
+        *p.sched_reset_on_fork.get_mut() = false;
     }
-    p.time_slice = TIMESLICE;
-    p.nvcsw = 0;
-    p.nivcsw = 0;
-    // SAFETY: the new block is the child's own; no one else uses it yet.
-    unsafe { (*p.stack).cpu = crate::arch::smp_processor_id() as u32 };
+    *p.nvcsw.get_mut() = 0;
+    *p.nivcsw.get_mut() = 0;
+    p.thread_info_mut().cpu = crate::arch::smp_processor_id() as u32;
 }
 
-/// `wake_up_new_task`: puts a new child on the run queue.
-///
-/// # Safety
-/// `p` is a task copy_process just built, held by its creator.
-pub unsafe fn wake_up_new_task(p: *mut TaskStruct) {
-    // SAFETY: per the caller, `p` is alive.
-    unsafe { wake_up_process(p) };
+/// `wake_up_new_task`: puts a new child on the run queue. The handle goes:
+/// from here on the child may run, exit and be reaped.
+pub fn wake_up_new_task(p: crate::task::NewChild) {
+    wake_up_process(&p);
 }
 
 /// From the timer tick: account the tick, end the time slice.
 pub fn scheduler_tick(user: bool, ticks: u64) {
-    let t = current();
-    if t.is_null() {
+    if current_thread_info().task.is_null() {
         return;
     }
-    // SAFETY: the interrupted task.
-    let t = unsafe { &mut *t };
+    let t: CurrentTask = current_task();
     // (Ticks a late interrupt covers are charged to whoever it interrupted.)
     if user {
-        t.utime += ticks;
+        t.utime.fetch_add(ticks, Ordering::Relaxed);
     } else {
-        t.stime += ticks;
+        t.stime.fetch_add(ticks, Ordering::Relaxed);
     }
     // The thread group's share: CPU itimers and RLIMIT_CPU.
     if let Some(sig) = &t.signal {
         crate::process::itimer::account_group_tick(sig, user, ticks);
     }
-    // SAFETY: reading idle under the tick (IRQs masked; only this CPU writes it).
-    let rq = unsafe { &*RQ.0.get() };
-    if core::ptr::eq(t, rq.idle) {
-        if rq.nr_running > 0 {
+    if is_idle(&t) {
+        if RQ.nr_running.load(Ordering::Relaxed) > 0 {
             t.thread_info().set_flag(TIF_NEED_RESCHED);
         }
         return;
     }
     // (The slice is time: a late tick takes every period it covers.)
-    t.time_slice = t.time_slice.saturating_sub(ticks.min(u32::MAX as u64) as u32);
-    if t.time_slice == 0 {
+    // IRQs are masked in the tick: the run-queue lock excludes schedule.
+    let rq = rq_lock();
+    let left = t.time_slice.get(&rq).saturating_sub(ticks.min(u32::MAX as u64) as u32);
+    t.time_slice.set(&rq, left);
+    let expired = left == 0;
+    rq_unlock(rq);
+    if expired {
         t.thread_info().set_flag(TIF_NEED_RESCHED);
     }
 }
 
 /// Runnable tasks (not counting the one running).
 pub fn nr_running() -> u32 {
-    // SAFETY: a racy read of a counter.
-    unsafe { (*RQ.0.get()).nr_running }
+    RQ.nr_running.load(Ordering::Relaxed)
 }
 
 /// Gives up the CPU to the next runnable task (`sched_yield`).

@@ -5,7 +5,7 @@
 //! tick, with the list's lock released (it may re-arm its own timer).
 
 use crate::list::ListHead;
-use crate::process::task::{current, TaskStruct};
+use crate::process::task::{current_task, TaskStruct};
 use crate::sync::SpinLockIrq;
 use crate::time::{jiffies, HZ};
 use core::cell::UnsafeCell;
@@ -128,17 +128,18 @@ impl TimerList {
 
 /// schedule_timeout's timer: wakes the sleeper.
 fn process_timeout(t: &TimerList) {
-    // SAFETY: the sleeping task, which deletes this timer before it goes on.
-    unsafe { super::wake_up_process(t.data() as *mut TaskStruct) };
+    // SAFETY: `data` is the sleeping task, which deletes this timer before
+    // it goes on.
+    super::wake_up_process(unsafe { &*(t.data() as *const TaskStruct) });
 }
 
-/// Sleeps, in the state the caller has already set (TASK_INTERRUPTIBLE or
-/// TASK_UNINTERRUPTIBLE, before testing its condition, as for a wait
+/// Sleeps, in the state the caller has already set (TaskState::Interruptible or
+/// TaskState::Uninterruptible, before testing its condition, as for a wait
 /// queue), until woken or until `timeout` ticks have passed. Returns the
 /// ticks left (0: the time ran out), as Linux's `schedule_timeout`.
 pub fn schedule_timeout(timeout: u64) -> u64 {
     let expires = jiffies().saturating_add(timeout);
-    let t = TimerList::new(process_timeout, current() as usize);
+    let t = TimerList::new(process_timeout, &*current_task() as *const TaskStruct as usize);
     t.mod_timer(expires);
     super::schedule();
     // Woken by something else first: the timer goes.
@@ -195,14 +196,13 @@ pub fn nr_timers() -> usize {
 
 mod ktests {
     use super::*;
-    use crate::process::task::{TASK_INTERRUPTIBLE, TASK_UNINTERRUPTIBLE};
+    use crate::process::task::{current_task, TaskState};
     use core::sync::atomic::{AtomicU64, Ordering};
 
     static WOKE_AT: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
 
     fn sleeper(i: usize) -> i32 {
-        // SAFETY: the current task sets its own state.
-        unsafe { (*current()).state.store(TASK_UNINTERRUPTIBLE, Ordering::SeqCst) };
+        current_task().state.store(TaskState::Uninterruptible, Ordering::SeqCst);
         let left = schedule_timeout([6, 2, 4][i]);
         WOKE_AT[i].store(jiffies(), Ordering::SeqCst);
         left as i32
@@ -228,20 +228,18 @@ mod ktests {
 
     /// Sleeps two ticks, then wakes the task `target` (a task pointer).
     fn waker(target: usize) -> i32 {
-        // SAFETY: the current task sets its own state.
-        unsafe { (*current()).state.store(TASK_UNINTERRUPTIBLE, Ordering::SeqCst) };
+        current_task().state.store(TaskState::Uninterruptible, Ordering::SeqCst);
         schedule_timeout(2);
         // SAFETY: the test task, which waits for this one before it goes.
-        unsafe { crate::sched::wake_up_process(target as *mut TaskStruct) };
+        crate::sched::wake_up_process(unsafe { &*(target as *const TaskStruct) });
         0
     }
 
     crate::ktest! {
         fn a_wake_up_ends_schedule_timeout_early_and_unlinks_its_timer() {
-            let me = current();
-            let pid = crate::process::fork::kernel_thread(waker, me as usize, 17).unwrap();
-            // SAFETY: our own state.
-            unsafe { (*me).state.store(TASK_INTERRUPTIBLE, Ordering::SeqCst) };
+            let me = crate::current!();
+            let pid = crate::process::fork::kernel_thread(waker, &**me as *const TaskStruct as usize, 17).unwrap();
+            me.state.store(TaskState::Interruptible, Ordering::SeqCst);
             let left = schedule_timeout(100);
             assert!(left > 50, "the early wake-up did not end the sleep ({} ticks left)", left);
             assert_eq!(nr_timers(), 0, "the timer stayed on the list");
@@ -257,9 +255,9 @@ mod ktests {
 /// again for what the rounding left.
 pub fn sleep_until_us(end: u64) -> Result<(), u64> {
     use crate::process::signal::signal_pending;
-    use crate::process::task::{TASK_INTERRUPTIBLE, TASK_RUNNING};
+    use crate::process::task::TaskState;
     use core::sync::atomic::Ordering;
-    let me = current();
+    let me = crate::current!();
     loop {
         let now = crate::time::uptime_us();
         if now >= end {
@@ -267,11 +265,9 @@ pub fn sleep_until_us(end: u64) -> Result<(), u64> {
         }
         // Asleep first, then the signal test: a signal sent in between
         // finds the task asleep and wakes it (send_signal), so none is missed.
-        // SAFETY: the current task sets its own state.
-        unsafe { (*me).state.store(TASK_INTERRUPTIBLE, Ordering::SeqCst) };
+        me.state.store(TaskState::Interruptible, Ordering::SeqCst);
         if signal_pending() {
-            // SAFETY: as above.
-            unsafe { (*me).state.store(TASK_RUNNING, Ordering::Relaxed) };
+            me.state.store(TaskState::Running, Ordering::Relaxed);
             return Err(end - now);
         }
         schedule_timeout(us_to_ticks(end - now));

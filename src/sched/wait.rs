@@ -1,17 +1,19 @@
 //! Wait queues and completions: sleeping until a condition holds, without
-//! losing a wake-up. The sleeper marks itself TASK_INTERRUPTIBLE before it
-//! tests the condition; a waker sets TASK_RUNNING under the run-queue lock;
+//! losing a wake-up. The sleeper marks itself TaskState::Interruptible before it
+//! tests the condition; a waker sets TaskState::Running under the run-queue lock;
 //! `schedule` only takes a task off the run queue if it is still asleep.
 
 use crate::list::ListHead;
-use crate::process::task::{current, TaskStruct, TASK_INTERRUPTIBLE, TASK_RUNNING, TASK_UNINTERRUPTIBLE};
+use crate::process::task::{TaskState, TaskStruct};
 use crate::sync::SpinLockIrq;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 #[repr(C)]
 struct WaitQueueEntry {
     link: ListHead,
-    task: *mut TaskStruct,
+    /// The sleeper: alive while its entry is queued (it unlinks the entry
+    /// before it goes on).
+    task: *const TaskStruct,
 }
 
 pub struct WaitQueueHead {
@@ -29,7 +31,7 @@ impl WaitQueueHead {
         WaitQueueHead { list: SpinLockIrq::new(ListHead::new()) }
     }
 
-    fn sleep_until(&self, cond: &dyn Fn() -> bool, state: u32) {
+    fn sleep_until(&self, cond: &dyn Fn() -> bool, state: TaskState) {
         if cond() {
             return;
         }
@@ -41,9 +43,9 @@ impl WaitQueueHead {
     /// and the sleep is not lost; it runs once per wake-up, never twice in a
     /// row without sleeping in between (do_wait's scan of the children is
     /// its own condition).
-    pub fn wait_until<R>(&self, state: u32, mut f: impl FnMut() -> Option<R>) -> R {
-        let me = current();
-        let mut entry = WaitQueueEntry { link: ListHead::new(), task: me };
+    pub fn wait_until<R>(&self, state: TaskState, mut f: impl FnMut() -> Option<R>) -> R {
+        let me = crate::current!();
+        let mut entry = WaitQueueEntry { link: ListHead::new(), task: &**me };
         entry.link.init();
         {
             let mut l = self.list.lock();
@@ -54,16 +56,14 @@ impl WaitQueueHead {
             unsafe { l.add_tail(&mut entry.link) };
         }
         let r = loop {
-            // SAFETY: the current task is alive while it runs.
-            unsafe { (*me).state.store(state, Ordering::SeqCst) };
+            me.state.store(state, Ordering::SeqCst);
             if let Some(r) = f() {
                 break r;
             }
             super::schedule();
         };
         // (__set_current_state: no barrier needed on the way out.)
-        // SAFETY: as above.
-        unsafe { (*me).state.store(TASK_RUNNING, Ordering::Relaxed) };
+        me.state.store(TaskState::Running, Ordering::Relaxed);
         let _l = self.list.lock();
         // SAFETY: the entry is on this queue, whose lock is held.
         unsafe { entry.link.del_init() };
@@ -73,12 +73,12 @@ impl WaitQueueHead {
     /// Sleeps until `cond()` is true (`wait_event_interruptible`; signals
     /// arrive with user mode).
     pub fn wait_event(&self, cond: impl Fn() -> bool) {
-        self.sleep_until(&cond, TASK_INTERRUPTIBLE);
+        self.sleep_until(&cond, TaskState::Interruptible);
     }
 
-    /// `wait_event` in TASK_UNINTERRUPTIBLE.
+    /// `wait_event` in TaskState::Uninterruptible.
     pub fn wait_event_uninterruptible(&self, cond: impl Fn() -> bool) {
-        self.sleep_until(&cond, TASK_UNINTERRUPTIBLE);
+        self.sleep_until(&cond, TaskState::Uninterruptible);
     }
 
     /// Wakes every sleeper (`wake_up_all`).
@@ -92,7 +92,7 @@ impl WaitQueueHead {
             let e = node as *mut WaitQueueEntry;
             // SAFETY: every node on this list is a live WaitQueueEntry's link
             // (offset 0), whose task sleeps on it, alive.
-            unsafe { super::wake_up_process((*e).task) };
+            super::wake_up_process(unsafe { &*(*e).task });
         }
     }
 }

@@ -37,8 +37,8 @@ fn unknown_syscall(nr: u32) -> Errno {
             _ => true,
         };
         if first {
-            let me = current_task();
-            log::debug!("armfork: pid {} ({}) called unknown syscall {}", me.pid, me.comm(), nr);
+            let me = crate::current!();
+            log::debug!("armfork: pid {} ({}) called unknown syscall {}", me.pid(), me.comm(), nr);
         }
     }
     Errno::ENOSYS
@@ -530,8 +530,8 @@ fn sys_ioctl(fd: u32, cmd: u32, arg: u32) -> Ret {
 /// otherwise). Limits travel as 64-bit pairs; RLIM_INFINITY is all ones.
 fn sys_prlimit64(pid: u32, resource: u32, new: u32, old: u32) -> Ret {
     use crate::process::resources::RLIM_INFINITY;
-    use crate::process::task::{get_task_struct, put_task_struct, TaskStruct, TASKLIST_LOCK};
-    let me = current_task();
+    use crate::process::task::{TaskRef, TASKLIST_LOCK};
+    let me = crate::current!();
     // Linux's order: the new value is read (EFAULT), the task found (ESRCH)
     // and the permission checked (EPERM), and only then the resource and
     // the value (do_prlimit: EINVAL, EINVAL, EPERM).
@@ -544,13 +544,11 @@ fn sys_prlimit64(pid: u32, resource: u32, new: u32, old: u32) -> Ret {
         None
     };
     let privileged = cap_sys_resource();
-    let target: *mut TaskStruct = if pid == 0 || pid == me.tgid {
-        me.group_leader
+    let target: TaskRef = if pid == 0 || pid == me.tgid {
+        TaskRef::get(me.group_leader())
     } else {
-        let _g = TASKLIST_LOCK.lock();
-        let t = me.pid_ns().find_task(pid).ok_or(Errno::ESRCH)?;
-        // SAFETY: alive under tasklist_lock; the reference keeps it so after.
-        let tk = unsafe { &*t };
+        let g = TASKLIST_LOCK.lock();
+        let tk = me.pid_ns().find_task(pid, &g).ok_or(Errno::ESRCH)?;
         let allowed = match (&me.cred, &tk.cred) {
             (Some(a), Some(b)) => crate::process::cred::may_change_rlimits_of(a, b),
             _ => false,
@@ -558,22 +556,13 @@ fn sys_prlimit64(pid: u32, resource: u32, new: u32, old: u32) -> Ret {
         if !allowed {
             return Err(Errno::EPERM);
         }
-        // SAFETY: alive under tasklist_lock.
-        unsafe { get_task_struct(t) };
-        t
+        TaskRef::get(tk)
     };
-    let release = |t: *mut TaskStruct| {
-        if !core::ptr::eq(t, me.group_leader) {
-            // SAFETY: the reference taken above.
-            unsafe { put_task_struct(t) };
-        }
-    };
-    // SAFETY: the target is held (ourselves, or by the reference taken above).
-    let res = match unsafe { (*target).signal.as_ref() } {
+    let res = match target.signal.as_ref() {
         Some(sig) => do_prlimit(sig, resource, new_lim, privileged),
         None => Err(Errno::ESRCH),
     };
-    release(target);
+    drop(target);
     let cur = res?;
     if old != 0 {
         let widen = |v: u32| if v == RLIM_INFINITY { u64::MAX } else { v as u64 };
@@ -598,7 +587,8 @@ fn sys_uname(buf: u32) -> Ret {
 }
 
 fn sys_close(fd: u32) -> Ret {
-    let files = current_task().files.as_ref().ok_or(Errno::EBADF)?;
+    let me_ = crate::current!();
+    let files = me_.files.as_ref().ok_or(Errno::EBADF)?;
     let mut t = files.fd.lock();
     match t.get_mut(fd as usize) {
         Some(slot @ Some(_)) => {
@@ -611,7 +601,8 @@ fn sys_close(fd: u32) -> Ret {
 
 fn sys_dup(fd: u32) -> Ret {
     let f = fget(fd)?;
-    let files = current_task().files.as_ref().ok_or(Errno::EBADF)?;
+    let me_ = crate::current!();
+    let files = me_.files.as_ref().ok_or(Errno::EBADF)?;
     let mut t = files.fd.lock();
     let free = t.iter().position(|s| s.is_none()).ok_or(Errno::EMFILE)?;
     t[free] = Some(f);
@@ -650,7 +641,7 @@ fn sys_reboot(magic1: u32, magic2: u32, cmd: u32, arg: u32) -> Ret {
     // reboot_pid_ns: inside a child pid namespace the command ends the
     // namespace, not the machine: its init is killed and reported killed
     // by SIGHUP (restart) or SIGINT (halt, power-off); the caller exits.
-    let me = current_task();
+    let me = crate::current!();
     if me.pid_ns().level != 0 {
         let how = match cmd {
             LINUX_REBOOT_CMD_RESTART | LINUX_REBOOT_CMD_RESTART2 => crate::process::resources::SIGHUP,
@@ -660,16 +651,12 @@ fn sys_reboot(magic1: u32, magic2: u32, cmd: u32, arg: u32) -> Ret {
         let ns = me.pid_ns();
         ns.reboot.store(how, Ordering::Relaxed);
         {
-            let _g = crate::process::task::TASKLIST_LOCK.lock();
-            let reaper = ns.child_reaper.load(Ordering::Acquire);
-            if !reaper.is_null() {
+            let g = crate::process::task::TASKLIST_LOCK.lock();
+            if let Some(r) = ns.child_reaper_task(&g) {
                 use crate::process::siginfo::Siginfo;
                 use crate::process::signal::SendTo;
-                // SAFETY: a reaper is alive while it is named there: its
-                // exit clears the pointer under tasklist_lock, held here.
-                let r = unsafe { &*reaper };
                 let sigkill = crate::process::resources::SIGKILL;
-                let _ = signal::send_sig_info_tasklist_held(sigkill, Siginfo::kernel(sigkill), r, SendTo::Group);
+                let _ = signal::send_sig_info_tasklist_held(sigkill, Siginfo::kernel(sigkill), r, SendTo::Group, &g);
             }
         }
         do_exit(0);
@@ -714,7 +701,8 @@ fn rlimit_of(resource: u32) -> Result<usize, Errno> {
 
 fn sys_getrlimit(resource: u32, rlim: u32) -> Ret {
     let r = rlimit_of(resource)?;
-    let l = current_task().signal.as_ref().ok_or(Errno::EINVAL)?.rlimit(r);
+    let me_ = crate::current!();
+    let l = me_.signal.as_ref().ok_or(Errno::EINVAL)?.rlimit(r);
     put_user(l.cur, rlim)?;
     put_user(l.max, rlim + 4)?;
     Ok(0)
@@ -724,7 +712,8 @@ fn sys_getrlimit(resource: u32, rlim: u32) -> Ret {
 /// checks, as Linux 6.1 orders them.
 fn sys_setrlimit(resource: u32, rlim: u32) -> Ret {
     let new = Rlimit { cur: get_user(rlim)?, max: get_user(rlim.wrapping_add(4))? };
-    let sig = current_task().signal.as_ref().ok_or(Errno::EINVAL)?;
+    let me_ = crate::current!();
+    let sig = me_.signal.as_ref().ok_or(Errno::EINVAL)?;
     do_prlimit(sig, resource, Some(new), cap_sys_resource())?;
     Ok(0)
 }
@@ -895,13 +884,11 @@ fn do_futex(uaddr: u32, op: u32, val: u32, timeout: u32, uaddr2: u32, val3: u32,
 #[inline(always)]
 fn sys_getppid(me: &crate::process::task::TaskStruct) -> u32 {
     let level = me.pid_level();
-    let _g = crate::process::task::TASKLIST_LOCK.lock();
-    // SAFETY: under tasklist_lock the parent and its group leader are alive.
-    unsafe {
-        match level {
-            0 => (*me.real_parent).tgid,
-            _ => (*(*me.real_parent).group_leader).pid_nr_ns(me.pid_ns()),
-        }
+    let g = crate::process::task::TASKLIST_LOCK.lock();
+    let parent = me.real_parent.get(&g);
+    match level {
+        0 => parent.tgid,
+        _ => parent.group_leader.get(&g).pid_nr_ns(me.pid_ns()),
     }
 }
 
@@ -910,7 +897,7 @@ fn sys_getppid(me: &crate::process::task::TaskStruct) -> u32 {
 pub fn dispatch(regs: &mut PtRegs) -> bool {
     // (Six arguments and the number, not a copy of all eighteen registers.)
     let r: [u32; 8] = regs.uregs[..8].try_into().expect("pt_regs has r0-r7");
-    let me = current_task();
+    let me = crate::current!();
     let mut restartable = true;
     let ret: Ret = match r[7] {
         NR_EXIT => do_exit(r[0] as i32),
@@ -1015,11 +1002,10 @@ pub fn dispatch(regs: &mut PtRegs) -> bool {
         // (In the initial namespace, the common case, they are tgid and pid.)
         NR_GETPID => Ok(match me.pid_level() {
             0 => me.tgid,
-            // SAFETY: the group leader outlives its threads' look at it.
-            _ => unsafe { (*me.group_leader).pid_nr_ns(me.pid_ns()) },
+            _ => me.group_leader().pid_nr_ns(me.pid_ns()),
         }),
         NR_GETTID => Ok(match me.pid_level() {
-            0 => me.pid,
+            0 => me.pid(),
             _ => me.pid_nr_ns(me.pid_ns()),
         }),
         NR_GETPPID => Ok(sys_getppid(me)),
@@ -1039,9 +1025,8 @@ pub fn dispatch(regs: &mut PtRegs) -> bool {
         NR_FUTEX => sys_futex(r[0], r[1], r[2], r[3], r[4], r[5]),
         NR_FUTEX_TIME64 => do_futex(r[0], r[1], r[2], r[3], r[4], r[5], true),
         NR_SET_TID_ADDRESS => {
-            // SAFETY: the current task sets its own field.
-            unsafe { (*crate::process::task::current()).clear_child_tid = r[0] };
-            Ok(me.pid)
+            me.clear_child_tid.store(r[0], Ordering::Relaxed);
+            Ok(me.pid())
         }
         NR_ARM_SET_TLS => {
             // SAFETY: the current task's own thread_info; TPIDRURO is the

@@ -90,8 +90,7 @@ pub fn setup_frame(
     put(&mut f, uc + UC_SIGMASK, old_mask as u32);
     put(&mut f, uc + UC_SIGMASK + 4, (old_mask >> 32) as u32);
     let rs = uc + UC_REGSPACE;
-    // SAFETY: the current task, which alone touches its VFP fields here.
-    let me = unsafe { &mut *crate::process::task::current() };
+    let me = crate::current!();
     if me.vfp_used {
         // The live registers first, into the task_struct, then the frame.
         super::vfp::vfp_sync_hwstate(me);
@@ -147,16 +146,16 @@ pub fn restore_frame(regs: &mut PtRegs, rt: bool) -> Result<(u64, [u32; 3]), Err
     match get(&u, rs) {
         0 => {}
         VFP_MAGIC if get(&u, rs + 4) as usize == VFP_STORAGE_SIZE => {
-            // SAFETY: the current task's own VFP fields.
-            let me = unsafe { &mut *crate::process::task::current() };
             // The unit lets go of the live registers: the next VFP
             // instruction loads these from the task_struct.
             super::vfp::vfp_release_current();
-            for (i, d) in me.vfpstate.d.iter_mut().enumerate() {
-                *d = u64::from_le_bytes(u[rs + 8 + 8 * i..rs + 16 + 8 * i].try_into().expect("8 bytes"));
-            }
-            me.vfpstate.fpscr = get(&u, rs + 8 + 256);
-            me.vfp_used = true;
+            crate::current!().with_own_slots(|s| {
+                for (i, d) in s.vfpstate.d.iter_mut().enumerate() {
+                    *d = u64::from_le_bytes(u[rs + 8 + 8 * i..rs + 16 + 8 * i].try_into().expect("8 bytes"));
+                }
+                s.vfpstate.fpscr = get(&u, rs + 8 + 256);
+                *s.vfp_used = true;
+            });
         }
         _ => return Err(Errno::EFAULT),
     }

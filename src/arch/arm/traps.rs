@@ -287,14 +287,14 @@ fn kill_user(regs: &PtRegs, sig: i32, code: i32, addr: u32, why: core::fmt::Argu
     if crate::process::signal::force_sig_fault(sig, code, addr) {
         return;
     }
-    let t = crate::process::task::current_task();
+    let t = crate::current!();
     let name = match sig {
         SIGILL => "SIGILL",
         SIGFPE => "SIGFPE",
         SIGBUS => "SIGBUS",
         _ => "SIGSEGV",
     };
-    kprintln!("{}[{}]: {} at pc {:#010x}, killed by {}", t.comm(), t.pid, why, regs.pc(), name);
+    kprintln!("{}[{}]: {} at pc {:#010x}, killed by {}", t.comm(), t.pid(), why, regs.pc(), name);
     crate::process::exit::do_group_exit_status(sig)
 }
 

@@ -329,8 +329,8 @@ fn vfp_claim(me: *mut ThreadInfo) {
             log::debug!(
                 "VFP: {}[{}] takes the unit from {}",
                 t.comm(),
-                t.pid,
-                if old.is_null() { 0 } else { (*(*old).task).pid }
+                t.pid(),
+                if old.is_null() { 0 } else { (*(*old).task).pid() }
             );
         }
     }
@@ -381,9 +381,9 @@ fn vfp_release(ti: *mut ThreadInfo) {
 }
 
 /// `flush_thread`'s VFP part (exec): the new program starts clean.
-pub fn vfp_flush_thread(t: &mut TaskStruct) {
+pub fn vfp_flush_thread(vfp_used: &mut bool) {
     vfp_release_current();
-    t.vfp_used = false;
+    *vfp_used = false;
 }
 
 /// The last check before a task's thread_info block is freed: it must not
