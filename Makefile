@@ -15,7 +15,6 @@ ELF      := target/kernel.elf
 IMG      := target/kernel.img
 BOARD    ?= virt
 APPEND   ?=
-QEMU     := qemu-system-arm
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 

@@ -10,8 +10,7 @@ cd "$(dirname "$0")/.."
 filter=${1:-}
 # bench_qemu APPEND [qemu.sh options]: virt, 512 MiB, one instruction per cycle.
 bench_qemu() {
-  timeout 600 scripts/qemu.sh virt target/kernel.img "$1" "${@:2}" -m 512M \
-    -icount shift=0,align=off,sleep=off -rtc base=2024-01-01T00:00:00,clock=vm -seed 1
+  timeout 600 scripts/qemu.sh virt target/kernel.img "$1" "${@:2}" --mem 512M --icount
 }
 out=$(bench_qemu "kbench${filter:+=$filter} loglevel=4")
 if [ -z "$filter" ] || [ "$filter" = init ]; then

@@ -22,8 +22,7 @@ if [ ! -f "$plugin" ] || [ tools/insn-prof/insn_prof.c -nt "$plugin" ]; then
   gcc -shared -fPIC -O2 -Wall -o "$plugin" tools/insn-prof/insn_prof.c
 fi
 run() { # run NAME APPEND
-  timeout 600 scripts/qemu.sh virt target/kernel.img "$2 loglevel=4" --initrd target/initramfs.cpio -m 512M \
-    -icount shift=0,align=off,sleep=off -rtc base=2024-01-01T00:00:00,clock=vm -seed 1 \
+  timeout 600 scripts/qemu.sh virt target/kernel.img "$2 loglevel=4" --initrd target/initramfs.cpio --mem 512M --icount \
     -plugin "$plugin,arg=out=$out/$1.counts" >"$out/$1.log" 2>&1 || true
   [ -s "$out/$1.counts" ] || { echo "no counts from the $1 run (QEMU without plugin support?); see $out/$1.log" >&2; exit 1; }
 }

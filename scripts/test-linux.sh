@@ -105,8 +105,10 @@ fi
 log=target/test-logs/linux.log
 mkdir -p target/test-logs
 echo "==> booting $(basename "$vmlinuz") on QEMU virt (cortex-a15), rdinit=$RDINIT, initrd $INITRD"
-timeout "$TIMEOUT" qemu-system-arm -M virt -cpu cortex-a15 -m 512M -nic none -nographic -no-reboot \
-  -kernel "$vmlinuz" -initrd "$INITRD" -append "console=ttyAMA0 rdinit=$RDINIT panic=-1" </dev/null >"$log" 2>&1
+# The machine of scripts/qemu.sh's virt, as armfork boots on it, with 512 MiB,
+# no semihosting (Linux has no use for it) and -no-reboot (panic=-1 then ends QEMU).
+timeout "$TIMEOUT" scripts/qemu.sh virt "$vmlinuz" "console=ttyAMA0 rdinit=$RDINIT panic=-1" \
+  --initrd "$INITRD" --mem 512M --no-semihosting --no-reboot >"$log" 2>&1
 rc=$?
 tr -d '\r' <"$log" >"$log.txt" && mv "$log.txt" "$log"
 echo "==> QEMU exited with status $rc; console in $log"

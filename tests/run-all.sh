@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Runs the test layers and ends with one line: "N passed, M failed".
-#   tests/run-all.sh [all|host|boards|uboot]
-# host:   cargo test on x86_64 (pure logic: DTB/ATAG/command-line parsing, ...)
-# boards: the in-kernel tests (boot argument ktest) on every QEMU board model,
-#         the user-space suite (init=/bin/utest) on each of them too,
-#         plus boots that check the kernel's answers to bad input
-# uboot:  the same image started by U-Boot from a disk, as on a real board
+#   tests/run-all.sh [all|host|boards|badinput|uboot]
+# host:     cargo test on x86_64 (pure logic: DTB/ATAG/command-line parsing, ...),
+#           clippy, the smp build, the no-VFP check
+# boards:   the in-kernel tests (boot argument ktest) on every QEMU board model,
+#           the user-space suite (init=/bin/utest) on each of them too,
+#           then badinput
+# badinput: the boots that check the kernel's answers to bad input and odd
+#           machines (the table in badinput_table), and the make gdb check
+# uboot:    the same image started by U-Boot from a disk, as on a real board
+# Every QEMU command line comes from scripts/qemu.sh (see its options).
 # Logs go to target/test-logs/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -109,38 +113,6 @@ boot_ktest() {
 # The TAP plan ("1..N") of a ktest log: how many tests the run selected.
 ktest_plan() { grep -aE '^1\.\.[0-9]+' "$1" | head -n 1 | tr -d '\r' | sed 's/^1\.\.//'; }
 
-# expect NAME STATUS PATTERN BOARD APPEND [qemu args...]: one boot whose exit
-# status and output are checked (bad input must give a message, not a hang).
-expect() {
-  local name=$1 want=$2 pattern=$3 board=$4 append=$5; shift 5
-  local log=$LOGS/$name.log
-  timeout 60 scripts/qemu.sh "$board" "$IMG" "$append" "$@" >"$log" 2>&1
-  local rc=$?
-  if [ "$rc" = "$want" ] && grep -aqE "$pattern" "$log"; then
-    count "$name" 1 0
-  else
-    echo "  $name: wanted status $want and /$pattern/, got status $rc; last lines:"; tail -n 8 "$log" | sed 's/^/    /'
-    count "$name" 0 1
-  fi
-}
-
-# expect_shell NAME PATTERN INITRD APPEND [qemu args...]: a boot on virt that must print
-# PATTERN, then carry on to the kernel shell and power off when told to
-# (bad input: a message, not a crash or a hang).
-expect_shell() {
-  local name=$1 pattern=$2 initrd=$3 append=$4; shift 4
-  local log=$LOGS/$name.log
-  printf '\npoweroff\n' | timeout 60 scripts/qemu.sh virt "$IMG" "$append" --stdin --initrd "$initrd" "$@" >"$log" 2>&1
-  local rc=$?
-  if [ $rc = 0 ] && grep -aqE "$pattern" "$log" && grep -aq 'kernel shell as pid 1' "$log" && grep -aq '^Power down' "$log"; then
-    count "$name" 1 0
-  else
-    echo "  $name: wanted /$pattern/, the kernel shell and a power-off, got status $rc; last lines:"
-    tail -n 8 "$log" | sed 's/^/    /'
-    count "$name" 0 1
-  fi
-}
-
 # Which initrd each board's test run boots with: plain, gzip-compressed, or
 # three archives concatenated (plain, gzip, plain), as Linux accepts them.
 initrd_for() {
@@ -202,151 +174,190 @@ run_boards() {
   for b in "${BOARDS[@]}"; do
     boot_ktest "utest:$b" "$b" "init=/bin/utest slub_debug" --initrd target/initramfs.cpio
   done
-  echo "==> bad input and odd machines"
-  # Without -semihosting the kernel's own SVC handler answers the trap: the
-  # run must finish its tests, say so and halt (QEMU is then stopped by timeout).
-  local log=$LOGS/no-semihosting.log
-  timeout 30 qemu-system-arm -M virt -cpu cortex-a15 -m 256M -kernel "$IMG" -append "ktest=console" \
-    -display none -monitor none -serial stdio -nic none </dev/null >"$log" 2>&1
-  if grep -aq '^[0-9]* passed, 0 failed' "$log" && grep -aq 'no semihosting; halting' "$log"; then
-    count "no-semihosting" 1 0
-  else
-    tail -n 8 "$log" | sed 's/^/    /'; count "no-semihosting" 0 1
-  fi
-  local long
-  long=$(printf 'x%.0s' $(seq 1 1100))
-  expect "bad-cmdline-too-long" 1 "cannot boot: bad boot arguments: command line is 1100 bytes" virt "$long"
-  expect "bad-cmdline-quote" 1 "cannot boot: bad boot arguments: unclosed" virt 'init="/x'
-  expect "bad-loglevel" 1 "loglevel= takes a number" vexpress-a9 "loglevel=42"
-  # A CPU without VFP: the kernel says so and leaves it off; a user VFP
-  # instruction is SIGILL (here pid 1, /bin/t_vfp: status 128 + 4).
-  expect "no-vfp-unit" 132 "VFP: not present" virt-novfp "init=/bin/t_vfp" --initrd target/initramfs.cpio
-  if ! grep -aq 'unhandled undefined instruction.* killed by SIGILL' "$LOGS/no-vfp-unit.log"; then
-    echo "  no-vfp-unit: no SIGILL report in $LOGS/no-vfp-unit.log"; count "no-vfp-sigill" 0 1
-  else
-    count "no-vfp-sigill" 1 0
-  fi
-  # /init from the initramfs as pid 1, driven through the console, with the
-  # SysRq keys (Ctrl-O, then m, s, t) pressed while it runs, and its
-  # commands for a process tree, threads, vfork and a fork storm.
-  local ilog=$LOGS/init-console.log
-  # (A first byte that arrives while the UART is being set up may be lost.)
-  printf '\npid\nfork 5\n\017m\017s\017t\npid\ntree 2 2\nthreads 3\nvfork\nstorm 10\nexit 7\n' | timeout 60 qemu-system-arm -M virt -cpu cortex-a15 -m 256M -kernel "$IMG" \
-    -initrd target/initramfs.cpio -append "" -semihosting -display none -monitor none -serial stdio -nic none >"$ilog" 2>&1
-  local irc=$?
-  if [ $irc = 7 ] && grep -aq 'forked and reaped 5 children' "$ilog" && grep -aq 'init exited with status 7' "$ilog"; then
-    count "init-console" 1 0
-  else
-    echo "  init-console: status $irc"; tail -n 8 "$ilog" | sed 's/^/    /'; count "init-console" 0 1
-  fi
-  # tree 2 2: 7 processes, 4 of them grandchildren; threads 3: same pid,
-  # joined; vfork: the parent saw the child's write; storm 10: 9 forks
-  # (the tenth process is the stormer itself), EAGAIN, then fork again.
-  local cmds=(
-    '^    \\_ pid [0-9]+ \(parent [0-9]+\)' 'thread 2: tid [0-9]+, getpid 1 \(joined'
-    'all 3 threads share pid 1' 'resumed after child [0-9]+ exited; I see what it wrote'
-    'RLIMIT_NPROC 10: 9 forks, then EAGAIN' 'reaped 9 zombies' 'fork works again'
-  )
-  local c missing=0
-  for c in "${cmds[@]}"; do grep -aqE "$c" "$ilog" || { echo "  init commands: no /$c/ in $ilog"; missing=1; }; done
-  [ "$(grep -acE '^    \\_ pid' "$ilog")" = 4 ] || { echo "  init commands: tree 2 2 did not print 4 grandchildren"; missing=1; }
-  count "init-commands" $((1 - missing)) $missing
-  # What the SysRq keys printed: meminfo, slabinfo, the task tree with pid 1
-  # (sleeping in read() or, if the key arrived while it ran, running; the
-  # keys are handled as the UART interrupt takes them, which on a loaded
-  # machine can be before pid 1 has exec'd /init and is still "swapper").
-  if grep -aq '^MemFree: ' "$ilog" && grep -aqE '^task_struct +[0-9]+' "$ilog" && grep -aqE '^ +1 +1 +0 +[RS] .*(init|swapper)' "$ilog"; then
-    count "sysrq-m-s-t" 1 0
-  else
-    echo "  sysrq: meminfo, slabinfo or the task tree missing from $ilog"; count "sysrq-m-s-t" 0 1
-  fi
-  # reboot(POWER_OFF) without semihosting: PSCI SYSTEM_OFF where the DTB
-  # has /psci (virt: QEMU exits 0 by itself, long before the timeout); on
-  # vexpress-a9 (no PSCI) semihosting's exit 0 does it.
-  local plog=$LOGS/poweroff-psci.log
-  printf '\npoweroff\n' | timeout 60 qemu-system-arm -M virt -cpu cortex-a15 -m 256M -kernel "$IMG" \
-    -initrd target/initramfs.cpio -append "" -display none -monitor none -serial stdio -nic none >"$plog" 2>&1
-  local prc=$?
-  if [ $prc = 0 ] && grep -aq 'psci: PSCI 0.2 or later, Hvc conduit' "$plog" && grep -aq 'reboot: Power down' "$plog"; then
-    count "poweroff-psci" 1 0
-  else
-    echo "  poweroff-psci: status $prc"; tail -n 8 "$plog" | sed 's/^/    /'; count "poweroff-psci" 0 1
-  fi
-  # reboot(RESTART): PSCI SYSTEM_RESET, which -no-reboot turns into QEMU's exit.
-  plog=$LOGS/reboot-psci.log
-  printf '\nreboot\n' | timeout 60 qemu-system-arm -M virt -cpu cortex-a15 -m 256M -kernel "$IMG" -no-reboot \
-    -initrd target/initramfs.cpio -append "" -display none -monitor none -serial stdio -nic none >"$plog" 2>&1
-  prc=$?
-  if [ $prc = 0 ] && grep -aq 'reboot: Restarting system' "$plog" && ! grep -aq 'Reboot failed' "$plog"; then
-    count "reboot-psci" 1 0
-  else
-    echo "  reboot-psci: status $prc"; tail -n 8 "$plog" | sed 's/^/    /'; count "reboot-psci" 0 1
-  fi
-  plog=$LOGS/poweroff-semihosting.log
-  printf '\npoweroff\n' | timeout 60 qemu-system-arm -M vexpress-a9 -m 256M -kernel "$IMG" \
-    -initrd target/initramfs.cpio -append "" -semihosting -display none -monitor none -serial stdio -nic none >"$plog" 2>&1
-  prc=$?
-  if [ $prc = 0 ] && ! grep -aq 'psci:' "$plog" && grep -aq 'reboot: Power down' "$plog"; then
-    count "poweroff-semihosting" 1 0
-  else
-    echo "  poweroff-semihosting: status $prc"; tail -n 8 "$plog" | sed 's/^/    /'; count "poweroff-semihosting" 0 1
-  fi
-  echo "==> bad initramfs and bad init (scripts/bad-fixtures.sh)"
-  local bad=target/bad-initrd gone="; continuing without an initramfs"
-  expect_shell "initrd:cpio-truncated-header" "unpacking failed: cpio: archive truncated at offset 112.*$gone" $bad/cpio-truncated-header.cpio ""
-  expect_shell "initrd:cpio-bad-magic" "unpacking failed: an old-format \(odc\) cpio archive at offset 0" $bad/cpio-bad-magic.cpio ""
-  expect_shell "initrd:cpio-bad-magic-2nd" "unpacking failed: cpio: bad or misaligned header magic at offset 112" $bad/cpio-bad-magic-2nd.cpio ""
-  expect_shell "initrd:cpio-namesize" "the entry at offset 112 has a 16777200-byte name that runs past the end" $bad/cpio-namesize-past-end.cpio ""
-  expect_shell "initrd:cpio-filesize" "the entry at offset 112 has 268435440 bytes of data that run past the end" $bad/cpio-filesize-past-end.cpio ""
-  expect_shell "initrd:gz-truncated" "gzip member at offset 0: gzip data truncated.*$gone" $bad/gz-truncated.cpio.gz ""
-  expect_shell "initrd:gz-crc" "gzip CRC-32 mismatch \(trailer says 0x12345678" $bad/gz-crc.cpio.gz ""
-  expect_shell "initrd:gz-method" "gzip compression method 7 is not deflate" $bad/gz-method.cpio.gz ""
-  # 80 MiB of zeros on a 64 MiB machine.
-  expect_shell "initrd:gz-too-big" "the unpacked archive is larger than the [0-9]+ KiB of memory free for it" $bad/gz-too-big.cpio.gz "" -m 64M
-  expect_shell "initrd:xz" "xz-compressed data at offset 0 \(only newc cpio archives, plain or gzip-compressed" $bad/xz.cpio.xz ""
-  expect_shell "init:missing" "no working init in the initramfs \(looked for /init, /sbin/init, /etc/init, /bin/init, /bin/sh\)" $bad/no-init.cpio ""
-  expect_shell "init:no-such-file" "init=/nope: no such file in the initramfs" target/initramfs.cpio "init=/nope"
-  # init= naming a directory of the initramfs: said so, and not called missing.
-  expect_shell "init:directory" "armfork: /bin in the initramfs is not a regular file" target/initramfs.cpio "init=/bin"
-  if grep -aq 'init=/bin did not run; starting the kernel shell' "$LOGS/init:directory.log" && ! grep -aq 'no such file' "$LOGS/init:directory.log"; then
-    count "init:directory-not-missing" 1 0
-  else
-    echo "  init:directory: no 'init=/bin did not run' (or a 'no such file') in $LOGS/init:directory.log"; count "init:directory-not-missing" 0 1
-  fi
-  local why
-  for why in "not-elf:not an ELF file \(bad magic\)" "truncated-header:file too short for an ELF header" \
-    "truncated-segment:segment 0 extends past the end of the file" "wrong-machine:wrong machine 3 \(expected EM_ARM = 40\)" \
-    "overlap:segments 0 and 1 overlap in memory" "huge:its segments and stack need 1835048 KiB, more than the [0-9]+ KiB of free memory" \
-    "entry-outside:entry point is not inside an executable PT_LOAD segment" \
-    "kernel-space:segment 1 reaches above the user address limit"; do
-    expect_shell "init:${why%%:*}" "cannot run /bad/${why%%:*} from the initramfs: ${why#*:}" target/initramfs.cpio "init=/bad/${why%%:*}"
-  done
-  # The command line make test-linux gives Linux: /bin/hello as pid 1, its
-  # TAP, status 42 when every check passed.
-  expect "rdinit-hello" 42 "^[0-9]+ passed, 0 failed" virt "rdinit=/bin/hello" --initrd target/initramfs.cpio.gz
-  # 5 MiB unpacked: more than the largest block of the page allocator.
-  boot_ktest "initrd-5mib" virt "ktest=initramfs,initial_stack slub_debug" --initrd $bad/big-5mib.cpio.gz
-  if grep -aq 'initramfs: unpacked 5[0-9][0-9][0-9] KiB' "$LOGS/initrd-5mib.log"; then count "initrd-5mib-unpacked" 1 0
-  else echo "  initrd-5mib: no 'unpacked 5xxx KiB' in $LOGS/initrd-5mib.log"; count "initrd-5mib-unpacked" 0 1; fi
-  # The initrd's edge pages: an initrd at 0x4c000a00-0x4c080600 (both ends
-  # mid-page) named by a device tree whose /memreserve/ entry shares its first
-  # page (kept; the last, its own, is freed) or its last page (the other way
-  # round); tests/fixtures/make-initrd-edge-dtbs.sh. QEMU's generic loader puts it there.
-  local edge
-  for edge in start:0x4c001-0x4c081 end:0x4c000-0x4c080; do
-    boot_ktest "initrd-edge-${edge%%:*}" virt "ktest=initramfs slub_debug" -dtb "tests/fixtures/virt-initrd-edge-${edge%%:*}.dtb" \
-      -device "loader,file=$bad/edges.cpio.gz,addr=0x4c000a00,force-raw=on"
-    if grep -aq "^# initrd 0x4c000a00-0x4c080600: pfns ${edge#*:} freed" "$LOGS/initrd-edge-${edge%%:*}.log"; then
-      count "initrd-edge-${edge%%:*}-pages" 1 0
+  run_badinput
+}
+
+# The bad-input boots and the odd machines: one row each, read by the one loop
+# of run_badinput. Columns, separated by " | " (space, bar, space: a bar inside
+# a regex has no spaces around it):
+#   NAME     the row's name in the totals; its log is $LOGS/NAME.log
+#   BOARD    a scripts/qemu.sh board; in a "log" row, the row whose log it reads
+#   WANT     how the boot must end:
+#              N      QEMU exits with status N (the kernel's, by semihosting or PSCI)
+#              shell  the kernel shell starts as pid 1 and powers off when told
+#                     (input "\npoweroff\n", status 0): bad input gives a
+#                     message, not a crash or a hang
+#              halts  nothing can end QEMU (no semihosting): stopped after 30 s
+#              ktest  in-kernel tests (APPEND says ktest=FILTER), counted as
+#                     boot_ktest counts them; CHECKS unused
+#              log    no boot: CHECKS on the log of the row named in BOARD
+#   APPEND   the kernel command line
+#   OPTIONS  scripts/qemu.sh options (--initrd, --dtb, --mem, --no-semihosting,
+#            --no-reboot, ...) and QEMU arguments, split at spaces
+#   INPUT    what the console reads (a printf format); none: /dev/null
+#   CHECKS   what the log must show, separated by " & ": ERE (a line matches),
+#            !ERE (no line matches), #N ERE (exactly N lines match)
+# "-" is an empty field. ${BAD}, ${GONE} and ${LONG} in a field are the values
+# run_badinput gives them. A "==> " line is printed as a heading; blank lines
+# and lines starting with "#" are skipped. Each boot has 60 s (ktest: 300 s).
+badinput_table() {
+  cat <<'EOF'
+==> bad input and odd machines
+# Without semihosting the kernel's own SVC handler answers the trap: the run
+# must finish its tests, say so and halt.
+no-semihosting               | virt         | halts | ktest=console    | --no-semihosting | - | ^[0-9]* passed, 0 failed & no semihosting; halting
+bad-cmdline-too-long         | virt         | 1     | ${LONG}          | - | - | cannot boot: bad boot arguments: command line is 1100 bytes
+bad-cmdline-quote            | virt         | 1     | init="/x         | - | - | cannot boot: bad boot arguments: unclosed
+bad-loglevel                 | vexpress-a9  | 1     | loglevel=42      | - | - | loglevel= takes a number
+# A CPU without VFP: the kernel says so and leaves it off; a user VFP
+# instruction is SIGILL (here pid 1, /bin/t_vfp: status 128 + 4).
+no-vfp-unit                  | virt-novfp   | 132   | init=/bin/t_vfp  | --initrd target/initramfs.cpio | - | VFP: not present
+no-vfp-sigill                | no-vfp-unit  | log   | -                | - | - | unhandled undefined instruction.* killed by SIGILL
+# /init from the initramfs as pid 1, driven through the console, with the
+# SysRq keys (Ctrl-O, then m, s, t) pressed while it runs, and its commands
+# for a process tree, threads, vfork and a fork storm. (A first byte that
+# arrives while the UART is being set up may be lost.)
+init-console                 | virt         | 7     | -                | --initrd target/initramfs.cpio | \npid\nfork 5\n\017m\017s\017t\npid\ntree 2 2\nthreads 3\nvfork\nstorm 10\nexit 7\n | forked and reaped 5 children & init exited with status 7
+# tree 2 2: 7 processes, 4 of them grandchildren; threads 3: same pid, joined;
+# vfork: the parent saw the child's write; storm 10: 9 forks (the tenth
+# process is the stormer itself), EAGAIN, then fork again.
+init-commands                | init-console | log   | -                | - | - | ^    \\_ pid [0-9]+ \(parent [0-9]+\) & #4 ^    \\_ pid & thread 2: tid [0-9]+, getpid 1 \(joined & all 3 threads share pid 1 & resumed after child [0-9]+ exited; I see what it wrote & RLIMIT_NPROC 10: 9 forks, then EAGAIN & reaped 9 zombies & fork works again
+# What the SysRq keys printed: meminfo, slabinfo, the task tree with pid 1
+# (sleeping in read() or, if the key arrived while it ran, running; the keys
+# are handled as the UART interrupt takes them, which on a loaded machine can
+# be before pid 1 has exec'd /init and is still "swapper").
+sysrq-m-s-t                  | init-console | log   | -                | - | - | ^MemFree: + & ^task_struct +[0-9]+ & ^ +1 +1 +0 +[RS] .*(init|swapper)
+# reboot(POWER_OFF) without semihosting: PSCI SYSTEM_OFF where the DTB has
+# /psci (virt: QEMU exits 0 by itself, long before the timeout); on
+# vexpress-a9 (no PSCI) semihosting's exit 0 does it.
+poweroff-psci                | virt         | 0     | -                | --no-semihosting --initrd target/initramfs.cpio | \npoweroff\n | psci: PSCI 0.2 or later, Hvc conduit & reboot: Power down
+# reboot(RESTART): PSCI SYSTEM_RESET, which -no-reboot turns into QEMU's exit.
+reboot-psci                  | virt         | 0     | -                | --no-semihosting --no-reboot --initrd target/initramfs.cpio | \nreboot\n | reboot: Restarting system & !Reboot failed
+poweroff-semihosting         | vexpress-a9  | 0     | -                | --initrd target/initramfs.cpio | \npoweroff\n | !psci: & reboot: Power down
+
+==> bad initramfs and bad init (scripts/bad-fixtures.sh)
+initrd:cpio-truncated-header | virt         | shell | -                | --initrd ${BAD}/cpio-truncated-header.cpio | - | unpacking failed: cpio: archive truncated at offset 112.*${GONE}
+initrd:cpio-bad-magic        | virt         | shell | -                | --initrd ${BAD}/cpio-bad-magic.cpio | - | unpacking failed: an old-format \(odc\) cpio archive at offset 0
+initrd:cpio-bad-magic-2nd    | virt         | shell | -                | --initrd ${BAD}/cpio-bad-magic-2nd.cpio | - | unpacking failed: cpio: bad or misaligned header magic at offset 112
+initrd:cpio-namesize         | virt         | shell | -                | --initrd ${BAD}/cpio-namesize-past-end.cpio | - | the entry at offset 112 has a 16777200-byte name that runs past the end
+initrd:cpio-filesize         | virt         | shell | -                | --initrd ${BAD}/cpio-filesize-past-end.cpio | - | the entry at offset 112 has 268435440 bytes of data that run past the end
+initrd:gz-truncated          | virt         | shell | -                | --initrd ${BAD}/gz-truncated.cpio.gz | - | gzip member at offset 0: gzip data truncated.*${GONE}
+initrd:gz-crc                | virt         | shell | -                | --initrd ${BAD}/gz-crc.cpio.gz | - | gzip CRC-32 mismatch \(trailer says 0x12345678
+initrd:gz-method             | virt         | shell | -                | --initrd ${BAD}/gz-method.cpio.gz | - | gzip compression method 7 is not deflate
+# 80 MiB of zeros on a 64 MiB machine.
+initrd:gz-too-big            | virt         | shell | -                | --initrd ${BAD}/gz-too-big.cpio.gz --mem 64M | - | the unpacked archive is larger than the [0-9]+ KiB of memory free for it
+initrd:xz                    | virt         | shell | -                | --initrd ${BAD}/xz.cpio.xz | - | xz-compressed data at offset 0 \(only newc cpio archives, plain or gzip-compressed
+init:missing                 | virt         | shell | -                | --initrd ${BAD}/no-init.cpio | - | no working init in the initramfs \(looked for /init, /sbin/init, /etc/init, /bin/init, /bin/sh\)
+init:no-such-file            | virt         | shell | init=/nope       | --initrd target/initramfs.cpio | - | init=/nope: no such file in the initramfs
+# init= naming a directory of the initramfs: said so, and not called missing.
+init:directory               | virt         | shell | init=/bin        | --initrd target/initramfs.cpio | - | armfork: /bin in the initramfs is not a regular file
+init:directory-not-missing   | init:directory | log | -                | - | - | init=/bin did not run; starting the kernel shell & !no such file
+# init= naming the broken programs of the initramfs's /bad/: the ELF checker's reasons.
+init:not-elf                 | virt         | shell | init=/bad/not-elf | --initrd target/initramfs.cpio | - | cannot run /bad/not-elf from the initramfs: not an ELF file \(bad magic\)
+init:truncated-header        | virt         | shell | init=/bad/truncated-header | --initrd target/initramfs.cpio | - | cannot run /bad/truncated-header from the initramfs: file too short for an ELF header
+init:truncated-segment       | virt         | shell | init=/bad/truncated-segment | --initrd target/initramfs.cpio | - | cannot run /bad/truncated-segment from the initramfs: segment 0 extends past the end of the file
+init:wrong-machine           | virt         | shell | init=/bad/wrong-machine | --initrd target/initramfs.cpio | - | cannot run /bad/wrong-machine from the initramfs: wrong machine 3 \(expected EM_ARM = 40\)
+init:overlap                 | virt         | shell | init=/bad/overlap | --initrd target/initramfs.cpio | - | cannot run /bad/overlap from the initramfs: segments 0 and 1 overlap in memory
+init:huge                    | virt         | shell | init=/bad/huge   | --initrd target/initramfs.cpio | - | cannot run /bad/huge from the initramfs: its segments and stack need 1835048 KiB, more than the [0-9]+ KiB of free memory
+init:entry-outside           | virt         | shell | init=/bad/entry-outside | --initrd target/initramfs.cpio | - | cannot run /bad/entry-outside from the initramfs: entry point is not inside an executable PT_LOAD segment
+init:kernel-space            | virt         | shell | init=/bad/kernel-space | --initrd target/initramfs.cpio | - | cannot run /bad/kernel-space from the initramfs: segment 1 reaches above the user address limit
+# The command line make test-linux gives Linux: /bin/hello as pid 1, its TAP,
+# status 42 when every check passed.
+rdinit-hello                 | virt         | 42    | rdinit=/bin/hello | --initrd target/initramfs.cpio.gz | - | ^[0-9]+ passed, 0 failed
+# 5 MiB unpacked: more than the largest block of the page allocator.
+initrd-5mib                  | virt         | ktest | ktest=initramfs,initial_stack slub_debug | --initrd ${BAD}/big-5mib.cpio.gz | - | -
+initrd-5mib-unpacked         | initrd-5mib  | log   | -                | - | - | initramfs: unpacked 5[0-9][0-9][0-9] KiB
+# The initrd's edge pages: an initrd at 0x4c000a00-0x4c080600 (both ends
+# mid-page) named by a device tree whose /memreserve/ entry shares its first
+# page (kept; the last, its own, is freed) or its last page (the other way
+# round); tests/fixtures/make-initrd-edge-dtbs.sh. QEMU's generic loader puts it there.
+initrd-edge-start            | virt         | ktest | ktest=initramfs slub_debug | --dtb tests/fixtures/virt-initrd-edge-start.dtb -device loader,file=${BAD}/edges.cpio.gz,addr=0x4c000a00,force-raw=on | - | -
+initrd-edge-start-pages      | initrd-edge-start | log | -             | - | - | ^# initrd 0x4c000a00-0x4c080600: pfns 0x4c001-0x4c081 freed
+initrd-edge-end              | virt         | ktest | ktest=initramfs slub_debug | --dtb tests/fixtures/virt-initrd-edge-end.dtb -device loader,file=${BAD}/edges.cpio.gz,addr=0x4c000a00,force-raw=on | - | -
+initrd-edge-end-pages        | initrd-edge-end | log | -               | - | - | ^# initrd 0x4c000a00-0x4c080600: pfns 0x4c000-0x4c080 freed
+# After a failed unpacking every page is accounted for (nothing leaked).
+initrd-error-accounting      | vexpress-a9  | ktest | ktest=populate_rootfs slub_debug | --initrd ${BAD}/gz-crc.cpio.gz | - | -
+# A device tree without a UART: the board table's UART takes over.
+dtb-without-uart             | virt         | ktest | ktest=board,console | --dtb tests/fixtures/virt-no-uart.dtb | - | -
+# The Raspberry Pi booted with a device tree, as its firmware does.
+raspi2b-dtb                  | raspi2b      | ktest | ktest=board,time::,sched::timer | --dtb tests/fixtures/rpi2-like.dtb | - | -
+EOF
+}
+
+# badinput_row NAME BOARD WANT APPEND OPTIONS INPUT CHECKS: one row of the table.
+badinput_row() {
+  local name=$1 board=$2 want=$3 append=$4 input=$6 checks=$7
+  local -a opts=() why=()
+  read -ra opts <<<"$5"
+  local log=$LOGS/$name.log rc= c n limit=60
+  case $want in
+    ktest) boot_ktest "$name" "$board" "$append" "${opts[@]}"; return ;;
+    log) log=$LOGS/$board.log ;;
+    shell) input='\npoweroff\n' want=0 checks+=" & kernel shell as pid 1 & ^Power down" ;;
+    halts) limit=30 ;;
+    *[!0-9]*|'') echo "  $name: bad WANT '$want' in the table"; count "$name" 0 1; return ;;
+  esac
+  if [ "$want" != log ]; then
+    if [ -n "$input" ]; then
+      # shellcheck disable=SC2059 # INPUT is a printf format
+      printf "$input" | timeout "$limit" scripts/qemu.sh "$board" "$IMG" "$append" --stdin "${opts[@]}" >"$log" 2>&1
     else
-      echo "  initrd-edge-${edge%%:*}: no '# initrd 0x4c000a00-0x4c080600: pfns ${edge#*:} freed' in $LOGS/initrd-edge-${edge%%:*}.log"
-      count "initrd-edge-${edge%%:*}-pages" 0 1
+      timeout "$limit" scripts/qemu.sh "$board" "$IMG" "$append" "${opts[@]}" >"$log" 2>&1
     fi
+    rc=$?
+    if [ "$want" != halts ] && [ "$rc" != "$want" ]; then why+=("status $rc, not $want"); fi
+  fi
+  while [ -n "$checks" ]; do
+    c=${checks%% & *}
+    if [ "$c" = "$checks" ]; then checks=; else checks=${checks#* & }; fi
+    case $c in
+      '!'*) if grep -saqE -- "${c#!}" "$log"; then why+=("a line matching /${c#!}/"); fi ;;
+      '#'[0-9]*' '*)
+        n=${c%% *} c=${c#* }
+        n=${n#'#'}
+        if [ "$(grep -sacE -- "$c" "$log")" != "$n" ]; then why+=("not $n lines matching /$c/"); fi ;;
+      *) if ! grep -saqE -- "$c" "$log"; then why+=("no /$c/"); fi ;;
+    esac
   done
-  # After a failed unpacking every page is accounted for (nothing leaked).
-  boot_ktest "initrd-error-accounting" vexpress-a9 "ktest=populate_rootfs slub_debug" --initrd $bad/gz-crc.cpio.gz
+  if [ ${#why[@]} = 0 ]; then
+    count "$name" 1 0
+  else
+    local all=${why[0]} w
+    for w in "${why[@]:1}"; do all+="; $w"; done
+    echo "  $name: $all (in $log)"
+    [ "$want" = log ] || tail -n 8 "$log" | sed 's/^/    /'
+    count "$name" 0 1
+  fi
+}
+
+run_badinput() {
+  local BAD=target/bad-initrd GONE="; continuing without an initramfs" LONG
+  LONG=$(printf 'x%.0s' $(seq 1 1100))
+  local line rest v
+  local -a f
+  while IFS= read -r line; do
+    case $line in
+      '==> '*) echo "$line"; continue ;;
+      ''|'#'*) continue ;;
+    esac
+    f=() rest=$line
+    while [[ $rest == *' | '* ]]; do f+=("${rest%% | *}"); rest=${rest#* | }; done
+    f+=("$rest")
+    if [ ${#f[@]} != 7 ]; then
+      echo "  bad row in the table (${#f[@]} fields, not 7): $line"; count "${f[0]:-badinput-table}" 0 1; continue
+    fi
+    for v in "${!f[@]}"; do
+      rest=${f[v]}
+      rest=${rest#"${rest%%[![:space:]]*}"}; rest=${rest%"${rest##*[![:space:]]}"}
+      [ "$rest" = - ] && rest=
+      rest=${rest//'${BAD}'/$BAD}; rest=${rest//'${GONE}'/$GONE}; rest=${rest//'${LONG}'/$LONG}
+      f[v]=$rest
+    done
+    badinput_row "${f[@]}"
+  done < <(badinput_table)
   # make gdb as docs/fork-walkthrough.md uses it: a breakpoint in copy_thread
   # reached from a user fork, with the path back to vector_swi.
+  echo "==> make gdb: a breakpoint in a user fork (docs/fork-walkthrough.md)"
   local glog=$LOGS/gdb-fork.log
   GDB_CONSOLE=$LOGS/gdb-fork-console.log timeout 120 scripts/gdb.sh virt "init=/bin/t_fork" -batch \
     -ex 'break armfork::process::fork::copy_thread' -ex continue -ex continue -ex 'bt 8' \
@@ -358,10 +369,6 @@ run_boards() {
     echo "  gdb-fork-breakpoint: no user fork stopped in copy_thread; see $glog"; tail -n 8 "$glog" | sed 's/^/    /'
     count "gdb-fork-breakpoint" 0 1
   fi
-  # A device tree without a UART: the board table's UART takes over.
-  boot_ktest "dtb-without-uart" virt "ktest=board,console" -dtb tests/fixtures/virt-no-uart.dtb
-  # The Raspberry Pi booted with a device tree, as its firmware does.
-  boot_ktest "raspi2b-dtb" raspi2b "ktest=board,time::,sched::timer" -dtb tests/fixtures/rpi2-like.dtb
 }
 
 run_uboot() {
@@ -384,9 +391,10 @@ run_uboot() {
 case $what in
   host) run_host ;;
   boards) run_boards ;;
+  badinput) run_badinput ;;
   uboot) run_uboot ;;
   all) run_host; run_boards; run_uboot ;;
-  *) echo "usage: tests/run-all.sh [all|host|boards|uboot]" >&2; exit 2 ;;
+  *) echo "usage: tests/run-all.sh [all|host|boards|badinput|uboot]" >&2; exit 2 ;;
 esac
 
 if [ ${#failures[@]} -gt 0 ]; then echo "failed: ${failures[*]} (logs in $LOGS/)"; fi

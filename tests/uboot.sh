@@ -122,11 +122,10 @@ trap 'exit 130' INT TERM
 # U-Boot's autoboot countdown (bootdelay=2) only waits for a key; with stdin
 # at EOF it runs out and distro boot starts. timeout(1) passes its TERM on to
 # QEMU, so killing $qpid stops QEMU too (the exec makes $! timeout's pid).
-( exec timeout "$limit" qemu-system-arm -M virt -cpu cortex-a15 -m 256M \
-  -bios "$uboot" \
+# scripts/qemu.sh execs QEMU, so timeout's child is QEMU itself.
+( exec timeout "$limit" "$root/scripts/qemu.sh" virt none "" --bios "$uboot" \
   -drive if=none,file="$disk",format=raw,id=hd0 \
   -device virtio-blk-device,drive=hd0 \
-  -nic none -semihosting -display none -monitor none -serial stdio \
   </dev/null >"$log" ) &
 qpid=$!
 
