@@ -14,7 +14,7 @@ pub struct KBench {
     pub func: fn(&mut Bencher),
 }
 
-/// Defines a function and registers it as a benchmark named by its module path.
+/// Defines a function and registers it as a benchmark named by the function's name.
 #[macro_export]
 macro_rules! kbench {
     (fn $name:ident($b:ident: &mut Bencher) $body:block) => {

@@ -1,5 +1,6 @@
 //! Time: the periodic tick (HZ per second) that drives jiffies, console
-//! input, the test watchdog and, later, preemption.
+//! input, the test watchdog, preemption (the time slice), CPU-time
+//! accounting and the timers (sched::timer).
 
 use crate::board::TimerDesc;
 use crate::drivers::{arch_timer, twd::Twd};

@@ -1,4 +1,6 @@
-//! Processes: task_struct, thread_info and stacks, fork, exit and wait.
+//! Processes: task_struct, fork, exit and wait, exec, mmap, futexes,
+//! signals, credentials, process groups, resource limits and timers. The
+//! task layer (src/task/) holds the task_structs themselves.
 //!
 //! `init_task` (pid 0, "swapper") is static and becomes the idle task; pid 1
 //! is the first task `do_fork` creates (`kernel_init`). The clone-flag rules

@@ -90,8 +90,8 @@ pub use super::cred::{Cred, GroupInfo, CRED_CACHE, GROUP_INFO_CACHE};
 
 pub const NR_OPEN_DEFAULT: usize = 32;
 
-/// What a descriptor refers to (files arrive with user mode; the console is
-/// the one file there is).
+/// What a descriptor refers to (the console is the one file until a file
+/// system exists).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileRef {
     Console,

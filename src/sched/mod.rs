@@ -1,4 +1,4 @@
-//! The scheduler: a run queue per CPU (one CPU runs for now), round robin
+//! The scheduler: one run queue (one CPU runs; one per CPU with SMP), round robin
 //! with a time slice of a few ticks, preemption from the timer tick,
 //! `schedule`, `sched_fork` and `wake_up_new_task` as copy_process and
 //! do_fork call them, and the idle task's loop.

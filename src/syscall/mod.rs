@@ -2,10 +2,8 @@
 //! and arguments in r0-r5; the result or `-errno` goes back in r0, every
 //! other register is preserved (entry.S saves and restores the pt_regs).
 //!
-//! This is the kernel half of the user-mode issue: the calls that need no
-//! user address space of their own. Entering user mode (ELF loading,
-//! copy-on-write fork, execve, mmap) is next; until then fork, vfork and
-//! clone are wired as the articles show but only reachable from user mode.
+//! `dispatch` is the table; each call's checks, in Linux 6.1's order, and
+//! the tests that hold them are listed in docs/syscalls.md.
 
 use crate::arch::traps::{PtRegs, ARM_SP};
 use crate::arch::uaccess::{copy_from_user_page, copy_to_user, get_user, put_user};
