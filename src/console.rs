@@ -148,7 +148,7 @@ pub fn poll_input() {
 }
 
 /// Readers of the console sleep here until the tick moves input in.
-pub static INPUT_WAIT: crate::sched::wait::WaitQueueHead = crate::sched::wait::WaitQueueHead::new();
+pub static INPUT_WAIT: crate::task::wait::WaitQueueHead = crate::task::wait::WaitQueueHead::new();
 
 fn input_available() -> bool {
     let c = CONSOLE.lock();

@@ -13,7 +13,7 @@ use super::task::*;
 use super::thread_info::{THREAD_SIZE_ORDER, THREAD_START_SP};
 use crate::arch::PtRegs;
 use crate::errno::Errno;
-use crate::sched::wait::Completion;
+use crate::task::wait::Completion;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 pub use super::clone_flags::*;
@@ -203,7 +203,7 @@ fn copy_signal(flags: CloneFlags, parent: &TaskStruct, p: &mut TaskStruct) -> Re
                 core::ptr::copy_nonoverlapping(&*src as *const [Rlimit; RLIM_NLIMITS], dst, 1);
                 let cpu_limited = src[RLIMIT_CPU].cur != RLIM_INFINITY;
                 drop(src);
-                addr_of_mut!((*s).wait_chldexit).write(crate::sched::wait::WaitQueueHead::new());
+                addr_of_mut!((*s).wait_chldexit).write(crate::task::wait::WaitQueueHead::new());
                 addr_of_mut!((*s).chld_gen).write(AtomicU32::new(0));
                 addr_of_mut!((*s).group_exit_code).write(core::sync::atomic::AtomicI32::new(0));
                 addr_of_mut!((*s).shared_pending).write(crate::sync::SpinLockIrq::new(super::siginfo::SigPending::new()));

@@ -286,7 +286,7 @@ pub fn futex_wait_until<const SHARED: bool>(
                     return Err(Errno::ETIMEDOUT);
                 }
                 // Asleep until woken or the tick says the time is up.
-                crate::sched::timer::schedule_timeout(crate::sched::timer::us_to_ticks(end - now));
+                crate::time::timer::schedule_timeout(crate::time::timer::us_to_ticks(end - now));
             }
         }
         // Asleep again before the next look at `woken` (a wake-up after

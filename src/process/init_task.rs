@@ -116,7 +116,7 @@ pub fn init(total_pages: u64) -> Result<(), crate::errno::Errno> {
             nr_threads: AtomicI32::new(1),
             flags: AtomicU32::new(0),
             rlim: crate::sync::SpinLockIrq::new(default_rlimits(max_threads)),
-            wait_chldexit: crate::sched::wait::WaitQueueHead::new(),
+            wait_chldexit: crate::task::wait::WaitQueueHead::new(),
             chld_gen: core::sync::atomic::AtomicU32::new(0),
             group_exit_code: AtomicI32::new(0),
             shared_pending: crate::sync::SpinLockIrq::new(siginfo::SigPending::new()),

@@ -29,7 +29,7 @@ use super::siginfo::Siginfo;
 use crate::mm::kmem::Cache;
 use crate::arch::uaccess::{get_user, put_user};
 use crate::errno::Errno;
-use crate::sched::timer::{TimerList, TICK_US};
+use crate::time::timer::{TimerList, TICK_US};
 use crate::sync::SpinLockIrq;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
@@ -170,7 +170,7 @@ impl GroupTimers {
 /// that it holds however the two clocks line up).
 fn jiffy_at(us: u64) -> u64 {
     let now = crate::time::uptime_us();
-    crate::time::jiffies() + crate::sched::timer::us_to_ticks(us.saturating_sub(now))
+    crate::time::jiffies() + crate::time::timer::us_to_ticks(us.saturating_sub(now))
 }
 
 /// ITIMER_REAL ran out (from the tick): SIGALRM to the process, and the

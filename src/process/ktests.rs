@@ -9,7 +9,7 @@ use super::thread_info::*;
 use crate::errno::Errno;
 use crate::mm::kmem::{shrink_all, total_active_objects};
 use crate::mm::page_alloc::{drain_pages, nr_free_pages, FAIL_ANY_ALLOC};
-use crate::sched::wait::{Completion, WaitQueueHead};
+use crate::task::wait::{Completion, WaitQueueHead};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 /// (threads, slab objects in use, free pages, objects in use per cache)

@@ -260,7 +260,7 @@ fn do_nanosleep(s: Sleep) -> Ret {
 fn sleep_until(clock: ClockId, deadline_ns: u64) -> Result<(), u64> {
     if let Some(base) = clock.on_uptime() {
         let end_us = deadline_ns.saturating_sub(base).div_ceil(1000);
-        return crate::sched::timer::sleep_until_us(end_us).map_err(|left_us| left_us * 1000);
+        return crate::time::timer::sleep_until_us(end_us).map_err(|left_us| left_us * 1000);
     }
     // A CPU clock: it moves only while other threads of the process run,
     // so look once a tick.
@@ -275,7 +275,7 @@ fn sleep_until(clock: ClockId, deadline_ns: u64) -> Result<(), u64> {
             me.state.store(super::task::TaskState::Running, Ordering::Relaxed);
             return Err(deadline_ns - now);
         }
-        crate::sched::timer::schedule_timeout(1);
+        crate::time::timer::schedule_timeout(1);
     }
 }
 

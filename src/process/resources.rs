@@ -8,7 +8,7 @@ use super::kref::{slab_size, KRef, SlabObject};
 use crate::errno::Errno;
 use crate::mm::kmem::Cache;
 use crate::mm::slab::SlabFlags;
-use crate::sched::wait::WaitQueueHead;
+use crate::task::wait::WaitQueueHead;
 use crate::sync::SpinLockIrq;
 use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 

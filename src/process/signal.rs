@@ -853,7 +853,7 @@ pub fn sys_rt_sigtimedwait(
                         timed_out = true;
                         break;
                     }
-                    crate::sched::timer::schedule_timeout(crate::sched::timer::us_to_ticks(e - now));
+                    crate::time::timer::schedule_timeout(crate::time::timer::us_to_ticks(e - now));
                 }
             }
         }

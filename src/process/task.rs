@@ -9,7 +9,7 @@ use crate::task::list::{RqLocked, TaskLink, TaskLinks, TaskPids};
 pub use crate::task::{CurrentTask, TaskRef};
 use crate::mm::kmem::Cache;
 use crate::mm::slab::SlabFlags;
-use crate::sched::wait::Completion;
+use crate::task::wait::Completion;
 use crate::sync::SpinLockIrq;
 use super::siginfo::SigPending;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};

@@ -2,13 +2,16 @@
 //! with a time slice of a few ticks, preemption from the timer tick,
 //! `schedule`, `sched_fork` and `wake_up_new_task` as copy_process and
 //! do_fork call them, and the idle task's loop.
-
-pub mod timer;
-pub mod wait;
+//!
+//! Policy only: no `unsafe` here (the run-queue lock, the switch itself and
+//! the task lists are the task layer's, src/task/), but for the entry from
+//! ret_from_fork, which is handed a raw thread_info by the assembly.
+#![deny(unsafe_code)]
 
 use crate::process::task::{current_task, TaskState, TaskStruct, DEFAULT_PRIO, SCHED_NORMAL};
 use crate::process::thread_info::{current_thread_info, ThreadInfo, TIF_NEED_RESCHED};
 use crate::task::list::{RqGuard, RqLocked, RunList};
+use crate::task::switch::{context_switch, finish_task_switch, rq_lock, rq_unlock};
 use crate::task::CurrentTask;
 use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
@@ -33,9 +36,6 @@ static RQ: Rq = Rq {
     idle: AtomicPtr::new(core::ptr::null_mut()),
     nr_switches: RqLocked::new(0),
 };
-/// The run-queue lock. `schedule` takes it and the task switched to
-/// releases it (`finish_task_switch`), as Linux hands the lock over a switch.
-static RQ_LOCK: crate::sync::RawSpinLock = crate::sync::RawSpinLock::new();
 
 /// Context switches since boot.
 pub fn nr_switches() -> u64 {
@@ -45,10 +45,6 @@ pub fn nr_switches() -> u64 {
     rq_unlock(rq);
     crate::arch::local_irq_restore(flags);
     n
-}
-
-extern "C" {
-    fn __switch_to(prev: *mut u8, next: *mut u8) -> *mut u8;
 }
 
 /// A counter that changes only under the run-queue lock: a plain load and
@@ -65,22 +61,14 @@ fn rq_add_usize(c: &core::sync::atomic::AtomicUsize, _rq: &RqGuard) {
     c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
 }
 
-/// Locks the run queue (IRQs must be masked) and returns the proof.
-#[inline(always)]
-fn rq_lock() -> RqGuard {
-    RQ_LOCK.lock();
-    // SAFETY: RQ_LOCK is held until rq_unlock, which consumes the proof.
-    unsafe { RqGuard::new() }
-}
-
-#[inline(always)]
-fn rq_unlock(_rq: RqGuard) {
-    // (Taken by rq_lock, in this or the switched-from context.)
-    RQ_LOCK.unlock();
-}
-
 fn is_idle(t: &TaskStruct) -> bool {
     core::ptr::eq(RQ.idle.load(Ordering::Relaxed), t)
+}
+
+/// This CPU's idle task (init_task on CPU 0).
+#[inline(always)]
+fn idle_task() -> &'static TaskStruct {
+    crate::process::init_task()
 }
 
 /// Makes `idle` (init_task) this CPU's idle task and the current task.
@@ -149,18 +137,14 @@ fn schedule_common(preempted: bool) {
             rq_add_usize(&p.nvcsw, &rq);
         } else if p.on_rq.get(&rq) {
             // Round robin: to the back of the queue.
-            dequeue(&rq, &p);
-            enqueue(&rq, &p);
+            RQ.queue.move_tail(&p, &rq);
             if preempted {
                 rq_add_usize(&p.nivcsw, &rq);
             }
         }
     }
-    let next: &TaskStruct = match RQ.queue.first(&rq) {
-        Some(t) => t,
-        // SAFETY: the idle task (init_task) lives for ever.
-        None => unsafe { &*RQ.idle.load(Ordering::Relaxed) },
-    };
+    let pick = RQ.queue.first_or(&rq, idle_task());
+    let next = pick.get(&rq);
     if core::ptr::eq(next, &*p) {
         rq_unlock(rq);
         crate::arch::local_irq_restore(flags);
@@ -168,44 +152,20 @@ fn schedule_common(preempted: bool) {
     }
     // (next's stack was checked when it last switched out.)
     next.time_slice.set(&rq, TIMESLICE);
-    // switch_mm: a task with an address space gets its tables in TTBR0;
-    // kernel threads keep whatever is there (they never touch user memory
-    // of their own: Linux's lazy active_mm).
-    if let Some(mm) = &next.mm {
-        let pa = mm.pgd_phys.load(Ordering::Relaxed);
-        if pa != 0 {
-            // SAFETY: the mm's live table: the mm lives while next runs.
-            unsafe { crate::mm::pgtable::activate_pgd(pa) };
-        }
-    }
     RQ.curr.store(next as *const TaskStruct as *mut TaskStruct, Ordering::Relaxed);
     RQ.nr_switches.set(&rq, RQ.nr_switches.get(&rq) + 1);
-    let (from, to) = (p.stack, next.stack);
-    // (The lock passes over the switch: finish_task_switch releases it.)
-    let _held = rq;
-    // SAFETY: both tasks have valid thread_info blocks; __switch_to saves
-    // prev's callee-saved registers and resumes next where it switched out
-    // (or at ret_from_fork). It returns here when prev runs again, and the
-    // run-queue lock passes to whoever finishes the switch.
-    let last = unsafe { __switch_to(from as *mut u8, to as *mut u8) } as *mut ThreadInfo;
-    finish_task_switch(last);
+    context_switch(rq, &p, pick);
     crate::arch::local_irq_restore(flags);
-}
-
-/// Runs first in the task switched to: releases the run-queue lock and
-/// drops the last reference of a task that died.
-fn finish_task_switch(last: *mut ThreadInfo) {
-    // SAFETY: the lock schedule_common took in the task we came from.
-    rq_unlock(unsafe { RqGuard::new() });
-    // SAFETY: `last` is the thread_info of the task we came from.
-    unsafe { crate::task::finish_dead_task(last) };
 }
 
 /// A new task's first code (from ret_from_fork): finish the switch, enable
 /// preemption (sched_fork left it at 1) and IRQs.
 #[no_mangle]
+#[allow(unsafe_code)]
 extern "C" fn schedule_tail(last: *mut ThreadInfo) {
-    finish_task_switch(last);
+    // SAFETY: ret_from_fork passes what __switch_to returned: the task we
+    // came from, which took the run-queue lock.
+    unsafe { finish_task_switch(last) };
     current_thread_info().preempt_count.store(0, Ordering::Relaxed);
     crate::arch::local_irq_enable();
     // CLONE_CHILD_SETTID: the child writes its own tid, in its own context.
@@ -228,10 +188,9 @@ pub fn wake_up_process(t: &TaskStruct) -> bool {
     if state != TaskState::Dead && !t.on_rq.get(&rq) && !core::ptr::eq(RQ.curr.load(Ordering::Relaxed), t) {
         enqueue(&rq, t);
     }
-    let idle = RQ.idle.load(Ordering::Relaxed);
-    if RQ.curr.load(Ordering::Relaxed) == idle && RQ.nr_running.load(Ordering::Relaxed) > 0 {
-        // SAFETY: idle is init_task, which lives for ever.
-        unsafe { (*idle).thread_info().set_flag(TIF_NEED_RESCHED) };
+    let idle = idle_task();
+    if core::ptr::eq(RQ.curr.load(Ordering::Relaxed), idle) && RQ.nr_running.load(Ordering::Relaxed) > 0 {
+        idle.thread_info().set_flag(TIF_NEED_RESCHED);
     }
     rq_unlock(rq);
     crate::arch::local_irq_restore(flags);

@@ -405,6 +405,25 @@ impl<T> RqLocked<T> {
     }
 }
 
+/// A runnable task picked from the run queue, reached with the run-queue
+/// lock's proof: a runnable task cannot go before it has run, and it runs
+/// only after a switch, which takes that lock.
+#[derive(Clone, Copy)]
+pub struct RqTask(core::ptr::NonNull<TaskStruct>);
+
+impl RqTask {
+    /// A task that lives for ever (the idle task).
+    pub fn from_static(t: &'static TaskStruct) -> RqTask {
+        RqTask(core::ptr::NonNull::from(t))
+    }
+
+    #[inline(always)]
+    pub fn get<'a>(&self, _rq: &'a RqGuard) -> &'a TaskStruct {
+        // SAFETY: see the type.
+        unsafe { self.0.as_ref() }
+    }
+}
+
 /// The run queue's list of runnable tasks (by `run_list`).
 #[derive(Default)]
 pub struct RunList(UnsafeCell<ListHead>);
@@ -422,15 +441,45 @@ impl RunList {
         unsafe { (*self.0.get()).init() };
     }
 
-    pub fn first<'a>(&self, _rq: &'a RqGuard) -> Option<&'a TaskStruct> {
+    /// The task at the head of the queue, else `idle`.
+    #[inline(always)]
+    pub fn first_or(&self, _rq: &RqGuard, idle: &'static TaskStruct) -> RqTask {
         // SAFETY: the lock is held; the nodes are live tasks' run_list.
-        unsafe { (*self.0.get()).first().map(|n| &*owner!(n, run_list)) }
+        unsafe {
+            let head = self.0.get();
+            let n = (*head).next;
+            let t = if n != head && !n.is_null() { owner!(n, run_list) } else { idle as *const TaskStruct };
+            RqTask(core::ptr::NonNull::new_unchecked(t as *mut TaskStruct))
+        }
+    }
+
+    /// The task at the head of the queue.
+    pub fn first(&self, _rq: &RqGuard) -> Option<RqTask> {
+        // SAFETY: the lock is held; the nodes are live tasks' run_list.
+        unsafe {
+            (*self.0.get())
+                .first()
+                .map(|n| RqTask(core::ptr::NonNull::new_unchecked(owner!(n, run_list) as *mut TaskStruct)))
+        }
     }
 
     pub fn add_tail(&self, t: &TaskStruct, _rq: &RqGuard) {
         // SAFETY: t is alive and not queued (add_tail writes both of the
         // node's links); the lock is held.
         unsafe { (*self.0.get()).add_tail(node!(t, run_list)) };
+    }
+
+    /// Moves queued `t` to the back of the queue (`list_move_tail`).
+    #[inline(always)]
+    pub fn move_tail(&self, t: &TaskStruct, _rq: &RqGuard) {
+        // SAFETY: t is queued here; the lock is held.
+        unsafe {
+            let n = node!(t, run_list);
+            let (next, prev) = ((*n).next, (*n).prev);
+            (*prev).next = next;
+            (*next).prev = prev;
+            (*self.0.get()).add_tail(n);
+        }
     }
 
     pub fn del(&self, t: &TaskStruct, _rq: &RqGuard) {

@@ -19,6 +19,8 @@
 pub mod list;
 pub mod state;
 mod stack;
+pub mod switch;
+pub mod wait;
 
 use crate::errno::Errno;
 use crate::process::task::TaskStruct;
@@ -399,20 +401,6 @@ impl Drop for NewTask {
         }
         // SAFETY: the child was never published: this is its only handle.
         unsafe { free_task(self.task.as_ptr()) };
-    }
-}
-
-/// Drops the reference a task held on itself while it ran, if it died:
-/// the switch away from it was its last (finish_task_switch).
-///
-/// # Safety
-/// `last` is the thread_info of the task just switched away from.
-pub unsafe fn finish_dead_task(last: *mut ThreadInfo) {
-    // SAFETY: per the caller, a live task's thread_info.
-    let prev = unsafe { &*(*last).task };
-    if prev.state.load(Ordering::Acquire) == state::TaskState::Dead {
-        // SAFETY: a dead task's own reference, given up once: it never runs again.
-        drop(unsafe { TaskRef::from_life(prev) });
     }
 }
 

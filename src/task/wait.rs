@@ -60,7 +60,7 @@ impl WaitQueueHead {
             if let Some(r) = f() {
                 break r;
             }
-            super::schedule();
+            crate::sched::schedule();
         };
         // (__set_current_state: no barrier needed on the way out.)
         me.state.store(TaskState::Running, Ordering::Relaxed);
@@ -92,7 +92,7 @@ impl WaitQueueHead {
             let e = node as *mut WaitQueueEntry;
             // SAFETY: every node on this list is a live WaitQueueEntry's link
             // (offset 0), whose task sleeps on it, alive.
-            super::wake_up_process(unsafe { &*(*e).task });
+            crate::sched::wake_up_process(unsafe { &*(*e).task });
         }
     }
 }

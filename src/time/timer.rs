@@ -130,7 +130,7 @@ impl TimerList {
 fn process_timeout(t: &TimerList) {
     // SAFETY: `data` is the sleeping task, which deletes this timer before
     // it goes on.
-    super::wake_up_process(unsafe { &*(t.data() as *const TaskStruct) });
+    crate::sched::wake_up_process(unsafe { &*(t.data() as *const TaskStruct) });
 }
 
 /// Sleeps, in the state the caller has already set (TaskState::Interruptible or
@@ -141,7 +141,7 @@ pub fn schedule_timeout(timeout: u64) -> u64 {
     let expires = jiffies().saturating_add(timeout);
     let t = TimerList::new(process_timeout, &*current_task() as *const TaskStruct as usize);
     t.mod_timer(expires);
-    super::schedule();
+    crate::sched::schedule();
     // Woken by something else first: the timer goes.
     t.del_timer_sync();
     expires.saturating_sub(jiffies())

@@ -1,6 +1,8 @@
 //! Time: the periodic tick (HZ per second) that drives jiffies, console
 //! input, the test watchdog, preemption (the time slice), CPU-time
-//! accounting and the timers (sched::timer).
+//! accounting and the timers (time::timer).
+
+pub mod timer;
 
 use crate::board::TimerDesc;
 use crate::drivers::{arch_timer, twd::Twd};
@@ -96,7 +98,7 @@ fn tick(_irq: u32) {
         JIFFIES.fetch_add(1, Ordering::Relaxed);
         1
     };
-    crate::sched::timer::run_timers();
+    crate::time::timer::run_timers();
     crate::console::poll_input();
     crate::ktest::tick();
     if elapsed > 0 {
