@@ -440,7 +440,7 @@ fn copy_process_steps<const TRACE: bool>(a: &ForkArgs<'_>, current: &TaskStruct)
     );
     // 6. sched_fork
     crate::sched::sched_fork(p, current);
-    trace_step_if!(TRACE, "6. sched_fork: TaskState::Running, preempt_count 1, prio {}", p.prio.load(Ordering::Relaxed));
+    trace_step_if!(TRACE, "6. sched_fork: TASK_RUNNING, preempt_count 1, prio {}", p.prio.load(Ordering::Relaxed));
     // 7. copy_* (each shares or copies per its flag)
     copy_semundo(flags, current, p)?;
     copy_files(flags, current, p)?;
