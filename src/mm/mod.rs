@@ -5,6 +5,11 @@
 //! refills from and returns slabs to the buddy allocator while holding its
 //! own lock); never the reverse.
 
+/// Pages are 4 KiB (`PAGE_SHIFT`, `PAGE_SIZE`): ARMv7's small pages in the
+/// short-descriptor format. The one definition; everything else uses it.
+pub const PAGE_SHIFT: u32 = 12;
+pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
+
 pub mod buddy;
 pub mod fault_inject;
 pub mod memblock;
@@ -20,7 +25,7 @@ pub mod page_alloc;
 pub mod pgtable;
 
 #[cfg(target_arch = "arm")]
-pub use page_alloc::{alloc_pages, free_pages, get_free_pages, get_page, page_count, put_page, PAGE_SIZE};
+pub use page_alloc::{alloc_pages, free_pages, get_free_pages, get_page, page_count, put_page};
 
 /// Turns every failure injection off (`FAIL_PAGE_ALLOC`, `FAIL_ANY_ALLOC`,
 /// each cache's `failslab`), calling `pending` with the name of each one

@@ -11,8 +11,7 @@ use crate::errno::Errno;
 use crate::println;
 use crate::sync::SpinLockIrq;
 
-pub const PAGE_SHIFT: u32 = 12;
-pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
+pub use super::{PAGE_SHIFT, PAGE_SIZE};
 
 /// A page sits in a per-order cache list (a kernel-owned `struct page` bit).
 pub const PG_PCP: u32 = 1 << 4;

@@ -69,9 +69,11 @@ use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 /// Size of a page handed out by the [`PageSource`].
-pub const PAGE_SIZE: usize = 4096;
-/// Largest slab order (8 pages, 32 KiB).
-pub const MAX_ORDER: u32 = 3;
+pub use super::PAGE_SIZE;
+/// Largest slab order (8 pages, 32 KiB): Linux's `slub_max_order`, whose
+/// default is PAGE_ALLOC_COSTLY_ORDER (3). (The buddy allocator's MAX_ORDER
+/// is the number of its orders, 11.)
+pub const SLUB_MAX_ORDER: u32 = 3;
 /// Largest object size. Bigger objects should come from the page allocator directly.
 pub const MAX_OBJECT_SIZE: usize = 8192;
 /// Largest alignment.
@@ -522,7 +524,7 @@ fn geometry(
     // Smallest order wasting at most 1/16 of the slab, else 1/8, else 1/4; else least waste.
     let mut chosen = None;
     'search: for frac in [16, 8, 4] {
-        for order in 0..=MAX_ORDER {
+        for order in 0..=SLUB_MAX_ORDER {
             let (n, waste) = fit(order);
             if n > 0 && waste * frac <= PAGE_SIZE << order {
                 chosen = Some((order, n));
@@ -532,7 +534,7 @@ fn geometry(
     }
     if chosen.is_none() {
         let mut best: Option<(u32, usize, usize)> = None;
-        for order in 0..=MAX_ORDER {
+        for order in 0..=SLUB_MAX_ORDER {
             let (n, waste) = fit(order);
             // waste / bytes smaller than best_waste / best_bytes?
             let better = match best {
@@ -1466,7 +1468,7 @@ mod tests {
             SimPages::default()
         }
         fn layout(order: u32) -> Layout {
-            Layout::from_size_align(PAGE_SIZE << order, PAGE_SIZE << MAX_ORDER).unwrap()
+            Layout::from_size_align(PAGE_SIZE << order, PAGE_SIZE << SLUB_MAX_ORDER).unwrap()
         }
         /// Is `[addr, addr + len)` inside a block handed out?
         fn owns(&self, addr: usize, len: usize) -> bool {
@@ -1560,7 +1562,7 @@ mod tests {
             for flags in [ND, DBG] {
                 let c = KmemCache::create("ok", size, align, None, flags).unwrap();
                 let i = c.info();
-                assert!(i.objs_per_slab >= 1 && i.pages_per_slab <= 1 << MAX_ORDER);
+                assert!(i.objs_per_slab >= 1 && i.pages_per_slab <= 1 << SLUB_MAX_ORDER);
                 assert!(i.align >= align.max(WORD));
             }
         }

@@ -39,11 +39,8 @@ const PN_XNUM: u16 = 0xffff;
 const PT_LOAD: u32 = 1;
 const PT_INTERP: u32 = 3;
 const PT_PHDR: u32 = 6;
-/// The page size (this module is built for the host tests too, where the
-/// page allocator is not).
-const PAGE_SIZE: u32 = 4096;
-#[cfg(target_arch = "arm")]
-const _: () = assert!(PAGE_SIZE as usize == crate::mm::PAGE_SIZE);
+/// The page size, as the u32 the ELF fields are.
+const PAGE_SIZE: u32 = crate::mm::PAGE_SIZE as u32;
 
 /// One `PT_LOAD` program header.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -39,8 +39,8 @@ fn default_rlimits(max_threads: u32) -> [Rlimit; RLIM_NLIMITS] {
     let inf = Rlimit { cur: RLIM_INFINITY, max: RLIM_INFINITY };
     let mut r = [inf; RLIM_NLIMITS];
     r[RLIMIT_NPROC] = Rlimit { cur: max_threads / 2, max: max_threads / 2 };
-    r[3] = Rlimit { cur: 8 << 20, max: RLIM_INFINITY }; // RLIMIT_STACK
-    r[7] = Rlimit { cur: 1024, max: 4096 }; // RLIMIT_NOFILE
+    r[RLIMIT_STACK] = Rlimit { cur: 8 << 20, max: RLIM_INFINITY };
+    r[RLIMIT_NOFILE] = Rlimit { cur: 1024, max: 4096 };
     r
 }
 

@@ -16,8 +16,7 @@
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use spin::Mutex;
 
-pub const PAGE_SHIFT: u32 = 12;
-pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
+pub use crate::mm::{PAGE_SHIFT, PAGE_SIZE};
 pub const SECTION_SIZE: u32 = 1 << 20;
 pub const TASK_SIZE: u32 = 0x8000_0000;
 pub const PAGE_OFFSET: u32 = 0x8000_0000;
