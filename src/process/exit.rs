@@ -485,11 +485,9 @@ fn scan_children(me: &TaskStruct, who: WaitWho, options: u32) -> Scan {
             // Looked at, left waitable: a reference keeps it while it is read.
             return Scan::Looked(TaskRef::get(z));
         }
-        // Claimed under the lock: it cannot be reaped twice.
-        match crate::task::claim_zombie(z, &g) {
-            Some(r) => Scan::Claimed(r),
-            None => Scan::Waiting,
-        }
+        // Claimed under the lock (reapable saw a zombie under it): it
+        // cannot be reaped twice.
+        Scan::Claimed(crate::task::claim_zombie(z, &g).expect("a zombie found under tasklist_lock was claimed"))
     } else if !found_any {
         Scan::Failed(Errno::ECHILD)
     } else if options & WNOHANG != 0 {

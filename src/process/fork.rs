@@ -477,12 +477,7 @@ fn copy_process_steps<const TRACE: bool>(a: &ForkArgs<'_>, current: &TaskStruct)
     let p = nt.get();
     // real_parent, parent and group_leader: set in attach, under tasklist_lock.
     trace_step_if!(TRACE, "10. exit_signal {}, real_parent pid {}", p.exit_signal, {
-        let g = TASKLIST_LOCK.lock();
-        if flags.intersects(CloneFlags::CLONE_PARENT | CloneFlags::CLONE_THREAD) {
-            current.real_parent.get(&g).pid()
-        } else {
-            current.pid()
-        }
+        parent_of(current, flags, &TASKLIST_LOCK.lock()).pid()
     });
     // 11. attach: pid hash, task list, parent's children, counters.
     let task = attach(nt, current, flags);
@@ -494,15 +489,21 @@ fn copy_process_steps<const TRACE: bool>(a: &ForkArgs<'_>, current: &TaskStruct)
     Ok(task)
 }
 
+/// The child's parent: the caller, or with CLONE_PARENT or CLONE_THREAD the
+/// caller's own parent.
+fn parent_of<'g>(current: &'g TaskStruct, flags: CloneFlags, g: &'g TasklistGuard<'_>) -> &'g TaskStruct {
+    if flags.intersects(CloneFlags::CLONE_PARENT | CloneFlags::CLONE_THREAD) {
+        current.real_parent.get(g)
+    } else {
+        current
+    }
+}
+
 /// Publishes the child: its parent and leader links, its places on the
 /// task lists, its pids, the counters (all under tasklist_lock).
 fn attach(mut nt: NewTask, current: &TaskStruct, flags: CloneFlags) -> crate::task::NewChild {
     let mut g = TASKLIST_LOCK.lock();
-    let parent = if flags.intersects(CloneFlags::CLONE_PARENT | CloneFlags::CLONE_THREAD) {
-        current.real_parent.get(&g)
-    } else {
-        current
-    };
+    let parent = parent_of(current, flags, &g);
     let leader = flags.contains(CloneFlags::CLONE_THREAD).then(|| current.group_leader.get(&g));
     nt.set_links(parent, leader);
     let task = nt.publish();

@@ -279,10 +279,8 @@ pub fn futex_wait_until<const SHARED: bool>(
                         break;
                     }
                     // SAFETY: the bucket lock is held; the entry is still linked.
-                    unsafe {
-                        q.link.del_init();
-                        me.state.store(TaskState::Running, Ordering::Relaxed);
-                    }
+                    unsafe { q.link.del_init() };
+                    me.state.store(TaskState::Running, Ordering::Relaxed);
                     return Err(Errno::ETIMEDOUT);
                 }
                 // Asleep until woken or the tick says the time is up.

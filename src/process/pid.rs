@@ -278,7 +278,7 @@ impl Drop for Pid {
 /// `attach_pid` for PidType::Pgid or Sid: `task` joins `pid`'s process
 /// group or session (the number fields follow). It has none of that kind.
 pub fn attach_pid(task: &TaskStruct, ty: PidType, pid: KRef<Pid>, g: &mut TasklistGuard<'_>) {
-    pid.tasks[ty as usize - 1].add(task, ty as usize, g);
+    pid.tasks_of(ty).add(task, ty, g);
     let nr = pid.nr();
     if ty == PidType::Pgid {
         task.pgrp.store(nr, Ordering::Relaxed);
@@ -293,7 +293,7 @@ pub fn attach_pid(task: &TaskStruct, ty: PidType, pid: KRef<Pid>, g: &mut Taskli
 /// `detach_pid`: `task` leaves its process group or session list; the
 /// pid handle goes back to the caller (dropped later, outside the lock).
 pub fn detach_pid(task: &TaskStruct, ty: PidType, g: &mut TasklistGuard<'_>) -> Option<KRef<Pid>> {
-    crate::task::list::pid_unlink(task, ty as usize, g);
+    crate::task::list::pid_unlink(task, ty, g);
     task.pids.replace(ty, None, g)
 }
 
@@ -308,12 +308,17 @@ impl Pid {
     /// The tasks in this pid's process group (Pgid) or session (Sid):
     /// `do_each_pid_task`.
     pub fn tasks<'g>(&'g self, ty: PidType, g: &'g TasklistGuard<'_>) -> crate::task::list::Tasks<'g> {
-        self.tasks[ty as usize - 1].iter(ty as usize, g)
+        self.tasks_of(ty).iter(ty, g)
+    }
+
+    /// The list of the tasks using this pid as their `ty` (Pgid or Sid).
+    fn tasks_of(&self, ty: PidType) -> &PidTasks {
+        &self.tasks[ty as usize - 1]
     }
 
     /// True when some task uses this pid as `ty` (Pgid or Sid).
     pub fn has_tasks(&self, ty: PidType, g: &TasklistGuard<'_>) -> bool {
-        !self.tasks[ty as usize - 1].is_empty(g)
+        !self.tasks_of(ty).is_empty(g)
     }
 
     /// The number as seen from `ns` (0 if the pid is not visible there).

@@ -24,7 +24,6 @@ struct Rq {
     queue: RunList,
     nr_running: AtomicU32,
     curr: AtomicPtr<TaskStruct>,
-    idle: AtomicPtr<TaskStruct>,
     /// Context switches since boot (`rq->nr_switches`).
     nr_switches: RqLocked<u64>,
 }
@@ -33,7 +32,6 @@ static RQ: Rq = Rq {
     queue: RunList::new(),
     nr_running: AtomicU32::new(0),
     curr: AtomicPtr::new(core::ptr::null_mut()),
-    idle: AtomicPtr::new(core::ptr::null_mut()),
     nr_switches: RqLocked::new(0),
 };
 
@@ -62,7 +60,7 @@ fn rq_add_usize(c: &core::sync::atomic::AtomicUsize, _rq: &RqGuard) {
 }
 
 fn is_idle(t: &TaskStruct) -> bool {
-    core::ptr::eq(RQ.idle.load(Ordering::Relaxed), t)
+    core::ptr::eq(idle_task(), t)
 }
 
 /// This CPU's idle task (init_task on CPU 0).
@@ -71,13 +69,13 @@ fn idle_task() -> &'static TaskStruct {
     crate::process::init_task()
 }
 
-/// Makes `idle` (init_task) this CPU's idle task and the current task.
-pub fn init(idle: &TaskStruct) {
+/// Makes the idle task (init_task, `idle_task()`) the current task.
+pub fn init(idle: &'static TaskStruct) {
+    debug_assert!(core::ptr::eq(idle, idle_task()));
     let flags = crate::arch::local_irq_save();
     let rq = rq_lock();
     RQ.queue.init(&rq);
     let p = idle as *const TaskStruct as *mut TaskStruct;
-    RQ.idle.store(p, Ordering::Relaxed);
     RQ.curr.store(p, Ordering::Relaxed);
     rq_unlock(rq);
     crate::arch::local_irq_restore(flags);

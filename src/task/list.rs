@@ -92,14 +92,19 @@ macro_rules! node {
     };
 }
 
-/// The task that embeds `node` as its `field` link.
-macro_rules! owner {
-    ($node:expr, $($field:tt)+) => {{
-        let off = core::mem::offset_of!(TaskStruct, links) + core::mem::offset_of!(Links, $($field)+);
-        // (The caller dereferences it: `node` is the `field` link of a
-        // live task, since lists link only such nodes under their lock.)
-        ($node as *mut u8).wrapping_sub(off) as *const TaskStruct
-    }};
+/// Where a task's `field` link sits in its task_struct.
+macro_rules! link_offset {
+    ($($field:tt)+) => {
+        core::mem::offset_of!(TaskStruct, links) + core::mem::offset_of!(Links, $($field)+)
+    };
+}
+
+/// The task that embeds `node` as the link at `offset` (`container_of`).
+/// The caller dereferences it: lists link only live tasks' nodes, under
+/// their lock.
+#[inline(always)]
+fn owner(node: *mut ListHead, offset: usize) -> *const TaskStruct {
+    (node as *mut u8).wrapping_sub(offset) as *const TaskStruct
 }
 
 /// Makes a task's list heads empty lists, once it has its final address
@@ -127,7 +132,7 @@ impl<'g> Iterator for Tasks<'g> {
         let n = self.inner.next()?;
         // SAFETY: every node on these lists is the link at `offset` of a
         // live task (the guard keeps the list as it is).
-        Some(unsafe { &*((n as *mut u8).sub(self.offset) as *const TaskStruct) })
+        Some(unsafe { &*owner(n, self.offset) })
     }
 }
 
@@ -137,24 +142,14 @@ fn tasks_of<'g>(head: *mut ListHead, offset: usize) -> Tasks<'g> {
     Tasks { inner: unsafe { (*head).iter() }, offset, _guard: core::marker::PhantomData }
 }
 
-const SIBLING: usize = core::mem::offset_of!(TaskStruct, links) + core::mem::offset_of!(Links, sibling);
-const THREAD_GROUP: usize = core::mem::offset_of!(TaskStruct, links) + core::mem::offset_of!(Links, thread_group);
-const TASKS: usize = core::mem::offset_of!(TaskStruct, links) + core::mem::offset_of!(Links, tasks);
+const SIBLING: usize = link_offset!(sibling);
+const THREAD_GROUP: usize = link_offset!(thread_group);
+const TASKS: usize = link_offset!(tasks);
+const RUN_LIST: usize = link_offset!(run_list);
 
 /// `t`'s children (`list_for_each_entry(p, &t->children, sibling)`).
 pub fn children<'g>(t: &'g TaskStruct, _g: &'g TasklistGuard<'_>) -> Tasks<'g> {
     tasks_of(node!(t, children), SIBLING)
-}
-
-/// The first of `t`'s children.
-pub fn first_child<'g>(t: &'g TaskStruct, _g: &'g TasklistGuard<'_>) -> Option<&'g TaskStruct> {
-    children(t, _g).next()
-}
-
-/// True if `t` has no children.
-pub fn has_children(t: &TaskStruct, _g: &TasklistGuard<'_>) -> bool {
-    // SAFETY: reading a node under its lock.
-    unsafe { !(*node!(t, children)).is_empty() }
 }
 
 /// The other threads of `t`'s group (`while_each_thread` from `t`): from a
@@ -223,7 +218,7 @@ pub fn reparent_children(
         // SAFETY: the lock is held; the children are live tasks.
         let child: &TaskStruct = unsafe {
             let Some(n) = (*node!(dead, children)).first() else { break };
-            &*owner!(n, sibling)
+            &*owner(n, SIBLING)
         };
         // SAFETY: child linked on dead's list, reaper alive; the lock held.
         unsafe {
@@ -233,21 +228,6 @@ pub fn reparent_children(
         child.real_parent.set(reaper, g);
         child.parent.set(reaper, g);
         f(reaper, child);
-    }
-}
-
-/// Takes over `old`'s places on the process and parent lists (de_thread:
-/// the exec'ing thread becomes the leader).
-pub fn replace_process(old: &TaskStruct, new: &TaskStruct, _g: &mut TasklistGuard<'_>) {
-    // SAFETY: both alive and linked as the caller says; the lock is held.
-    unsafe {
-        let parent = old.real_parent.raw();
-        (*node!(new, sibling)).del_init();
-        (*node!(new, tasks)).del_init();
-        (*node!(old, sibling)).del_init();
-        (*node!(old, tasks)).del_init();
-        (*node!(&*parent, children)).add_tail(node!(new, sibling));
-        (*node!(crate::process::init_task(), tasks)).add_tail(node!(new, tasks));
     }
 }
 
@@ -278,23 +258,16 @@ impl PidTasks {
         unsafe { (*self.0.get()).is_empty() }
     }
 
-    /// The tasks on the list (`do_each_pid_task`).
-    pub fn iter<'g>(&'g self, ty: usize, _g: &'g TasklistGuard<'_>) -> Tasks<'g> {
-        let off = core::mem::offset_of!(TaskStruct, links)
-            + core::mem::offset_of!(Links, pid_links)
-            + (ty - 1) * core::mem::size_of::<ListHead>();
-        tasks_of(self.0.get(), off)
+    /// The tasks on the list (`do_each_pid_task`), linked by their
+    /// `pid_links` of kind `ty` (Pgid or Sid).
+    pub fn iter<'g>(&'g self, ty: PidType, _g: &'g TasklistGuard<'_>) -> Tasks<'g> {
+        tasks_of(self.0.get(), pid_link_offset(ty))
     }
 
-    /// The first task on the list.
-    pub fn first<'g>(&'g self, ty: usize, g: &'g TasklistGuard<'_>) -> Option<&'g TaskStruct> {
-        self.iter(ty, g).next()
-    }
-
-    /// Puts `t` on the list by its `pid_links[ty - 1]`.
-    pub fn add(&self, t: &TaskStruct, ty: usize, _g: &mut TasklistGuard<'_>) {
+    /// Puts `t` on the list by its `pid_links` of kind `ty`.
+    pub fn add(&self, t: &TaskStruct, ty: PidType, _g: &mut TasklistGuard<'_>) {
         // SAFETY: t is alive and its link unlinked; the lock is held.
-        unsafe { (*self.0.get()).add_tail(core::ptr::addr_of_mut!((*t.links.raw()).pid_links[ty - 1])) };
+        unsafe { (*self.0.get()).add_tail(pid_link(t, ty)) };
     }
 }
 
@@ -304,10 +277,26 @@ impl Default for PidTasks {
     }
 }
 
-/// Takes `t` off the pid list it is on by `pid_links[ty - 1]`.
-pub fn pid_unlink(t: &TaskStruct, ty: usize, _g: &mut TasklistGuard<'_>) {
+/// Where a task's `pid_links` node of kind `ty` (Pgid or Sid) sits in its
+/// `Links`.
+fn pid_link_in_links(ty: PidType) -> usize {
+    debug_assert!(ty != PidType::Pid, "a task is on no list by its own pid");
+    core::mem::offset_of!(Links, pid_links) + (ty as usize - 1) * core::mem::size_of::<ListHead>()
+}
+
+/// ... and in its task_struct.
+fn pid_link_offset(ty: PidType) -> usize {
+    core::mem::offset_of!(TaskStruct, links) + pid_link_in_links(ty)
+}
+
+fn pid_link(t: &TaskStruct, ty: PidType) -> *mut ListHead {
+    (t.links.raw() as *mut u8).wrapping_add(pid_link_in_links(ty)) as *mut ListHead
+}
+
+/// Takes `t` off the pid list it is on by its `pid_links` of kind `ty`.
+pub fn pid_unlink(t: &TaskStruct, ty: PidType, _g: &mut TasklistGuard<'_>) {
     // SAFETY: t's link is on a list (or unlinked); the lock is held.
-    unsafe { (*core::ptr::addr_of_mut!((*t.links.raw()).pid_links[ty - 1])).del_init() };
+    unsafe { (*pid_link(t, ty)).del_init() };
 }
 
 // ---- links to other tasks ----------------------------------------------------------
@@ -412,11 +401,6 @@ impl<T> RqLocked<T> {
 pub struct RqTask(core::ptr::NonNull<TaskStruct>);
 
 impl RqTask {
-    /// A task that lives for ever (the idle task).
-    pub fn from_static(t: &'static TaskStruct) -> RqTask {
-        RqTask(core::ptr::NonNull::from(t))
-    }
-
     #[inline(always)]
     pub fn get<'a>(&self, _rq: &'a RqGuard) -> &'a TaskStruct {
         // SAFETY: see the type.
@@ -448,18 +432,8 @@ impl RunList {
         unsafe {
             let head = self.0.get();
             let n = (*head).next;
-            let t = if n != head && !n.is_null() { owner!(n, run_list) } else { idle as *const TaskStruct };
+            let t = if n != head && !n.is_null() { owner(n, RUN_LIST) } else { idle as *const TaskStruct };
             RqTask(core::ptr::NonNull::new_unchecked(t as *mut TaskStruct))
-        }
-    }
-
-    /// The task at the head of the queue.
-    pub fn first(&self, _rq: &RqGuard) -> Option<RqTask> {
-        // SAFETY: the lock is held; the nodes are live tasks' run_list.
-        unsafe {
-            (*self.0.get())
-                .first()
-                .map(|n| RqTask(core::ptr::NonNull::new_unchecked(owner!(n, run_list) as *mut TaskStruct)))
         }
     }
 

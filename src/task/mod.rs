@@ -56,7 +56,7 @@ impl TaskRef {
 
     /// Takes over one of the two references a task's life holds
     /// (dup_task_struct's usage 2): the one a running task holds on itself
-    /// until the switch away from it dead (`finish_dead_task`), or the
+    /// until the switch away from it dead (`finish_task_switch`), or the
     /// reaper's, which `release_task` gives up.
     ///
     /// # Safety
@@ -64,14 +64,6 @@ impl TaskRef {
     #[inline]
     pub unsafe fn from_life(t: &TaskStruct) -> TaskRef {
         TaskRef { ptr: NonNull::from(t) }
-    }
-
-    pub fn as_ptr(this: &Self) -> *const TaskStruct {
-        this.ptr.as_ptr()
-    }
-
-    pub fn ptr_eq(a: &Self, b: &TaskStruct) -> bool {
-        core::ptr::eq(a.ptr.as_ptr(), b)
     }
 }
 
@@ -136,11 +128,6 @@ impl CurrentTask {
         CurrentTask { task: unsafe { NonNull::new_unchecked(t) }, _not_send: PhantomData }
     }
 
-    /// A counted reference to the running task, for keeping it beyond the caller.
-    pub fn to_ref(&self) -> TaskRef {
-        TaskRef::get(self)
-    }
-
     /// Sets the task's name (only the task itself renames itself).
     pub fn set_comm(&self, name: &str) {
         self.comm.set(name);
@@ -172,18 +159,13 @@ impl CurrentTask {
     /// rule at [`with_own_slots`](CurrentTask::with_own_slots)).
     #[inline(always)]
     pub fn take_exit_resources(&self) -> ExitResources {
-        let t = self.task.as_ptr();
-        // SAFETY: per the rule of with_own_slots: only the task itself
-        // writes these slots, and no borrow of them lives here.
-        unsafe {
-            ExitResources {
-                mm: core::ptr::replace(core::ptr::addr_of_mut!((*t).mm), None),
-                active_mm: core::ptr::replace(core::ptr::addr_of_mut!((*t).active_mm), None),
-                files: core::ptr::replace(core::ptr::addr_of_mut!((*t).files), None),
-                fs: core::ptr::replace(core::ptr::addr_of_mut!((*t).fs), None),
-                io_context: core::ptr::replace(core::ptr::addr_of_mut!((*t).io_context), None),
-            }
-        }
+        self.with_own_slots(|s| ExitResources {
+            mm: s.mm.take(),
+            active_mm: s.active_mm.take(),
+            files: s.files.take(),
+            fs: s.fs.take(),
+            io_context: s.io_context.take(),
+        })
     }
 
     /// Replaces one of the task's own resource slots (mm, active_mm, files,
@@ -195,6 +177,7 @@ impl CurrentTask {
     /// callers — exec_mmap, do_exit, commit_creds — hold none); other tasks
     /// read another task's slots only under tasklist_lock and take their
     /// own handle (a KRef clone) to keep using what they read.
+    #[inline(always)]
     pub fn with_own_slots<R>(&self, f: impl FnOnce(&mut OwnSlots<'_>) -> R) -> R {
         let t = self.task.as_ptr();
         // SAFETY: per the rule above; each slot is a distinct field.

@@ -13,45 +13,36 @@ pub enum TaskState {
     Dead = 64,
 }
 
-impl TaskState {
-    /// The letter `ps` shows (R, S, D, X).
-    pub fn letter(self) -> char {
-        match self {
-            TaskState::Running => 'R',
-            TaskState::Interruptible => 'S',
-            TaskState::Uninterruptible => 'D',
-            TaskState::Dead => 'X',
+/// An atomic cell holding a `repr(u32)` enum: loads give the enum back.
+macro_rules! atomic_enum {
+    ($(#[$m:meta])* $atomic:ident($enum:ident)) => {
+        $(#[$m])*
+        #[repr(transparent)]
+        pub struct $atomic(AtomicU32);
+
+        impl $atomic {
+            pub const fn new(s: $enum) -> Self {
+                $atomic(AtomicU32::new(s as u32))
+            }
+            #[inline(always)]
+            pub fn load(&self, o: Ordering) -> $enum {
+                // SAFETY: only values of the repr(u32) enum are ever stored
+                // (the field is private).
+                unsafe { core::mem::transmute::<u32, $enum>(self.0.load(o)) }
+            }
+            #[inline(always)]
+            pub fn store(&self, s: $enum, o: Ordering) {
+                self.0.store(s as u32, o)
+            }
         }
-    }
-
-    /// # Safety
-    /// `v` is the value of a TaskState.
-    #[inline(always)]
-    unsafe fn from_raw(v: u32) -> TaskState {
-        // SAFETY: per the caller; TaskState is repr(u32).
-        unsafe { core::mem::transmute::<u32, TaskState>(v) }
-    }
+    };
 }
 
-/// A task's state, read and written atomically (wakers on other CPUs and
-/// in interrupts change it).
-#[repr(transparent)]
-pub struct AtomicTaskState(AtomicU32);
-
-impl AtomicTaskState {
-    pub const fn new(s: TaskState) -> Self {
-        AtomicTaskState(AtomicU32::new(s as u32))
-    }
-    #[inline(always)]
-    pub fn load(&self, o: Ordering) -> TaskState {
-        // SAFETY: only TaskState values are ever stored (the field is private).
-        unsafe { TaskState::from_raw(self.0.load(o)) }
-    }
-    #[inline(always)]
-    pub fn store(&self, s: TaskState, o: Ordering) {
-        self.0.store(s as u32, o)
-    }
-}
+atomic_enum!(
+    /// A task's state, read and written atomically (wakers on other CPUs
+    /// and in interrupts change it).
+    AtomicTaskState(TaskState)
+);
 
 /// `task->exit_state`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,24 +56,10 @@ pub enum ExitState {
     Dead = 32,
 }
 
-#[repr(transparent)]
-pub struct AtomicExitState(AtomicU32);
-
-impl AtomicExitState {
-    pub const fn new(s: ExitState) -> Self {
-        AtomicExitState(AtomicU32::new(s as u32))
-    }
-    #[inline(always)]
-    pub fn load(&self, o: Ordering) -> ExitState {
-        // SAFETY: only ExitState values are ever stored (the field is
-        // private); ExitState is repr(u32).
-        unsafe { core::mem::transmute::<u32, ExitState>(self.0.load(o)) }
-    }
-    #[inline(always)]
-    pub fn store(&self, s: ExitState, o: Ordering) {
-        self.0.store(s as u32, o)
-    }
-}
+atomic_enum!(
+    /// A task's exit state (changed under tasklist_lock, read without it).
+    AtomicExitState(ExitState)
+);
 
 bitflags::bitflags! {
     /// `task->flags` (PF_*), Linux's bit values.

@@ -36,27 +36,28 @@ pub fn tick_irq() -> Option<u32> {
     }
 }
 
-/// Microseconds since the timer started (tick resolution on the A9 timer).
-pub fn uptime_us() -> u64 {
+/// Time since the timer started in units of 1/`per_sec` s: the counter's
+/// resolution on the generic timer, the tick's on the A9 timer.
+#[inline(always)]
+fn uptime_in(per_sec: u64) -> u64 {
     if GENERIC.load(Ordering::Relaxed) {
         let f = FREQ.load(Ordering::Relaxed) as u64;
         let c = arch_timer::counter().wrapping_sub(BOOT_COUNT.load(Ordering::Relaxed));
-        c / f * 1_000_000 + (c % f) * 1_000_000 / f
+        c / f * per_sec + (c % f) * per_sec / f
     } else {
-        jiffies() * (1_000_000 / HZ as u64)
+        jiffies() * (per_sec / HZ as u64)
     }
+}
+
+/// Microseconds since the timer started (tick resolution on the A9 timer).
+pub fn uptime_us() -> u64 {
+    uptime_in(1_000_000)
 }
 
 /// Nanoseconds since the timer started: the counter's resolution on the
 /// generic timer (16 ns at QEMU's 62.5 MHz), the tick's on the A9 timer.
 pub fn uptime_ns() -> u64 {
-    if GENERIC.load(Ordering::Relaxed) {
-        let f = FREQ.load(Ordering::Relaxed) as u64;
-        let c = arch_timer::counter().wrapping_sub(BOOT_COUNT.load(Ordering::Relaxed));
-        c / f * 1_000_000_000 + (c % f) * 1_000_000_000 / f
-    } else {
-        jiffies() * (1_000_000_000 / HZ as u64)
-    }
+    uptime_in(1_000_000_000)
 }
 
 /// The clock's resolution in nanoseconds (clock_getres): one count of the
